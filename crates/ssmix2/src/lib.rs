@@ -1,0 +1,11 @@
+//! SS-MIX2 standardized storage (標準化ストレージ) and extended storage (拡張ストレージ).
+//!
+//! Pure logic, no I/O: the file-name rule and directory layout ([`naming`]), the data-kind table
+//! ([`kinds`]) and typed records read from each kind's HL7 message ([`records`]).
+
+pub mod kinds;
+pub mod naming;
+pub mod records;
+
+pub use kinds::{Category, DataKind};
+pub use naming::{Condition, ExtendedPath, NameError, StandardName, StoragePath};

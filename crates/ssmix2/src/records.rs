@@ -1,0 +1,1 @@
+//! placeholder: typed records are built in a later step.
