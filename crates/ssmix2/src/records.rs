@@ -1,1 +1,0 @@
-//! placeholder: typed records are built in a later step.

@@ -1,0 +1,679 @@
+//! The embedded store: an SQLite database in WAL mode for the index, and local packs for
+//! the raw bytes, both inside the network's data folder:
+//!
+//! ```text
+//! DATA/renkei.db        index (facilities, files, versions, records, quarantine, runs)
+//! DATA/blobs/xx/*.pack  raw SS-MIX2 bytes, compressed, immutable
+//! DATA/.lock            held while a process writes
+//! ```
+
+mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use model::{FacilityCode, Sha256};
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::Digest;
+use ssmix2::Condition;
+use store::packs::LocalPacks;
+use store::{
+    BatchOutcome, BlobLocation, FacilityId, FileOutcome, ImportRun, ImportRunId, ImportTotals, IngestFile, PackBuilder,
+    QuarantineEntry, Result, StorageKind, Store, StoreError, StoreStats, StoredFile,
+};
+
+const DB_FILE: &str = "renkei.db";
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db_path: PathBuf,
+    /// One writer at a time (SQLite allows no more); readers use their own connection.
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    packs: LocalPacks,
+    _lock: fs::File,
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn now() -> String {
+    // RFC 3339 in UTC without pulling in a date crate for one format.
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    // WAL: readers never block the importer. synchronous=FULL: a committed batch survives a
+    // power cut, not only a killed process — this is patient data.
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;",
+    )
+    .map_err(db_err)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        fs::create_dir_all(data_dir).map_err(|e| StoreError::Blob { path: data_dir.display().to_string(), source: e })?;
+        let lock_path = data_dir.join(".lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Blob { path: lock_path.display().to_string(), source: e })?;
+        fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked(data_dir.display().to_string()))?;
+        let db_path = data_dir.join(DB_FILE);
+        let mut writer = open_connection(&db_path)?;
+        schema::migrate(&mut writer)?;
+        let reader = open_connection(&db_path)?;
+        let packs = LocalPacks::open(data_dir.join("blobs"))?;
+        Ok(SqliteStore { inner: Arc::new(Inner { db_path, writer: Mutex::new(writer), reader: Mutex::new(reader), packs, _lock: lock }) })
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().map_err(|_| StoreError::Database("writer lock poisoned".into()))?;
+        f(&mut conn)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.reader.lock().map_err(|_| StoreError::Database("reader lock poisoned".into()))?;
+        f(&conn)
+    }
+}
+
+fn sha_from(bytes: Vec<u8>) -> Result<Sha256> {
+    let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))?;
+    Ok(Sha256(arr))
+}
+
+fn condition_code(c: Condition) -> i64 {
+    match c {
+        Condition::Deleted => 0,
+        Condition::Current => 1,
+        Condition::Superseded => 2,
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn facility(&self, code: &FacilityCode, create: bool) -> Result<Option<FacilityId>> {
+        let code = code.as_str().to_owned();
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                if create {
+                    conn.execute(
+                        "INSERT INTO facilities(code, created_at) VALUES (?1, ?2) ON CONFLICT(code) DO NOTHING",
+                        params![code, now()],
+                    )
+                    .map_err(db_err)?;
+                }
+                conn.query_row("SELECT id FROM facilities WHERE code = ?1", [&code], |r| r.get(0))
+                    .optional()
+                    .map(|o| o.map(FacilityId))
+                    .map_err(db_err)
+            })
+        })
+        .await
+    }
+
+    async fn facilities(&self) -> Result<Vec<(FacilityId, FacilityCode)>> {
+        self.blocking(|inner| {
+            inner.read(|conn| {
+                let mut st = conn.prepare("SELECT id, code FROM facilities ORDER BY code").map_err(db_err)?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(db_err)?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|(id, code)| {
+                        FacilityCode::parse(&code)
+                            .map(|c| (FacilityId(id), c))
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn begin_import(&self, facility: FacilityId, source: &str) -> Result<ImportRunId> {
+        let source = source.to_owned();
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                conn.execute(
+                    "INSERT INTO import_runs(facility_id, source, started_at) VALUES (?1, ?2, ?3)",
+                    params![facility.0, source, now()],
+                )
+                .map_err(db_err)?;
+                Ok(ImportRunId(conn.last_insert_rowid()))
+            })
+        })
+        .await
+    }
+
+    async fn current_hashes(&self, facility: FacilityId) -> Result<HashMap<String, Sha256>> {
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare(
+                        "SELECT f.path, v.sha256 FROM files f JOIN file_versions v ON v.id = f.current_version
+                         WHERE f.facility_id = ?1 AND v.sha256 IS NOT NULL",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query([facility.0]).map_err(db_err)?;
+                let mut map = HashMap::new();
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    map.insert(r.get::<_, String>(0).map_err(db_err)?, sha_from(r.get(1).map_err(db_err)?)?);
+                }
+                Ok(map)
+            })
+        })
+        .await
+    }
+
+    async fn write_batch(&self, facility: FacilityId, run: ImportRunId, files: Vec<IngestFile>) -> Result<BatchOutcome> {
+        self.blocking(move |inner| inner.write(|conn| write_batch(conn, &inner.packs, facility, run, files))).await
+    }
+
+    async fn finish_import(
+        &self,
+        facility: FacilityId,
+        run: ImportRunId,
+        totals: &ImportTotals,
+        seen: Option<&HashSet<String>>,
+    ) -> Result<u64> {
+        let totals_json = serde_json_lite(totals);
+        let current = if seen.is_some() { self.current_hashes(facility).await? } else { HashMap::new() };
+        let gone: Vec<String> = match seen {
+            Some(seen) => current.into_keys().filter(|p| !seen.contains(p)).collect(),
+            None => Vec::new(),
+        };
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                let at = now();
+                for path in &gone {
+                    let file_id: i64 = tx
+                        .query_row("SELECT id FROM files WHERE facility_id = ?1 AND path = ?2", params![facility.0, path], |r| {
+                            r.get(0)
+                        })
+                        .map_err(db_err)?;
+                    tx.execute(
+                        "INSERT INTO file_versions(file_id, sha256, size, import_run, recorded_at) VALUES (?1, NULL, 0, ?2, ?3)",
+                        params![file_id, run.0, at],
+                    )
+                    .map_err(db_err)?;
+                    let vid = tx.last_insert_rowid();
+                    tx.execute("UPDATE files SET current_version = ?1 WHERE id = ?2", params![vid, file_id]).map_err(db_err)?;
+                }
+                tx.execute(
+                    "UPDATE import_runs SET finished_at = ?1, totals = ?2, removed = ?3 WHERE id = ?4",
+                    params![at, totals_json, gone.len() as i64, run.0],
+                )
+                .map_err(db_err)?;
+                tx.commit().map_err(db_err)?;
+                Ok(gone.len() as u64)
+            })
+        })
+        .await
+    }
+
+    async fn current_files(&self, facility: FacilityId) -> Result<Vec<StoredFile>> {
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare(
+                        "SELECT f.path, v.sha256, v.size FROM files f JOIN file_versions v ON v.id = f.current_version
+                         WHERE f.facility_id = ?1 AND v.sha256 IS NOT NULL ORDER BY f.path",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query([facility.0]).map_err(db_err)?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    out.push(StoredFile {
+                        path: r.get(0).map_err(db_err)?,
+                        sha256: sha_from(r.get(1).map_err(db_err)?)?,
+                        size: r.get::<_, i64>(2).map_err(db_err)? as u64,
+                    });
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn read_blobs(&self, hashes: &[Sha256]) -> Result<Vec<Vec<u8>>> {
+        let hashes = hashes.to_vec();
+        self.blocking(move |inner| {
+            let locations: Vec<BlobLocation> = inner.read(|conn| {
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT p.name, b.frame_offset, b.frame_len, b.offset, b.size FROM blobs b JOIN packs p ON p.id = b.pack_id WHERE b.sha256 = ?1",
+                    )
+                    .map_err(db_err)?;
+                hashes
+                    .iter()
+                    .map(|h| {
+                        st.query_row([&h.0[..]], |r| {
+                            Ok(BlobLocation {
+                                pack: r.get(0)?,
+                                frame_offset: r.get::<_, i64>(1)? as u64,
+                                frame_len: r.get::<_, i64>(2)? as u32,
+                                offset: r.get::<_, i64>(3)? as u32,
+                                len: r.get::<_, i64>(4)? as u32,
+                            })
+                        })
+                        .optional()
+                        .map_err(db_err)?
+                        .ok_or_else(|| StoreError::NotFound(format!("content {h}")))
+                    })
+                    .collect()
+            })?;
+            // Consecutive contents usually share a frame: decompress each frame once.
+            let mut cache: Option<((String, u64), Vec<u8>)> = None;
+            let mut out = Vec::with_capacity(hashes.len());
+            for (loc, sha) in locations.iter().zip(&hashes) {
+                let key = (loc.pack.clone(), loc.frame_offset);
+                if cache.as_ref().map(|(k, _)| k != &key).unwrap_or(true) {
+                    let frame = inner.packs.read_frame(&loc.pack, loc.frame_offset, loc.frame_len)?;
+                    cache = Some((key, frame));
+                }
+                let frame = cache.as_ref().map(|(_, f)| f.as_slice()).unwrap_or_default();
+                out.push(LocalPacks::extract(frame, loc, sha)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn quarantine(&self, facility: FacilityId) -> Result<Vec<QuarantineEntry>> {
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare("SELECT path, reason, line, recorded_at FROM quarantine WHERE facility_id = ?1 ORDER BY path, id")
+                    .map_err(db_err)?;
+                let rows = st
+                    .query_map([facility.0], |r| {
+                        Ok(QuarantineEntry {
+                            path: r.get(0)?,
+                            reason: r.get(1)?,
+                            line: r.get::<_, Option<i64>>(2)?.map(|l| l as u32),
+                            recorded_at: r.get(3)?,
+                        })
+                    })
+                    .map_err(db_err)?;
+                rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db_err)
+            })
+        })
+        .await
+    }
+
+    async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>> {
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare(
+                        "SELECT r.id, f.code, r.source, r.started_at, r.finished_at, r.totals, r.removed
+                         FROM import_runs r JOIN facilities f ON f.id = r.facility_id
+                         WHERE ?1 IS NULL OR r.facility_id = ?1 ORDER BY r.id",
+                    )
+                    .map_err(db_err)?;
+                let rows = st
+                    .query_map([facility.map(|f| f.0)], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, Option<String>>(5)?,
+                            r.get::<_, i64>(6)?,
+                        ))
+                    })
+                    .map_err(db_err)?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|(id, code, source, started_at, finished_at, totals, removed)| {
+                        Ok(ImportRun {
+                            id,
+                            facility: FacilityCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                            source,
+                            started_at,
+                            finished_at,
+                            totals: totals.and_then(|t| parse_totals(&t)),
+                            removed: removed as u64,
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.blocking(|inner| {
+            let mut s = inner.read(|conn| {
+                let count = |sql: &str| -> Result<u64> {
+                    conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).map(|v| v.unwrap_or(0) as u64).map_err(db_err)
+                };
+                let mut s = StoreStats {
+                    facilities: count("SELECT COUNT(*) FROM facilities")?,
+                    files: count(
+                        "SELECT COUNT(*) FROM files f JOIN file_versions v ON v.id = f.current_version WHERE v.sha256 IS NOT NULL",
+                    )?,
+                    file_versions: count("SELECT COUNT(*) FROM file_versions")?,
+                    records: count("SELECT COUNT(*) FROM records")?,
+                    current_records: count(
+                        "SELECT COUNT(*) FROM records r JOIN files f ON f.id = r.file_id WHERE f.current_version = r.version_id",
+                    )?,
+                    quarantined: count("SELECT COUNT(*) FROM quarantine")?,
+                    blobs: count("SELECT COUNT(*) FROM blobs")?,
+                    raw_bytes: count("SELECT SUM(size) FROM blobs")?,
+                    packed_bytes: count("SELECT SUM(size) FROM packs")?,
+                    index_bytes: 0,
+                    records_per_kind: Default::default(),
+                };
+                let mut st = conn.prepare("SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind").map_err(db_err)?;
+                let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db_err)?;
+                for row in rows {
+                    let (k, n) = row.map_err(db_err)?;
+                    s.records_per_kind.insert(k, n as u64);
+                }
+                Ok(s)
+            })?;
+            s.index_bytes = [DB_FILE, "renkei.db-wal"]
+                .iter()
+                .filter_map(|f| fs::metadata(inner.db_path.with_file_name(f)).ok())
+                .map(|m| m.len())
+                .sum();
+            Ok(s)
+        })
+        .await
+    }
+
+    async fn content_digest(&self, facility: FacilityId) -> Result<String> {
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut hasher = sha2::Sha256::new();
+                let mut st = conn
+                    .prepare(
+                        "SELECT f.path, v.sha256, v.id = f.current_version, r.storage, r.patient_id, r.date, r.kind, r.order_no,
+                                r.written_at, r.department, r.condition, r.message_type, r.encoding, q.reason, q.line
+                         FROM files f JOIN file_versions v ON v.file_id = f.id
+                         LEFT JOIN records r ON r.version_id = v.id
+                         LEFT JOIN quarantine q ON q.version_id = v.id
+                         WHERE f.facility_id = ?1 ORDER BY f.path, v.id",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query([facility.0]).map_err(db_err)?;
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    for i in 0..15 {
+                        let v: rusqlite::types::Value = r.get(i).map_err(db_err)?;
+                        hasher.update(format!("{v:?}\u{1F}").as_bytes());
+                    }
+                    hasher.update(b"\n");
+                }
+                Ok(store::packs::hex(&hasher.finalize()))
+            })
+        })
+        .await
+    }
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    packs: &LocalPacks,
+    facility: FacilityId,
+    run: ImportRunId,
+    files: Vec<IngestFile>,
+) -> Result<BatchOutcome> {
+    let tx = conn.transaction().map_err(db_err)?;
+    let mut outcome = BatchOutcome::default();
+    // 1. Which files are really new versions (a replayed batch finds them all current).
+    let mut fresh = Vec::with_capacity(files.len());
+    {
+        let mut current = tx
+            .prepare_cached(
+                "SELECT f.id, v.sha256 FROM files f LEFT JOIN file_versions v ON v.id = f.current_version
+                 WHERE f.facility_id = ?1 AND f.path = ?2",
+            )
+            .map_err(db_err)?;
+        for file in files {
+            let existing: Option<(i64, Option<Vec<u8>>)> = current
+                .query_row(params![facility.0, file.path], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db_err)?;
+            match existing {
+                Some((_, Some(sha))) if sha == file.sha256.0 => {}
+                Some((id, _)) => fresh.push((Some(id), file)),
+                None => fresh.push((None, file)),
+            }
+        }
+    }
+    // 2. Contents never seen before go into one new pack, written durably before the index
+    //    that points at it is committed.
+    {
+        let mut known = tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1").map_err(db_err)?;
+        let mut builder = PackBuilder::new();
+        let mut in_pack: HashSet<Sha256> = HashSet::new();
+        let mut sizes: HashMap<Sha256, u64> = HashMap::new();
+        for (_, f) in &fresh {
+            if in_pack.contains(&f.sha256) {
+                continue;
+            }
+            let exists = known.exists([&f.sha256.0[..]]).map_err(db_err)?;
+            if !exists {
+                builder.add(f.sha256, &f.bytes)?;
+                in_pack.insert(f.sha256);
+                sizes.insert(f.sha256, f.bytes.len() as u64);
+            }
+        }
+        if !builder.is_empty() {
+            let (name, bytes, locations) = builder.finish()?;
+            packs.write(&name, &bytes)?;
+            tx.execute(
+                "INSERT INTO packs(name, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
+                params![name, bytes.len() as i64, now()],
+            )
+            .map_err(db_err)?;
+            let pack_id: i64 = tx.query_row("SELECT id FROM packs WHERE name = ?1", [&name], |r| r.get(0)).map_err(db_err)?;
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO blobs(sha256, size, pack_id, frame_offset, frame_len, offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db_err)?;
+            for (sha, loc) in &locations {
+                ins.execute(params![
+                    &sha.0[..],
+                    loc.len as i64,
+                    pack_id,
+                    loc.frame_offset as i64,
+                    loc.frame_len as i64,
+                    loc.offset as i64
+                ])
+                .map_err(db_err)?;
+            }
+            outcome.new_blobs = locations.len() as u64;
+            outcome.packed_bytes = bytes.len() as u64;
+        }
+    }
+    // 3. File versions, records, quarantine, notices.
+    {
+        let at = now();
+        let mut ins_file = tx
+            .prepare_cached("INSERT INTO files(facility_id, path) VALUES (?1, ?2)")
+            .map_err(db_err)?;
+        let mut ins_version = tx
+            .prepare_cached("INSERT INTO file_versions(file_id, sha256, size, import_run, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(db_err)?;
+        let mut set_current = tx.prepare_cached("UPDATE files SET current_version = ?1 WHERE id = ?2").map_err(db_err)?;
+        let mut ins_record = tx
+            .prepare_cached(
+                "INSERT INTO records(facility_id, file_id, version_id, storage, patient_id, date, kind, order_no, written_at,
+                                     department, condition, message_type, encoding)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .map_err(db_err)?;
+        let mut ins_quarantine = tx
+            .prepare_cached(
+                "INSERT INTO quarantine(facility_id, import_run, version_id, path, reason, line, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db_err)?;
+        let mut ins_notice = tx
+            .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(db_err)?;
+        for (file_id, f) in fresh {
+            let file_id = match file_id {
+                Some(id) => id,
+                None => {
+                    ins_file.execute(params![facility.0, f.path]).map_err(db_err)?;
+                    tx.last_insert_rowid()
+                }
+            };
+            ins_version
+                .execute(params![file_id, &f.sha256.0[..], f.bytes.len() as i64, run.0, at])
+                .map_err(db_err)?;
+            let version_id = tx.last_insert_rowid();
+            set_current.execute(params![version_id, file_id]).map_err(db_err)?;
+            match &f.outcome {
+                FileOutcome::Record(r) => {
+                    ins_record
+                        .execute(params![
+                            facility.0,
+                            file_id,
+                            version_id,
+                            match r.storage {
+                                StorageKind::Standard => "S",
+                                StorageKind::Extended => "E",
+                            },
+                            r.patient_id,
+                            r.date,
+                            r.kind,
+                            r.order_no,
+                            r.written_at,
+                            r.department,
+                            condition_code(r.condition),
+                            r.message_type,
+                            r.nonconforming_encoding,
+                        ])
+                        .map_err(db_err)?;
+                }
+                FileOutcome::Quarantined { reason, line } => {
+                    ins_quarantine
+                        .execute(params![facility.0, run.0, version_id, f.path, reason, line.map(|l| l as i64), at])
+                        .map_err(db_err)?;
+                }
+            }
+            for n in &f.notices {
+                ins_notice.execute(params![facility.0, run.0, version_id, n]).map_err(db_err)?;
+            }
+            outcome.versions += 1;
+        }
+    }
+    tx.commit().map_err(db_err)?;
+    Ok(outcome)
+}
+
+/// Totals are stored as a small JSON object; hand-written to keep serde_json out of the store.
+fn serde_json_lite(t: &ImportTotals) -> String {
+    let kinds: Vec<String> = t.messages_per_kind.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!(
+        "{{\"files_seen\":{},\"files_new\":{},\"duplicates\":{},\"quarantined\":{},\"notices\":{},\"messages_per_kind\":{{{}}}}}",
+        t.files_seen,
+        t.files_new,
+        t.duplicates,
+        t.quarantined,
+        t.notices,
+        kinds.join(",")
+    )
+}
+
+fn parse_totals(s: &str) -> Option<ImportTotals> {
+    let num = |key: &str| -> Option<u64> {
+        let i = s.find(&format!("\"{key}\":"))? + key.len() + 3;
+        s[i..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    let mut t = ImportTotals {
+        files_seen: num("files_seen")?,
+        files_new: num("files_new")?,
+        duplicates: num("duplicates")?,
+        quarantined: num("quarantined")?,
+        notices: num("notices").unwrap_or(0),
+        messages_per_kind: Default::default(),
+    };
+    if let Some(i) = s.find("\"messages_per_kind\":{") {
+        let body = &s[i + 21..];
+        let body = &body[..body.find('}').unwrap_or(body.len())];
+        for pair in body.split(',').filter(|p| !p.is_empty()) {
+            let mut it = pair.splitn(2, ':');
+            if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                if let Ok(n) = v.parse() {
+                    t.messages_per_kind.insert(k.trim_matches('"').to_owned(), n);
+                }
+            }
+        }
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_round_trip() {
+        let mut t = ImportTotals { files_seen: 10, files_new: 7, duplicates: 2, quarantined: 1, notices: 3, ..Default::default() };
+        t.messages_per_kind.insert("OML-11".into(), 4);
+        t.messages_per_kind.insert("ADT-00".into(), 3);
+        assert_eq!(parse_totals(&serde_json_lite(&t)), Some(t));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+    }
+}

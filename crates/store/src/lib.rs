@@ -1,0 +1,216 @@
+//! The storage boundary of renkei.
+//!
+//! One [`Store`] trait, implemented by `store-sqlite` (the embedded default) and later by
+//! `store-postgres`. Raw file bytes live in content-addressed, immutable *packs*
+//! ([`packs`]) next to the database; the database holds the index (facilities, files and their
+//! versions, records, quarantine). The same conformance tests run against every backend
+//! ([`conformance`]).
+
+pub mod conformance;
+pub mod packs;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use async_trait::async_trait;
+use model::{FacilityCode, Sha256};
+use serde::{Deserialize, Serialize};
+use ssmix2::Condition;
+
+pub use packs::{BlobLocation, LocalPacks, PackBuilder};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("blob storage error at {path}: {source}")]
+    Blob { path: String, source: std::io::Error },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("the data folder {0} is used by another renkei process")]
+    Locked(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FacilityId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ImportRunId(pub i64);
+
+/// Which SS-MIX2 storage a file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageKind {
+    /// 標準化ストレージ
+    Standard,
+    /// 拡張ストレージ
+    Extended,
+}
+
+impl StorageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageKind::Standard => "standard",
+            StorageKind::Extended => "extended",
+        }
+    }
+}
+
+/// The index entry of one understood file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordIndex {
+    pub storage: StorageKind,
+    pub patient_id: String,
+    /// `YYYYMMDD` or `-`.
+    pub date: String,
+    /// Data kind code (`OML-11`) or, for the extended storage, the kind folder.
+    pub kind: String,
+    /// Order number, or the extended storage's specific key.
+    pub order_no: String,
+    /// File-name timestamp (when the facility wrote the file).
+    pub written_at: String,
+    pub department: String,
+    pub condition: Condition,
+    /// MSH-9 (`OUL^R22`) when the file is an HL7 message.
+    pub message_type: Option<String>,
+    /// The text encoding, when it is not the SS-MIX2 one (e.g. `Shift_JIS`).
+    pub nonconforming_encoding: Option<String>,
+}
+
+/// What the importer found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    Record(RecordIndex),
+    /// Kept byte-for-byte (a restore must reproduce it) but not indexed.
+    Quarantined { reason: String, line: Option<u32> },
+}
+
+/// One file handed to the store.
+#[derive(Debug, Clone)]
+pub struct IngestFile {
+    /// Relative to the facility's storage root, `/`-separated.
+    pub path: String,
+    pub bytes: Vec<u8>,
+    pub sha256: Sha256,
+    pub outcome: FileOutcome,
+    /// Things to tell the operator that did not stop the import (non-conforming encoding, …).
+    pub notices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    /// New file versions written (new paths or changed content).
+    pub versions: u64,
+    /// Contents not seen before anywhere in the store.
+    pub new_blobs: u64,
+    /// Compressed bytes added to blob storage.
+    pub packed_bytes: u64,
+}
+
+/// Totals the importer reports when it finishes a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportTotals {
+    pub files_seen: u64,
+    pub files_new: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub messages_per_kind: BTreeMap<String, u64>,
+    pub notices: u64,
+}
+
+/// The current version of one file of a facility's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub path: String,
+    pub sha256: Sha256,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineEntry {
+    pub path: String,
+    pub reason: String,
+    pub line: Option<u32>,
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRun {
+    pub id: i64,
+    pub facility: FacilityCode,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub totals: Option<ImportTotals>,
+    pub removed: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    pub facilities: u64,
+    /// Paths whose current version exists.
+    pub files: u64,
+    pub file_versions: u64,
+    pub records: u64,
+    pub current_records: u64,
+    pub quarantined: u64,
+    pub blobs: u64,
+    /// Sum of the sizes of all distinct raw contents.
+    pub raw_bytes: u64,
+    /// Bytes of the pack files holding them.
+    pub packed_bytes: u64,
+    /// Bytes of the database (index) itself.
+    pub index_bytes: u64,
+    pub records_per_kind: BTreeMap<String, u64>,
+}
+
+/// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Look a facility up, registering it when `create` is set.
+    async fn facility(&self, code: &FacilityCode, create: bool) -> Result<Option<FacilityId>>;
+
+    async fn facilities(&self) -> Result<Vec<(FacilityId, FacilityCode)>>;
+
+    /// Start an import run; the run is visible as unfinished until [`Store::finish_import`].
+    async fn begin_import(&self, facility: FacilityId, source: &str) -> Result<ImportRunId>;
+
+    /// Path → content hash of every file of the facility whose current version exists. The
+    /// importer skips files whose content is already current (idempotent re-import).
+    async fn current_hashes(&self, facility: FacilityId) -> Result<HashMap<String, Sha256>>;
+
+    /// Store a batch of files atomically: blob bytes, new file versions, record index
+    /// entries, quarantine entries. Files whose current content already equals `sha256` are
+    /// ignored, so replaying a batch after a crash changes nothing.
+    async fn write_batch(&self, facility: FacilityId, run: ImportRunId, files: Vec<IngestFile>) -> Result<BatchOutcome>;
+
+    /// Close a run. With `seen = Some(paths)` (a full scan of the tree), current files not in
+    /// `seen` are marked removed as of this run (their history stays). Returns how many.
+    async fn finish_import(
+        &self,
+        facility: FacilityId,
+        run: ImportRunId,
+        totals: &ImportTotals,
+        seen: Option<&HashSet<String>>,
+    ) -> Result<u64>;
+
+    /// The facility's tree as it currently stands.
+    async fn current_files(&self, facility: FacilityId) -> Result<Vec<StoredFile>>;
+
+    /// Raw bytes of stored contents, in the order asked. Checked against their hash.
+    async fn read_blobs(&self, hashes: &[Sha256]) -> Result<Vec<Vec<u8>>>;
+
+    async fn quarantine(&self, facility: FacilityId) -> Result<Vec<QuarantineEntry>>;
+
+    async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>>;
+
+    async fn stats(&self) -> Result<StoreStats>;
+
+    /// A digest of the facility's logical content (every path's full version history of
+    /// contents, every record index entry with its currency), independent of run ids and
+    /// timestamps: two stores with the same digest hold the same data.
+    async fn content_digest(&self, facility: FacilityId) -> Result<String>;
+}

@@ -1,0 +1,220 @@
+//! Immutable, content-addressed packs of raw file bytes.
+//!
+//! SS-MIX2 files are small (1–3 KB) and very alike, so compressing them one by one gains
+//! little; compressing them together gains a lot. A pack is a sequence of independent zstd
+//! frames, each holding the concatenated bytes of up to ~64 KB of files; one file is read back
+//! by decompressing only its frame. A pack is named by the SHA-256 of its bytes, written once
+//! (temp file, fsync, rename) and never modified — which is what makes replication, verify and
+//! immutable backups simple later on.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use model::Sha256;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::{Result, StoreError};
+
+/// Raw bytes per frame before compression: large enough to compress well, small enough that
+/// reading one file decompresses little.
+const FRAME_TARGET: usize = 64 * 1024;
+const ZSTD_LEVEL: i32 = 3;
+
+/// Where one raw content lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobLocation {
+    pub pack: String,
+    pub frame_offset: u64,
+    pub frame_len: u32,
+    /// Offset of the content inside the decompressed frame.
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// Collects contents into frames and produces one pack.
+#[derive(Default)]
+pub struct PackBuilder {
+    out: Vec<u8>,
+    frame: Vec<u8>,
+    /// (hash, offset inside frame, len) of the contents of the open frame.
+    pending: Vec<(Sha256, u32, u32)>,
+    done: Vec<(Sha256, u64, u32, u32, u32)>,
+}
+
+impl PackBuilder {
+    pub fn new() -> PackBuilder {
+        PackBuilder::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.done.is_empty()
+    }
+
+    pub fn add(&mut self, sha: Sha256, bytes: &[u8]) -> Result<()> {
+        if !self.frame.is_empty() && self.frame.len() + bytes.len() > FRAME_TARGET {
+            self.close_frame()?;
+        }
+        self.pending.push((sha, self.frame.len() as u32, bytes.len() as u32));
+        self.frame.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn close_frame(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let compressed = zstd::bulk::compress(&self.frame, ZSTD_LEVEL)
+            .map_err(|e| StoreError::Corrupt(format!("zstd compression failed: {e}")))?;
+        let frame_offset = self.out.len() as u64;
+        let frame_len = compressed.len() as u32;
+        self.out.extend_from_slice(&compressed);
+        for (sha, offset, len) in self.pending.drain(..) {
+            self.done.push((sha, frame_offset, frame_len, offset, len));
+        }
+        self.frame.clear();
+        Ok(())
+    }
+
+    /// Finish the pack: its bytes, its name and where each content went.
+    pub fn finish(mut self) -> Result<(String, Vec<u8>, Vec<(Sha256, BlobLocation)>)> {
+        self.close_frame()?;
+        let name = hex(&sha2::Sha256::digest(&self.out));
+        let locations = self
+            .done
+            .into_iter()
+            .map(|(sha, frame_offset, frame_len, offset, len)| {
+                (sha, BlobLocation { pack: name.clone(), frame_offset, frame_len, offset, len })
+            })
+            .collect();
+        Ok((name, self.out, locations))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+pub fn sha256(bytes: &[u8]) -> Sha256 {
+    Sha256(sha2::Sha256::digest(bytes).into())
+}
+
+/// Packs kept in a local directory: `<root>/<first two hex>/<name>.pack`.
+#[derive(Debug, Clone)]
+pub struct LocalPacks {
+    root: PathBuf,
+}
+
+impl LocalPacks {
+    pub fn open(root: impl Into<PathBuf>) -> Result<LocalPacks> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(|e| io_err(&root, e))?;
+        Ok(LocalPacks { root })
+    }
+
+    pub fn path_of(&self, name: &str) -> PathBuf {
+        self.root.join(&name[..2.min(name.len())]).join(format!("{name}.pack"))
+    }
+
+    /// Write a pack durably. Writing a pack that exists is a no-op (same name, same bytes).
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path_of(name);
+        if path.exists() {
+            return Ok(());
+        }
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        // The rename must survive a power cut before the index points at it.
+        if let Ok(d) = fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Decompress one frame.
+    pub fn read_frame(&self, pack: &str, offset: u64, len: u32) -> Result<Vec<u8>> {
+        let path = self.path_of(pack);
+        let mut f = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| io_err(&path, e))?;
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact(&mut buf).map_err(|e| io_err(&path, e))?;
+        zstd::stream::decode_all(&buf[..])
+            .map_err(|e| StoreError::Corrupt(format!("pack {} frame at {offset}: {e}", path.display())))
+    }
+
+    /// Cut a content out of its decompressed frame and check its hash.
+    pub fn extract(frame: &[u8], loc: &BlobLocation, expected: &Sha256) -> Result<Vec<u8>> {
+        let start = loc.offset as usize;
+        let end = start + loc.len as usize;
+        let bytes = frame
+            .get(start..end)
+            .ok_or_else(|| StoreError::Corrupt(format!("pack {} frame too short for content {expected}", loc.pack)))?
+            .to_vec();
+        if &sha256(&bytes) != expected {
+            return Err(StoreError::Corrupt(format!("content {expected} in pack {} fails its checksum", loc.pack)));
+        }
+        Ok(bytes)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Total size of all pack files.
+    pub fn total_bytes(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            let Ok(rd) = fs::read_dir(p) else { return 0 };
+            rd.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.root)
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Blob { path: path.display().to_string(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = LocalPacks::open(dir.path()).unwrap();
+        let mut b = PackBuilder::new();
+        let contents: Vec<Vec<u8>> = (0..500).map(|i| format!("MSH|^~\\&|file {i}\r").repeat(20).into_bytes()).collect();
+        for c in &contents {
+            b.add(sha256(c), c).unwrap();
+        }
+        let (name, bytes, locs) = b.finish().unwrap();
+        assert!(bytes.len() < contents.iter().map(|c| c.len()).sum::<usize>() / 5, "compresses well");
+        packs.write(&name, &bytes).unwrap();
+        packs.write(&name, &bytes).unwrap();
+        for ((sha, loc), c) in locs.iter().zip(&contents) {
+            let frame = packs.read_frame(&loc.pack, loc.frame_offset, loc.frame_len).unwrap();
+            assert_eq!(&LocalPacks::extract(&frame, loc, sha).unwrap(), c);
+        }
+        // A flipped byte is detected.
+        let (sha, loc) = &locs[0];
+        let mut frame = packs.read_frame(&loc.pack, loc.frame_offset, loc.frame_len).unwrap();
+        frame[loc.offset as usize] ^= 1;
+        assert!(LocalPacks::extract(&frame, loc, sha).is_err());
+    }
+}
