@@ -126,7 +126,16 @@ impl DataKind {
     pub fn is_cancel_event(message_type: &str) -> bool {
         matches!(
             message_type,
-            "ADT^A23" | "ADT^A55" | "ADT^A27" | "ADT^A11" | "ADT^A52" | "ADT^A53" | "ADT^A26" | "ADT^A12" | "ADT^A25" | "ADT^A13"
+            "ADT^A23"
+                | "ADT^A55"
+                | "ADT^A27"
+                | "ADT^A11"
+                | "ADT^A52"
+                | "ADT^A53"
+                | "ADT^A26"
+                | "ADT^A12"
+                | "ADT^A25"
+                | "ADT^A13"
         )
     }
 }
@@ -152,6 +161,10 @@ mod tests {
         }
         assert!(DataKind::Adt00.is_undated() && DataKind::Ppr01.is_undated());
         assert!(!DataKind::Oml11.is_undated());
-        assert!(DataKind::Omd.has_order() && DataKind::Omg13.has_order() && !DataKind::Adt22.has_order());
+        assert!(
+            DataKind::Omd.has_order()
+                && DataKind::Omg13.has_order()
+                && !DataKind::Adt22.has_order()
+        );
     }
 }

@@ -9,3 +9,4 @@ pub mod records;
 
 pub use kinds::{Category, DataKind};
 pub use naming::{Condition, ExtendedPath, NameError, StandardName, StoragePath};
+pub use records::{clinical_date, read_record, Body, Header, Record, RecordError};

@@ -72,7 +72,11 @@ pub enum NameError {
     #[error("invalid condition flag {0:?} (0 deleted, 1 current, 2 superseded)")]
     Condition(String),
     #[error("{what} folder is {folder:?} but the file name says {name:?}")]
-    Misplaced { what: &'static str, folder: String, name: String },
+    Misplaced {
+        what: &'static str,
+        folder: String,
+        name: String,
+    },
     #[error("kind {kind} is undated and belongs under '-', not under {date:?}")]
     UndatedKindWithDate { kind: DataKind, date: String },
     #[error("kind {kind} needs a date folder, not '-'")]
@@ -104,19 +108,33 @@ impl StandardName {
         // Parse from the end: the patient ID is the only part that might (wrongly) hold '_'.
         let n = parts.len();
         let patient_id = parts[..n - 6].join("_");
-        let (date, kind, order_no, timestamp, department, condition) =
-            (parts[n - 6], parts[n - 5], parts[n - 4], parts[n - 3], parts[n - 2], parts[n - 1]);
+        let (date, kind, order_no, timestamp, department, condition) = (
+            parts[n - 6],
+            parts[n - 5],
+            parts[n - 4],
+            parts[n - 3],
+            parts[n - 2],
+            parts[n - 1],
+        );
         check_patient_id(&patient_id)?;
         check_date(date)?;
-        let kind = DataKind::from_code(kind).ok_or_else(|| NameError::UnknownKind(kind.to_owned()))?;
-        if order_no.is_empty() || order_no.len() > 15 || !order_no.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let kind =
+            DataKind::from_code(kind).ok_or_else(|| NameError::UnknownKind(kind.to_owned()))?;
+        if order_no.is_empty()
+            || order_no.len() > 15
+            || !order_no.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(NameError::OrderNo(order_no.to_owned()));
         }
         check_timestamp(timestamp)?;
         check_department(department)?;
-        let condition = Condition::from_flag(condition).ok_or_else(|| NameError::Condition(condition.to_owned()))?;
+        let condition = Condition::from_flag(condition)
+            .ok_or_else(|| NameError::Condition(condition.to_owned()))?;
         if kind.is_undated() && date != "-" {
-            return Err(NameError::UndatedKindWithDate { kind, date: date.to_owned() });
+            return Err(NameError::UndatedKindWithDate {
+                kind,
+                date: date.to_owned(),
+            });
         }
         if !kind.is_undated() && date == "-" {
             return Err(NameError::DatedKindWithoutDate { kind });
@@ -149,7 +167,13 @@ impl StandardName {
     /// Path relative to the storage root.
     pub fn relative_path(&self) -> String {
         let (p1, p2) = prefix_folders(&self.patient_id);
-        format!("{p1}/{p2}/{}/{}/{}/{}", self.patient_id, self.date, self.kind.code(), self.file_name())
+        format!(
+            "{p1}/{p2}/{}/{}/{}/{}",
+            self.patient_id,
+            self.date,
+            self.kind.code(),
+            self.file_name()
+        )
     }
 
     /// True when the order number is the "no order" placeholder.
@@ -159,7 +183,12 @@ impl StandardName {
 
     /// The identity of an order across its versions: updates and cancellations share it.
     pub fn order_key(&self) -> (String, String, DataKind, String) {
-        (self.patient_id.clone(), self.date.clone(), self.kind, self.order_no.clone())
+        (
+            self.patient_id.clone(),
+            self.date.clone(),
+            self.kind,
+            self.order_no.clone(),
+        )
     }
 }
 
@@ -205,7 +234,8 @@ impl ExtendedContentName {
         check_patient_id(patient_id)?;
         check_date(date)?;
         let mut back = parts.len() - 1;
-        let condition = Condition::from_flag(parts[back]).ok_or_else(|| NameError::Condition(parts[back].to_owned()))?;
+        let condition = Condition::from_flag(parts[back])
+            .ok_or_else(|| NameError::Condition(parts[back].to_owned()))?;
         back -= 1;
         let department = if is_timestamp(parts[back]) {
             None
@@ -261,7 +291,11 @@ impl StoragePath {
                 let name = StandardName::parse(parts[5])?;
                 check_folders(&parts, &name.patient_id, &name.date)?;
                 if parts[4] != name.kind.code() {
-                    return Err(NameError::Misplaced { what: "kind", folder: parts[4].to_owned(), name: name.kind.code().to_owned() });
+                    return Err(NameError::Misplaced {
+                        what: "kind",
+                        folder: parts[4].to_owned(),
+                        name: name.kind.code().to_owned(),
+                    });
                 }
                 Ok(StoragePath::Standard(name))
             }
@@ -304,7 +338,11 @@ impl StoragePath {
 
 fn check_folders(parts: &[&str], patient_id: &str, date: &str) -> Result<(), NameError> {
     if parts[2] != patient_id {
-        return Err(NameError::Misplaced { what: "patient", folder: parts[2].to_owned(), name: patient_id.to_owned() });
+        return Err(NameError::Misplaced {
+            what: "patient",
+            folder: parts[2].to_owned(),
+            name: patient_id.to_owned(),
+        });
     }
     // For IDs of 6 or more characters the prefix folders are fixed; shorter IDs have no rule
     // *(unsure)*, so anything that is a prefix-compatible spelling is accepted.
@@ -319,13 +357,19 @@ fn check_folders(parts: &[&str], patient_id: &str, date: &str) -> Result<(), Nam
         }
     }
     if parts[3] != date {
-        return Err(NameError::Misplaced { what: "date", folder: parts[3].to_owned(), name: date.to_owned() });
+        return Err(NameError::Misplaced {
+            what: "date",
+            folder: parts[3].to_owned(),
+            name: date.to_owned(),
+        });
     }
     Ok(())
 }
 
 fn check_patient_id(id: &str) -> Result<(), NameError> {
-    let ok = !id.is_empty() && id.len() <= 15 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let ok = !id.is_empty()
+        && id.len() <= 15
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -373,7 +417,10 @@ fn check_timestamp(s: &str) -> Result<(), NameError> {
 }
 
 fn check_department(s: &str) -> Result<(), NameError> {
-    let ok = s == "-" || (!s.is_empty() && s.chars().count() <= 3 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let ok = s == "-"
+        || (!s.is_empty()
+            && s.chars().count() <= 3
+            && s.bytes().all(|b| b.is_ascii_alphanumeric()));
     if ok {
         Ok(())
     } else {
@@ -390,7 +437,9 @@ mod tests {
 
     #[test]
     fn standard_sample() {
-        let StoragePath::Standard(n) = StoragePath::parse(SAMPLE).unwrap() else { panic!("not standard") };
+        let StoragePath::Standard(n) = StoragePath::parse(SAMPLE).unwrap() else {
+            panic!("not standard")
+        };
         assert_eq!(n.patient_id, "9999013");
         assert_eq!(n.kind, DataKind::Oml11);
         assert_eq!(n.order_no, "000000011000354");
@@ -403,7 +452,10 @@ mod tests {
     #[test]
     fn rejects_with_reason() {
         let bad = |p: &str| StoragePath::parse(p).unwrap_err();
-        assert!(matches!(bad("999/901/9999013/20111220/OML-11/x"), NameError::Parts(_)));
+        assert!(matches!(
+            bad("999/901/9999013/20111220/OML-11/x"),
+            NameError::Parts(_)
+        ));
         assert!(matches!(
             bad("999/901/9999013/20111221/OML-11/9999013_20111220_OML-11_000000011000354_20111220103059000_01_1"),
             NameError::Misplaced { what: "date", .. }
@@ -434,13 +486,16 @@ mod tests {
     #[test]
     fn extended_paths() {
         let p = "999/901/9999013/20111220/L-OBSERVATIONS^OBSERVATIONS^99ZL01/9999013_20111220_L-OBSERVATIONS^OBSERVATIONS^99ZL01_K0001_20111220103059000_01_1/main_document.hl7";
-        let StoragePath::Extended(e) = StoragePath::parse(p).unwrap() else { panic!("not extended") };
+        let StoragePath::Extended(e) = StoragePath::parse(p).unwrap() else {
+            panic!("not extended")
+        };
         assert_eq!(e.kind_folder, "L-OBSERVATIONS^OBSERVATIONS^99ZL01");
         assert_eq!(e.content.key, "K0001");
         assert_eq!(e.content.department.as_deref(), Some("01"));
         assert_eq!(e.file, "main_document.hl7");
         // Department missing.
-        let c = ExtendedContentName::parse("9999013_20111220_SUMMARY_K1_20111220103059000_1").unwrap();
+        let c =
+            ExtendedContentName::parse("9999013_20111220_SUMMARY_K1_20111220103059000_1").unwrap();
         assert_eq!(c.department, None);
         assert_eq!(c.kind, "SUMMARY");
         assert_eq!(c.key, "K1");
