@@ -1,1 +1,365 @@
-fn main() {}
+//! `renkei`: the command line of the regional network.
+
+mod bench;
+mod cli_progress;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use model::FacilityCode;
+use store::Store;
+use store_sqlite::SqliteStore;
+
+use crate::cli_progress::Bar;
+
+#[derive(Parser)]
+#[command(
+    name = "renkei",
+    version,
+    about = "renkei — regional medical and welfare information network (地域医療福祉情報連携ネットワーク)"
+)]
+struct Cli {
+    /// The network's data folder (database and raw SS-MIX2 packs).
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_DATA",
+        default_value = "renkei-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import a facility's SS-MIX2 storage (標準化ストレージ / 拡張ストレージ).
+    Import {
+        /// Facility code (10 digits). Not used with --region.
+        #[arg(long, required_unless_present = "region")]
+        facility: Option<FacilityCode>,
+        /// Root of the facility's SS-MIX2 tree.
+        #[arg(required_unless_present = "region")]
+        path: Option<PathBuf>,
+        /// Import every facility folder (named by facility code) under this folder, e.g. the
+        /// output of `renkei synth`.
+        #[arg(long, conflicts_with_all = ["facility", "path"])]
+        region: Option<PathBuf>,
+        /// PATH is only part of the facility's tree: files not found there stay current.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Write a facility's SS-MIX2 tree back, byte for byte (disaster recovery).
+    Export {
+        #[arg(long)]
+        facility: FacilityCode,
+        /// New or empty folder to write the tree into.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Generate a synthetic region in SS-MIX2 (deterministic for a given seed).
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        patients: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of facilities (default: derived from the number of patients).
+        #[arg(long)]
+        facilities: Option<usize>,
+        /// Years of history.
+        #[arg(long, default_value_t = 3)]
+        years: u32,
+        /// Fraction of files replaced by a broken one (truncated, wrong encoding, misplaced…).
+        #[arg(long, default_value_t = 0.0)]
+        faults: f64,
+        /// Also write extended-storage files (vitals, discharge summaries).
+        #[arg(long)]
+        extended: bool,
+    },
+    /// Store totals: facilities, files, records per kind, raw vs stored size.
+    Stats,
+    /// Files kept but not indexed, with the reason.
+    Quarantine {
+        #[arg(long)]
+        facility: FacilityCode,
+    },
+    /// Past imports and their summaries.
+    Runs {
+        #[arg(long)]
+        facility: Option<FacilityCode>,
+    },
+    /// Digest of a facility's stored content (compare two stores).
+    Digest {
+        #[arg(long)]
+        facility: FacilityCode,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run(cli))
+}
+
+fn open_store(data: &Path) -> Result<Arc<dyn Store>> {
+    let store = SqliteStore::open(data)
+        .with_context(|| format!("opening the data folder {}", data.display()))?;
+    Ok(Arc::new(store))
+}
+
+async fn facility_id(store: &dyn Store, code: &FacilityCode) -> Result<store::FacilityId> {
+    match store.facility(code, false).await? {
+        Some(id) => Ok(id),
+        None => bail!("facility {code} has no data in this network (import it first)"),
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Import {
+            facility,
+            path,
+            region,
+            partial,
+        } => {
+            let store = open_store(&cli.data)?;
+            let options = ingest::ImportOptions { partial };
+            let jobs: Vec<(FacilityCode, PathBuf)> = match (region, facility, path) {
+                (Some(region), _, _) => region_facilities(&region)?,
+                (None, Some(f), Some(p)) => vec![(f, p)],
+                _ => bail!("give --facility CODE PATH, or --region DIR"),
+            };
+            let mut grand = ingest::ImportReport::default();
+            for (code, path) in jobs {
+                let id = store
+                    .facility(&code, true)
+                    .await?
+                    .context("registering the facility")?;
+                eprintln!("importing {} from {}", code, path.display());
+                let report = ingest::import_tree(
+                    store.clone(),
+                    id,
+                    &path,
+                    &options,
+                    Arc::new(Bar::new("files")),
+                )
+                .await
+                .with_context(|| format!("importing facility {code}"))?;
+                print_import_summary(&code, &report);
+                grand.totals.files_seen += report.totals.files_seen;
+                grand.totals.files_new += report.totals.files_new;
+                grand.elapsed += report.elapsed;
+            }
+            Ok(())
+        }
+        Command::Export { facility, to } => {
+            let store = open_store(&cli.data)?;
+            let id = facility_id(store.as_ref(), &facility).await?;
+            let report = ingest::export_tree(store, id, &to, Arc::new(Bar::new("files"))).await?;
+            println!(
+                "exported facility {facility}: {} files, {:.1} MB to {} in {:.1} s",
+                report.files,
+                report.bytes as f64 / 1e6,
+                to.display(),
+                report.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Synth {
+            out,
+            patients,
+            seed,
+            facilities,
+            years,
+            faults,
+            extended,
+        } => {
+            if !(0.0..=1.0).contains(&faults) {
+                bail!("--faults must be between 0 and 1 (a fraction of files), not {faults}");
+            }
+            let opts = synth::Options {
+                patients,
+                seed,
+                facilities,
+                years,
+                fault_rate: faults,
+                extended,
+                ..Default::default()
+            };
+            let bar = Bar::new("messages");
+            ingest::Progress::start(&bar, opts.estimated_messages());
+            let summary = synth::generate(&opts, &out, &|n| ingest::Progress::advance(&bar, n))
+                .with_context(|| format!("generating a region in {}", out.display()))?;
+            ingest::Progress::finish(&bar);
+            println!(
+                "synthetic region in {}: {} facilities, {} patients, {} files ({} messages, {:.1} MB), {} faults",
+                out.display(),
+                summary.facilities,
+                summary.patients,
+                summary.files,
+                summary.messages,
+                summary.bytes as f64 / 1e6,
+                summary.faults
+            );
+            println!("manifest: {}", out.join("manifest.json").display());
+            Ok(())
+        }
+        Command::Stats => {
+            let store = open_store(&cli.data)?;
+            let s = store.stats().await?;
+            println!("facilities        {}", s.facilities);
+            println!("files (current)   {}", s.files);
+            println!("file versions     {}", s.file_versions);
+            println!(
+                "records           {} ({} current)",
+                s.records, s.current_records
+            );
+            println!("quarantined       {}", s.quarantined);
+            println!("distinct contents {}", s.blobs);
+            let stored = s.packed_bytes + s.index_bytes;
+            println!(
+                "raw bytes         {:.1} MB; stored {:.1} MB (packs {:.1} MB + index {:.1} MB) = {:.0}% of raw",
+                s.raw_bytes as f64 / 1e6,
+                stored as f64 / 1e6,
+                s.packed_bytes as f64 / 1e6,
+                s.index_bytes as f64 / 1e6,
+                if s.raw_bytes > 0 { stored as f64 * 100.0 / s.raw_bytes as f64 } else { 0.0 }
+            );
+            for (kind, n) in &s.records_per_kind {
+                println!("  {kind:<40} {n}");
+            }
+            Ok(())
+        }
+        Command::Quarantine { facility } => {
+            let store = open_store(&cli.data)?;
+            let id = facility_id(store.as_ref(), &facility).await?;
+            let entries = store.quarantine(id).await?;
+            for q in &entries {
+                match q.line {
+                    Some(l) => println!("{}:{}: {}", q.path, l, q.reason),
+                    None => println!("{}: {}", q.path, q.reason),
+                }
+            }
+            eprintln!(
+                "{} quarantined file(s) for facility {facility}",
+                entries.len()
+            );
+            Ok(())
+        }
+        Command::Runs { facility } => {
+            let store = open_store(&cli.data)?;
+            let id = match &facility {
+                Some(code) => Some(facility_id(store.as_ref(), code).await?),
+                None => None,
+            };
+            for r in store.import_runs(id).await? {
+                let state = match (&r.finished_at, &r.totals) {
+                    (Some(at), Some(t)) => format!(
+                        "finished {at}: {} files, {} new, {} unchanged, {} quarantined, {} removed",
+                        t.files_seen, t.files_new, t.duplicates, t.quarantined, r.removed
+                    ),
+                    _ => "interrupted (run the import again to complete it)".into(),
+                };
+                println!(
+                    "#{} {} {} started {} — {}",
+                    r.id, r.facility, r.source, r.started_at, state
+                );
+            }
+            Ok(())
+        }
+        Command::Digest { facility } => {
+            let store = open_store(&cli.data)?;
+            let id = facility_id(store.as_ref(), &facility).await?;
+            println!("{}", store.content_digest(id).await?);
+            Ok(())
+        }
+        Command::Bench { what } => bench::run(what).await,
+    }
+}
+
+/// The facility folders of a region: sub-folders named by a 10-digit code.
+fn region_facilities(region: &Path) -> Result<Vec<(FacilityCode, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in
+        std::fs::read_dir(region).with_context(|| format!("reading {}", region.display()))?
+    {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match FacilityCode::parse(&name) {
+            Ok(code) => out.push((code, entry.path())),
+            Err(_) => eprintln!(
+                "skipping {}: not named by a facility code",
+                entry.path().display()
+            ),
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        bail!(
+            "{} holds no facility folders (folders named by a 10-digit facility code)",
+            region.display()
+        );
+    }
+    Ok(out)
+}
+
+fn print_import_summary(code: &FacilityCode, r: &ingest::ImportReport) {
+    let t = &r.totals;
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    println!("facility {code}: import finished in {secs:.1} s");
+    println!("  files seen           {}", t.files_seen);
+    println!("  new or changed       {}", t.files_new);
+    println!("  skipped (unchanged)  {}", t.duplicates);
+    println!("  quarantined          {}", t.quarantined);
+    println!("  removed from tree    {}", r.removed);
+    println!("  notices              {}", t.notices);
+    println!(
+        "  read {:.1} MB, stored {:.1} MB new packs; {:.0} files/s",
+        r.bytes_read as f64 / 1e6,
+        r.packed_bytes as f64 / 1e6,
+        t.files_seen as f64 / secs
+    );
+    if !t.messages_per_kind.is_empty() {
+        println!("  messages per kind:");
+        for (kind, n) in &t.messages_per_kind {
+            let label = ssmix2::DataKind::from_code(kind)
+                .map(|k| k.label_ja())
+                .unwrap_or("拡張ストレージ");
+            println!("    {kind:<8} {n:>9}  {label}");
+        }
+    }
+    const SHOW: usize = 20;
+    for (path, reason, line) in r.quarantined.iter().take(SHOW) {
+        match line {
+            Some(l) => println!("  QUARANTINED {path}:{l}: {reason}"),
+            None => println!("  QUARANTINED {path}: {reason}"),
+        }
+    }
+    if r.quarantined.len() > SHOW {
+        println!(
+            "  … {} more: renkei quarantine --facility {code}",
+            r.quarantined.len() - SHOW
+        );
+    }
+    for (path, notice) in r.notices.iter().take(SHOW) {
+        println!("  NOTICE {path}: {notice}");
+    }
+    if r.notices.len() > SHOW {
+        println!("  … {} more notices", r.notices.len() - SHOW);
+    }
+}

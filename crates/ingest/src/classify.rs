@@ -1,0 +1,227 @@
+//! Deciding what one file of a facility's tree is. Pure: bytes and path in, outcome out.
+
+use hl7::{DecodeError, Message, ParseError};
+use ssmix2::records::read_record;
+use ssmix2::{StandardName, StoragePath};
+use store::{FileOutcome, RecordIndex, StorageKind};
+
+/// The outcome for one file plus notices for the operator (things that did not stop it).
+pub struct Classified {
+    pub outcome: FileOutcome,
+    pub notices: Vec<String>,
+}
+
+fn quarantine(reason: impl Into<String>, line: Option<u32>) -> Classified {
+    Classified {
+        outcome: FileOutcome::Quarantined {
+            reason: reason.into(),
+            line,
+        },
+        notices: Vec::new(),
+    }
+}
+
+/// Classify the file at `path` (relative to the storage root, `/`-separated).
+pub fn classify(path: &str, bytes: &[u8]) -> Classified {
+    match StoragePath::parse(path) {
+        Err(e) => quarantine(format!("file name or place in the tree: {e}"), None),
+        Ok(StoragePath::Standard(name)) => standard(&name, bytes),
+        Ok(StoragePath::Extended(ext)) => {
+            let mut notices = Vec::new();
+            let mut message_type = None;
+            let mut nonconforming = None;
+            // An HL7 main document is read as such; other documents (CDA, PDF, images) are
+            // kept as bytes and indexed by their folder names.
+            if ext.file.ends_with(".hl7") {
+                match hl7::decode(bytes).map_err(|e| e.to_string()).and_then(|d| {
+                    if !d.encoding.is_conforming() {
+                        nonconforming = Some(d.encoding.as_str().to_owned());
+                    }
+                    Message::parse(d.text).map_err(|e| e.to_string())
+                }) {
+                    Ok(m) => message_type = Some(m.message_type()),
+                    Err(e) => notices.push(format!(
+                        "extended-storage HL7 document could not be read: {e}"
+                    )),
+                }
+            }
+            let c = &ext.content;
+            Classified {
+                outcome: FileOutcome::Record(RecordIndex {
+                    storage: StorageKind::Extended,
+                    patient_id: ext.patient_id.clone(),
+                    date: ext.date.clone(),
+                    kind: ext.kind_folder.clone(),
+                    order_no: c.key.clone(),
+                    written_at: c.timestamp.clone(),
+                    department: c.department.clone().unwrap_or_else(|| "-".into()),
+                    condition: c.condition,
+                    message_type,
+                    nonconforming_encoding: nonconforming,
+                }),
+                notices,
+            }
+        }
+    }
+}
+
+fn line_of(e: &ParseError) -> Option<u32> {
+    match e {
+        ParseError::BadSegmentName { line, .. } => Some(*line as u32),
+        _ => Some(1),
+    }
+}
+
+fn standard(name: &StandardName, bytes: &[u8]) -> Classified {
+    let decoded = match hl7::decode(bytes) {
+        Ok(d) => d,
+        Err(DecodeError::Empty) => return quarantine("empty file", None),
+        Err(e) => return quarantine(format!("encoding: {e}"), None),
+    };
+    let mut notices = Vec::new();
+    let nonconforming = (!decoded.encoding.is_conforming()).then(|| {
+        notices.push(format!(
+            "written in {}; SS-MIX2 requires ISO-2022-JP",
+            decoded.encoding
+        ));
+        decoded.encoding.as_str().to_owned()
+    });
+    if decoded.half_width_kana {
+        notices.push("contains half-width katakana (ESC ( I), which SS-MIX2 forbids".into());
+    }
+    let msg = match Message::parse(decoded.text) {
+        Ok(m) => m,
+        Err(e) => return quarantine(format!("not a valid HL7 message: {e}"), line_of(&e)),
+    };
+    let record = match read_record(name.kind, &msg) {
+        Ok(r) => r,
+        Err(e) => return quarantine(format!("{e}"), None),
+    };
+    let h = &record.header;
+    if !h.patient_id.is_empty() && h.patient_id != name.patient_id {
+        return quarantine(
+            format!(
+                "PID-3 patient ID {:?} does not match the patient folder {:?}",
+                h.patient_id, name.patient_id
+            ),
+            None,
+        );
+    }
+    if let Some(date) = &h.clinical_date {
+        if name.date != "-" && date != &name.date {
+            notices.push(format!(
+                "date folder {} differs from the message's date of care {date}",
+                name.date
+            ));
+        }
+    }
+    Classified {
+        outcome: FileOutcome::Record(RecordIndex {
+            storage: StorageKind::Standard,
+            patient_id: name.patient_id.clone(),
+            date: name.date.clone(),
+            kind: name.kind.code().to_owned(),
+            order_no: name.order_no.clone(),
+            written_at: name.timestamp.clone(),
+            department: name.department.clone(),
+            condition: name.condition,
+            message_type: Some(h.message_type.clone()),
+            nonconforming_encoding: nonconforming,
+        }),
+        notices,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: &str =
+        "100/000/1000001/-/ADT-00/1000001_-_ADT-00_999999999999999_20240401120000000_-_1";
+
+    fn adt00(pid: &str) -> String {
+        format!(
+            "MSH|^~\\&|HIS|0411111111|||20240401120000||ADT^A08^ADT_A01|1|P|2.5||||||~ISO IR87||ISO 2022-1994|SS-MIX2_1.20^SS-MIX2^1.2.392.200250.2.1.100.1.2.120^ISO\r\
+EVN||20240401120000\r\
+PID|||{pid}^^^^PI||患者^太郎^^^^^L^I~カンジャ^タロウ^^^^^L^P||19480405|M\r\
+PV1||N\r"
+        )
+    }
+
+    #[test]
+    fn good_file_is_a_record() {
+        let bytes = hl7::encode_iso2022jp(&adt00("1000001")).unwrap();
+        let c = classify(PATH, &bytes);
+        let FileOutcome::Record(r) = c.outcome else {
+            panic!("quarantined: {:?}", c.outcome)
+        };
+        assert_eq!(r.kind, "ADT-00");
+        assert_eq!(r.message_type.as_deref(), Some("ADT^A08"));
+        assert!(c.notices.is_empty());
+    }
+
+    #[test]
+    fn reasons_are_precise() {
+        let reason = |path: &str, bytes: &[u8]| match classify(path, bytes).outcome {
+            FileOutcome::Quarantined { reason, .. } => reason,
+            FileOutcome::Record(_) => panic!("accepted {path}"),
+        };
+        assert_eq!(reason(PATH, b""), "empty file");
+        assert!(reason(PATH, b"%PDF-1.4 binary").contains("not a valid HL7 message"));
+        assert!(reason("100/000/1000001/ADT-00/x", b"MSH").contains("file name or place"));
+        let other = hl7::encode_iso2022jp(&adt00("2000002")).unwrap();
+        assert!(reason(PATH, &other).contains("does not match the patient folder"));
+        let full = hl7::encode_iso2022jp(&adt00("1000001")).unwrap();
+        let esc = full.windows(3).position(|w| w == b"\x1b$B").unwrap();
+        assert!(reason(PATH, &full[..esc + 5]).contains("truncated"));
+        let pid = full.windows(4).position(|w| w == b"PID|").unwrap();
+        assert!(reason(PATH, &full[..pid]).contains("no PID segment"));
+    }
+
+    #[test]
+    fn shift_jis_is_accepted_and_reported() {
+        let (sjis, _, _) = encoding_rs_sjis(&adt00("1000001"));
+        let c = classify(PATH, &sjis);
+        let FileOutcome::Record(r) = c.outcome else {
+            panic!("quarantined")
+        };
+        assert_eq!(r.nonconforming_encoding.as_deref(), Some("Shift_JIS"));
+        assert!(c.notices[0].contains("Shift_JIS"));
+    }
+
+    fn encoding_rs_sjis(s: &str) -> (Vec<u8>, (), ()) {
+        // Shift_JIS bytes for the test: kanji/kana through the JIS X 0208 row/cell mapping
+        // that encoding_rs would give; built via ISO-2022-JP to avoid another dependency.
+        let jis = hl7::encode_iso2022jp(s).unwrap();
+        let mut out = Vec::new();
+        let mut two_byte = false;
+        let mut i = 0;
+        while i < jis.len() {
+            if jis[i] == 0x1B {
+                two_byte = jis[i + 1] == b'$';
+                i += 3;
+                continue;
+            }
+            if two_byte {
+                let (j1, j2) = (jis[i] as u32, jis[i + 1] as u32);
+                let s1 = if j1 <= 0x5E {
+                    (j1 + 1) / 2 + 0x70
+                } else {
+                    (j1 + 1) / 2 + 0xB0
+                };
+                let s2 = if j1 % 2 == 1 {
+                    j2 + 0x1F + u32::from(j2 >= 0x60)
+                } else {
+                    j2 + 0x7E
+                };
+                out.push(s1 as u8);
+                out.push(s2 as u8);
+                i += 2;
+            } else {
+                out.push(jis[i]);
+                i += 1;
+            }
+        }
+        (out, (), ())
+    }
+}

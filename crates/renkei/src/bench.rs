@@ -1,0 +1,221 @@
+//! `renkei bench …`: throughput and latency measurements printed as Markdown, for
+//! docs/BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use ssmix2::StoragePath;
+use store::Store;
+use store_sqlite::SqliteStore;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Parse rate on one core, full import rate on all cores, stored size vs raw size.
+    Ingest {
+        /// Synthetic region size (patients), generated unless --region is given.
+        #[arg(long, default_value_t = 10_000)]
+        patients: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Use an existing region (output of `renkei synth`) instead of generating one.
+        #[arg(long)]
+        region: Option<PathBuf>,
+        /// Scratch folder for the generated region and the benchmark store (default: a
+        /// temporary folder, removed afterwards).
+        #[arg(long)]
+        work: Option<PathBuf>,
+    },
+}
+
+pub async fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Ingest {
+            patients,
+            seed,
+            region,
+            work,
+        } => ingest(patients, seed, region, work).await,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn ingest(
+    patients: usize,
+    seed: u64,
+    region: Option<PathBuf>,
+    work: Option<PathBuf>,
+) -> Result<()> {
+    let scratch = match &work {
+        Some(w) => {
+            std::fs::create_dir_all(w)?;
+            None
+        }
+        None => Some(tempfile::tempdir().context("creating a scratch folder")?),
+    };
+    let work_dir: PathBuf = work.clone().unwrap_or_else(|| {
+        scratch
+            .as_ref()
+            .map(|t| t.path().to_owned())
+            .unwrap_or_default()
+    });
+    let region = match region {
+        Some(r) => r,
+        None => {
+            let out = work_dir.join("region");
+            if !out.join("manifest.json").exists() {
+                eprintln!(
+                    "generating a synthetic region of {patients} patients (seed {seed}) in {}",
+                    out.display()
+                );
+                let t = Instant::now();
+                let opts = synth::Options {
+                    patients,
+                    seed,
+                    ..Default::default()
+                };
+                let s = synth::generate(&opts, &out, &|_| {})?;
+                eprintln!(
+                    "  {} messages in {:.1} s",
+                    s.messages,
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            out
+        }
+    };
+
+    // 1. Parse on one core: every standard file in memory first, so only parsing is timed.
+    let facilities = crate::region_facilities(&region)?;
+    let mut files: Vec<(ssmix2::DataKind, Vec<u8>)> = Vec::new();
+    let mut raw_bytes = 0u64;
+    let mut raw_files = 0u64;
+    for (_, root) in &facilities {
+        for rel in ingest::list_tree(root)? {
+            let bytes = std::fs::read(root.join(&rel))?;
+            raw_bytes += bytes.len() as u64;
+            raw_files += 1;
+            if let Ok(StoragePath::Standard(name)) = StoragePath::parse(&rel) {
+                files.push((name.kind, bytes));
+            }
+        }
+    }
+    let parse_bytes: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+    let (parse_elapsed, mut lat, failures) = tokio::task::spawn_blocking(move || {
+        let mut lat = Vec::with_capacity(files.len());
+        let mut failures = 0u64;
+        let start = Instant::now();
+        for (kind, bytes) in &files {
+            let t = Instant::now();
+            let ok = hl7::decode(bytes)
+                .ok()
+                .and_then(|d| hl7::Message::parse(d.text).ok())
+                .map(|m| ssmix2::records::read_record(*kind, &m).is_ok())
+                .unwrap_or(false);
+            lat.push(t.elapsed());
+            failures += u64::from(!ok);
+        }
+        (start.elapsed(), lat, failures)
+    })
+    .await?;
+    lat.sort_unstable();
+    let n = lat.len() as f64;
+    let secs = parse_elapsed.as_secs_f64().max(1e-9);
+
+    // 2. Full import into a fresh store, all cores.
+    let data = work_dir.join("bench-store");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data)?);
+    let t = Instant::now();
+    let mut imported = 0u64;
+    let mut quarantined = 0u64;
+    for (code, root) in &facilities {
+        let id = store.facility(code, true).await?.context("facility")?;
+        let r = ingest::import_tree(
+            store.clone(),
+            id,
+            root,
+            &Default::default(),
+            Arc::new(ingest::NoProgress),
+        )
+        .await?;
+        imported += r.totals.files_seen;
+        quarantined += r.totals.quarantined;
+    }
+    let import_secs = t.elapsed().as_secs_f64().max(1e-9);
+    let stats = store.stats().await?;
+    let stored = stats.packed_bytes + stats.index_bytes;
+    drop(store);
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "## renkei bench ingest — {} facilities, {raw_files} files, {:.1} MB raw",
+        facilities.len(),
+        raw_bytes as f64 / 1e6
+    );
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| parse (decode ISO-2022-JP + ER7 + typed record), 1 core | {:.0} messages/s, {:.1} MB/s |",
+        n / secs,
+        parse_bytes as f64 / 1e6 / secs
+    );
+    println!(
+        "| parse latency per message p50 / p99 / max | {:.1} µs / {:.1} µs / {:.1} µs |",
+        percentile(&lat, 0.5).as_secs_f64() * 1e6,
+        percentile(&lat, 0.99).as_secs_f64() * 1e6,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e6
+    );
+    println!("| messages that failed to parse (injected faults) | {failures} |");
+    println!(
+        "| full import ({cores} cores: read, SHA-256, parse, compress, SQLite WAL) | {:.0} files/s, {:.1} MB/s ({imported} files in {import_secs:.1} s, {quarantined} quarantined) |",
+        imported as f64 / import_secs,
+        raw_bytes as f64 / 1e6 / import_secs
+    );
+    println!(
+        "| stored size / raw size | {:.1} MB / {:.1} MB = {:.0}% (packs {:.1} MB + index {:.1} MB) |",
+        stored as f64 / 1e6,
+        raw_bytes as f64 / 1e6,
+        stored as f64 * 100.0 / raw_bytes.max(1) as f64,
+        stats.packed_bytes as f64 / 1e6,
+        stats.index_bytes as f64 / 1e6
+    );
+    let du = disk_usage(&region);
+    println!(
+        "| raw tree on disk (4 KiB blocks, `du`) | {:.1} MB |",
+        du as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// Allocated size of a tree (what the raw files really cost on a filesystem).
+fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(p: &Path) -> u64 {
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return 0;
+        };
+        rd.flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => m.blocks() * 512 + walk(&e.path()),
+                Ok(m) => m.blocks() * 512,
+                Err(_) => 0,
+            })
+            .sum()
+    }
+    walk(path)
+}
