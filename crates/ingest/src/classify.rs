@@ -21,11 +21,20 @@ fn quarantine(reason: impl Into<String>, line: Option<u32>) -> Classified {
     }
 }
 
+/// Choices an operator can make per import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassifyOptions {
+    /// Accept standard-storage files whose last segment has no terminator (CR), with a
+    /// notice, instead of quarantining them as truncated. For vendors known to omit the final
+    /// CR; off by default because a cut-off lab result file looks exactly like that.
+    pub accept_unterminated: bool,
+}
+
 /// Classify the file at `path` (relative to the storage root, `/`-separated).
-pub fn classify(path: &str, bytes: &[u8]) -> Classified {
+pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classified {
     match StoragePath::parse(path) {
         Err(e) => quarantine(format!("file name or place in the tree: {e}"), None),
-        Ok(StoragePath::Standard(name)) => standard(&name, bytes),
+        Ok(StoragePath::Standard(name)) => standard(&name, bytes, options),
         Ok(StoragePath::Extended(ext)) => {
             let mut notices = Vec::new();
             let mut message_type = None;
@@ -72,7 +81,16 @@ fn line_of(e: &ParseError) -> Option<u32> {
     }
 }
 
-fn standard(name: &StandardName, bytes: &[u8]) -> Classified {
+/// Whether the file ends with a segment terminator (CR or LF), MLLP end bytes aside.
+fn ends_with_terminator(bytes: &[u8]) -> bool {
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != 0x1C && b != 0x0B)
+        .map_or(0, |i| i + 1);
+    matches!(bytes[..end].last(), Some(b'\r' | b'\n'))
+}
+
+fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Classified {
     let decoded = match hl7::decode(bytes) {
         Ok(d) => d,
         Err(DecodeError::Empty) => return quarantine("empty file", None),
@@ -93,6 +111,19 @@ fn standard(name: &StandardName, bytes: &[u8]) -> Classified {
         Ok(m) => m,
         Err(e) => return quarantine(format!("not a valid HL7 message: {e}"), line_of(&e)),
     };
+    if !ends_with_terminator(bytes) {
+        let segments = msg.segment_count() as u32;
+        if !options.accept_unterminated {
+            return quarantine(
+                "truncated: the last segment has no terminator (CR); the file was probably cut off while being written \
+                 (import with --accept-unterminated if this facility's system never writes the final CR)",
+                Some(segments),
+            );
+        }
+        notices.push(
+            "the last segment has no terminator (CR); accepted by --accept-unterminated".into(),
+        );
+    }
     let record = match read_record(name.kind, &msg) {
         Ok(r) => r,
         Err(e) => return quarantine(format!("{e}"), None),
@@ -151,7 +182,7 @@ PV1||N\r"
     #[test]
     fn good_file_is_a_record() {
         let bytes = hl7::encode_iso2022jp(&adt00("1000001")).unwrap();
-        let c = classify(PATH, &bytes);
+        let c = classify(PATH, &bytes, &ClassifyOptions::default());
         let FileOutcome::Record(r) = c.outcome else {
             panic!("quarantined: {:?}", c.outcome)
         };
@@ -162,10 +193,13 @@ PV1||N\r"
 
     #[test]
     fn reasons_are_precise() {
-        let reason = |path: &str, bytes: &[u8]| match classify(path, bytes).outcome {
-            FileOutcome::Quarantined { reason, .. } => reason,
-            FileOutcome::Record(_) => panic!("accepted {path}"),
-        };
+        let reason =
+            |path: &str, bytes: &[u8]| match classify(path, bytes, &ClassifyOptions::default())
+                .outcome
+            {
+                FileOutcome::Quarantined { reason, .. } => reason,
+                FileOutcome::Record(_) => panic!("accepted {path}"),
+            };
         assert_eq!(reason(PATH, b""), "empty file");
         assert!(reason(PATH, b"%PDF-1.4 binary").contains("not a valid HL7 message"));
         assert!(reason("100/000/1000001/ADT-00/x", b"MSH").contains("file name or place"));
@@ -176,12 +210,29 @@ PV1||N\r"
         assert!(reason(PATH, &full[..esc + 5]).contains("truncated"));
         let pid = full.windows(4).position(|w| w == b"PID|").unwrap();
         assert!(reason(PATH, &full[..pid]).contains("no PID segment"));
+        // Cut inside the last segment, in ASCII: only the missing terminator shows it.
+        let cut = &full[..full.len() - 2];
+        assert!(reason(PATH, cut).starts_with("truncated"));
+        let lenient = ClassifyOptions {
+            accept_unterminated: true,
+        };
+        assert!(matches!(
+            classify(PATH, cut, &lenient).outcome,
+            FileOutcome::Record(_)
+        ));
+        // MLLP end-of-message bytes after the final CR are fine.
+        let mut framed = full.clone();
+        framed.push(0x1C);
+        assert!(matches!(
+            classify(PATH, &framed, &ClassifyOptions::default()).outcome,
+            FileOutcome::Record(_)
+        ));
     }
 
     #[test]
     fn shift_jis_is_accepted_and_reported() {
         let (sjis, _, _) = encoding_rs_sjis(&adt00("1000001"));
-        let c = classify(PATH, &sjis);
+        let c = classify(PATH, &sjis, &ClassifyOptions::default());
         let FileOutcome::Record(r) = c.outcome else {
             panic!("quarantined")
         };

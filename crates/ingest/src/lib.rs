@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use store::packs::sha256;
 use store::{FacilityId, FileOutcome, ImportTotals, IngestFile, Store, StoreError};
 
-pub use classify::{classify, Classified};
+pub use classify::{classify, Classified, ClassifyOptions};
 
 /// Files per store transaction: large enough to amortise the commit (fsync), small enough
 /// that a crash loses little work and memory stays flat.
@@ -56,6 +56,7 @@ impl Progress for NoProgress {}
 pub struct ImportOptions {
     /// Treat the folder as only part of the tree: do not mark unseen files as removed.
     pub partial: bool,
+    pub classify: ClassifyOptions,
 }
 
 /// What an import did, for the summary.
@@ -137,13 +138,14 @@ pub async fn import_tree(
     let root_owned = root.to_owned();
     let prog = progress.clone();
     let bytes_read = Arc::new(AtomicU64::new(0));
+    let classify_options = options.classify;
     let br = bytes_read.clone();
     // Reading and classifying runs on the rayon pool while this task writes batches.
     let producer = tokio::task::spawn_blocking(move || {
         for chunk in paths.chunks(BATCH) {
             let batch: Result<Vec<Read>, IngestError> = chunk
                 .par_iter()
-                .map(|rel| read_one(&root_owned, rel, &known, &br))
+                .map(|rel| read_one(&root_owned, rel, &known, &br, &classify_options))
                 .collect();
             prog.advance(chunk.len() as u64);
             let failed = batch.is_err();
@@ -213,6 +215,7 @@ fn read_one(
     rel: &str,
     known: &HashMap<String, Sha256>,
     bytes_read: &AtomicU64,
+    options: &ClassifyOptions,
 ) -> Result<Read, IngestError> {
     let full = root.join(rel);
     let bytes = fs::read(&full).map_err(|e| IngestError::Io {
@@ -224,7 +227,7 @@ fn read_one(
     if known.get(rel) == Some(&sha) {
         return Ok(Read::Unchanged);
     }
-    let Classified { outcome, notices } = classify(rel, &bytes);
+    let Classified { outcome, notices } = classify(rel, &bytes, options);
     Ok(Read::New(IngestFile {
         path: rel.to_owned(),
         bytes,

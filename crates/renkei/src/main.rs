@@ -50,6 +50,10 @@ enum Command {
         /// PATH is only part of the facility's tree: files not found there stay current.
         #[arg(long)]
         partial: bool,
+        /// Accept files whose last segment lacks its CR (some vendors never write it) with a
+        /// notice, instead of quarantining them as truncated.
+        #[arg(long)]
+        accept_unterminated: bool,
     },
     /// Write a facility's SS-MIX2 tree back, byte for byte (disaster recovery).
     Export {
@@ -133,9 +137,13 @@ async fn run(cli: Cli) -> Result<()> {
             path,
             region,
             partial,
+            accept_unterminated,
         } => {
             let store = open_store(&cli.data)?;
-            let options = ingest::ImportOptions { partial };
+            let options = ingest::ImportOptions {
+                partial,
+                classify: ingest::ClassifyOptions { accept_unterminated },
+            };
             let jobs: Vec<(FacilityCode, PathBuf)> = match (region, facility, path) {
                 (Some(region), _, _) => region_facilities(&region)?,
                 (None, Some(f), Some(p)) => vec![(f, p)],
