@@ -84,6 +84,25 @@ enum Command {
         #[arg(long)]
         extended: bool,
     },
+    /// Run the network's web server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "RENKEI_LISTEN")]
+        listen: std::net::SocketAddr,
+        /// Load a synthetic demo region first when the data folder is empty.
+        #[arg(long)]
+        demo: bool,
+        /// Size of the demo region.
+        #[arg(long, default_value_t = 200)]
+        demo_patients: usize,
+        /// Name shown on every page.
+        #[arg(
+            long,
+            default_value = "renkei 地域医療連携ネットワーク",
+            env = "RENKEI_NETWORK_NAME"
+        )]
+        network_name: String,
+    },
     /// Store totals: facilities, files, records per kind, raw vs stored size.
     Stats,
     /// Files kept but not indexed, with the reason.
@@ -142,7 +161,9 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cli.data)?;
             let options = ingest::ImportOptions {
                 partial,
-                classify: ingest::ClassifyOptions { accept_unterminated },
+                classify: ingest::ClassifyOptions {
+                    accept_unterminated,
+                },
             };
             let jobs: Vec<(FacilityCode, PathBuf)> = match (region, facility, path) {
                 (Some(region), _, _) => region_facilities(&region)?,
@@ -224,6 +245,30 @@ async fn run(cli: Cli) -> Result<()> {
             println!("manifest: {}", out.join("manifest.json").display());
             Ok(())
         }
+        Command::Serve {
+            listen,
+            demo,
+            demo_patients,
+            network_name,
+        } => {
+            let store = open_store(&cli.data)?;
+            if demo && store.facilities().await?.is_empty() {
+                load_demo(&store, &cli.data, demo_patients).await?;
+            }
+            println!(
+                "renkei is serving {} on http://{listen}/ (Ctrl-C to stop)",
+                cli.data.display()
+            );
+            let state = server::AppState {
+                store,
+                network_name,
+            };
+            tokio::select! {
+                r = server::serve(state, listen) => r.with_context(|| format!("serving on {listen}"))?,
+                _ = tokio::signal::ctrl_c() => println!("stopping"),
+            }
+            Ok(())
+        }
         Command::Stats => {
             let store = open_store(&cli.data)?;
             let s = store.stats().await?;
@@ -295,6 +340,44 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { what } => bench::run(what).await,
     }
+}
+
+/// Generate and import a synthetic region so a new user sees a working network at once.
+async fn load_demo(store: &Arc<dyn Store>, data: &Path, patients: usize) -> Result<()> {
+    let region = data.join("demo-region");
+    println!(
+        "loading demo data: synthetic region of {patients} patients in {}",
+        region.display()
+    );
+    if !region.join("manifest.json").exists() {
+        let opts = synth::Options {
+            patients,
+            seed: 1,
+            extended: true,
+            fault_rate: 0.002,
+            ..Default::default()
+        };
+        synth::generate(&opts, &region, &|_| {}).context("generating the demo region")?;
+    }
+    for (code, path) in region_facilities(&region)? {
+        let id = store
+            .facility(&code, true)
+            .await?
+            .context("registering the facility")?;
+        let r = ingest::import_tree(
+            store.clone(),
+            id,
+            &path,
+            &Default::default(),
+            Arc::new(ingest::NoProgress),
+        )
+        .await?;
+        println!(
+            "  {code}: {} files, {} quarantined",
+            r.totals.files_seen, r.totals.quarantined
+        );
+    }
+    Ok(())
 }
 
 /// The facility folders of a region: sub-folders named by a 10-digit code.

@@ -21,8 +21,9 @@ use sha2::Digest;
 use ssmix2::Condition;
 use store::packs::LocalPacks;
 use store::{
-    BatchOutcome, BlobLocation, FacilityId, FileOutcome, ImportRun, ImportRunId, ImportTotals, IngestFile, PackBuilder,
-    QuarantineEntry, Result, StorageKind, Store, StoreError, StoreStats, StoredFile,
+    BatchOutcome, BlobLocation, FacilityId, FacilityOverview, FileOutcome, ImportRun, ImportRunId,
+    ImportTotals, IngestFile, PackBuilder, QuarantineEntry, Result, StorageKind, Store, StoreError,
+    StoreStats, StoredFile,
 };
 
 const DB_FILE: &str = "renkei.db";
@@ -46,11 +47,19 @@ fn db_err(e: rusqlite::Error) -> StoreError {
 
 fn now() -> String {
     // RFC 3339 in UTC without pulling in a date crate for one format.
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 /// Howard Hinnant's days-to-civil algorithm.
@@ -81,21 +90,36 @@ fn open_connection(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Open (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<SqliteStore> {
-        fs::create_dir_all(data_dir).map_err(|e| StoreError::Blob { path: data_dir.display().to_string(), source: e })?;
+        fs::create_dir_all(data_dir).map_err(|e| StoreError::Blob {
+            path: data_dir.display().to_string(),
+            source: e,
+        })?;
         let lock_path = data_dir.join(".lock");
         let lock = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| StoreError::Blob { path: lock_path.display().to_string(), source: e })?;
-        fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked(data_dir.display().to_string()))?;
+            .map_err(|e| StoreError::Blob {
+                path: lock_path.display().to_string(),
+                source: e,
+            })?;
+        fs2::FileExt::try_lock_exclusive(&lock)
+            .map_err(|_| StoreError::Locked(data_dir.display().to_string()))?;
         let db_path = data_dir.join(DB_FILE);
         let mut writer = open_connection(&db_path)?;
         schema::migrate(&mut writer)?;
         let reader = open_connection(&db_path)?;
         let packs = LocalPacks::open(data_dir.join("blobs"))?;
-        Ok(SqliteStore { inner: Arc::new(Inner { db_path, writer: Mutex::new(writer), reader: Mutex::new(reader), packs, _lock: lock }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                db_path,
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+                packs,
+                _lock: lock,
+            }),
+        })
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T>
@@ -112,18 +136,26 @@ impl SqliteStore {
 
 impl Inner {
     fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.writer.lock().map_err(|_| StoreError::Database("writer lock poisoned".into()))?;
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Database("writer lock poisoned".into()))?;
         f(&mut conn)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.reader.lock().map_err(|_| StoreError::Database("reader lock poisoned".into()))?;
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Database("reader lock poisoned".into()))?;
         f(&conn)
     }
 }
 
 fn sha_from(bytes: Vec<u8>) -> Result<Sha256> {
-    let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))?;
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))?;
     Ok(Sha256(arr))
 }
 
@@ -160,7 +192,9 @@ impl Store for SqliteStore {
     async fn facilities(&self) -> Result<Vec<(FacilityId, FacilityCode)>> {
         self.blocking(|inner| {
             inner.read(|conn| {
-                let mut st = conn.prepare("SELECT id, code FROM facilities ORDER BY code").map_err(db_err)?;
+                let mut st = conn
+                    .prepare("SELECT id, code FROM facilities ORDER BY code")
+                    .map_err(db_err)?;
                 let rows = st
                     .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
                     .map_err(db_err)?
@@ -213,8 +247,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn write_batch(&self, facility: FacilityId, run: ImportRunId, files: Vec<IngestFile>) -> Result<BatchOutcome> {
-        self.blocking(move |inner| inner.write(|conn| write_batch(conn, &inner.packs, facility, run, files))).await
+    async fn write_batch(
+        &self,
+        facility: FacilityId,
+        run: ImportRunId,
+        files: Vec<IngestFile>,
+    ) -> Result<BatchOutcome> {
+        self.blocking(move |inner| {
+            inner.write(|conn| write_batch(conn, &inner.packs, facility, run, files))
+        })
+        .await
     }
 
     async fn finish_import(
@@ -225,7 +267,11 @@ impl Store for SqliteStore {
         seen: Option<&HashSet<String>>,
     ) -> Result<u64> {
         let totals_json = serde_json_lite(totals);
-        let current = if seen.is_some() { self.current_hashes(facility).await? } else { HashMap::new() };
+        let current = if seen.is_some() {
+            self.current_hashes(facility).await?
+        } else {
+            HashMap::new()
+        };
         let gone: Vec<String> = match seen {
             Some(seen) => current.into_keys().filter(|p| !seen.contains(p)).collect(),
             None => Vec::new(),
@@ -254,6 +300,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
                 tx.commit().map_err(db_err)?;
+                // Fold the WAL back into the database after a run so it does not grow
+                // without bound between imports; failure here loses nothing.
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
                 Ok(gone.len() as u64)
             })
         })
@@ -434,6 +483,51 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn facility_overview(&self) -> Result<Vec<FacilityOverview>> {
+        self.blocking(|inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare(
+                        "SELECT fa.code,
+                            (SELECT COUNT(*) FROM files f JOIN file_versions v ON v.id = f.current_version
+                              WHERE f.facility_id = fa.id AND v.sha256 IS NOT NULL),
+                            (SELECT COUNT(*) FROM records r JOIN files f ON f.id = r.file_id
+                              WHERE r.facility_id = fa.id AND f.current_version = r.version_id),
+                            (SELECT COUNT(*) FROM quarantine q JOIN files f ON f.current_version = q.version_id
+                              WHERE q.facility_id = fa.id),
+                            (SELECT MAX(finished_at) FROM import_runs WHERE facility_id = fa.id)
+                         FROM facilities fa ORDER BY fa.code",
+                    )
+                    .map_err(db_err)?;
+                let rows = st
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                        ))
+                    })
+                    .map_err(db_err)?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|(code, files, records, quarantined, last_import)| {
+                        Ok(FacilityOverview {
+                            code: FacilityCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                            files: files as u64,
+                            records: records as u64,
+                            quarantined: quarantined as u64,
+                            last_import,
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
     async fn content_digest(&self, facility: FacilityId) -> Result<String> {
         self.blocking(move |inner| {
             inner.read(|conn| {
@@ -483,7 +577,9 @@ fn write_batch(
             .map_err(db_err)?;
         for file in files {
             let existing: Option<(i64, Option<Vec<u8>>)> = current
-                .query_row(params![facility.0, file.path], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![facility.0, file.path], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(db_err)?;
             match existing {
@@ -496,7 +592,9 @@ fn write_batch(
     // 2. Contents never seen before go into one new pack, written durably before the index
     //    that points at it is committed.
     {
-        let mut known = tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1").map_err(db_err)?;
+        let mut known = tx
+            .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")
+            .map_err(db_err)?;
         let mut builder = PackBuilder::new();
         let mut in_pack: HashSet<Sha256> = HashSet::new();
         let mut sizes: HashMap<Sha256, u64> = HashMap::new();
@@ -519,7 +617,11 @@ fn write_batch(
                 params![name, bytes.len() as i64, now()],
             )
             .map_err(db_err)?;
-            let pack_id: i64 = tx.query_row("SELECT id FROM packs WHERE name = ?1", [&name], |r| r.get(0)).map_err(db_err)?;
+            let pack_id: i64 = tx
+                .query_row("SELECT id FROM packs WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .map_err(db_err)?;
             let mut ins = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO blobs(sha256, size, pack_id, frame_offset, frame_len, offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -549,7 +651,9 @@ fn write_batch(
         let mut ins_version = tx
             .prepare_cached("INSERT INTO file_versions(file_id, sha256, size, import_run, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)")
             .map_err(db_err)?;
-        let mut set_current = tx.prepare_cached("UPDATE files SET current_version = ?1 WHERE id = ?2").map_err(db_err)?;
+        let mut set_current = tx
+            .prepare_cached("UPDATE files SET current_version = ?1 WHERE id = ?2")
+            .map_err(db_err)?;
         let mut ins_record = tx
             .prepare_cached(
                 "INSERT INTO records(facility_id, file_id, version_id, storage, patient_id, date, kind, order_no, written_at,
@@ -569,15 +673,25 @@ fn write_batch(
             let file_id = match file_id {
                 Some(id) => id,
                 None => {
-                    ins_file.execute(params![facility.0, f.path]).map_err(db_err)?;
+                    ins_file
+                        .execute(params![facility.0, f.path])
+                        .map_err(db_err)?;
                     tx.last_insert_rowid()
                 }
             };
             ins_version
-                .execute(params![file_id, &f.sha256.0[..], f.bytes.len() as i64, run.0, at])
+                .execute(params![
+                    file_id,
+                    &f.sha256.0[..],
+                    f.bytes.len() as i64,
+                    run.0,
+                    at
+                ])
                 .map_err(db_err)?;
             let version_id = tx.last_insert_rowid();
-            set_current.execute(params![version_id, file_id]).map_err(db_err)?;
+            set_current
+                .execute(params![version_id, file_id])
+                .map_err(db_err)?;
             match &f.outcome {
                 FileOutcome::Record(r) => {
                     ins_record
@@ -603,12 +717,22 @@ fn write_batch(
                 }
                 FileOutcome::Quarantined { reason, line } => {
                     ins_quarantine
-                        .execute(params![facility.0, run.0, version_id, f.path, reason, line.map(|l| l as i64), at])
+                        .execute(params![
+                            facility.0,
+                            run.0,
+                            version_id,
+                            f.path,
+                            reason,
+                            line.map(|l| l as i64),
+                            at
+                        ])
                         .map_err(db_err)?;
                 }
             }
             for n in &f.notices {
-                ins_notice.execute(params![facility.0, run.0, version_id, n]).map_err(db_err)?;
+                ins_notice
+                    .execute(params![facility.0, run.0, version_id, n])
+                    .map_err(db_err)?;
             }
             outcome.versions += 1;
         }
@@ -619,7 +743,11 @@ fn write_batch(
 
 /// Totals are stored as a small JSON object; hand-written to keep serde_json out of the store.
 fn serde_json_lite(t: &ImportTotals) -> String {
-    let kinds: Vec<String> = t.messages_per_kind.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    let kinds: Vec<String> = t
+        .messages_per_kind
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":{v}"))
+        .collect();
     format!(
         "{{\"files_seen\":{},\"files_new\":{},\"duplicates\":{},\"quarantined\":{},\"notices\":{},\"messages_per_kind\":{{{}}}}}",
         t.files_seen,
@@ -634,7 +762,11 @@ fn serde_json_lite(t: &ImportTotals) -> String {
 fn parse_totals(s: &str) -> Option<ImportTotals> {
     let num = |key: &str| -> Option<u64> {
         let i = s.find(&format!("\"{key}\":"))? + key.len() + 3;
-        s[i..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        s[i..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
     let mut t = ImportTotals {
         files_seen: num("files_seen")?,
@@ -651,7 +783,8 @@ fn parse_totals(s: &str) -> Option<ImportTotals> {
             let mut it = pair.splitn(2, ':');
             if let (Some(k), Some(v)) = (it.next(), it.next()) {
                 if let Ok(n) = v.parse() {
-                    t.messages_per_kind.insert(k.trim_matches('"').to_owned(), n);
+                    t.messages_per_kind
+                        .insert(k.trim_matches('"').to_owned(), n);
                 }
             }
         }
@@ -665,7 +798,14 @@ mod tests {
 
     #[test]
     fn totals_round_trip() {
-        let mut t = ImportTotals { files_seen: 10, files_new: 7, duplicates: 2, quarantined: 1, notices: 3, ..Default::default() };
+        let mut t = ImportTotals {
+            files_seen: 10,
+            files_new: 7,
+            duplicates: 2,
+            quarantined: 1,
+            notices: 3,
+            ..Default::default()
+        };
         t.messages_per_kind.insert("OML-11".into(), 4);
         t.messages_per_kind.insert("ADT-00".into(), 3);
         assert_eq!(parse_totals(&serde_json_lite(&t)), Some(t));

@@ -98,7 +98,9 @@ const MIGRATIONS: &[&str] = &[
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let db = |e: rusqlite::Error| StoreError::Database(e.to_string());
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(db)? as usize;
+    let current: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(db)? as usize;
     if current > MIGRATIONS.len() {
         return Err(StoreError::Database(format!(
             "database schema version {current} is newer than this renkei ({}); upgrade renkei",
@@ -108,7 +110,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction().map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(db)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())

@@ -11,5 +11,8 @@ async fn sqlite_conforms() {
 async fn data_folder_is_locked_while_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
-    assert!(matches!(store_sqlite::SqliteStore::open(dir.path()), Err(store::StoreError::Locked(_))));
+    assert!(matches!(
+        store_sqlite::SqliteStore::open(dir.path()),
+        Err(store::StoreError::Locked(_))
+    ));
 }

@@ -35,7 +35,10 @@ fn bad_file(path: &str, content: &[u8]) -> IngestFile {
         path: path.to_owned(),
         bytes: content.to_vec(),
         sha256: sha256(content),
-        outcome: FileOutcome::Quarantined { reason: "not an HL7 message".into(), line: Some(1) },
+        outcome: FileOutcome::Quarantined {
+            reason: "not an HL7 message".into(),
+            line: Some(1),
+        },
         notices: vec![],
     }
 }
@@ -43,9 +46,21 @@ fn bad_file(path: &str, content: &[u8]) -> IngestFile {
 /// Run every check on `store`, which must be empty.
 pub async fn run_all(store: &dyn Store) {
     let code = FacilityCode::parse("0411111111").expect("valid code");
-    assert_eq!(store.facility(&code, false).await.expect("lookup"), None, "unknown facility is None");
-    let fac = store.facility(&code, true).await.expect("create").expect("created");
-    assert_eq!(store.facility(&code, true).await.expect("again"), Some(fac), "facility creation is idempotent");
+    assert_eq!(
+        store.facility(&code, false).await.expect("lookup"),
+        None,
+        "unknown facility is None"
+    );
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    assert_eq!(
+        store.facility(&code, true).await.expect("again"),
+        Some(fac),
+        "facility creation is idempotent"
+    );
 
     // Write, then replay the same batch: nothing new.
     let run = store.begin_import(fac, "/src").await.expect("begin");
@@ -56,10 +71,16 @@ pub async fn run_all(store: &dyn Store) {
         record_file("100/000/1000001/20240401/OML-11/a_2", "MSH|one"),
         bad_file("100/000/1000001/junk", b"\xff\xfe"),
     ];
-    let out = store.write_batch(fac, run, batch.clone()).await.expect("write");
+    let out = store
+        .write_batch(fac, run, batch.clone())
+        .await
+        .expect("write");
     assert_eq!(out.versions, 4, "four new versions");
     assert_eq!(out.new_blobs, 3, "identical contents stored once");
-    let again = store.write_batch(fac, run, batch.clone()).await.expect("replay");
+    let again = store
+        .write_batch(fac, run, batch.clone())
+        .await
+        .expect("replay");
     assert_eq!(again.versions, 0, "replayed batch adds nothing");
     let digest_once = store.content_digest(fac).await.expect("digest");
 
@@ -79,17 +100,38 @@ pub async fn run_all(store: &dyn Store) {
 
     // A changed file is a new version; the old content stays readable.
     let changed = record_file("100/000/1000001/20240401/OML-11/a_1", "MSH|one, corrected");
-    let out = store.write_batch(fac, run, vec![changed.clone()]).await.expect("change");
+    let out = store
+        .write_batch(fac, run, vec![changed.clone()])
+        .await
+        .expect("change");
     assert_eq!(out.versions, 1);
     let current = store.current_hashes(fac).await.expect("hashes");
     assert_eq!(current.get(&changed.path), Some(&changed.sha256));
-    assert_eq!(store.read_blobs(&[batch[0].sha256]).await.expect("old")[0], batch[0].bytes, "history kept");
-    assert_ne!(store.content_digest(fac).await.expect("digest"), digest_once, "digest sees the change");
+    assert_eq!(
+        store.read_blobs(&[batch[0].sha256]).await.expect("old")[0],
+        batch[0].bytes,
+        "history kept"
+    );
+    assert_ne!(
+        store.content_digest(fac).await.expect("digest"),
+        digest_once,
+        "digest sees the change"
+    );
 
     // A full scan that no longer sees a path removes it from the current tree only.
-    let seen: HashSet<String> = current.keys().filter(|p| !p.ends_with("b_1")).cloned().collect();
-    let totals = ImportTotals { files_seen: 3, ..Default::default() };
-    let removed = store.finish_import(fac, run, &totals, Some(&seen)).await.expect("finish");
+    let seen: HashSet<String> = current
+        .keys()
+        .filter(|p| !p.ends_with("b_1"))
+        .cloned()
+        .collect();
+    let totals = ImportTotals {
+        files_seen: 3,
+        ..Default::default()
+    };
+    let removed = store
+        .finish_import(fac, run, &totals, Some(&seen))
+        .await
+        .expect("finish");
     assert_eq!(removed, 1);
     let files = store.current_files(fac).await.expect("files");
     assert_eq!(files.len(), 3);
@@ -99,12 +141,27 @@ pub async fn run_all(store: &dyn Store) {
     assert_eq!(runs[0].removed, 1);
     assert_eq!(runs[0].totals.as_ref().map(|t| t.files_seen), Some(3));
 
+    let overview = store.facility_overview().await.expect("overview");
+    assert_eq!(overview.len(), 1);
+    assert_eq!(
+        (
+            overview[0].files,
+            overview[0].records,
+            overview[0].quarantined
+        ),
+        (3, 2, 1)
+    );
+    assert!(overview[0].last_import.is_some());
+
     let stats = store.stats().await.expect("stats");
     assert_eq!(stats.facilities, 1);
     assert_eq!(stats.files, 3);
     assert_eq!(stats.file_versions, 6);
     assert_eq!(stats.records, 4);
-    assert_eq!(stats.current_records, 2, "a_1 (new) and a_2; b_1 was removed, old a_1 superseded");
+    assert_eq!(
+        stats.current_records, 2,
+        "a_1 (new) and a_2; b_1 was removed, old a_1 superseded"
+    );
     assert_eq!(stats.quarantined, 1);
     assert_eq!(stats.blobs, 4);
     assert!(stats.packed_bytes > 0);

@@ -23,7 +23,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
     #[error("blob storage error at {path}: {source}")]
-    Blob { path: String, source: std::io::Error },
+    Blob {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("not found: {0}")]
@@ -85,7 +88,10 @@ pub struct RecordIndex {
 pub enum FileOutcome {
     Record(RecordIndex),
     /// Kept byte-for-byte (a restore must reproduce it) but not indexed.
-    Quarantined { reason: String, line: Option<u32> },
+    Quarantined {
+        reason: String,
+        line: Option<u32>,
+    },
 }
 
 /// One file handed to the store.
@@ -167,6 +173,19 @@ pub struct StoreStats {
     pub records_per_kind: BTreeMap<String, u64>,
 }
 
+/// Per-facility totals for the operations office (no patient data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityOverview {
+    pub code: FacilityCode,
+    /// Files currently in the facility's tree.
+    pub files: u64,
+    /// Live record index entries.
+    pub records: u64,
+    pub quarantined: u64,
+    /// When the last import finished.
+    pub last_import: Option<String>,
+}
+
 /// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -185,7 +204,12 @@ pub trait Store: Send + Sync {
     /// Store a batch of files atomically: blob bytes, new file versions, record index
     /// entries, quarantine entries. Files whose current content already equals `sha256` are
     /// ignored, so replaying a batch after a crash changes nothing.
-    async fn write_batch(&self, facility: FacilityId, run: ImportRunId, files: Vec<IngestFile>) -> Result<BatchOutcome>;
+    async fn write_batch(
+        &self,
+        facility: FacilityId,
+        run: ImportRunId,
+        files: Vec<IngestFile>,
+    ) -> Result<BatchOutcome>;
 
     /// Close a run. With `seen = Some(paths)` (a full scan of the tree), current files not in
     /// `seen` are marked removed as of this run (their history stays). Returns how many.
@@ -208,6 +232,9 @@ pub trait Store: Send + Sync {
     async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>>;
 
     async fn stats(&self) -> Result<StoreStats>;
+
+    /// Totals per facility, ordered by code.
+    async fn facility_overview(&self) -> Result<Vec<FacilityOverview>>;
 
     /// A digest of the facility's logical content (every path's full version history of
     /// contents, every record index entry with its currency), independent of run ids and

@@ -56,7 +56,8 @@ impl PackBuilder {
         if !self.frame.is_empty() && self.frame.len() + bytes.len() > FRAME_TARGET {
             self.close_frame()?;
         }
-        self.pending.push((sha, self.frame.len() as u32, bytes.len() as u32));
+        self.pending
+            .push((sha, self.frame.len() as u32, bytes.len() as u32));
         self.frame.extend_from_slice(bytes);
         Ok(())
     }
@@ -85,7 +86,16 @@ impl PackBuilder {
             .done
             .into_iter()
             .map(|(sha, frame_offset, frame_len, offset, len)| {
-                (sha, BlobLocation { pack: name.clone(), frame_offset, frame_len, offset, len })
+                (
+                    sha,
+                    BlobLocation {
+                        pack: name.clone(),
+                        frame_offset,
+                        frame_len,
+                        offset,
+                        len,
+                    },
+                )
             })
             .collect();
         Ok((name, self.out, locations))
@@ -118,7 +128,9 @@ impl LocalPacks {
     }
 
     pub fn path_of(&self, name: &str) -> PathBuf {
-        self.root.join(&name[..2.min(name.len())]).join(format!("{name}.pack"))
+        self.root
+            .join(&name[..2.min(name.len())])
+            .join(format!("{name}.pack"))
     }
 
     /// Write a pack durably. Writing a pack that exists is a no-op (same name, same bytes).
@@ -145,11 +157,13 @@ impl LocalPacks {
     pub fn read_frame(&self, pack: &str, offset: u64, len: u32) -> Result<Vec<u8>> {
         let path = self.path_of(pack);
         let mut f = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| io_err(&path, e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_err(&path, e))?;
         let mut buf = vec![0u8; len as usize];
         f.read_exact(&mut buf).map_err(|e| io_err(&path, e))?;
-        zstd::stream::decode_all(&buf[..])
-            .map_err(|e| StoreError::Corrupt(format!("pack {} frame at {offset}: {e}", path.display())))
+        zstd::stream::decode_all(&buf[..]).map_err(|e| {
+            StoreError::Corrupt(format!("pack {} frame at {offset}: {e}", path.display()))
+        })
     }
 
     /// Cut a content out of its decompressed frame and check its hash.
@@ -158,10 +172,18 @@ impl LocalPacks {
         let end = start + loc.len as usize;
         let bytes = frame
             .get(start..end)
-            .ok_or_else(|| StoreError::Corrupt(format!("pack {} frame too short for content {expected}", loc.pack)))?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "pack {} frame too short for content {expected}",
+                    loc.pack
+                ))
+            })?
             .to_vec();
         if &sha256(&bytes) != expected {
-            return Err(StoreError::Corrupt(format!("content {expected} in pack {} fails its checksum", loc.pack)));
+            return Err(StoreError::Corrupt(format!(
+                "content {expected} in pack {} fails its checksum",
+                loc.pack
+            )));
         }
         Ok(bytes)
     }
@@ -187,7 +209,10 @@ impl LocalPacks {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> StoreError {
-    StoreError::Blob { path: path.display().to_string(), source }
+    StoreError::Blob {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -199,21 +224,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let packs = LocalPacks::open(dir.path()).unwrap();
         let mut b = PackBuilder::new();
-        let contents: Vec<Vec<u8>> = (0..500).map(|i| format!("MSH|^~\\&|file {i}\r").repeat(20).into_bytes()).collect();
+        let contents: Vec<Vec<u8>> = (0..500)
+            .map(|i| format!("MSH|^~\\&|file {i}\r").repeat(20).into_bytes())
+            .collect();
         for c in &contents {
             b.add(sha256(c), c).unwrap();
         }
         let (name, bytes, locs) = b.finish().unwrap();
-        assert!(bytes.len() < contents.iter().map(|c| c.len()).sum::<usize>() / 5, "compresses well");
+        assert!(
+            bytes.len() < contents.iter().map(|c| c.len()).sum::<usize>() / 5,
+            "compresses well"
+        );
         packs.write(&name, &bytes).unwrap();
         packs.write(&name, &bytes).unwrap();
         for ((sha, loc), c) in locs.iter().zip(&contents) {
-            let frame = packs.read_frame(&loc.pack, loc.frame_offset, loc.frame_len).unwrap();
+            let frame = packs
+                .read_frame(&loc.pack, loc.frame_offset, loc.frame_len)
+                .unwrap();
             assert_eq!(&LocalPacks::extract(&frame, loc, sha).unwrap(), c);
         }
         // A flipped byte is detected.
         let (sha, loc) = &locs[0];
-        let mut frame = packs.read_frame(&loc.pack, loc.frame_offset, loc.frame_len).unwrap();
+        let mut frame = packs
+            .read_frame(&loc.pack, loc.frame_offset, loc.frame_len)
+            .unwrap();
         frame[loc.offset as usize] ^= 1;
         assert!(LocalPacks::extract(&frame, loc, sha).is_err());
     }

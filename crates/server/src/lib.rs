@@ -1,0 +1,124 @@
+//! The renkei HTTP server.
+//!
+//! For now it serves the operations office's network status (参加施設と取込状況): totals per
+//! facility and per data kind, import runs, quarantine counts — no patient data, so no access
+//! gate is involved yet. Clinical views arrive with the access gate and must read records only
+//! through it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use store::{FacilityOverview, Store, StoreError, StoreStats};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub network_name: String,
+}
+
+/// Every handler error becomes an HTTP response here, in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        // Details go to the operator's log; the browser gets a plain message. Store errors
+        // never carry patient data (paths and counts only).
+        eprintln!("request failed: {self}");
+        let status = match &self {
+            ServerError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, "内部エラー / internal error").into_response()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/status", get(status_json))
+        .with_state(state)
+}
+
+/// Serve until the process is stopped.
+pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, router(state)).await
+}
+
+struct KindRow {
+    code: String,
+    label: String,
+    count: u64,
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    network_name: String,
+    stats: StoreStats,
+    facilities: Vec<FacilityOverview>,
+    kinds: Vec<KindRow>,
+    stored_percent: String,
+}
+
+fn mb(bytes: &u64) -> String {
+    format!("{:.1}", *bytes as f64 / 1e6)
+}
+
+async fn status_page(State(state): State<AppState>) -> Result<Response, ServerError> {
+    let stats = state.store.stats().await?;
+    let facilities = state.store.facility_overview().await?;
+    let kinds = stats
+        .records_per_kind
+        .iter()
+        .map(|(code, count)| KindRow {
+            code: code.clone(),
+            label: ssmix2::DataKind::from_code(code)
+                .map(|k| format!("{} ({})", k.label_ja(), k.label_en()))
+                .unwrap_or_else(|| "拡張ストレージ (extended storage)".into()),
+            count: *count,
+        })
+        .collect();
+    let stored = stats.packed_bytes + stats.index_bytes;
+    let stored_percent = if stats.raw_bytes > 0 {
+        format!("{:.0}", stored as f64 * 100.0 / stats.raw_bytes as f64)
+    } else {
+        "-".into()
+    };
+    let page = StatusPage {
+        network_name: state.network_name.clone(),
+        stats,
+        facilities,
+        kinds,
+        stored_percent,
+    };
+    let html = page.render()?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
+}
+
+#[derive(Serialize)]
+struct StatusJson {
+    stats: StoreStats,
+    facilities: Vec<FacilityOverview>,
+}
+
+async fn status_json(State(state): State<AppState>) -> Result<Json<StatusJson>, ServerError> {
+    Ok(Json(StatusJson {
+        stats: state.store.stats().await?,
+        facilities: state.store.facility_overview().await?,
+    }))
+}
