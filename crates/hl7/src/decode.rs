@@ -56,6 +56,8 @@ pub enum DecodeError {
     Empty,
     #[error("invalid ISO-2022-JP byte sequence near byte offset {offset}")]
     InvalidIso2022Jp { offset: usize },
+    #[error("ISO-2022-JP text ends inside a JIS X 0208 run (no ESC ( B before the end): the file is truncated")]
+    UnterminatedIso2022Jp,
     #[error("bytes are neither ISO-2022-JP, UTF-8 nor Shift_JIS (first undecodable byte at offset {offset}: 0x{byte:02X})")]
     UnknownEncoding { offset: usize, byte: u8 },
 }
@@ -132,6 +134,14 @@ fn decode_iso2022jp(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         }
     }
     let half_width_kana = bytes.windows(3).any(|w| w == [ESC, b'(', b'I']);
+    // Producers always switch back to ASCII before the segment terminator; text that ends in
+    // a two-byte run was cut off mid-message.
+    let last_shift = bytes.windows(3).rposition(|w| w[0] == ESC && (w[1] == b'$' || w[1] == b'('));
+    if let Some(i) = last_shift {
+        if bytes[i + 1] == b'$' {
+            return Err(DecodeError::UnterminatedIso2022Jp);
+        }
+    }
     Ok(Decoded { text, encoding: TextEncoding::Iso2022Jp, half_width_kana })
 }
 
@@ -145,13 +155,15 @@ pub fn encode_iso2022jp(text: &str) -> Result<Vec<u8>, EncodeError> {
     }
     let mut encoder = encoding_rs::ISO_2022_JP.new_encoder();
     let mut out = Vec::with_capacity(text.len() + 16);
-    let (result, _read) = encoder.encode_from_utf8_to_vec_without_replacement(text, &mut out, true);
-    match result {
-        encoding_rs::EncoderResult::InputEmpty => Ok(out),
-        encoding_rs::EncoderResult::Unmappable(ch) => Err(EncodeError::Unmappable { ch, code: ch as u32 }),
-        encoding_rs::EncoderResult::OutputFull => {
-            // encode_from_utf8_to_vec grows the vector; this cannot happen, but stay total.
-            Err(EncodeError::Unmappable { ch: '\u{0}', code: 0 })
+    let mut rest = text;
+    loop {
+        // The encoder writes only into spare capacity and reports OutputFull: grow and go on.
+        let (result, read) = encoder.encode_from_utf8_to_vec_without_replacement(rest, &mut out, true);
+        rest = &rest[read..];
+        match result {
+            encoding_rs::EncoderResult::InputEmpty => return Ok(out),
+            encoding_rs::EncoderResult::OutputFull => out.reserve(out.capacity().max(64)),
+            encoding_rs::EncoderResult::Unmappable(ch) => return Err(EncodeError::Unmappable { ch, code: ch as u32 }),
         }
     }
 }
@@ -180,6 +192,13 @@ mod tests {
     }
 
     #[test]
+    fn truncated_in_kanji_run() {
+        let full = encode_iso2022jp("PID|||1||患者^太郎\r").unwrap();
+        let cut = &full[..full.len() - 6];
+        assert_eq!(decode(cut), Err(DecodeError::UnterminatedIso2022Jp));
+    }
+
+    #[test]
     fn half_width_kana_reported() {
         let bytes = b"X\x1b(I1\x1b(BY"; // 0x31 in the katakana set is U+FF71 ｱ
         let decoded = decode(bytes).unwrap();
@@ -203,6 +222,12 @@ mod tests {
         assert!(matches!(decode(b""), Err(DecodeError::Empty)));
         // An escape into JIS X 0208 followed by an odd trailing byte is malformed.
         assert!(decode(b"\x1b$B\x21").is_err());
+    }
+
+    #[test]
+    fn long_mixed_text_encodes() {
+        let text = "患者A".repeat(5000);
+        assert_eq!(decode(&encode_iso2022jp(&text).unwrap()).unwrap().text, text);
     }
 
     #[test]
