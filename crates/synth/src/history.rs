@@ -55,6 +55,8 @@ struct Dx {
     dz: usize,
     start: Day,
     end: Option<Day>,
+    /// When this facility recorded it.
+    registered: Day,
     instance: String,
     doctor: usize,
 }
@@ -193,7 +195,7 @@ pub fn rx_for(p: &PersonData, f: &Facility, l: &LinkData, v: &Visit) -> Vec<(usi
                 if !out.iter().any(|o| o.0 == d) {
                     out.push((d, days));
                 }
-                if list.len() > 1 && (p.idx / 3) % 4 == 0 {
+                if list.len() > 1 && (p.idx / 3).is_multiple_of(4) {
                     let d2 = list[(p.idx + 1) % list.len()];
                     if !out.iter().any(|o| o.0 == d2) {
                         out.push((d2, days));
@@ -317,7 +319,7 @@ impl<'a> Gen<'a> {
         let day = time::day_of(self.now);
         let (mut fam, famk) = SURNAMES[p.family];
         let mut fam_owned = String::new();
-        if v == Variant::KanjiVariant {
+        if v == Variant::KanjiForm {
             for (a, b) in KANJI_VARIANTS {
                 if fam.contains(a) {
                     fam_owned = fam.replacen(a, b, 1);
@@ -655,7 +657,7 @@ impl<'a> Gen<'a> {
                 5,
                 format_args!(
                     "{:.1}",
-                    p.weight + years * 0.4 * if p.idx % 2 == 0 { 1.0 } else { -1.0 }
+                    p.weight + years * 0.4 * if p.idx.is_multiple_of(2) { 1.0 } else { -1.0 }
                 ),
             );
             self.w.raw(6, "kg^kg^ISO+");
@@ -1120,10 +1122,8 @@ impl<'a> Gen<'a> {
             mean *= 0.85;
         }
         let mut v = mean + self.rng.normal() * lab.sd * 0.5;
-        if li == L_CRP || li == L_WBC {
-            if self.rng.chance(0.1) {
-                v += lab.sd * 8.0 * self.rng.unit();
-            }
+        if (li == L_CRP || li == L_WBC) && self.rng.chance(0.1) {
+            v += lab.sd * 8.0 * self.rng.unit();
         }
         let min = 10f64.powi(-(lab.decimals as i32));
         if v < min {
@@ -1904,7 +1904,7 @@ impl<'a> Gen<'a> {
             None => return Ok(()),
         };
         let mut dx: Vec<Dx> = Vec::new();
-        let mut change_days: Vec<Day> = vec![first_visit];
+        let mut change_days: Vec<Day> = Vec::new();
         let mut k = 0;
         for &(dz, onset) in &self.p.conditions {
             if !relevant(dz, self.f, self.l.dept) {
@@ -1923,6 +1923,7 @@ impl<'a> Gen<'a> {
                         dz,
                         start,
                         end: None,
+                        registered,
                         instance: format!("{}{:03}", self.l.local_id, k),
                         doctor: self.doctor,
                     });
@@ -1935,6 +1936,7 @@ impl<'a> Gen<'a> {
                     dz,
                     start: v.day,
                     end: (end <= self.region.end).then_some(end),
+                    registered: v.day,
                     instance: format!("{}{:03}", self.l.local_id, k),
                     doctor: self.doctor,
                 });
@@ -1957,11 +1959,11 @@ impl<'a> Gen<'a> {
             self.pv1("O", None, None, None);
             for d in dx
                 .iter()
-                .filter(|d| d.start <= day || (DISEASES[d.dz].chronic && d.start <= day + 1))
+                .filter(|d| d.registered <= day)
             {
                 let dz = &DISEASES[d.dz];
                 self.w.seg("PRB");
-                self.w.raw(1, if d.start == day { "AD" } else { "UP" });
+                self.w.raw(1, if d.registered == day { "AD" } else { "UP" });
                 time::push_ts(self.w.f(2), self.now, 14);
                 self.w
                     .fmt(3, format_args!("{}^{}^MDCDX2", dz.medis, esc(dz.name)));

@@ -78,7 +78,7 @@ pub struct Facility {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     None,
-    KanjiVariant,
+    KanjiForm,
     KanaLongVowel,
     NameOneComponent,
     AddressHalfWidth,
@@ -91,7 +91,7 @@ impl Variant {
     pub fn label(self) -> Option<&'static str> {
         Some(match self {
             Variant::None => return None,
-            Variant::KanjiVariant => "kanji_variant",
+            Variant::KanjiForm => "kanji_variant",
             Variant::KanaLongVowel => "kana_long_vowel",
             Variant::NameOneComponent => "name_in_one_component",
             Variant::AddressHalfWidth => "address_half_width_digits",
@@ -643,7 +643,7 @@ fn new_link(
         Variant::None
     } else {
         *rng.pick(&[
-            Variant::KanjiVariant,
+            Variant::KanjiForm,
             Variant::KanaLongVowel,
             Variant::NameOneComponent,
             Variant::AddressHalfWidth,
