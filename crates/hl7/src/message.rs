@@ -228,17 +228,22 @@ impl<'a> Segment<'a> {
             };
         }
         if self.is_msh() {
+            // A later segment named MSH may be just "MSH", with no separator after the name.
+            let after_sep = 3 + self.d.field.len_utf8();
             if n == 1 {
-                let len = self.d.field.len_utf8();
-                return Field {
-                    raw: &self.raw[3..3 + len],
-                    d: self.d,
-                    opaque: true,
+                return match self.raw.get(3..after_sep) {
+                    Some(sep) => Field {
+                        raw: sep,
+                        d: self.d,
+                        opaque: true,
+                    },
+                    None => empty,
                 };
             }
-            let raw = self.raw[3 + self.d.field.len_utf8()..]
-                .split(self.d.field)
-                .nth(n - 2);
+            let raw = self
+                .raw
+                .get(after_sep..)
+                .and_then(|rest| rest.split(self.d.field).nth(n - 2));
             return match raw {
                 Some(r) => Field {
                     raw: r,
@@ -261,7 +266,7 @@ impl<'a> Segment<'a> {
     /// Number of fields after the segment name (MSH counts MSH-1).
     pub fn field_count(&self) -> usize {
         let n = self.raw.split(self.d.field).count() - 1;
-        if self.is_msh() {
+        if self.is_msh() && self.raw.len() > 3 {
             n + 1
         } else {
             n
@@ -509,6 +514,27 @@ NTE|1||a\\F\\b\r";
             let names: Vec<_> = m.segments().map(|s| s.name()).collect();
             assert_eq!(names, ["MSH", "PID", "OBX"], "separator {sep:?}");
         }
+    }
+
+    #[test]
+    fn later_msh_segment_without_fields() {
+        // Found by code review (the fuzzer missed it in its first 3-minute run): a later
+        // segment that is just "MSH" made every MSH-n accessor slice past its end and panic.
+        let m = Message::parse("MSH|^~\\&|A\rMSH\rPID|1").unwrap();
+        let second = m.segments().nth(1).unwrap();
+        assert_eq!(second.name(), "MSH");
+        assert_eq!(second.field_count(), 0);
+        for n in 0..5 {
+            let f = second.field(n);
+            assert_eq!(f.raw(), if n == 0 { "MSH" } else { "" }, "MSH-{n}");
+            let _ = (f.value(), f.repetition(2).component(3).subcomponent(1));
+        }
+        // A later MSH with fields is numbered like the first one.
+        let m = Message::parse("MSH|^~\\&|A\rMSH|^~\\&|B").unwrap();
+        let second = m.segments().nth(1).unwrap();
+        assert_eq!(second.field(1).raw(), "|");
+        assert_eq!(second.field(3).value(), "B");
+        assert_eq!(second.field_count(), 3);
     }
 
     #[test]

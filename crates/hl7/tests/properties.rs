@@ -377,6 +377,8 @@ proptest! {
             any::<String>(),
             "(MSH|PID|OBX|[|^~\\\\&\"]|\r|\n|\u{0B}|\u{1C}|\u{FEFF}|[a-z0-9]|入|ウ|\\PC){0,60}",
             "MSH(\\PC|[|^~\\\\&\r\n]){0,80}",
+            // Valid header, then short segments, some of them named MSH, some bare.
+            "MSH\\|\\^~\\\\&(\\|[a-z^~&]{0,3}){0,3}([\r\n](MSH|PID|NTE)(\\|[a-z^~&]{0,3}){0,3}){0,4}[\r\n]?",
         ],
         idx in prop::collection::vec(0usize..12, 4),
     ) {
@@ -390,7 +392,13 @@ proptest! {
     fn parse_never_panics_on_mutations(
         (msh_fields, segments) in message_spec(unicode_text().boxed()),
         cut in any::<prop::sample::Index>(),
-        insert in prop_oneof![Just(String::new()), "[|^~\\\\&\r\n\u{0B}\u{1C}\u{FEFF}]{1,3}", "MSH[|^~\\\\&#]{0,6}"],
+        insert in prop_oneof![
+            Just(String::new()),
+            "[|^~\\\\&\r\n\u{0B}\u{1C}\u{FEFF}]{1,3}",
+            "MSH[|^~\\\\&#]{0,6}",
+            // A later segment named MSH, possibly bare.
+            "\r(MSH|PID)[|^~\\\\&#]{0,4}\r?",
+        ],
         idx in prop::collection::vec(0usize..12, 4),
     ) {
         let text = to_er7(&msh_fields, &segments, "\r");
