@@ -89,17 +89,32 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             offset: e.utf8_error().valid_up_to(),
             byte: bytes[e.utf8_error().valid_up_to()],
         })?;
-        return Ok(Decoded { text, encoding: TextEncoding::Ascii, half_width_kana: false });
+        return Ok(Decoded {
+            text,
+            encoding: TextEncoding::Ascii,
+            half_width_kana: false,
+        });
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(Decoded { text: text.to_owned(), encoding: TextEncoding::Utf8, half_width_kana: false });
+        return Ok(Decoded {
+            text: text.to_owned(),
+            encoding: TextEncoding::Utf8,
+            half_width_kana: false,
+        });
     }
     let (text, had_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes);
     if !had_errors {
-        return Ok(Decoded { text: text.into_owned(), encoding: TextEncoding::ShiftJis, half_width_kana: false });
+        return Ok(Decoded {
+            text: text.into_owned(),
+            encoding: TextEncoding::ShiftJis,
+            half_width_kana: false,
+        });
     }
     let offset = first_bad_offset(bytes);
-    Err(DecodeError::UnknownEncoding { offset, byte: bytes.get(offset).copied().unwrap_or(0) })
+    Err(DecodeError::UnknownEncoding {
+        offset,
+        byte: bytes.get(offset).copied().unwrap_or(0),
+    })
 }
 
 fn memchr_esc(bytes: &[u8]) -> bool {
@@ -127,7 +142,9 @@ fn decode_iso2022jp(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     match result {
         encoding_rs::DecoderResult::InputEmpty => {}
         encoding_rs::DecoderResult::Malformed(_, _) => {
-            return Err(DecodeError::InvalidIso2022Jp { offset: read.saturating_sub(1) });
+            return Err(DecodeError::InvalidIso2022Jp {
+                offset: read.saturating_sub(1),
+            });
         }
         encoding_rs::DecoderResult::OutputFull => {
             return Err(DecodeError::InvalidIso2022Jp { offset: read });
@@ -136,13 +153,19 @@ fn decode_iso2022jp(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let half_width_kana = bytes.windows(3).any(|w| w == [ESC, b'(', b'I']);
     // Producers always switch back to ASCII before the segment terminator; text that ends in
     // a two-byte run was cut off mid-message.
-    let last_shift = bytes.windows(3).rposition(|w| w[0] == ESC && (w[1] == b'$' || w[1] == b'('));
+    let last_shift = bytes
+        .windows(3)
+        .rposition(|w| w[0] == ESC && (w[1] == b'$' || w[1] == b'('));
     if let Some(i) = last_shift {
         if bytes[i + 1] == b'$' {
             return Err(DecodeError::UnterminatedIso2022Jp);
         }
     }
-    Ok(Decoded { text, encoding: TextEncoding::Iso2022Jp, half_width_kana })
+    Ok(Decoded {
+        text,
+        encoding: TextEncoding::Iso2022Jp,
+        half_width_kana,
+    })
 }
 
 /// Encode UTF-8 text as ISO-2022-JP (JIS X 0208 with `ESC $ B`, back to ASCII with `ESC ( B`).
@@ -151,19 +174,28 @@ fn decode_iso2022jp(bytes: &[u8]) -> Result<Decoded, DecodeError> {
 /// are refused too: SS-MIX2 forbids them, and silently widening them would change the data.
 pub fn encode_iso2022jp(text: &str) -> Result<Vec<u8>, EncodeError> {
     if let Some(ch) = text.chars().find(|c| ('\u{FF61}'..='\u{FF9F}').contains(c)) {
-        return Err(EncodeError::Unmappable { ch, code: ch as u32 });
+        return Err(EncodeError::Unmappable {
+            ch,
+            code: ch as u32,
+        });
     }
     let mut encoder = encoding_rs::ISO_2022_JP.new_encoder();
     let mut out = Vec::with_capacity(text.len() + 16);
     let mut rest = text;
     loop {
         // The encoder writes only into spare capacity and reports OutputFull: grow and go on.
-        let (result, read) = encoder.encode_from_utf8_to_vec_without_replacement(rest, &mut out, true);
+        let (result, read) =
+            encoder.encode_from_utf8_to_vec_without_replacement(rest, &mut out, true);
         rest = &rest[read..];
         match result {
             encoding_rs::EncoderResult::InputEmpty => return Ok(out),
             encoding_rs::EncoderResult::OutputFull => out.reserve(out.capacity().max(64)),
-            encoding_rs::EncoderResult::Unmappable(ch) => return Err(EncodeError::Unmappable { ch, code: ch as u32 }),
+            encoding_rs::EncoderResult::Unmappable(ch) => {
+                return Err(EncodeError::Unmappable {
+                    ch,
+                    code: ch as u32,
+                })
+            }
         }
     }
 }
@@ -218,7 +250,10 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(matches!(decode(&[0xFF, 0xFF, 0xFF]), Err(DecodeError::UnknownEncoding { .. })));
+        assert!(matches!(
+            decode(&[0xFF, 0xFF, 0xFF]),
+            Err(DecodeError::UnknownEncoding { .. })
+        ));
         assert!(matches!(decode(b""), Err(DecodeError::Empty)));
         // An escape into JIS X 0208 followed by an odd trailing byte is malformed.
         assert!(decode(b"\x1b$B\x21").is_err());
@@ -227,7 +262,10 @@ mod tests {
     #[test]
     fn long_mixed_text_encodes() {
         let text = "患者A".repeat(5000);
-        assert_eq!(decode(&encode_iso2022jp(&text).unwrap()).unwrap().text, text);
+        assert_eq!(
+            decode(&encode_iso2022jp(&text).unwrap()).unwrap().text,
+            text
+        );
     }
 
     #[test]

@@ -72,9 +72,19 @@ fn expand(code: &str, d: &Delimiters, out: &mut String) -> bool {
 }
 
 /// Escape the delimiter characters in `text` so it can be placed inside a field.
+///
+/// Besides the five delimiters, the characters [`crate::Message::parse`] treats as structure
+/// are escaped as `\Xhh\` (their UTF-8 bytes), so the value comes back unchanged from
+/// [`unescape`]: the segment terminators CR and LF, and the MLLP framing characters VT (0x0B),
+/// FS (0x1C) and BOM (U+FEFF) that are trimmed from segment ends.
 pub fn escape<'a>(text: &'a str, d: &Delimiters) -> Cow<'a, str> {
     let special = |c: char| {
-        c == d.field || c == d.component || c == d.subcomponent || c == d.repetition || c == d.escape || c == '\r'
+        c == d.field
+            || c == d.component
+            || c == d.subcomponent
+            || c == d.repetition
+            || c == d.escape
+            || is_structural(c)
     };
     if !text.contains(special) {
         return Cow::Borrowed(text);
@@ -93,6 +103,14 @@ pub fn escape<'a>(text: &'a str, d: &Delimiters) -> Cow<'a, str> {
             "R"
         } else if c == '\r' {
             "X0D"
+        } else if c == '\n' {
+            "X0A"
+        } else if c == '\u{0B}' {
+            "X0B"
+        } else if c == '\u{1C}' {
+            "X1C"
+        } else if c == '\u{FEFF}' {
+            "XEFBBBF"
         } else {
             out.push(c);
             continue;
@@ -102,6 +120,11 @@ pub fn escape<'a>(text: &'a str, d: &Delimiters) -> Cow<'a, str> {
         out.push(d.escape);
     }
     Cow::Owned(out)
+}
+
+/// Characters that end a segment (CR, LF) or are trimmed from its ends as framing (VT, FS, BOM).
+fn is_structural(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{0B}' | '\u{1C}' | '\u{FEFF}')
 }
 
 #[cfg(test)]
@@ -124,5 +147,20 @@ mod tests {
         let d = Delimiters::default();
         let s = "a|b^c&d~e\\f";
         assert_eq!(unescape(&escape(s, &d), &d), s);
+    }
+
+    #[test]
+    fn terminators_and_framing_are_escaped() {
+        // Found by the property tests: an unescaped LF in a value split the segment, and a
+        // trailing VT/FS/BOM was trimmed away as framing.
+        let d = Delimiters::default();
+        let s = "a\rb\nc\u{0B}d\u{1C}e\u{FEFF}";
+        let e = escape(s, &d);
+        assert_eq!(e, r"a\X0D\b\X0A\c\X0B\d\X1C\e\XEFBBBF\");
+        assert_eq!(unescape(&e, &d), s);
+        let text = format!("MSH|^~\\&\rNTE|1|{e}\r");
+        let m = crate::Message::parse(text).unwrap();
+        assert_eq!(m.segment_count(), 2);
+        assert_eq!(m.segment("NTE").unwrap().value(2), s);
     }
 }

@@ -15,6 +15,6 @@ mod decode;
 mod escape;
 mod message;
 
-pub use decode::{decode, encode_iso2022jp, Decoded, DecodeError, EncodeError, TextEncoding};
+pub use decode::{decode, encode_iso2022jp, DecodeError, Decoded, EncodeError, TextEncoding};
 pub use escape::{escape, unescape};
 pub use message::{Component, Delimiters, Field, Message, ParseError, Repetition, Segment};

@@ -16,7 +16,13 @@ pub struct Delimiters {
 
 impl Default for Delimiters {
     fn default() -> Self {
-        Delimiters { field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' }
+        Delimiters {
+            field: '|',
+            component: '^',
+            repetition: '~',
+            escape: '\\',
+            subcomponent: '&',
+        }
     }
 }
 
@@ -64,11 +70,17 @@ impl Message {
             let seg = trim_framing(&text[pos..end]);
             line += 1;
             if !seg.is_empty() {
-                let seg_start = pos + (text[pos..end].len() - text[pos..end].trim_start_matches(is_framing).len());
+                let seg_start = pos
+                    + (text[pos..end].len() - text[pos..end].trim_start_matches(is_framing).len());
                 let name = seg.get(..3).unwrap_or(seg);
                 let valid = name.len() == 3
-                    && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                    && seg[3..].chars().next().is_none_or(|c| c == delimiters.field);
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    && seg[3..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| c == delimiters.field);
                 if !valid {
                     let shown: String = seg.chars().take(8).collect();
                     return Err(ParseError::BadSegmentName { line, name: shown });
@@ -77,7 +89,11 @@ impl Message {
             }
             pos = end + 1;
         }
-        Ok(Message { text, delimiters, spans })
+        Ok(Message {
+            text,
+            delimiters,
+            spans,
+        })
     }
 
     /// Decode bytes (see [`crate::decode`]) and parse them.
@@ -91,7 +107,10 @@ impl Message {
 
     /// All segments in order.
     pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
-        self.spans.iter().map(move |&(s, e)| Segment { raw: &self.text[s as usize..e as usize], d: &self.delimiters })
+        self.spans.iter().map(move |&(s, e)| Segment {
+            raw: &self.text[s as usize..e as usize],
+            d: &self.delimiters,
+        })
     }
 
     pub fn segment_count(&self) -> usize {
@@ -111,7 +130,10 @@ impl Message {
     /// The MSH segment (always present after a successful parse).
     pub fn msh(&self) -> Segment<'_> {
         let (s, e) = self.spans[0];
-        Segment { raw: &self.text[s as usize..e as usize], d: &self.delimiters }
+        Segment {
+            raw: &self.text[s as usize..e as usize],
+            d: &self.delimiters,
+        }
     }
 
     /// MSH-9 as `TYPE^EVENT` (e.g. `OUL^R22`), or just `TYPE` when no event is given.
@@ -132,7 +154,10 @@ fn is_framing(c: char) -> bool {
 }
 
 fn leading_noise(text: &str) -> usize {
-    text.len() - text.trim_start_matches(|c: char| is_framing(c) || c == '\r' || c == '\n').len()
+    text.len()
+        - text
+            .trim_start_matches(|c: char| is_framing(c) || c == '\r' || c == '\n')
+            .len()
 }
 
 fn trim_framing(s: &str) -> &str {
@@ -142,7 +167,9 @@ fn trim_framing(s: &str) -> &str {
 fn parse_delimiters(body: &str) -> Result<Delimiters, ParseError> {
     let mut chars = body[3..].chars();
     let field = chars.next().ok_or(ParseError::ShortMsh)?;
-    let enc: String = chars.take_while(|&c| c != field && c != '\r' && c != '\n').collect();
+    let enc: String = chars
+        .take_while(|&c| c != field && c != '\r' && c != '\n')
+        .collect();
     let e: Vec<char> = enc.chars().collect();
     if e.len() < 2 {
         return Err(ParseError::ShortMsh);
@@ -156,7 +183,10 @@ fn parse_delimiters(body: &str) -> Result<Delimiters, ParseError> {
         subcomponent: e.get(3).copied().unwrap_or(defaults.subcomponent),
     };
     let all = [d.field, d.component, d.repetition, d.escape, d.subcomponent];
-    let distinct = all.iter().enumerate().all(|(i, a)| all[i + 1..].iter().all(|b| a != b));
+    let distinct = all
+        .iter()
+        .enumerate()
+        .all(|(i, a)| all[i + 1..].iter().all(|b| a != b));
     if !distinct || all.iter().any(|c| c.is_alphanumeric() || c.is_whitespace()) || e.len() > 4 {
         return Err(ParseError::BadDelimiters(format!("{field}{enc}")));
     }
@@ -185,23 +215,50 @@ impl<'a> Segment<'a> {
 
     /// Field `n` (1-based, HL7 numbering). Missing fields are empty.
     pub fn field(&self, n: usize) -> Field<'a> {
-        let empty = Field { raw: "", d: self.d, opaque: false };
+        let empty = Field {
+            raw: "",
+            d: self.d,
+            opaque: false,
+        };
         if n == 0 {
-            return Field { raw: self.name(), d: self.d, opaque: true };
+            return Field {
+                raw: self.name(),
+                d: self.d,
+                opaque: true,
+            };
         }
         if self.is_msh() {
+            // A later segment named MSH may be just "MSH", with no separator after the name.
+            let after_sep = 3 + self.d.field.len_utf8();
             if n == 1 {
-                let len = self.d.field.len_utf8();
-                return Field { raw: &self.raw[3..3 + len], d: self.d, opaque: true };
+                return match self.raw.get(3..after_sep) {
+                    Some(sep) => Field {
+                        raw: sep,
+                        d: self.d,
+                        opaque: true,
+                    },
+                    None => empty,
+                };
             }
-            let raw = self.raw[3 + self.d.field.len_utf8()..].split(self.d.field).nth(n - 2);
+            let raw = self
+                .raw
+                .get(after_sep..)
+                .and_then(|rest| rest.split(self.d.field).nth(n - 2));
             return match raw {
-                Some(r) => Field { raw: r, d: self.d, opaque: n == 2 },
+                Some(r) => Field {
+                    raw: r,
+                    d: self.d,
+                    opaque: n == 2,
+                },
                 None => empty,
             };
         }
         match self.raw.split(self.d.field).nth(n) {
-            Some(r) => Field { raw: r, d: self.d, opaque: false },
+            Some(r) => Field {
+                raw: r,
+                d: self.d,
+                opaque: false,
+            },
             None => empty,
         }
     }
@@ -209,7 +266,7 @@ impl<'a> Segment<'a> {
     /// Number of fields after the segment name (MSH counts MSH-1).
     pub fn field_count(&self) -> usize {
         let n = self.raw.split(self.d.field).count() - 1;
-        if self.is_msh() {
+        if self.is_msh() && self.raw.len() > 3 {
             n + 1
         } else {
             n
@@ -266,10 +323,22 @@ impl<'a> Field<'a> {
     /// Repetition `n` (1-based); empty when absent.
     pub fn repetition(&self, n: usize) -> Repetition<'a> {
         if self.opaque {
-            return Repetition { raw: if n == 1 { self.raw } else { "" }, d: self.d, opaque: true };
+            return Repetition {
+                raw: if n == 1 { self.raw } else { "" },
+                d: self.d,
+                opaque: true,
+            };
         }
-        let raw = if n == 0 { None } else { self.raw.split(self.d.repetition).nth(n - 1) };
-        Repetition { raw: raw.unwrap_or(""), d: self.d, opaque: false }
+        let raw = if n == 0 {
+            None
+        } else {
+            self.raw.split(self.d.repetition).nth(n - 1)
+        };
+        Repetition {
+            raw: raw.unwrap_or(""),
+            d: self.d,
+            opaque: false,
+        }
     }
 
     pub fn first(&self) -> Repetition<'a> {
@@ -307,17 +376,35 @@ impl<'a> Repetition<'a> {
     /// Component `c` (1-based); empty when absent.
     pub fn component(&self, c: usize) -> Component<'a> {
         if self.opaque {
-            return Component { raw: if c == 1 { self.raw } else { "" }, d: self.d, opaque: true };
+            return Component {
+                raw: if c == 1 { self.raw } else { "" },
+                d: self.d,
+                opaque: true,
+            };
         }
-        let raw = if c == 0 { None } else { self.raw.split(self.d.component).nth(c - 1) };
-        Component { raw: raw.unwrap_or(""), d: self.d, opaque: false }
+        let raw = if c == 0 {
+            None
+        } else {
+            self.raw.split(self.d.component).nth(c - 1)
+        };
+        Component {
+            raw: raw.unwrap_or(""),
+            d: self.d,
+            opaque: false,
+        }
     }
 
     pub fn components(&self) -> impl Iterator<Item = Component<'a>> + 'a {
         let (d, opaque) = (self.d, self.opaque);
         let raw = self.raw;
-        let parts: Vec<&'a str> = if opaque { vec![raw] } else { raw.split(d.component).collect() };
-        parts.into_iter().map(move |r| Component { raw: r, d, opaque })
+        let parts: Vec<&'a str> = if opaque {
+            vec![raw]
+        } else {
+            raw.split(d.component).collect()
+        };
+        parts
+            .into_iter()
+            .map(move |r| Component { raw: r, d, opaque })
     }
 
     /// Unescaped first component.
@@ -348,7 +435,11 @@ impl<'a> Component<'a> {
         if self.opaque {
             return Cow::Borrowed(if s == 1 { self.raw } else { "" });
         }
-        let raw = if s == 0 { None } else { self.raw.split(self.d.subcomponent).nth(s - 1) };
+        let raw = if s == 0 {
+            None
+        } else {
+            self.raw.split(self.d.subcomponent).nth(s - 1)
+        };
         unescape(raw.unwrap_or(""), self.d)
     }
 
@@ -391,7 +482,11 @@ NTE|1||a\\F\\b\r";
         let pid = m.segment("PID").unwrap();
         assert_eq!(pid.get(3, 1), "9999013");
         assert_eq!(pid.get(3, 5), "PI");
-        let names: Vec<_> = pid.field(5).repetitions().map(|r| r.component(1).value().into_owned()).collect();
+        let names: Vec<_> = pid
+            .field(5)
+            .repetitions()
+            .map(|r| r.component(1).value().into_owned())
+            .collect();
         assert_eq!(names, ["患者", "カンジャ"]);
         assert_eq!(pid.field(5).repetition(2).component(8).value(), "P");
         let obx = m.segment("OBX").unwrap();
@@ -422,9 +517,36 @@ NTE|1||a\\F\\b\r";
     }
 
     #[test]
+    fn later_msh_segment_without_fields() {
+        // Found by code review (the fuzzer missed it in its first 3-minute run): a later
+        // segment that is just "MSH" made every MSH-n accessor slice past its end and panic.
+        let m = Message::parse("MSH|^~\\&|A\rMSH\rPID|1").unwrap();
+        let second = m.segments().nth(1).unwrap();
+        assert_eq!(second.name(), "MSH");
+        assert_eq!(second.field_count(), 0);
+        for n in 0..5 {
+            let f = second.field(n);
+            assert_eq!(f.raw(), if n == 0 { "MSH" } else { "" }, "MSH-{n}");
+            let _ = (f.value(), f.repetition(2).component(3).subcomponent(1));
+        }
+        // A later MSH with fields is numbered like the first one.
+        let m = Message::parse("MSH|^~\\&|A\rMSH|^~\\&|B").unwrap();
+        let second = m.segments().nth(1).unwrap();
+        assert_eq!(second.field(1).raw(), "|");
+        assert_eq!(second.field(3).value(), "B");
+        assert_eq!(second.field_count(), 3);
+    }
+
+    #[test]
     fn rejects_non_hl7() {
         assert_eq!(Message::parse("hello").unwrap_err(), ParseError::NoMsh);
-        assert!(matches!(Message::parse("MSH|^~\\&|A\rpid|1").unwrap_err(), ParseError::BadSegmentName { line: 2, .. }));
-        assert!(matches!(Message::parse("MSH|^^\\&|A").unwrap_err(), ParseError::BadDelimiters(_)));
+        assert!(matches!(
+            Message::parse("MSH|^~\\&|A\rpid|1").unwrap_err(),
+            ParseError::BadSegmentName { line: 2, .. }
+        ));
+        assert!(matches!(
+            Message::parse("MSH|^^\\&|A").unwrap_err(),
+            ParseError::BadDelimiters(_)
+        ));
     }
 }

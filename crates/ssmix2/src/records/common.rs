@@ -693,8 +693,8 @@ pub struct Observation {
     /// OBX-4 sub-ID.
     pub sub_id: Option<String>,
     /// OBX-5, one entry per repetition. For coded types (`CWE`, `CE`, `CNE`) the code of
-    /// each repetition (the full coded values are in `coded_values`); for other types the
-    /// whole repetition text, unescaped.
+    /// each repetition, or its text when it has no code (the full coded values are in
+    /// `coded_values`); for other types the whole repetition text, unescaped.
     pub values: Vec<String>,
     /// OBX-5 repetitions as coded values when the value type is coded.
     pub coded_values: Vec<Coded>,
@@ -727,7 +727,18 @@ impl Observation {
                 .iter()
                 .filter_map(|r| Coded::from_repetition(*r))
                 .collect();
-            (cv.iter().map(|c| c.code.clone()).collect(), cv)
+            (
+                cv.iter()
+                    .map(|c| {
+                        if c.code.is_empty() {
+                            c.text.clone()
+                        } else {
+                            c.code.clone()
+                        }
+                    })
+                    .collect(),
+                cv,
+            )
         } else {
             (
                 reps.iter().map(|r| repetition_text(*r, d)).collect(),

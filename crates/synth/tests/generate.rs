@@ -1,0 +1,248 @@
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use ssmix2::{Condition, DataKind, StoragePath};
+use synth::{generate, Manifest, Options};
+
+fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, base, out);
+        } else {
+            let rel = p
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.insert(rel, std::fs::read(&p).unwrap());
+        }
+    }
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    walk(dir, dir, &mut m);
+    m
+}
+
+fn opts(patients: usize, fault_rate: f64, extended: bool) -> Options {
+    Options {
+        patients,
+        seed: 7,
+        fault_rate,
+        extended,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn deterministic_across_runs_and_threads() {
+    let o = opts(12, 0.05, true);
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let sa = generate(&o, a.path(), &|_| {}).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let sb = pool.install(|| generate(&o, b.path(), &|_| {})).unwrap();
+    assert_eq!(sa, sb);
+    let (ta, tb) = (tree(a.path()), tree(b.path()));
+    assert_eq!(ta.len(), tb.len());
+    assert!(ta == tb, "trees differ");
+    // A different seed gives a different region.
+    let c = tempfile::tempdir().unwrap();
+    generate(&Options { seed: 8, ..o }, c.path(), &|_| {}).unwrap();
+    assert_ne!(
+        std::fs::read(a.path().join("manifest.json")).unwrap(),
+        std::fs::read(c.path().join("manifest.json")).unwrap()
+    );
+}
+
+struct Checked {
+    kinds: BTreeSet<DataKind>,
+    messages: u64,
+}
+
+/// Every non-fault file: valid path, decodes as ISO-2022-JP/ASCII, parses, MSH-9 fits the kind,
+/// and the date folder equals the kind's date-source field.
+fn check_region(dir: &Path, summary: &synth::Summary) -> Checked {
+    let manifest = Manifest::read(&dir.join("manifest.json")).unwrap();
+    let faults: HashSet<&str> = manifest.faults.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(manifest.faults.len() as u64, summary.faults);
+    let files = tree(dir);
+    let mut kinds = BTreeSet::new();
+    let mut messages = 0;
+    let codes: HashSet<&str> = manifest
+        .facilities
+        .iter()
+        .map(|f| f.code.as_str())
+        .collect();
+    for f in &manifest.facilities {
+        assert_eq!(f.code.len(), 10, "{}", f.code);
+        assert!(f.code.starts_with("04"));
+    }
+    for fault in &manifest.faults {
+        assert!(
+            files.contains_key(&fault.path),
+            "fault file missing: {}",
+            fault.path
+        );
+    }
+    for (rel, bytes) in &files {
+        if rel == "manifest.json" {
+            continue;
+        }
+        let (fac, inner) = rel.split_once('/').unwrap();
+        assert!(codes.contains(fac), "{rel}");
+        if faults.contains(rel.as_str()) {
+            continue;
+        }
+        let sp = StoragePath::parse(inner).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let name = match sp {
+            StoragePath::Standard(n) => n,
+            StoragePath::Extended(e) => {
+                assert!(
+                    e.file == "main_document.hl7" || e.file == "main_document.xml",
+                    "{rel}"
+                );
+                if e.file.ends_with(".hl7") {
+                    let d = hl7::decode(bytes).unwrap();
+                    hl7::Message::parse(d.text).unwrap();
+                }
+                continue;
+            }
+        };
+        messages += 1;
+        kinds.insert(name.kind);
+        let d = hl7::decode(bytes).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(d.encoding.is_conforming(), "{rel}: {}", d.encoding);
+        assert!(!d.half_width_kana);
+        let msg = hl7::Message::parse(d.text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let mt = msg.message_type();
+        assert!(name.kind.accepts(&mt), "{rel}: {mt} not a {}", name.kind);
+        assert_eq!(msg.msh().value(18), "");
+        assert_eq!(msg.msh().field(18).raw(), "~ISO IR87");
+        assert_eq!(msg.msh().field(20).raw(), "ISO 2022-1994");
+        let pid = msg.segment("PID").unwrap();
+        assert_eq!(
+            pid.field(3).first().raw(),
+            format!("{}^^^^PI", name.patient_id),
+            "{rel}"
+        );
+        match name.kind.date_source() {
+            ssmix2::kinds::DateSource::Undated => assert_eq!(name.date, "-"),
+            ssmix2::kinds::DateSource::Field(seg, n) => {
+                let s = msg
+                    .segment(seg)
+                    .unwrap_or_else(|| panic!("{rel}: no {seg}"));
+                let v = s.value(n);
+                assert!(
+                    v.len() >= 8 && v[..8] == name.date,
+                    "{rel}: {seg}-{n} = {v:?}"
+                );
+            }
+        }
+        if name.kind.has_order() {
+            assert!(!name.has_no_order(), "{rel}");
+            assert_eq!(
+                msg.segment("ORC")
+                    .map(|o| o.value(2).into_owned())
+                    .unwrap_or_default(),
+                name.order_no,
+                "{rel}"
+            );
+        } else {
+            assert!(name.has_no_order(), "{rel}");
+        }
+        // The typed reader of the ssmix2 crate agrees with the file name.
+        let rec = ssmix2::records::read_record(name.kind, &msg).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert_eq!(rec.header.patient_id, name.patient_id, "{rel}");
+        if name.date != "-" {
+            assert_eq!(rec.header.clinical_date.as_deref(), Some(name.date.as_str()), "{rel}");
+        }
+        if rec.header.cancels {
+            assert_eq!(name.condition, Condition::Deleted, "{rel}");
+        }
+        // Cancellation messages are filed as deleted.
+        let is_cancel = DataKind::is_cancel_event(&mt)
+            || msg.segment("ORC").is_some_and(|o| o.value(1) == "CA");
+        if is_cancel {
+            assert_eq!(name.condition, Condition::Deleted, "{rel}");
+        }
+    }
+    Checked { kinds, messages }
+}
+
+#[test]
+fn small_region_is_valid_and_has_all_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(30, 0.0, true);
+    let s = generate(&o, dir.path(), &|_| {}).unwrap();
+    let c = check_region(dir.path(), &s);
+    assert_eq!(s.faults, 0);
+    assert_eq!(c.messages, s.messages);
+    let missing: Vec<&str> = DataKind::ALL
+        .iter()
+        .filter(|k| !c.kinds.contains(k))
+        .map(|k| k.code())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "kinds missing: {missing:?}; {:?}",
+        s.per_kind
+    );
+    let m = Manifest::read(&dir.path().join("manifest.json")).unwrap();
+    assert_eq!(m.persons.len(), 30);
+    assert!(m.persons.iter().all(|p| (1..=4).contains(&p.links.len())));
+    // Local IDs are unique per facility.
+    let mut seen = HashSet::new();
+    for p in &m.persons {
+        for l in &p.links {
+            assert!(seen.insert((l.facility.clone(), l.local_id.clone())));
+            assert!((6..=10).contains(&l.local_id.len()), "{}", l.local_id);
+        }
+    }
+    let kinds: HashSet<&str> = m.facilities.iter().map(|f| f.kind.as_str()).collect();
+    assert!(kinds.contains("hospital") && kinds.contains("clinic") && kinds.contains("pharmacy"));
+}
+
+#[test]
+fn faults_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(10, 0.1, false);
+    let s = generate(&o, dir.path(), &|_| {}).unwrap();
+    assert!(s.faults > 0);
+    check_region(dir.path(), &s);
+    let m = Manifest::read(&dir.path().join("manifest.json")).unwrap();
+    for f in &m.faults {
+        let bytes = std::fs::read(dir.path().join(&f.path)).unwrap();
+        let inner = f.path.split_once('/').unwrap().1;
+        match f.kind.as_str() {
+            "empty" => assert!(bytes.is_empty()),
+            "misplaced" | "bad_name" => assert!(StoragePath::parse(inner).is_err(), "{}", f.path),
+            "shift_jis" => assert_eq!(
+                hl7::decode(&bytes).unwrap().encoding,
+                hl7::TextEncoding::ShiftJis
+            ),
+            "truncated" => assert!(!bytes.ends_with(b"\r")),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn tiny_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        patients: 3,
+        seed: 1,
+        ..Options::default()
+    };
+    let s = generate(&o, dir.path(), &|_| {}).unwrap();
+    assert!((3..=4).contains(&s.facilities), "{}", s.facilities);
+    assert!(s.messages > 10);
+    check_region(dir.path(), &s);
+}
