@@ -1,7 +1,7 @@
 //! Deciding what one file of a facility's tree is. Pure: bytes and path in, outcome out.
 
 use hl7::{DecodeError, Message, ParseError};
-use ssmix2::records::read_record;
+use ssmix2::records::read_record_header;
 use ssmix2::{StandardName, StoragePath};
 use store::{FileOutcome, RecordIndex, StorageKind};
 
@@ -124,11 +124,11 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
             "the last segment has no terminator (CR); accepted by --accept-unterminated".into(),
         );
     }
-    let record = match read_record(name.kind, &msg) {
+    let header = match read_record_header(name.kind, &msg) {
         Ok(r) => r,
         Err(e) => return quarantine(format!("{e}"), None),
     };
-    let h = &record.header;
+    let h = &header;
     if !h.patient_id.is_empty() && h.patient_id != name.patient_id {
         return quarantine(
             format!(

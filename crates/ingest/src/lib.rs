@@ -45,6 +45,8 @@ pub enum IngestError {
 /// Progress callbacks (a progress bar in the CLI, nothing in tests).
 pub trait Progress: Send + Sync {
     fn start(&self, _total: u64) {}
+    /// More work was found (the tree is listed while it is imported).
+    fn found(&self, _n: u64) {}
     fn advance(&self, _n: u64) {}
     fn finish(&self) {}
 }
@@ -72,52 +74,76 @@ pub struct ImportReport {
     /// (path, notice) in this run.
     pub notices: Vec<(String, String)>,
     pub elapsed: Duration,
+    /// Where the time went (the stages overlap): listing the tree, reading + classifying
+    /// (wall time of the parallel stage), writing to the store.
+    pub list_time: Duration,
+    pub read_time: Duration,
+    pub write_time: Duration,
 }
 
-/// List every regular file under `root`, as sorted `/`-separated relative paths. Sorting keeps
-/// one patient's files together, which is what packs compress and restores read best.
-pub fn list_tree(root: &Path) -> Result<Vec<String>, IngestError> {
-    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), IngestError> {
-        let rd = fs::read_dir(dir).map_err(|e| IngestError::Io {
+/// Walk `root` depth-first with every directory's entries sorted, handing regular files to
+/// `emit` as `/`-separated relative paths: the result is globally sorted, which keeps one
+/// patient's files together (what packs compress and restores read best) without holding
+/// the whole listing before work starts.
+pub fn walk_tree(root: &Path, emit: &mut dyn FnMut(String) -> bool) -> Result<(), IngestError> {
+    fn walk(
+        dir: &Path,
+        prefix: &str,
+        emit: &mut dyn FnMut(String) -> bool,
+    ) -> Result<bool, IngestError> {
+        let io = |e| IngestError::Io {
             path: dir.to_owned(),
             source: e,
-        })?;
-        for entry in rd {
-            let entry = entry.map_err(|e| IngestError::Io {
-                path: dir.to_owned(),
+        };
+        let mut entries: Vec<(String, fs::FileType)> = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let ft = entry.file_type().map_err(|e| IngestError::Io {
+                path: entry.path(),
                 source: e,
             })?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            entries.push((entry.file_name().to_string_lossy().into_owned(), ft));
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (name, ft) in entries {
             let rel = if prefix.is_empty() {
                 name.clone()
             } else {
                 format!("{prefix}/{name}")
             };
-            let ft = entry.file_type().map_err(|e| IngestError::Io {
-                path: entry.path(),
-                source: e,
-            })?;
             if ft.is_dir() {
-                walk(&entry.path(), &rel, out)?;
-            } else if ft.is_file() {
-                out.push(rel);
+                if !walk(&dir.join(&name), &rel, emit)? {
+                    return Ok(false);
+                }
+            } else if ft.is_file() && !emit(rel) {
+                return Ok(false);
             }
             // Symlinks and special files are not part of an SS-MIX2 tree; not followed.
         }
-        Ok(())
+        Ok(true)
     }
     if !root.is_dir() {
         return Err(IngestError::NotADirectory {
             path: root.to_owned(),
         });
     }
+    walk(root, "", emit).map(|_| ())
+}
+
+/// Every regular file under `root`, sorted (see [`walk_tree`]).
+pub fn list_tree(root: &Path) -> Result<Vec<String>, IngestError> {
     let mut out = Vec::new();
-    walk(root, "", &mut out)?;
-    out.sort_unstable();
+    walk_tree(root, &mut |p| {
+        out.push(p);
+        true
+    })?;
     Ok(out)
 }
 
 /// Import the SS-MIX2 tree at `root` as facility `facility`'s storage.
+///
+/// Three stages run at once: a walker lists the tree, the rayon pool reads, hashes and
+/// classifies chunks of files, and this task writes each chunk as one store transaction.
 pub async fn import_tree(
     store: Arc<dyn Store>,
     facility: FacilityId,
@@ -126,28 +152,65 @@ pub async fn import_tree(
     progress: Arc<dyn Progress>,
 ) -> Result<ImportReport, IngestError> {
     let started = Instant::now();
-    let paths = list_tree(root)?;
+    if !root.is_dir() {
+        return Err(IngestError::NotADirectory {
+            path: root.to_owned(),
+        });
+    }
     let known = Arc::new(store.current_hashes(facility).await?);
     let run = store
         .begin_import(facility, &root.display().to_string())
         .await?;
-    progress.start(paths.len() as u64);
+    progress.start(0);
 
-    let seen: HashSet<String> = paths.iter().cloned().collect();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Read>, IngestError>>(2);
+    // Walker → reader: chunks of paths. Bounded, so memory stays flat on any tree size.
+    let (path_tx, path_rx) = std::sync::mpsc::sync_channel::<Result<Vec<String>, IngestError>>(4);
+    let walk_root = root.to_owned();
+    let walk_progress = progress.clone();
+    let walker = std::thread::spawn(move || -> Duration {
+        let t = Instant::now();
+        let mut chunk = Vec::with_capacity(BATCH);
+        let result = walk_tree(&walk_root, &mut |p| {
+            chunk.push(p);
+            if chunk.len() == BATCH {
+                walk_progress.found(BATCH as u64);
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(BATCH));
+                return path_tx.send(Ok(full)).is_ok();
+            }
+            true
+        });
+        let _ = match result {
+            Ok(()) => {
+                walk_progress.found(chunk.len() as u64);
+                path_tx.send(Ok(chunk))
+            }
+            Err(e) => path_tx.send(Err(e)),
+        };
+        t.elapsed()
+    });
+
+    // Reader → writer: classified chunks.
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<Result<(Vec<String>, Vec<Read>), IngestError>>(2);
     let root_owned = root.to_owned();
     let prog = progress.clone();
     let bytes_read = Arc::new(AtomicU64::new(0));
     let classify_options = options.classify;
     let br = bytes_read.clone();
-    // Reading and classifying runs on the rayon pool while this task writes batches.
+    let read_nanos = Arc::new(AtomicU64::new(0));
+    let rn = read_nanos.clone();
     let producer = tokio::task::spawn_blocking(move || {
-        for chunk in paths.chunks(BATCH) {
-            let batch: Result<Vec<Read>, IngestError> = chunk
-                .par_iter()
-                .map(|rel| read_one(&root_owned, rel, &known, &br, &classify_options))
-                .collect();
-            prog.advance(chunk.len() as u64);
+        for chunk in path_rx {
+            let batch = chunk.and_then(|paths| {
+                let t = Instant::now();
+                let read: Result<Vec<Read>, IngestError> = paths
+                    .par_iter()
+                    .map(|rel| read_one(&root_owned, rel, &known, &br, &classify_options))
+                    .collect();
+                rn.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                prog.advance(paths.len() as u64);
+                read.map(|r| (paths, r))
+            });
             let failed = batch.is_err();
             if tx.blocking_send(batch).is_err() || failed {
                 break;
@@ -155,11 +218,13 @@ pub async fn import_tree(
         }
     });
 
+    let mut seen: HashSet<String> = HashSet::new();
     let mut report = ImportReport::default();
     let mut totals = ImportTotals::default();
     let mut per_kind: BTreeMap<String, u64> = BTreeMap::new();
     while let Some(batch) = rx.recv().await {
-        let batch = batch?;
+        let (paths, batch) = batch?;
+        seen.extend(paths);
         let mut files = Vec::with_capacity(batch.len());
         for item in batch {
             totals.files_seen += 1;
@@ -184,7 +249,9 @@ pub async fn import_tree(
             }
         }
         if !files.is_empty() {
+            let t = Instant::now();
             let out = store.write_batch(facility, run, files).await?;
+            report.write_time += t.elapsed();
             totals.files_new += out.versions;
             report.new_blobs += out.new_blobs;
             report.packed_bytes += out.packed_bytes;
@@ -193,6 +260,9 @@ pub async fn import_tree(
     producer
         .await
         .map_err(|e| IngestError::Pipeline(e.to_string()))?;
+    let list_time = walker
+        .join()
+        .map_err(|_| IngestError::Pipeline("the tree walker panicked".into()))?;
     totals.messages_per_kind = per_kind;
     let removed = store
         .finish_import(facility, run, &totals, (!options.partial).then_some(&seen))
@@ -202,6 +272,8 @@ pub async fn import_tree(
     report.removed = removed;
     report.bytes_read = bytes_read.load(Ordering::Relaxed);
     report.elapsed = started.elapsed();
+    report.list_time = list_time;
+    report.read_time = Duration::from_nanos(read_nanos.load(Ordering::Relaxed));
     Ok(report)
 }
 

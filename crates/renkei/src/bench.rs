@@ -110,26 +110,16 @@ async fn ingest(
         }
     }
     let parse_bytes: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
-    let (parse_elapsed, mut lat, failures) = tokio::task::spawn_blocking(move || {
-        let mut lat = Vec::with_capacity(files.len());
-        let mut failures = 0u64;
-        let start = Instant::now();
-        for (kind, bytes) in &files {
-            let t = Instant::now();
-            let ok = hl7::decode(bytes)
-                .ok()
-                .and_then(|d| hl7::Message::parse(d.text).ok())
-                .map(|m| ssmix2::records::read_record(*kind, &m).is_ok())
-                .unwrap_or(false);
-            lat.push(t.elapsed());
-            failures += u64::from(!ok);
-        }
-        (start.elapsed(), lat, failures)
-    })
-    .await?;
-    lat.sort_unstable();
-    let n = lat.len() as f64;
-    let secs = parse_elapsed.as_secs_f64().max(1e-9);
+    let files = Arc::new(files);
+    // Each stage adds to the previous one, so the differences show where the time goes.
+    let mut stages = Vec::new();
+    for stage in [Stage::Decode, Stage::Er7, Stage::Header, Stage::Typed] {
+        let files = files.clone();
+        let (elapsed, mut lat, failures) =
+            tokio::task::spawn_blocking(move || parse_stage(&files, stage)).await?;
+        lat.sort_unstable();
+        stages.push((stage, elapsed, lat, failures));
+    }
 
     // 2. Full import into a fresh store, all cores.
     let data = work_dir.join("bench-store");
@@ -140,6 +130,7 @@ async fn ingest(
     let t = Instant::now();
     let mut imported = 0u64;
     let mut quarantined = 0u64;
+    let (mut list_t, mut read_t, mut write_t) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for (code, root) in &facilities {
         let id = store.facility(code, true).await?.context("facility")?;
         let r = ingest::import_tree(
@@ -152,6 +143,9 @@ async fn ingest(
         .await?;
         imported += r.totals.files_seen;
         quarantined += r.totals.quarantined;
+        list_t += r.list_time;
+        read_t += r.read_time;
+        write_t += r.write_time;
     }
     let import_secs = t.elapsed().as_secs_f64().max(1e-9);
     let stats = store.stats().await?;
@@ -169,22 +163,27 @@ async fn ingest(
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!(
-        "| parse (decode ISO-2022-JP + ER7 + typed record), 1 core | {:.0} messages/s, {:.1} MB/s |",
-        n / secs,
-        parse_bytes as f64 / 1e6 / secs
-    );
-    println!(
-        "| parse latency per message p50 / p99 / max | {:.1} µs / {:.1} µs / {:.1} µs |",
-        percentile(&lat, 0.5).as_secs_f64() * 1e6,
-        percentile(&lat, 0.99).as_secs_f64() * 1e6,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e6
-    );
-    println!("| messages that failed to parse (injected faults) | {failures} |");
+    for (stage, elapsed, lat, failures) in &stages {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "| parse, 1 core: {} | {:.0} messages/s, {:.1} MB/s; latency p50 {:.1} µs, p99 {:.1} µs; {failures} failed |",
+            stage.label(),
+            lat.len() as f64 / secs,
+            parse_bytes as f64 / 1e6 / secs,
+            percentile(lat, 0.5).as_secs_f64() * 1e6,
+            percentile(lat, 0.99).as_secs_f64() * 1e6,
+        );
+    }
     println!(
         "| full import ({cores} cores: read, SHA-256, parse, compress, SQLite WAL) | {:.0} files/s, {:.1} MB/s ({imported} files in {import_secs:.1} s, {quarantined} quarantined) |",
         imported as f64 / import_secs,
         raw_bytes as f64 / 1e6 / import_secs
+    );
+    println!(
+        "| import stages: list tree / read+hash+classify (parallel) / store writes | {:.1} s / {:.1} s / {:.1} s |",
+        list_t.as_secs_f64(),
+        read_t.as_secs_f64(),
+        write_t.as_secs_f64()
     );
     println!(
         "| stored size / raw size | {:.1} MB / {:.1} MB = {:.0}% (packs {:.1} MB + index {:.1} MB) |",
@@ -200,6 +199,56 @@ async fn ingest(
         du as f64 / 1e6
     );
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    Decode,
+    Er7,
+    Header,
+    Typed,
+}
+
+impl Stage {
+    fn label(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode ISO-2022-JP",
+            Stage::Er7 => "+ ER7 parse",
+            Stage::Header => "+ SS-MIX2 checks and header (what import does)",
+            Stage::Typed => "+ full typed record",
+        }
+    }
+}
+
+/// Run one stage over every message on the current thread: (total time, per-message
+/// latencies, messages that failed).
+fn parse_stage(
+    files: &[(ssmix2::DataKind, Vec<u8>)],
+    stage: Stage,
+) -> (Duration, Vec<Duration>, u64) {
+    let mut lat = Vec::with_capacity(files.len());
+    let mut failures = 0u64;
+    let start = Instant::now();
+    for (kind, bytes) in files {
+        let t = Instant::now();
+        let ok = match hl7::decode(bytes) {
+            Err(_) => false,
+            Ok(d) => match stage {
+                Stage::Decode => !d.text.is_empty(),
+                _ => match hl7::Message::parse(d.text) {
+                    Err(_) => false,
+                    Ok(m) => match stage {
+                        Stage::Header => ssmix2::read_record_header(*kind, &m).is_ok(),
+                        Stage::Typed => ssmix2::read_record(*kind, &m).is_ok(),
+                        _ => m.segment_count() > 0,
+                    },
+                },
+            },
+        };
+        lat.push(t.elapsed());
+        failures += u64::from(!ok);
+    }
+    (start.elapsed(), lat, failures)
 }
 
 /// Allocated size of a tree (what the raw files really cost on a filesystem).

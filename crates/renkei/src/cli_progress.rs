@@ -25,6 +25,10 @@ impl ingest::Progress for Bar {
             .set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
 
+    fn found(&self, n: u64) {
+        self.bar.inc_length(n);
+    }
+
     fn advance(&self, n: u64) {
         self.bar.inc(n);
     }

@@ -1173,3 +1173,26 @@ mod fuzz {
         }
     }
 }
+
+/// The importer validates with `read_record_header`; it must agree with `read_record` on
+/// every fixture and on every cut-off version of it.
+#[test]
+fn header_only_reading_agrees_with_full_reading() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("fixture text");
+        for kind in ssmix2::DataKind::ALL {
+            for cut in (0..text.len()).step_by(37).chain([text.len()]) {
+                let Some(part) = text.get(..cut) else { continue };
+                let Ok(msg) = hl7::Message::parse(part) else { continue };
+                let full = ssmix2::read_record(*kind, &msg).map(|r| r.header);
+                let header = ssmix2::read_record_header(*kind, &msg);
+                assert_eq!(full, header, "{} as {kind}, cut at {cut}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "checked {checked} cases");
+}

@@ -175,8 +175,28 @@ pub fn read_record(kind: DataKind, msg: &Message) -> Result<Record, RecordError>
         }
     }
     let body = read_body(kind, msg);
-    let header = read_header(kind, msg, message_type, &body)?;
+    let header = read_header(kind, msg, message_type, Some(&body))?;
     Ok(Record { header, body })
+}
+
+/// Check a message exactly as [`read_record`] does and read only its [`Header`]: what the
+/// importer needs to validate and index a file, without building the typed body (several
+/// times the work). `read_record` succeeds on a message if and only if this does.
+pub fn read_record_header(kind: DataKind, msg: &Message) -> Result<Header, RecordError> {
+    let message_type = msg.message_type();
+    if !kind.accepts(&message_type) {
+        return Err(RecordError::WrongMessageType {
+            kind,
+            found: message_type,
+            expected: kind.message_types().join(" or "),
+        });
+    }
+    for &segment in required_segments(kind, &message_type) {
+        if msg.segment(segment).is_none() {
+            return Err(RecordError::MissingSegment { kind, segment });
+        }
+    }
+    read_header(kind, msg, message_type, None)
 }
 
 fn read_body(kind: DataKind, msg: &Message) -> Body {
@@ -203,15 +223,16 @@ fn read_header(
     kind: DataKind,
     msg: &Message,
     message_type: String,
-    body: &Body,
+    body: Option<&Body>,
 ) -> Result<Header, RecordError> {
     let msh = msg.msh();
     let patient_id = patient_id(msg)?;
     let orc = msg.segment("ORC");
     let first_order = orc.map(|s| common::Order::read(&s));
     let order_cancels = first_order.as_ref().is_some_and(common::Order::is_cancel);
+    // An administration message cancels when every RXA has action code D (RXA-21).
     let administration_cancels = match body {
-        Body::MedicationAdministration(a) => {
+        Some(Body::MedicationAdministration(a)) => {
             let mut codes = a
                 .groups
                 .iter()
@@ -219,7 +240,15 @@ fn read_header(
                 .map(|x| x.action_code.as_deref());
             codes.next().is_some_and(|first| first == Some("D")) && codes.all(|c| c == Some("D"))
         }
-        _ => false,
+        Some(_) => false,
+        None if matches!(kind, DataKind::Omp11 | DataKind::Omp12) => {
+            let mut codes = msg
+                .segments_named("RXA")
+                .map(|rxa| common::field_opt(&rxa, 21));
+            codes.next().is_some_and(|first| first.as_deref() == Some("D"))
+                && codes.all(|c| c.as_deref() == Some("D"))
+        }
+        None => false,
     };
     Ok(Header {
         cancels: DataKind::is_cancel_event(&message_type)
