@@ -113,7 +113,7 @@ pub fn plan_visits(region: &Region, opts: &Options, p: &PersonData, l: &LinkData
     let mut visits = Vec::new();
     let (lab_p, rad_p, endo_p, phys_p) = match f.kind {
         FKind::Hospital => (0.55, 0.10, 0.03, 0.08),
-        FKind::Clinic => (0.30, if l.dept == D_ORTHO { 0.25 } else { 0.02 }, 0.0, 0.05),
+        FKind::Clinic => (0.40, if l.dept == D_ORTHO { 0.25 } else { 0.02 }, 0.0, 0.05),
         FKind::Dental => (0.0, 0.15, 0.0, 0.0),
         _ => (0.0, 0.0, 0.0, 0.0),
     };
@@ -136,8 +136,8 @@ pub fn plan_visits(region: &Region, opts: &Options, p: &PersonData, l: &LinkData
         }
     };
     let interval = match f.kind {
-        FKind::Hospital => 60 + rng.range(0, 30) as i32,
-        FKind::Clinic => 26 + rng.range(0, 10) as i32,
+        FKind::Hospital => 42 + rng.range(0, 28) as i32,
+        FKind::Clinic => 23 + rng.range(0, 10) as i32,
         FKind::Dental => 120,
         FKind::HomeNursing => 14,
         _ => 0,
@@ -1699,7 +1699,7 @@ impl<'a> Gen<'a> {
             g.rde(ctrl, &order, &rx, true, false)
         })?;
         if kept {
-            for k in 1..=a.los.min(4) {
+            for k in 1..=a.los.min(7) {
                 let given = at(a.day + k, 8, 10 + self.rng.range(0, 30));
                 self.now = given + 20 * MS_MIN;
                 self.ras_oral(&order, &rx, given, true, false);
@@ -1957,10 +1957,7 @@ impl<'a> Gen<'a> {
             self.msh("PPR^ZD1^PPR_PC1");
             self.pid();
             self.pv1("O", None, None, None);
-            for d in dx
-                .iter()
-                .filter(|d| d.registered <= day)
-            {
+            for d in dx.iter().filter(|d| d.registered <= day) {
                 let dz = &DISEASES[d.dz];
                 self.w.seg("PRB");
                 self.w.raw(1, if d.registered == day { "AD" } else { "UP" });
@@ -2256,11 +2253,7 @@ impl<'a> Gen<'a> {
             };
             let path = root.join(&rel);
             if let Some((dir, _)) = rel.rsplit_once('/') {
-                if !made.contains(dir) {
-                    let d = root.join(dir);
-                    std::fs::create_dir_all(&d).map_err(io_err(&d))?;
-                    made.insert(dir.to_owned());
-                }
+                ensure_dir(&root, dir, &mut made)?;
             }
             std::fs::write(&path, &bytes).map_err(io_err(&path))?;
             res.files += 1;
@@ -2274,4 +2267,23 @@ impl<'a> Gen<'a> {
         }
         Ok(res)
     }
+}
+
+/// Create `root/dir` level by level, remembering what exists (fewer syscalls than
+/// `create_dir_all` for deep, mostly new trees; safe when other threads create the same parents).
+fn ensure_dir(root: &Path, dir: &str, made: &mut HashSet<String>) -> Result<(), SynthError> {
+    if made.contains(dir) {
+        return Ok(());
+    }
+    if let Some((parent, _)) = dir.rsplit_once('/') {
+        ensure_dir(root, parent, made)?;
+    }
+    let d = root.join(dir);
+    match std::fs::create_dir(&d) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(SynthError::Io { path: d, source: e }),
+    }
+    made.insert(dir.to_owned());
+    Ok(())
 }

@@ -60,7 +60,7 @@ impl Default for Options {
 impl Options {
     /// Rough number of messages [`generate`] will write (for progress bars).
     pub fn estimated_messages(&self) -> u64 {
-        (self.patients as f64 * self.years.max(1) as f64 * 36.0) as u64
+        (self.patients as f64 * self.years.max(1) as f64 * 34.0) as u64
     }
 }
 

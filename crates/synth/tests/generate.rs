@@ -158,10 +158,15 @@ fn check_region(dir: &Path, summary: &synth::Summary) -> Checked {
             assert!(name.has_no_order(), "{rel}");
         }
         // The typed reader of the ssmix2 crate agrees with the file name.
-        let rec = ssmix2::records::read_record(name.kind, &msg).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let rec =
+            ssmix2::records::read_record(name.kind, &msg).unwrap_or_else(|e| panic!("{rel}: {e}"));
         assert_eq!(rec.header.patient_id, name.patient_id, "{rel}");
         if name.date != "-" {
-            assert_eq!(rec.header.clinical_date.as_deref(), Some(name.date.as_str()), "{rel}");
+            assert_eq!(
+                rec.header.clinical_date.as_deref(),
+                Some(name.date.as_str()),
+                "{rel}"
+            );
         }
         if rec.header.cancels {
             assert_eq!(name.condition, Condition::Deleted, "{rel}");
