@@ -78,10 +78,10 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let has_esc = memchr_esc(bytes);
-    let all_7bit = bytes.iter().all(|&b| b < 0x80);
-    if has_esc && all_7bit {
-        return decode_iso2022jp(bytes);
+    let all_7bit = bytes.is_ascii();
+    let shifts = scan_shifts(bytes);
+    if shifts.any && all_7bit {
+        return decode_iso2022jp(bytes, &shifts);
     }
     if all_7bit {
         // Safe: 7-bit bytes are valid UTF-8.
@@ -117,10 +117,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     })
 }
 
-fn memchr_esc(bytes: &[u8]) -> bool {
-    bytes.contains(&ESC)
-}
-
 /// Offset of the first byte that is not valid UTF-8 (a useful pointer for the operator when
 /// nothing matched).
 fn first_bad_offset(bytes: &[u8]) -> usize {
@@ -130,7 +126,39 @@ fn first_bad_offset(bytes: &[u8]) -> usize {
     }
 }
 
-fn decode_iso2022jp(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+/// What the escape sequences of a text say, found in one pass.
+struct Shifts {
+    /// Any ESC byte at all.
+    any: bool,
+    /// `ESC ( I` (half-width katakana) appears.
+    half_width_kana: bool,
+    /// The last shift is into a two-byte set (`ESC $ …`).
+    ends_in_two_byte: bool,
+}
+
+fn scan_shifts(bytes: &[u8]) -> Shifts {
+    let mut s = Shifts {
+        any: false,
+        half_width_kana: false,
+        ends_in_two_byte: false,
+    };
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == ESC) {
+        s.any = true;
+        match (rest.get(i + 1), rest.get(i + 2)) {
+            (Some(b'$'), _) => s.ends_in_two_byte = true,
+            (Some(b'('), next) => {
+                s.ends_in_two_byte = false;
+                s.half_width_kana |= next == Some(&b'I');
+            }
+            _ => {}
+        }
+        rest = &rest[i + 1..];
+    }
+    s
+}
+
+fn decode_iso2022jp(bytes: &[u8], shifts: &Shifts) -> Result<Decoded, DecodeError> {
     // encoding_rs implements the WHATWG decoder, which accepts ESC $ @, ESC $ B, ESC ( B,
     // ESC ( J and ESC ( I — exactly the set SS-MIX2 producers emit.
     let mut decoder = encoding_rs::ISO_2022_JP.new_decoder_without_bom_handling();
@@ -150,17 +178,12 @@ fn decode_iso2022jp(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             return Err(DecodeError::InvalidIso2022Jp { offset: read });
         }
     }
-    let half_width_kana = bytes.windows(3).any(|w| w == [ESC, b'(', b'I']);
     // Producers always switch back to ASCII before the segment terminator; text that ends in
     // a two-byte run was cut off mid-message.
-    let last_shift = bytes
-        .windows(3)
-        .rposition(|w| w[0] == ESC && (w[1] == b'$' || w[1] == b'('));
-    if let Some(i) = last_shift {
-        if bytes[i + 1] == b'$' {
-            return Err(DecodeError::UnterminatedIso2022Jp);
-        }
+    if shifts.ends_in_two_byte {
+        return Err(DecodeError::UnterminatedIso2022Jp);
     }
+    let half_width_kana = shifts.half_width_kana;
     Ok(Decoded {
         text,
         encoding: TextEncoding::Iso2022Jp,

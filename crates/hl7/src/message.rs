@@ -38,13 +38,26 @@ pub enum ParseError {
     BadSegmentName { line: usize, name: String },
 }
 
-/// A parsed message. Owns its (decoded) text; segments are spans into it.
+/// A parsed message. Owns its (decoded) text; segments are spans into it, and the field
+/// separators of every segment are found once at parse time so that field access is O(1)
+/// (typed records read dozens of fields per message).
 #[derive(Debug, Clone)]
 pub struct Message {
     text: String,
     delimiters: Delimiters,
-    /// Byte ranges of each segment (without terminator) and its 1-based line number.
-    spans: Vec<(u32, u32)>,
+    spans: Vec<Span>,
+    /// Offsets of every field separator, relative to its segment's start; each span owns a
+    /// range of this vector.
+    seps: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+    name: [u8; 3],
+    seps_from: u32,
+    seps_to: u32,
 }
 
 impl Message {
@@ -59,6 +72,7 @@ impl Message {
         }
         let delimiters = parse_delimiters(body)?;
         let mut spans = Vec::with_capacity(16);
+        let mut seps = Vec::with_capacity(256);
         let bytes = text.as_bytes();
         let mut pos = start;
         let mut line = 0usize;
@@ -85,7 +99,26 @@ impl Message {
                     let shown: String = seg.chars().take(8).collect();
                     return Err(ParseError::BadSegmentName { line, name: shown });
                 }
-                spans.push((seg_start as u32, (seg_start + seg.len()) as u32));
+                let seps_from = seps.len() as u32;
+                if delimiters.field.is_ascii() {
+                    let f = delimiters.field as u8;
+                    seps.extend(
+                        seg.bytes()
+                            .enumerate()
+                            .filter(|&(_, b)| b == f)
+                            .map(|(i, _)| i as u32),
+                    );
+                } else {
+                    seps.extend(seg.match_indices(delimiters.field).map(|(i, _)| i as u32));
+                }
+                let b = seg.as_bytes();
+                spans.push(Span {
+                    start: seg_start as u32,
+                    end: (seg_start + seg.len()) as u32,
+                    name: [b[0], b[1], b[2]],
+                    seps_from,
+                    seps_to: seps.len() as u32,
+                });
             }
             pos = end + 1;
         }
@@ -93,7 +126,16 @@ impl Message {
             text,
             delimiters,
             spans,
+            seps,
         })
+    }
+
+    fn view(&self, span: &Span) -> Segment<'_> {
+        Segment {
+            raw: &self.text[span.start as usize..span.end as usize],
+            d: &self.delimiters,
+            seps: &self.seps[span.seps_from as usize..span.seps_to as usize],
+        }
     }
 
     /// Decode bytes (see [`crate::decode`]) and parse them.
@@ -107,10 +149,7 @@ impl Message {
 
     /// All segments in order.
     pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
-        self.spans.iter().map(move |&(s, e)| Segment {
-            raw: &self.text[s as usize..e as usize],
-            d: &self.delimiters,
-        })
+        self.spans.iter().map(move |span| self.view(span))
     }
 
     pub fn segment_count(&self) -> usize {
@@ -119,21 +158,25 @@ impl Message {
 
     /// Segments with the given name, in order.
     pub fn segments_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Segment<'a>> + 'a {
-        self.segments().filter(move |s| s.name() == name)
+        let key = name.as_bytes();
+        self.spans
+            .iter()
+            .filter(move |span| span.name[..] == *key)
+            .map(move |span| self.view(span))
     }
 
     /// The first segment with this name.
     pub fn segment(&self, name: &str) -> Option<Segment<'_>> {
-        self.segments().find(|s| s.name() == name)
+        let key = name.as_bytes();
+        self.spans
+            .iter()
+            .find(|span| span.name[..] == *key)
+            .map(|span| self.view(span))
     }
 
     /// The MSH segment (always present after a successful parse).
     pub fn msh(&self) -> Segment<'_> {
-        let (s, e) = self.spans[0];
-        Segment {
-            raw: &self.text[s as usize..e as usize],
-            d: &self.delimiters,
-        }
+        self.view(&self.spans[0])
     }
 
     /// MSH-9 as `TYPE^EVENT` (e.g. `OUL^R22`), or just `TYPE` when no event is given.
@@ -198,11 +241,13 @@ fn parse_delimiters(body: &str) -> Result<Delimiters, ParseError> {
 pub struct Segment<'a> {
     raw: &'a str,
     d: &'a Delimiters,
+    /// Offsets of the field separators within `raw`.
+    seps: &'a [u32],
 }
 
 impl<'a> Segment<'a> {
     pub fn name(&self) -> &'a str {
-        &self.raw[..3]
+        self.raw.get(..3).unwrap_or(self.raw)
     }
 
     pub fn raw(&self) -> &'a str {
@@ -227,24 +272,27 @@ impl<'a> Segment<'a> {
                 opaque: true,
             };
         }
+        let sep_len = self.d.field.len_utf8();
+        // The text between separator i and separator i+1 (or the end).
+        let between = |i: usize| -> Option<&'a str> {
+            let from = *self.seps.get(i)? as usize + sep_len;
+            let to = self.seps.get(i + 1).map_or(self.raw.len(), |&e| e as usize);
+            self.raw.get(from..to)
+        };
         if self.is_msh() {
-            // A later segment named MSH may be just "MSH", with no separator after the name.
-            let after_sep = 3 + self.d.field.len_utf8();
+            // MSH-1 is the separator itself, so MSH-n is the (n-1)th field after the name.
+            // A later segment named MSH may be just "MSH", with no separator at all.
             if n == 1 {
-                return match self.raw.get(3..after_sep) {
-                    Some(sep) => Field {
-                        raw: sep,
+                return match self.seps.first() {
+                    Some(&p) => Field {
+                        raw: &self.raw[p as usize..p as usize + sep_len],
                         d: self.d,
                         opaque: true,
                     },
                     None => empty,
                 };
             }
-            let raw = self
-                .raw
-                .get(after_sep..)
-                .and_then(|rest| rest.split(self.d.field).nth(n - 2));
-            return match raw {
+            return match between(n - 2) {
                 Some(r) => Field {
                     raw: r,
                     d: self.d,
@@ -253,7 +301,7 @@ impl<'a> Segment<'a> {
                 None => empty,
             };
         }
-        match self.raw.split(self.d.field).nth(n) {
+        match between(n - 1) {
             Some(r) => Field {
                 raw: r,
                 d: self.d,
@@ -265,8 +313,8 @@ impl<'a> Segment<'a> {
 
     /// Number of fields after the segment name (MSH counts MSH-1).
     pub fn field_count(&self) -> usize {
-        let n = self.raw.split(self.d.field).count() - 1;
-        if self.is_msh() && self.raw.len() > 3 {
+        let n = self.seps.len();
+        if self.is_msh() && n > 0 {
             n + 1
         } else {
             n

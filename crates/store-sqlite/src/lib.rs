@@ -381,7 +381,7 @@ impl Store for SqliteStore {
         self.blocking(move |inner| {
             inner.read(|conn| {
                 let mut st = conn
-                    .prepare("SELECT path, reason, line, recorded_at FROM quarantine WHERE facility_id = ?1 ORDER BY path, id")
+                    .prepare("SELECT path, reason, line, recorded_at FROM quarantine WHERE facility_id = ?1 ORDER BY path, version_id")
                     .map_err(db_err)?;
                 let rows = st
                     .query_map([facility.0], |r| {
@@ -645,11 +645,27 @@ fn write_batch(
     // 3. File versions, records, quarantine, notices.
     {
         let at = now();
+        // Ids are assigned here (this is the only writer, inside its transaction) so that a
+        // new file's row is written once, already pointing at its first version.
+        let max_id = |table: &str| -> Result<i64> {
+            tx.query_row(
+                &format!("SELECT COALESCE(MAX(id), 0) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)
+        };
+        let mut next_file_id = max_id("files")? + 1;
+        let mut next_version_id = max_id("file_versions")? + 1;
         let mut ins_file = tx
-            .prepare_cached("INSERT INTO files(facility_id, path) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT INTO files(id, facility_id, path, current_version) VALUES (?1, ?2, ?3, ?4)",
+            )
             .map_err(db_err)?;
         let mut ins_version = tx
-            .prepare_cached("INSERT INTO file_versions(file_id, sha256, size, import_run, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .prepare_cached(
+                "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
             .map_err(db_err)?;
         let mut set_current = tx
             .prepare_cached("UPDATE files SET current_version = ?1 WHERE id = ?2")
@@ -669,18 +685,23 @@ fn write_batch(
         let mut ins_notice = tx
             .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
             .map_err(db_err)?;
-        for (file_id, f) in fresh {
-            let file_id = match file_id {
+        for (existing, f) in fresh {
+            let version_id = next_version_id;
+            next_version_id += 1;
+            let file_id = match existing {
                 Some(id) => id,
                 None => {
+                    let id = next_file_id;
+                    next_file_id += 1;
                     ins_file
-                        .execute(params![facility.0, f.path])
+                        .execute(params![id, facility.0, f.path, version_id])
                         .map_err(db_err)?;
-                    tx.last_insert_rowid()
+                    id
                 }
             };
             ins_version
                 .execute(params![
+                    version_id,
                     file_id,
                     &f.sha256.0[..],
                     f.bytes.len() as i64,
@@ -688,10 +709,11 @@ fn write_batch(
                     at
                 ])
                 .map_err(db_err)?;
-            let version_id = tx.last_insert_rowid();
-            set_current
-                .execute(params![version_id, file_id])
-                .map_err(db_err)?;
+            if existing.is_some() {
+                set_current
+                    .execute(params![version_id, file_id])
+                    .map_err(db_err)?;
+            }
             match &f.outcome {
                 FileOutcome::Record(r) => {
                     ins_record

@@ -56,11 +56,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX file_versions_by_file ON file_versions(file_id);
     -- The index entry of every understood file version. It is live while its version is
     -- its file's current version.
+    -- At most one record per file version, so the version id is the record's key.
     CREATE TABLE records (
-        id INTEGER PRIMARY KEY,
+        version_id INTEGER PRIMARY KEY,
         facility_id INTEGER NOT NULL,
         file_id INTEGER NOT NULL,
-        version_id INTEGER NOT NULL,
         storage TEXT NOT NULL,
         patient_id TEXT NOT NULL,
         date TEXT NOT NULL,
@@ -74,12 +74,10 @@ const MIGRATIONS: &[&str] = &[
     );
     -- The timeline read: one patient of one facility, newest first, by kind.
     CREATE INDEX records_by_patient ON records(facility_id, patient_id, date DESC, kind);
-    CREATE INDEX records_by_version ON records(version_id);
     CREATE TABLE quarantine (
-        id INTEGER PRIMARY KEY,
+        version_id INTEGER PRIMARY KEY,
         facility_id INTEGER NOT NULL,
         import_run INTEGER NOT NULL,
-        version_id INTEGER NOT NULL,
         path TEXT NOT NULL,
         reason TEXT NOT NULL,
         line INTEGER,

@@ -12,6 +12,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use model::Sha256;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -36,11 +37,10 @@ pub struct BlobLocation {
 /// Collects contents into frames and produces one pack.
 #[derive(Default)]
 pub struct PackBuilder {
-    out: Vec<u8>,
+    /// Closed frames: raw bytes and (hash, offset, len) of each content in them.
+    frames: Vec<(Vec<u8>, Vec<(Sha256, u32, u32)>)>,
     frame: Vec<u8>,
-    /// (hash, offset inside frame, len) of the contents of the open frame.
     pending: Vec<(Sha256, u32, u32)>,
-    done: Vec<(Sha256, u64, u32, u32, u32)>,
 }
 
 impl PackBuilder {
@@ -49,12 +49,12 @@ impl PackBuilder {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty() && self.done.is_empty()
+        self.pending.is_empty() && self.frames.is_empty()
     }
 
     pub fn add(&mut self, sha: Sha256, bytes: &[u8]) -> Result<()> {
         if !self.frame.is_empty() && self.frame.len() + bytes.len() > FRAME_TARGET {
-            self.close_frame()?;
+            self.close_frame();
         }
         self.pending
             .push((sha, self.frame.len() as u32, bytes.len() as u32));
@@ -62,28 +62,46 @@ impl PackBuilder {
         Ok(())
     }
 
-    fn close_frame(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+    fn close_frame(&mut self) {
+        if !self.pending.is_empty() {
+            self.frames.push((
+                std::mem::take(&mut self.frame),
+                std::mem::take(&mut self.pending),
+            ));
         }
-        let compressed = zstd::bulk::compress(&self.frame, ZSTD_LEVEL)
-            .map_err(|e| StoreError::Corrupt(format!("zstd compression failed: {e}")))?;
-        let frame_offset = self.out.len() as u64;
-        let frame_len = compressed.len() as u32;
-        self.out.extend_from_slice(&compressed);
-        for (sha, offset, len) in self.pending.drain(..) {
-            self.done.push((sha, frame_offset, frame_len, offset, len));
-        }
-        self.frame.clear();
-        Ok(())
     }
 
-    /// Finish the pack: its bytes, its name and where each content went.
+    /// Finish the pack: its bytes, its name and where each content went. Frames are
+    /// compressed in parallel: this runs inside the store's single writer, which must not
+    /// become the import's bottleneck.
     pub fn finish(mut self) -> Result<(String, Vec<u8>, Vec<(Sha256, BlobLocation)>)> {
-        self.close_frame()?;
-        let name = hex(&sha2::Sha256::digest(&self.out));
-        let locations = self
-            .done
+        self.close_frame();
+        let compressed: Vec<Vec<u8>> = self
+            .frames
+            .par_iter()
+            .map_init(
+                || zstd::bulk::Compressor::new(ZSTD_LEVEL),
+                |compressor, (raw, _)| match compressor {
+                    Ok(c) => c
+                        .compress(raw)
+                        .map_err(|e| StoreError::Corrupt(format!("zstd compression failed: {e}"))),
+                    Err(e) => Err(StoreError::Corrupt(format!(
+                        "zstd initialisation failed: {e}"
+                    ))),
+                },
+            )
+            .collect::<Result<_>>()?;
+        let mut out = Vec::with_capacity(compressed.iter().map(Vec::len).sum());
+        let mut placed = Vec::new();
+        for ((_, contents), frame) in self.frames.iter().zip(&compressed) {
+            let frame_offset = out.len() as u64;
+            out.extend_from_slice(frame);
+            for &(sha, offset, len) in contents {
+                placed.push((sha, frame_offset, frame.len() as u32, offset, len));
+            }
+        }
+        let name = hex(&sha2::Sha256::digest(&out));
+        let locations = placed
             .into_iter()
             .map(|(sha, frame_offset, frame_len, offset, len)| {
                 (
@@ -98,7 +116,7 @@ impl PackBuilder {
                 )
             })
             .collect();
-        Ok((name, self.out, locations))
+        Ok((name, out, locations))
     }
 }
 
