@@ -231,48 +231,13 @@ PV1||N\r"
 
     #[test]
     fn shift_jis_is_accepted_and_reported() {
-        let (sjis, _, _) = encoding_rs_sjis(&adt00("1000001"));
+        let text = adt00("1000001");
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
         let c = classify(PATH, &sjis, &ClassifyOptions::default());
         let FileOutcome::Record(r) = c.outcome else {
             panic!("quarantined")
         };
         assert_eq!(r.nonconforming_encoding.as_deref(), Some("Shift_JIS"));
         assert!(c.notices[0].contains("Shift_JIS"));
-    }
-
-    fn encoding_rs_sjis(s: &str) -> (Vec<u8>, (), ()) {
-        // Shift_JIS bytes for the test: kanji/kana through the JIS X 0208 row/cell mapping
-        // that encoding_rs would give; built via ISO-2022-JP to avoid another dependency.
-        let jis = hl7::encode_iso2022jp(s).unwrap();
-        let mut out = Vec::new();
-        let mut two_byte = false;
-        let mut i = 0;
-        while i < jis.len() {
-            if jis[i] == 0x1B {
-                two_byte = jis[i + 1] == b'$';
-                i += 3;
-                continue;
-            }
-            if two_byte {
-                let (j1, j2) = (jis[i] as u32, jis[i + 1] as u32);
-                let s1 = if j1 <= 0x5E {
-                    (j1 + 1) / 2 + 0x70
-                } else {
-                    (j1 + 1) / 2 + 0xB0
-                };
-                let s2 = if j1 % 2 == 1 {
-                    j2 + 0x1F + u32::from(j2 >= 0x60)
-                } else {
-                    j2 + 0x7E
-                };
-                out.push(s1 as u8);
-                out.push(s2 as u8);
-                i += 2;
-            } else {
-                out.push(jis[i]);
-                i += 1;
-            }
-        }
-        (out, (), ())
     }
 }

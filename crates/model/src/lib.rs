@@ -93,7 +93,8 @@ impl Serialize for Sha256 {
 impl<'de> Deserialize<'de> for Sha256 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Sha256::from_hex(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid SHA-256 hex {s:?}")))
+        Sha256::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid SHA-256 hex {s:?}")))
     }
 }
 

@@ -5,8 +5,11 @@
 
 pub mod kinds;
 pub mod naming;
+pub mod orders;
 pub mod records;
 
 pub use kinds::{Category, DataKind};
 pub use naming::{Condition, ExtendedPath, NameError, StandardName, StoragePath};
-pub use records::{clinical_date, read_record, read_record_header, Body, Header, Record, RecordError};
+pub use records::{
+    clinical_date, read_record, read_record_header, Body, Header, Record, RecordError,
+};

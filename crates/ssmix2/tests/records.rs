@@ -1185,8 +1185,12 @@ fn header_only_reading_agrees_with_full_reading() {
         let text = std::fs::read_to_string(&path).expect("fixture text");
         for kind in ssmix2::DataKind::ALL {
             for cut in (0..text.len()).step_by(37).chain([text.len()]) {
-                let Some(part) = text.get(..cut) else { continue };
-                let Ok(msg) = hl7::Message::parse(part) else { continue };
+                let Some(part) = text.get(..cut) else {
+                    continue;
+                };
+                let Ok(msg) = hl7::Message::parse(part) else {
+                    continue;
+                };
                 let full = ssmix2::read_record(*kind, &msg).map(|r| r.header);
                 let header = ssmix2::read_record_header(*kind, &msg);
                 assert_eq!(full, header, "{} as {kind}, cut at {cut}", path.display());

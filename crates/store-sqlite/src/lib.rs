@@ -610,7 +610,11 @@ fn write_batch(
             }
         }
         if !builder.is_empty() {
-            let (name, bytes, locations) = builder.finish()?;
+            let store::Pack {
+                name,
+                bytes,
+                locations,
+            } = builder.finish()?;
             packs.write(&name, &bytes)?;
             tx.execute(
                 "INSERT INTO packs(name, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
@@ -656,7 +660,7 @@ fn write_batch(
             .map_err(db_err)
         };
         let mut next_file_id = max_id("files")? + 1;
-        let mut next_version_id = max_id("file_versions")? + 1;
+        let first_version_id = max_id("file_versions")? + 1;
         let mut ins_file = tx
             .prepare_cached(
                 "INSERT INTO files(id, facility_id, path, current_version) VALUES (?1, ?2, ?3, ?4)",
@@ -685,9 +689,7 @@ fn write_batch(
         let mut ins_notice = tx
             .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
             .map_err(db_err)?;
-        for (existing, f) in fresh {
-            let version_id = next_version_id;
-            next_version_id += 1;
+        for (version_id, (existing, f)) in (first_version_id..).zip(fresh) {
             let file_id = match existing {
                 Some(id) => id,
                 None => {

@@ -74,6 +74,8 @@ const MIGRATIONS: &[&str] = &[
     );
     -- The timeline read: one patient of one facility, newest first, by kind.
     CREATE INDEX records_by_patient ON records(facility_id, patient_id, date DESC, kind);
+    -- Every version of one order (updates, cancellations).
+    CREATE INDEX records_by_order ON records(facility_id, patient_id, kind, order_no);
     CREATE TABLE quarantine (
         version_id INTEGER PRIMARY KEY,
         facility_id INTEGER NOT NULL,

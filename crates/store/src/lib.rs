@@ -16,7 +16,7 @@ use model::{FacilityCode, Sha256};
 use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
-pub use packs::{BlobLocation, LocalPacks, PackBuilder};
+pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

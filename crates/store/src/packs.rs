@@ -34,13 +34,23 @@ pub struct BlobLocation {
     pub len: u32,
 }
 
+/// A content placed in a frame: its hash, offset and length in the decompressed frame.
+type Placed = (Sha256, u32, u32);
+
+/// A finished pack: its name, its bytes, and where each content went.
+pub struct Pack {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub locations: Vec<(Sha256, BlobLocation)>,
+}
+
 /// Collects contents into frames and produces one pack.
 #[derive(Default)]
 pub struct PackBuilder {
     /// Closed frames: raw bytes and (hash, offset, len) of each content in them.
-    frames: Vec<(Vec<u8>, Vec<(Sha256, u32, u32)>)>,
+    frames: Vec<(Vec<u8>, Vec<Placed>)>,
     frame: Vec<u8>,
-    pending: Vec<(Sha256, u32, u32)>,
+    pending: Vec<Placed>,
 }
 
 impl PackBuilder {
@@ -74,7 +84,7 @@ impl PackBuilder {
     /// Finish the pack: its bytes, its name and where each content went. Frames are
     /// compressed in parallel: this runs inside the store's single writer, which must not
     /// become the import's bottleneck.
-    pub fn finish(mut self) -> Result<(String, Vec<u8>, Vec<(Sha256, BlobLocation)>)> {
+    pub fn finish(mut self) -> Result<Pack> {
         self.close_frame();
         let compressed: Vec<Vec<u8>> = self
             .frames
@@ -116,7 +126,11 @@ impl PackBuilder {
                 )
             })
             .collect();
-        Ok((name, out, locations))
+        Ok(Pack {
+            name,
+            bytes: out,
+            locations,
+        })
     }
 }
 
@@ -248,7 +262,11 @@ mod tests {
         for c in &contents {
             b.add(sha256(c), c).unwrap();
         }
-        let (name, bytes, locs) = b.finish().unwrap();
+        let Pack {
+            name,
+            bytes,
+            locations: locs,
+        } = b.finish().unwrap();
         assert!(
             bytes.len() < contents.iter().map(|c| c.len()).sum::<usize>() / 5,
             "compresses well"

@@ -245,7 +245,9 @@ fn read_header(
             let mut codes = msg
                 .segments_named("RXA")
                 .map(|rxa| common::field_opt(&rxa, 21));
-            codes.next().is_some_and(|first| first.as_deref() == Some("D"))
+            codes
+                .next()
+                .is_some_and(|first| first.as_deref() == Some("D"))
                 && codes.all(|c| c.as_deref() == Some("D"))
         }
         None => false,
