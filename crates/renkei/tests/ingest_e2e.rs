@@ -27,6 +27,19 @@ fn ok(data: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+fn export(data: &Path, code: &str, to: &Path) -> String {
+    ok(
+        data,
+        &[
+            "export",
+            "--facility",
+            code,
+            "--to",
+            to.to_str().expect("utf8"),
+        ],
+    )
+}
+
 /// Every file under `root` with its bytes, by relative path.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -97,16 +110,7 @@ fn import_export_is_byte_identical_and_reimport_adds_nothing() {
 
     for (code, dir) in facility_dirs(&region) {
         let out = tmp.path().join("export").join(&code);
-        ok(
-            &data,
-            &[
-                "export",
-                "--facility",
-                &code,
-                "--to",
-                out.to_str().expect("utf8"),
-            ],
-        );
+        export(&data, &code, &out);
         let (a, b) = (tree(&dir), tree(&out));
         assert_eq!(
             a.keys().collect::<Vec<_>>(),

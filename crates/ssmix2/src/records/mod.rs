@@ -161,19 +161,7 @@ pub fn required_segments(kind: DataKind, message_type: &str) -> &'static [&'stat
 /// missing ([`required_segments`]: a truncated file fails here), when PID-3 holds no ID, or
 /// when the date field of the kind holds something that is not a date.
 pub fn read_record(kind: DataKind, msg: &Message) -> Result<Record, RecordError> {
-    let message_type = msg.message_type();
-    if !kind.accepts(&message_type) {
-        return Err(RecordError::WrongMessageType {
-            kind,
-            found: message_type,
-            expected: kind.message_types().join(" or "),
-        });
-    }
-    for &segment in required_segments(kind, &message_type) {
-        if msg.segment(segment).is_none() {
-            return Err(RecordError::MissingSegment { kind, segment });
-        }
-    }
+    let message_type = check_message(kind, msg)?;
     let body = read_body(kind, msg);
     let header = read_header(kind, msg, message_type, Some(&body))?;
     Ok(Record { header, body })
@@ -183,6 +171,13 @@ pub fn read_record(kind: DataKind, msg: &Message) -> Result<Record, RecordError>
 /// importer needs to validate and index a file, without building the typed body (several
 /// times the work). `read_record` succeeds on a message if and only if this does.
 pub fn read_record_header(kind: DataKind, msg: &Message) -> Result<Header, RecordError> {
+    let message_type = check_message(kind, msg)?;
+    read_header(kind, msg, message_type, None)
+}
+
+/// The message fits the kind: MSH-9 is one of its message types and every required segment is
+/// there. Returns MSH-9.
+fn check_message(kind: DataKind, msg: &Message) -> Result<String, RecordError> {
     let message_type = msg.message_type();
     if !kind.accepts(&message_type) {
         return Err(RecordError::WrongMessageType {
@@ -196,7 +191,7 @@ pub fn read_record_header(kind: DataKind, msg: &Message) -> Result<Header, Recor
             return Err(RecordError::MissingSegment { kind, segment });
         }
     }
-    read_header(kind, msg, message_type, None)
+    Ok(message_type)
 }
 
 fn read_body(kind: DataKind, msg: &Message) -> Body {
