@@ -16,6 +16,8 @@ pub enum TextEncoding {
     Utf8,
     /// Shift_JIS / Windows-31J (not allowed by SS-MIX2, written by some vendors).
     ShiftJis,
+    /// EUC-JP (not allowed by SS-MIX2; detected so it is never misread as Shift_JIS).
+    EucJp,
 }
 
 impl TextEncoding {
@@ -25,6 +27,7 @@ impl TextEncoding {
             TextEncoding::Iso2022Jp => "ISO-2022-JP",
             TextEncoding::Utf8 => "UTF-8",
             TextEncoding::ShiftJis => "Shift_JIS",
+            TextEncoding::EucJp => "EUC-JP",
         }
     }
 
@@ -102,12 +105,25 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             half_width_kana: false,
         });
     }
-    let (text, had_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes);
-    if !had_errors {
+    let is_half_width = |c: char| ('\u{FF61}'..='\u{FF9F}').contains(&c);
+    let (sjis, sjis_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes);
+    let (euc, euc_errors) = encoding_rs::EUC_JP.decode_without_bom_handling(bytes);
+    let sjis_kana = !sjis_errors && sjis.contains(is_half_width);
+    // EUC-JP kanji bytes are also valid Shift_JIS, where they read as half-width katakana:
+    // decoding such a file as Shift_JIS would silently mangle every name. Half-width
+    // katakana in the Shift_JIS reading and a clean EUC-JP reading without them means EUC-JP.
+    if !euc_errors && (sjis_errors || sjis_kana) && !euc.contains(is_half_width) {
         return Ok(Decoded {
-            text: text.into_owned(),
-            encoding: TextEncoding::ShiftJis,
+            text: euc.into_owned(),
+            encoding: TextEncoding::EucJp,
             half_width_kana: false,
+        });
+    }
+    if !sjis_errors {
+        return Ok(Decoded {
+            text: sjis.into_owned(),
+            encoding: TextEncoding::ShiftJis,
+            half_width_kana: sjis_kana,
         });
     }
     let offset = first_bad_offset(bytes);
@@ -269,6 +285,20 @@ mod tests {
         let d = decode(&sjis).unwrap();
         assert_eq!(d.encoding, TextEncoding::ShiftJis);
         assert_eq!(d.text, "患者テスト");
+    }
+
+    #[test]
+    fn euc_jp_is_not_misread_as_shift_jis() {
+        let (euc, _, _) = encoding_rs::EUC_JP.encode("PID|||1||患者^太郎~カンジャ^タロウ");
+        let d = decode(&euc).unwrap();
+        assert_eq!(d.encoding, TextEncoding::EucJp);
+        assert_eq!(d.text, "PID|||1||患者^太郎~カンジャ^タロウ");
+        // Shift_JIS with legacy half-width kana stays Shift_JIS, and says so.
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("PID|||1||患者^太郎~ｶﾝｼﾞｬ^ﾀﾛｳ");
+        let d = decode(&sjis).unwrap();
+        assert_eq!(d.encoding, TextEncoding::ShiftJis);
+        assert!(d.half_width_kana);
+        assert_eq!(d.text, "PID|||1||患者^太郎~ｶﾝｼﾞｬ^ﾀﾛｳ");
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
         decoded.encoding.as_str().to_owned()
     });
     if decoded.half_width_kana {
-        notices.push("contains half-width katakana (ESC ( I), which SS-MIX2 forbids".into());
+        notices.push("contains half-width katakana, which SS-MIX2 forbids".into());
     }
     let msg = match Message::parse(decoded.text) {
         Ok(m) => m,
