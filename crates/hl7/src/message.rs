@@ -72,55 +72,70 @@ impl Message {
         }
         let delimiters = parse_delimiters(body)?;
         let mut spans = Vec::with_capacity(16);
-        let mut seps = Vec::with_capacity(256);
+        let mut seps: Vec<u32> = Vec::with_capacity(256);
         let bytes = text.as_bytes();
-        let mut pos = start;
         let mut line = 0usize;
-        while pos < bytes.len() {
-            let end = bytes[pos..]
-                .iter()
-                .position(|&b| b == b'\r' || b == b'\n')
-                .map_or(bytes.len(), |p| pos + p);
-            let seg = trim_framing(&text[pos..end]);
+        let mut seg_begin = start;
+        let mut seg_seps = 0usize;
+        // One pass over the text: segment terminators and (for the usual ASCII separator)
+        // field separators found together with SIMD search.
+        let mut finish = |seg_begin: usize, end: usize, seg_seps: usize, seps: &mut Vec<u32>| {
             line += 1;
-            if !seg.is_empty() {
-                let seg_start = pos
-                    + (text[pos..end].len() - text[pos..end].trim_start_matches(is_framing).len());
-                let name = seg.get(..3).unwrap_or(seg);
-                let valid = name.len() == 3
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                    && seg[3..]
-                        .chars()
-                        .next()
-                        .is_none_or(|c| c == delimiters.field);
-                if !valid {
-                    let shown: String = seg.chars().take(8).collect();
-                    return Err(ParseError::BadSegmentName { line, name: shown });
-                }
-                let seps_from = seps.len() as u32;
-                if delimiters.field.is_ascii() {
-                    let f = delimiters.field as u8;
-                    seps.extend(
-                        seg.bytes()
-                            .enumerate()
-                            .filter(|&(_, b)| b == f)
-                            .map(|(i, _)| i as u32),
-                    );
-                } else {
-                    seps.extend(seg.match_indices(delimiters.field).map(|(i, _)| i as u32));
-                }
-                let b = seg.as_bytes();
-                spans.push(Span {
-                    start: seg_start as u32,
-                    end: (seg_start + seg.len()) as u32,
-                    name: [b[0], b[1], b[2]],
-                    seps_from,
-                    seps_to: seps.len() as u32,
-                });
+            let raw = &text[seg_begin..end];
+            let seg = trim_framing(raw);
+            if seg.is_empty() {
+                seps.truncate(seg_seps);
+                return Ok(());
             }
-            pos = end + 1;
+            let lead = (raw.len() - raw.trim_start_matches(is_framing).len()) as u32;
+            let name = seg.get(..3).unwrap_or(seg);
+            let valid = name.len() == 3
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && seg[3..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c == delimiters.field);
+            if !valid {
+                let shown: String = seg.chars().take(8).collect();
+                return Err(ParseError::BadSegmentName { line, name: shown });
+            }
+            if !delimiters.field.is_ascii() {
+                seps.extend(seg.match_indices(delimiters.field).map(|(i, _)| i as u32));
+            } else if lead > 0 {
+                // Framing bytes are never separators: only shift the offsets.
+                seps[seg_seps..].iter_mut().for_each(|p| *p -= lead);
+            }
+            let b = seg.as_bytes();
+            let seg_start = seg_begin + lead as usize;
+            spans.push(Span {
+                start: seg_start as u32,
+                end: (seg_start + seg.len()) as u32,
+                name: [b[0], b[1], b[2]],
+                seps_from: seg_seps as u32,
+                seps_to: seps.len() as u32,
+            });
+            Ok(())
+        };
+        let field = delimiters
+            .field
+            .is_ascii()
+            .then_some(delimiters.field as u8);
+        // Without an ASCII field separator, search CR and LF only (CR twice is harmless).
+        let needle = field.unwrap_or(b'\r');
+        for i in memchr::memchr3_iter(b'\r', b'\n', needle, &bytes[start..]) {
+            let i = start + i;
+            if Some(bytes[i]) == field {
+                seps.push((i - seg_begin) as u32);
+            } else {
+                finish(seg_begin, i, seg_seps, &mut seps)?;
+                seg_begin = i + 1;
+                seg_seps = seps.len();
+            }
+        }
+        if seg_begin < bytes.len() {
+            finish(seg_begin, bytes.len(), seg_seps, &mut seps)?;
         }
         Ok(Message {
             text,

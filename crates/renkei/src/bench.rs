@@ -27,6 +27,9 @@ pub enum BenchCommand {
         /// temporary folder, removed afterwards).
         #[arg(long)]
         work: Option<PathBuf>,
+        /// Measure the import only (skip the single-core parse stages).
+        #[arg(long)]
+        import_only: bool,
     },
 }
 
@@ -37,7 +40,8 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             seed,
             region,
             work,
-        } => ingest(patients, seed, region, work).await,
+            import_only,
+        } => ingest(patients, seed, region, work, import_only).await,
     }
 }
 
@@ -54,6 +58,7 @@ async fn ingest(
     seed: u64,
     region: Option<PathBuf>,
     work: Option<PathBuf>,
+    import_only: bool,
 ) -> Result<()> {
     let scratch = match &work {
         Some(w) => {
@@ -113,7 +118,13 @@ async fn ingest(
     let files = Arc::new(files);
     // Each stage adds to the previous one, so the differences show where the time goes.
     let mut stages = Vec::new();
-    for stage in [Stage::Decode, Stage::Er7, Stage::Header, Stage::Typed] {
+    let all_stages = [Stage::Decode, Stage::Er7, Stage::Header, Stage::Typed];
+    for stage in if import_only {
+        &all_stages[..0]
+    } else {
+        &all_stages[..]
+    } {
+        let stage = *stage;
         let files = files.clone();
         let (elapsed, mut lat, failures) =
             tokio::task::spawn_blocking(move || parse_stage(&files, stage)).await?;

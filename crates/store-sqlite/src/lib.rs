@@ -81,7 +81,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // WAL: readers never block the importer. synchronous=FULL: a committed batch survives a
     // power cut, not only a killed process — this is patient data.
     conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;",
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-262144; PRAGMA wal_autocheckpoint=16384;",
     )
     .map_err(db_err)?;
     Ok(conn)
