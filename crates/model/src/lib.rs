@@ -1,6 +1,18 @@
 //! Domain types shared by every layer of renkei. No I/O.
 
+pub mod consent;
+pub mod facility;
+pub mod patient;
+pub mod time;
+pub mod user;
+
 use std::fmt;
+
+pub use consent::{Consent, ConsentScope};
+pub use facility::{Facility, FacilityKind, FacilityStatus};
+pub use patient::{Demographics, InvalidRegionalId, Link, LocalPatient, RegionalId};
+pub use time::{Date, UnixTime};
+pub use user::{PermissionMatrix, Profession, Purpose, RecordCategory, User};
 
 use serde::{Deserialize, Serialize};
 
