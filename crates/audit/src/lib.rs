@@ -177,7 +177,12 @@ pub fn append(prev: Option<(&u64, &[u8; 32])>, event: Event) -> Entry {
         None => (1, GENESIS),
     };
     let hash = entry_hash(&prev_hash, seq, &event);
-    Entry { seq, event, prev_hash, hash }
+    Entry {
+        seq,
+        event,
+        prev_hash,
+        hash,
+    }
 }
 
 /// Where the chain breaks.
@@ -197,10 +202,16 @@ pub fn verify<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<u64, C
     let mut prev = GENESIS;
     for e in entries {
         if e.seq != expected_seq {
-            return Err(ChainError::Sequence { expected: expected_seq, found: e.seq });
+            return Err(ChainError::Sequence {
+                expected: expected_seq,
+                found: e.seq,
+            });
         }
         if e.prev_hash != prev {
-            return Err(ChainError::Broken { seq: e.seq, expected_prev: expected_seq - 1 });
+            return Err(ChainError::Broken {
+                seq: e.seq,
+                expected_prev: expected_seq - 1,
+            });
         }
         if entry_hash(&e.prev_hash, e.seq, &e.event) != e.hash {
             return Err(ChainError::Edited { seq: e.seq });
@@ -219,7 +230,11 @@ mod tests {
     fn chain(n: usize) -> Vec<Entry> {
         let mut out: Vec<Entry> = Vec::new();
         for i in 0..n {
-            let mut ev = Event::new(UnixTime(1_700_000_000 + i as i64), format!("user{i}"), Action::View);
+            let mut ev = Event::new(
+                UnixTime(1_700_000_000 + i as i64),
+                format!("user{i}"),
+                Action::View,
+            );
             ev.target = format!("record {i}");
             let prev = out.last().map(|e| (&e.seq, &e.hash));
             let entry = append(prev, ev);
@@ -244,16 +259,31 @@ mod tests {
     #[test]
     fn edit_with_rehash_is_detected_at_the_next_entry() {
         let mut c = chain(10);
-        c[4].event.outcome = Outcome::Refused { code: "x".into(), reason: "y".into() };
+        c[4].event.outcome = Outcome::Refused {
+            code: "x".into(),
+            reason: "y".into(),
+        };
         c[4].hash = entry_hash(&c[4].prev_hash, c[4].seq, &c[4].event);
-        assert_eq!(verify(&c), Err(ChainError::Broken { seq: 6, expected_prev: 5 }));
+        assert_eq!(
+            verify(&c),
+            Err(ChainError::Broken {
+                seq: 6,
+                expected_prev: 5
+            })
+        );
     }
 
     #[test]
     fn deletion_and_reorder_are_detected() {
         let mut c = chain(10);
         c.remove(3);
-        assert_eq!(verify(&c), Err(ChainError::Sequence { expected: 4, found: 5 }));
+        assert_eq!(
+            verify(&c),
+            Err(ChainError::Sequence {
+                expected: 4,
+                found: 5
+            })
+        );
         let mut c = chain(10);
         c.swap(2, 3);
         assert!(verify(&c).is_err());

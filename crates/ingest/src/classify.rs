@@ -1,7 +1,10 @@
 //! Deciding what one file of a facility's tree is. Pure: bytes and path in, outcome out.
 
 use hl7::{DecodeError, Message, ParseError};
+use model::Demographics;
 use ssmix2::records::read_record_header;
+use ssmix2::records::{read_record, Body};
+use ssmix2::{Condition, DataKind};
 use ssmix2::{StandardName, StoragePath};
 use store::{FileOutcome, RecordIndex, StorageKind};
 
@@ -9,6 +12,8 @@ use store::{FileOutcome, RecordIndex, StorageKind};
 pub struct Classified {
     pub outcome: FileOutcome,
     pub notices: Vec<String>,
+    /// Demographics of a current ADT-00 message.
+    pub demographics: Option<Demographics>,
 }
 
 fn quarantine(reason: impl Into<String>, line: Option<u32>) -> Classified {
@@ -18,6 +23,7 @@ fn quarantine(reason: impl Into<String>, line: Option<u32>) -> Classified {
             line,
         },
         notices: Vec::new(),
+        demographics: None,
     }
 }
 
@@ -69,6 +75,7 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                     nonconforming_encoding: nonconforming,
                 }),
                 notices,
+                demographics: None,
             }
         }
     }
@@ -146,6 +153,16 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
             ));
         }
     }
+    // Demographics from the current ADT-00 feed matching and name search; reading the full
+    // typed record costs ~3× the header, but ADT-00 is a few percent of all messages.
+    let demographics =
+        (name.kind == DataKind::Adt00 && name.condition == Condition::Current && !h.cancels)
+            .then(|| read_record(name.kind, &msg).ok())
+            .flatten()
+            .and_then(|r| match r.body {
+                Body::Patient(p) => Some(demographics_of(&p)),
+                _ => None,
+            });
     Classified {
         outcome: FileOutcome::Record(RecordIndex {
             storage: StorageKind::Standard,
@@ -160,6 +177,45 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
             nonconforming_encoding: nonconforming,
         }),
         notices,
+        demographics,
+    }
+}
+
+fn demographics_of(p: &ssmix2::records::Patient) -> Demographics {
+    let join = |family: &str, given: &str| match (family.is_empty(), given.is_empty()) {
+        (false, false) => format!("{family} {given}"),
+        _ => format!("{family}{given}"),
+    };
+    let phone = p
+        .home_phones
+        .iter()
+        .chain(&p.work_phones)
+        .map(|ph| ph.number.clone())
+        .find(|n| !n.is_empty())
+        .unwrap_or_default();
+    let address = p.addresses.first();
+    Demographics {
+        name_kanji: p
+            .kanji_name
+            .as_ref()
+            .map(|n| join(&n.family, &n.given))
+            .unwrap_or_default(),
+        name_kana: p
+            .kana_name
+            .as_ref()
+            .map(|n| join(&n.family, &n.given))
+            .unwrap_or_default(),
+        birth_date: p
+            .birth_date
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(8)
+            .collect(),
+        sex: p.sex.clone().unwrap_or_default(),
+        phone,
+        zip: address.map(|a| a.zip.clone()).unwrap_or_default(),
+        address: address.map(|a| a.text.clone()).unwrap_or_default(),
     }
 }
 
@@ -189,6 +245,12 @@ PV1||N\r"
         assert_eq!(r.kind, "ADT-00");
         assert_eq!(r.message_type.as_deref(), Some("ADT^A08"));
         assert!(c.notices.is_empty());
+        let d = c.demographics.expect("ADT-00 demographics");
+        assert_eq!(
+            (d.name_kanji.as_str(), d.name_kana.as_str()),
+            ("患者 太郎", "カンジャ タロウ")
+        );
+        assert_eq!((d.birth_date.as_str(), d.sex.as_str()), ("19480405", "M"));
     }
 
     #[test]

@@ -301,13 +301,18 @@ fn read_one(
     if known.get(rel) == Some(&sha) {
         return Ok(Read::Unchanged);
     }
-    let Classified { outcome, notices } = classify(rel, &bytes, options);
+    let Classified {
+        outcome,
+        notices,
+        demographics,
+    } = classify(rel, &bytes, options);
     Ok(Read::New(IngestFile {
         path: rel.to_owned(),
         bytes,
         sha256: sha,
         outcome,
         notices,
+        demographics,
     }))
 }
 

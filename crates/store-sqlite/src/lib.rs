@@ -7,6 +7,7 @@
 //! DATA/.lock            held while a process writes
 //! ```
 
+mod registry;
 mod schema;
 
 use std::collections::{HashMap, HashSet};
@@ -32,20 +33,22 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     db_path: PathBuf,
     /// One writer at a time (SQLite allows no more); readers use their own connection.
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     packs: LocalPacks,
+    /// The audit chain's newest (seq, hash), kept outside the database.
+    audit_anchor: PathBuf,
     _lock: fs::File,
 }
 
-fn db_err(e: rusqlite::Error) -> StoreError {
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     // RFC 3339 in UTC without pulling in a date crate for one format.
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -117,12 +120,13 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
                 packs,
+                audit_anchor: data_dir.join("audit-head"),
                 _lock: lock,
             }),
         })
     }
 
-    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
@@ -135,7 +139,7 @@ impl SqliteStore {
 }
 
 impl Inner {
-    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self
             .writer
             .lock()
@@ -143,7 +147,7 @@ impl Inner {
         f(&mut conn)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self
             .reader
             .lock()
@@ -686,6 +690,17 @@ fn write_batch(
                 "INSERT INTO quarantine(facility_id, import_run, version_id, path, reason, line, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(db_err)?;
+        // The newest ADT-00 of a patient wins (by file-name timestamp), whatever the order
+        // files arrive in.
+        let mut put_patient = tx
+            .prepare_cached(
+                "INSERT INTO local_patients(facility_id, local_id, name_kanji, name_kana, birth_date, sex, phone, zip, address, written_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(facility_id, local_id) DO UPDATE SET name_kanji = ?3, name_kana = ?4, birth_date = ?5, sex = ?6,
+                     phone = ?7, zip = ?8, address = ?9, written_at = ?10
+                 WHERE ?10 >= local_patients.written_at",
+            )
+            .map_err(db_err)?;
         let mut ins_notice = tx
             .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
             .map_err(db_err)?;
@@ -718,6 +733,22 @@ fn write_batch(
             }
             match &f.outcome {
                 FileOutcome::Record(r) => {
+                    if let Some(d) = &f.demographics {
+                        put_patient
+                            .execute(params![
+                                facility.0,
+                                r.patient_id,
+                                d.name_kanji,
+                                d.name_kana,
+                                d.birth_date,
+                                d.sex,
+                                d.phone,
+                                d.zip,
+                                d.address,
+                                r.written_at
+                            ])
+                            .map_err(db_err)?;
+                    }
                     ins_record
                         .execute(params![
                             facility.0,

@@ -94,6 +94,127 @@ const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL
     );
     ",
+    // 2: regional IDs, links, consent, users, audit.
+    "
+    ALTER TABLE facilities ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE facilities ADD COLUMN kind TEXT NOT NULL DEFAULT 'other';
+    ALTER TABLE facilities ADD COLUMN area TEXT NOT NULL DEFAULT '';
+    ALTER TABLE facilities ADD COLUMN status TEXT NOT NULL DEFAULT 'participating';
+    ALTER TABLE facilities ADD COLUMN discloses INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE facilities ADD COLUMN views INTEGER NOT NULL DEFAULT 0;
+    -- Demographics of each facility's patient, from its current ADT-00 (for matching and
+    -- name search). Normalised keys are filled by the registry when it reads them.
+    CREATE TABLE local_patients (
+        facility_id INTEGER NOT NULL REFERENCES facilities(id),
+        local_id TEXT NOT NULL,
+        name_kanji TEXT NOT NULL,
+        name_kana TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        zip TEXT NOT NULL,
+        address TEXT NOT NULL,
+        written_at TEXT NOT NULL,
+        PRIMARY KEY (facility_id, local_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX local_patients_by_birth ON local_patients(birth_date);
+    CREATE TABLE regional_ids (
+        seq INTEGER PRIMARY KEY,
+        regional_id TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        merged_into TEXT
+    );
+    -- Links are ended, never deleted: the history of who was linked when stays.
+    CREATE TABLE links (
+        id INTEGER PRIMARY KEY,
+        regional_id TEXT NOT NULL REFERENCES regional_ids(regional_id),
+        facility_id INTEGER NOT NULL REFERENCES facilities(id),
+        local_id TEXT NOT NULL,
+        linked_at INTEGER NOT NULL,
+        linked_by TEXT NOT NULL,
+        ended_at INTEGER,
+        ended_by TEXT,
+        merge_id INTEGER
+    );
+    CREATE UNIQUE INDEX links_active ON links(facility_id, local_id) WHERE ended_at IS NULL;
+    CREATE INDEX links_by_regional_id ON links(regional_id);
+    CREATE TABLE merges (
+        id INTEGER PRIMARY KEY,
+        from_id TEXT NOT NULL,
+        into_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        by TEXT NOT NULL,
+        undone_at INTEGER,
+        undone_by TEXT
+    );
+    CREATE TABLE consents (
+        id INTEGER PRIMARY KEY,
+        regional_id TEXT NOT NULL REFERENCES regional_ids(regional_id),
+        scope TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_until TEXT,
+        withdrawn_at INTEGER,
+        withdrawn_by TEXT,
+        paper_form TEXT NOT NULL,
+        implied INTEGER NOT NULL,
+        recorded_by TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        replaces INTEGER
+    );
+    CREATE INDEX consents_by_regional_id ON consents(regional_id);
+    CREATE TABLE users (
+        login TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        profession TEXT NOT NULL,
+        facilities TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        password_phc TEXT NOT NULL,
+        totp_secret TEXT,
+        login_state TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        login TEXT NOT NULL,
+        acting_facility TEXT,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        ended_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE api_keys (
+        prefix TEXT PRIMARY KEY,
+        facility_id INTEGER NOT NULL REFERENCES facilities(id),
+        key_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- The audit log: append-only, hash-chained (see the audit crate).
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        patient TEXT,
+        flagged INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+    );
+    CREATE INDEX audit_by_patient ON audit_log(patient, seq) WHERE patient IS NOT NULL;
+    CREATE INDEX audit_by_actor ON audit_log(actor, seq);
+    CREATE INDEX audit_flagged ON audit_log(seq) WHERE flagged = 1;
+    -- Nothing may change or remove an audit entry through SQL either.
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -27,6 +27,7 @@ fn record_file(path: &str, content: &str) -> IngestFile {
             nonconforming_encoding: None,
         }),
         notices: vec![],
+        demographics: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn bad_file(path: &str, content: &[u8]) -> IngestFile {
             line: Some(1),
         },
         notices: vec![],
+        demographics: None,
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod conformance;
 pub mod packs;
+pub mod registry;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
+pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +35,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("the data folder {0} is used by another renkei process")]
     Locked(String),
+    /// The request conflicts with what is stored (already linked, unknown ID…); the message
+    /// says what, for the operator.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -104,6 +110,9 @@ pub struct IngestFile {
     pub outcome: FileOutcome,
     /// Things to tell the operator that did not stop the import (non-conforming encoding, …).
     pub notices: Vec<String>,
+    /// Demographics read from an ADT-00 message (kept per local patient for matching and
+    /// name search).
+    pub demographics: Option<model::Demographics>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,7 +197,7 @@ pub struct FacilityOverview {
 
 /// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Registry + Send + Sync {
     /// Look a facility up, registering it when `create` is set.
     async fn facility(&self, code: &FacilityCode, create: bool) -> Result<Option<FacilityId>>;
 

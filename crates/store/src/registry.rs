@@ -1,0 +1,152 @@
+//! The network's registry: facilities, local patients, regional IDs and links, consent,
+//! users and credentials, settings, and the audit log.
+
+use async_trait::async_trait;
+use model::{
+    Consent, Demographics, Facility, FacilityCode, Link, LocalPatient, RegionalId, UnixTime, User,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// Stored credentials and login state of a user (never leaves the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// argon2id PHC string.
+    pub password_phc: String,
+    /// Base32 TOTP secret, once enrolled.
+    pub totp_secret: Option<String>,
+    /// Failures, lock, last TOTP step (JSON owned by the auth layer).
+    pub login_state: String,
+}
+
+/// A server session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub login: String,
+    pub acting_facility: Option<FacilityCode>,
+    pub created_at: UnixTime,
+    pub last_seen: UnixTime,
+    pub ended_at: Option<UnixTime>,
+}
+
+/// A facility system's API key, as stored (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub prefix: String,
+    pub facility: FacilityCode,
+    pub key_hash: [u8; 32],
+    pub created_at: UnixTime,
+    pub created_by: String,
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// A merge of one regional ID into another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merge {
+    pub id: i64,
+    pub from: RegionalId,
+    pub into: RegionalId,
+    pub at: UnixTime,
+    pub by: String,
+    pub undone_at: Option<UnixTime>,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub patient: Option<RegionalId>,
+    pub actor: Option<String>,
+    pub flagged_only: bool,
+    pub since: Option<UnixTime>,
+    pub until: Option<UnixTime>,
+    /// Newest first, at most this many (0 = no limit).
+    pub limit: usize,
+}
+
+#[async_trait]
+pub trait Registry: Send + Sync {
+    // Facilities (参加施設).
+    /// Register or update a facility's details.
+    async fn put_facility(&self, facility: &Facility) -> Result<()>;
+    async fn facility_details(&self, code: &FacilityCode) -> Result<Option<Facility>>;
+    async fn list_facilities(&self) -> Result<Vec<Facility>>;
+
+    // Local patients (from each facility's ADT-00).
+    async fn local_patient(&self, patient: &LocalPatient) -> Result<Option<Demographics>>;
+    /// Every local patient with demographics (for match candidates).
+    async fn local_patients(&self) -> Result<Vec<(LocalPatient, Demographics)>>;
+
+    // Regional IDs and links (地域共通ID・名寄せ).
+    /// Issue a new regional ID.
+    async fn enroll(&self, by: &str, at: UnixTime) -> Result<RegionalId>;
+    async fn regional_id_exists(&self, id: &RegionalId) -> Result<bool>;
+    /// Link a local patient; fails if it is actively linked already.
+    async fn link(
+        &self,
+        id: &RegionalId,
+        patient: &LocalPatient,
+        by: &str,
+        at: UnixTime,
+    ) -> Result<Link>;
+    /// End the local patient's active link; returns it, or None if it had none.
+    async fn unlink(&self, patient: &LocalPatient, by: &str, at: UnixTime) -> Result<Option<Link>>;
+    /// Every link of a regional ID, ended ones included, oldest first.
+    async fn links_of(&self, id: &RegionalId) -> Result<Vec<Link>>;
+    /// The regional ID a local patient is actively linked to.
+    async fn regional_id_of(&self, patient: &LocalPatient) -> Result<Option<RegionalId>>;
+    /// Move every active link of `from` to `into` and mark `from` merged.
+    async fn merge(
+        &self,
+        from: &RegionalId,
+        into: &RegionalId,
+        by: &str,
+        at: UnixTime,
+    ) -> Result<Merge>;
+    /// Undo a merge: the links it moved go back to their regional ID.
+    async fn unmerge(&self, merge_id: i64, by: &str, at: UnixTime) -> Result<Merge>;
+    async fn merges(&self) -> Result<Vec<Merge>>;
+
+    // Consent (同意).
+    /// Store a consent (its `id` is assigned); returns the id.
+    async fn record_consent(&self, consent: &Consent) -> Result<i64>;
+    async fn withdraw_consent(&self, id: i64, by: &str, at: UnixTime) -> Result<Consent>;
+    /// All consents of a patient, oldest first (the history).
+    async fn consents_of(&self, id: &RegionalId) -> Result<Vec<Consent>>;
+
+    // Users and credentials.
+    async fn put_user(&self, user: &User, credentials: Option<&Credentials>) -> Result<()>;
+    async fn user(&self, login: &str) -> Result<Option<(User, Credentials)>>;
+    async fn users(&self) -> Result<Vec<User>>;
+    async fn set_credentials(&self, login: &str, credentials: &Credentials) -> Result<()>;
+
+    async fn create_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()>;
+    async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>>;
+    async fn touch_session(
+        &self,
+        token_hash: &[u8; 32],
+        at: UnixTime,
+        acting_facility: Option<&FacilityCode>,
+    ) -> Result<()>;
+    async fn end_session(&self, token_hash: &[u8; 32], at: UnixTime) -> Result<()>;
+
+    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>>;
+
+    // Settings (JSON values owned by the layers that use them).
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    // Audit log (アクセスログ).
+    /// Append events to the chain, in order, atomically.
+    async fn append_audit(&self, events: Vec<audit::Event>) -> Result<Vec<audit::Entry>>;
+    /// Entries in chain order from `from_seq` (inclusive), at most `limit`.
+    async fn audit_range(&self, from_seq: u64, limit: usize) -> Result<Vec<audit::Entry>>;
+    /// Entries matching a filter, newest first.
+    async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<audit::Entry>>;
+    /// The newest (seq, hash), also kept outside the database so that cutting off the newest
+    /// entries is detected.
+    async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>>;
+    /// The head as last written to the anchor outside the database.
+    async fn audit_anchor(&self) -> Result<Option<(u64, [u8; 32])>>;
+}
