@@ -168,3 +168,218 @@ pub async fn run_all(store: &dyn Store) {
     assert_eq!(stats.blobs, 4);
     assert!(stats.packed_bytes > 0);
 }
+
+/// Registry checks: facilities, regional IDs and links (with merge/unmerge), consent,
+/// users and sessions, settings, and the audit chain. `store` must be empty.
+pub async fn run_registry(store: &dyn Store) {
+    use model::{
+        Consent, ConsentScope, Date, Facility, FacilityKind, FacilityStatus, LocalPatient,
+        Profession, UnixTime, User,
+    };
+
+    let t = UnixTime(1_764_000_000);
+    let a = FacilityCode::parse("0411111111").expect("code");
+    let b = FacilityCode::parse("0412222222").expect("code");
+    for (code, name) in [(&a, "仙台中央病院"), (&b, "青葉内科クリニック")] {
+        store
+            .put_facility(&Facility {
+                code: code.clone(),
+                name: name.into(),
+                kind: FacilityKind::Hospital,
+                area: "仙台".into(),
+                status: FacilityStatus::Participating,
+                discloses: true,
+                views: true,
+            })
+            .await
+            .expect("put facility");
+    }
+    let fa = store
+        .facility_details(&a)
+        .await
+        .expect("details")
+        .expect("present");
+    assert_eq!(fa.name, "仙台中央病院");
+    assert_eq!(store.list_facilities().await.expect("list").len(), 2);
+
+    // Enrol, link two facilities' local IDs, unlink, relink.
+    let r1 = store.enroll("office", t).await.expect("enroll");
+    let r2 = store.enroll("office", t).await.expect("enroll");
+    assert_ne!(r1, r2);
+    let pa = LocalPatient {
+        facility: a.clone(),
+        local_id: "100001".into(),
+    };
+    let pb = LocalPatient {
+        facility: b.clone(),
+        local_id: "9001".into(),
+    };
+    store.link(&r1, &pa, "office", t).await.expect("link a");
+    store.link(&r1, &pb, "office", t).await.expect("link b");
+    assert!(
+        store.link(&r2, &pa, "office", t).await.is_err(),
+        "a local ID has one active link"
+    );
+    assert_eq!(
+        store.regional_id_of(&pa).await.expect("of"),
+        Some(r1.clone())
+    );
+    let ended = store
+        .unlink(&pb, "office", t.plus_seconds(10))
+        .await
+        .expect("unlink")
+        .expect("was linked");
+    assert_eq!(ended.ended_at, Some(t.plus_seconds(10)));
+    assert_eq!(store.regional_id_of(&pb).await.expect("of"), None);
+    let links = store.links_of(&r1).await.expect("links");
+    assert_eq!(links.len(), 2, "history keeps the ended link");
+    assert_eq!(links.iter().filter(|l| l.is_active()).count(), 1);
+
+    // Merge r2 into r1 and back.
+    store
+        .link(&r2, &pb, "office", t.plus_seconds(20))
+        .await
+        .expect("link b to r2");
+    let m = store
+        .merge(&r2, &r1, "office", t.plus_seconds(30))
+        .await
+        .expect("merge");
+    assert_eq!(
+        store.regional_id_of(&pb).await.expect("of"),
+        Some(r1.clone())
+    );
+    assert!(
+        store.link(&r2, &pa, "office", t).await.is_err(),
+        "a merged ID takes no new links"
+    );
+    store
+        .unmerge(m.id, "office", t.plus_seconds(40))
+        .await
+        .expect("unmerge");
+    assert_eq!(
+        store.regional_id_of(&pb).await.expect("of"),
+        Some(r2.clone())
+    );
+    assert_eq!(
+        store.regional_id_of(&pa).await.expect("of"),
+        Some(r1.clone())
+    );
+    assert!(
+        store.unmerge(m.id, "office", t).await.is_err(),
+        "a merge is undone once"
+    );
+
+    // Consent with history and withdrawal.
+    let consent = Consent {
+        id: 0,
+        regional_id: r1.clone(),
+        scope: ConsentScope::SelectedFacilities {
+            disclosing: [a.clone()].into_iter().collect(),
+            viewing: [a.clone(), b.clone()].into_iter().collect(),
+        },
+        valid_from: Date::parse("2025-01-01").expect("date"),
+        valid_until: None,
+        withdrawn_at: None,
+        paper_form: "同意書 2025-0001".into(),
+        implied: false,
+        recorded_by: "office".into(),
+        recorded_at: t,
+        replaces: None,
+    };
+    let id = store.record_consent(&consent).await.expect("consent");
+    let all = store.consents_of(&r1).await.expect("consents");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].scope, consent.scope);
+    let w = store
+        .withdraw_consent(id, "office", t.plus_seconds(50))
+        .await
+        .expect("withdraw");
+    assert_eq!(w.withdrawn_at, Some(t.plus_seconds(50)));
+    assert!(store.withdraw_consent(id, "office", t).await.is_err());
+
+    // Users and sessions.
+    let user = User {
+        login: "dr.sato".into(),
+        display_name: "佐藤 一郎".into(),
+        profession: Profession::Doctor,
+        facilities: vec![a.clone()],
+        active: true,
+    };
+    let creds = crate::Credentials {
+        password_phc: "$argon2id$x".into(),
+        totp_secret: None,
+        login_state: "{}".into(),
+    };
+    store.put_user(&user, Some(&creds)).await.expect("user");
+    let (u, c) = store.user("dr.sato").await.expect("get").expect("present");
+    assert_eq!((u, c), (user.clone(), creds));
+    let token = [7u8; 32];
+    let session = crate::Session {
+        login: "dr.sato".into(),
+        acting_facility: Some(a.clone()),
+        created_at: t,
+        last_seen: t,
+        ended_at: None,
+    };
+    store
+        .create_session(&token, &session)
+        .await
+        .expect("session");
+    store
+        .end_session(&token, t.plus_seconds(5))
+        .await
+        .expect("end");
+    assert_eq!(
+        store
+            .session(&token)
+            .await
+            .expect("s")
+            .expect("present")
+            .ended_at,
+        Some(t.plus_seconds(5))
+    );
+
+    store
+        .put_setting("policy", "{\"implied_consent\":false}")
+        .await
+        .expect("setting");
+    assert_eq!(
+        store.setting("policy").await.expect("get").as_deref(),
+        Some("{\"implied_consent\":false}")
+    );
+
+    // Audit: append, verify, query, anchor.
+    let mut events = Vec::new();
+    for i in 0..5 {
+        let mut e = audit::Event::new(t.plus_seconds(i), "dr.sato", audit::Action::View);
+        e.patient = Some(r1.clone());
+        e.flagged = i == 3;
+        events.push(e);
+    }
+    store.append_audit(events).await.expect("append");
+    store
+        .append_audit(vec![audit::Event::new(t, "office", audit::Action::Link)])
+        .await
+        .expect("append");
+    let all = store.audit_range(1, 0).await.expect("range");
+    assert_eq!(audit::verify(&all), Ok(6));
+    let head = store.audit_head().await.expect("head");
+    assert_eq!(head, store.audit_anchor().await.expect("anchor"));
+    assert_eq!(head.map(|h| h.0), Some(6));
+    let about = store
+        .audit_query(&crate::AuditFilter {
+            patient: Some(r1.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(about.len(), 5);
+    let flagged = store
+        .audit_query(&crate::AuditFilter {
+            flagged_only: true,
+            ..Default::default()
+        })
+        .await
+        .expect("q");
+    assert_eq!(flagged.len(), 1);
+}
