@@ -24,7 +24,7 @@ use store::packs::LocalPacks;
 use store::{
     BatchOutcome, BlobLocation, FacilityId, FacilityOverview, FileOutcome, ImportRun, ImportRunId,
     ImportTotals, IngestFile, PackBuilder, QuarantineEntry, Result, StorageKind, Store, StoreError,
-    StoreStats, StoredFile,
+    StoreStats, StoredFile, StoredRecord,
 };
 
 const DB_FILE: &str = "renkei.db";
@@ -483,6 +483,52 @@ impl Store for SqliteStore {
                 .map(|m| m.len())
                 .sum();
             Ok(s)
+        })
+        .await
+    }
+
+    async fn patient_records(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<StoredRecord>> {
+        let local_id = local_id.to_owned();
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT r.version_id, f.path, r.storage, r.kind, r.date, r.order_no, r.written_at, r.department,
+                                r.condition, r.message_type, v.sha256
+                         FROM records r JOIN files f ON f.id = r.file_id JOIN file_versions v ON v.id = r.version_id
+                         WHERE r.facility_id = ?1 AND r.patient_id = ?2 AND f.current_version = r.version_id
+                         ORDER BY r.date DESC, r.written_at DESC",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query(params![facility.0, local_id]).map_err(db_err)?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    let storage: String = r.get(2).map_err(db_err)?;
+                    let condition: i64 = r.get(8).map_err(db_err)?;
+                    out.push(StoredRecord {
+                        version_id: r.get(0).map_err(db_err)?,
+                        path: r.get(1).map_err(db_err)?,
+                        storage: if storage == "E" { StorageKind::Extended } else { StorageKind::Standard },
+                        kind: r.get(3).map_err(db_err)?,
+                        date: r.get(4).map_err(db_err)?,
+                        order_no: r.get(5).map_err(db_err)?,
+                        written_at: r.get(6).map_err(db_err)?,
+                        department: r.get(7).map_err(db_err)?,
+                        condition: match condition {
+                            0 => Condition::Deleted,
+                            2 => Condition::Superseded,
+                            _ => Condition::Current,
+                        },
+                        message_type: r.get(9).map_err(db_err)?,
+                        sha256: sha_from(r.get(10).map_err(db_err)?)?,
+                    });
+                }
+                Ok(out)
+            })
         })
         .await
     }

@@ -195,6 +195,23 @@ pub struct FacilityOverview {
     pub last_import: Option<String>,
 }
 
+/// One live record of a local patient, as indexed (the raw message is read separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Stable reference of this version of the file.
+    pub version_id: i64,
+    pub path: String,
+    pub storage: StorageKind,
+    pub kind: String,
+    pub date: String,
+    pub order_no: String,
+    pub written_at: String,
+    pub department: String,
+    pub condition: Condition,
+    pub message_type: Option<String>,
+    pub sha256: Sha256,
+}
+
 /// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
 #[async_trait]
 pub trait Store: Registry + Send + Sync {
@@ -241,6 +258,14 @@ pub trait Store: Registry + Send + Sync {
     async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>>;
 
     async fn stats(&self) -> Result<StoreStats>;
+
+    /// The live records of one facility's patient, newest date first. Only the access gate
+    /// may call this: everything that shows records to a person goes through it.
+    async fn patient_records(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<StoredRecord>>;
 
     /// Totals per facility, ordered by code.
     async fn facility_overview(&self) -> Result<Vec<FacilityOverview>>;
