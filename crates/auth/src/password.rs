@@ -395,6 +395,22 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
         .is_ok()
 }
 
+/// Spend the time of one [`verify_password`] with the default parameters and return
+/// `false`. Call it when the login does not exist, so that "no such user" and "wrong
+/// password" take the same time and cannot be told apart.
+pub fn dummy_verify_password(password: &str) -> bool {
+    static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let phc = DUMMY.get_or_init(|| {
+        let mut pw = [0u8; 16];
+        random_bytes(&mut pw).ok()?;
+        hash_password(&crate::encoding::base32_encode(&pw)).ok()
+    });
+    if let Some(phc) = phc {
+        let _ = verify_password(phc, password);
+    }
+    false
+}
+
 /// Should this stored hash be recomputed (at the next successful login) because it is not
 /// argon2id or its parameters are below `current`?
 pub fn needs_rehash(phc: &str, current: HashParams) -> bool {
@@ -536,6 +552,7 @@ mod tests {
         assert!(verify_password(&phc, "Kx7#mPq2vLw9"));
         assert!(!verify_password(&phc, "Kx7#mPq2vLw8"));
         assert!(!needs_rehash(&phc, HashParams::OWASP));
+        assert!(!dummy_verify_password("Kx7#mPq2vLw9"));
         assert!(needs_rehash(
             &phc,
             HashParams {

@@ -21,8 +21,17 @@ pub const DEFAULT_ISSUER: &str = "renkei";
 /// A user's shared TOTP key. `Debug` does not show it; serde writes it as base32 text.
 /// The key must be readable by the server to compute codes, so it is stored as is (encrypt
 /// the column at rest if the store supports it).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct TotpSecret(Vec<u8>);
+
+/// Constant-time equality (keys are secrets).
+impl PartialEq for TotpSecret {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.as_slice().ct_eq(other.0.as_slice()))
+    }
+}
+
+impl Eq for TotpSecret {}
 
 /// A TOTP key that could not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
