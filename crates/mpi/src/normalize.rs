@@ -268,12 +268,14 @@ fn large_kana(c: char) -> char {
 /// dropped. `オオノ`, `オーノ`, `おおの`, `ｵｰﾉ` and `オノ` all give `オノ`; `ショウ`/`ショー` give
 /// `シヨ`. Lossy on purpose (大野 and 小野 share it): scored below an exact kana match.
 pub fn kana_key(s: &str) -> String {
-    let base = name_key(s);
+    // Large kana first, then compose (ッ + ゙ → ヅ), then fold what composing made.
+    let large: String = name_key(s).chars().map(large_kana).collect();
+    let base: String = large.nfc().map(large_kana).collect();
     let mut out = String::with_capacity(base.len());
     let mut prev: Option<Vowel> = None;
     for c in base.chars() {
-        let c = large_kana(c);
-        if c == 'ー' {
+        // Long vowels, and voiced marks left over that compose with nothing.
+        if matches!(c, 'ー' | '\u{3099}' | '\u{309A}') {
             continue;
         }
         if let Some(p) = prev {
@@ -289,11 +291,13 @@ pub fn kana_key(s: &str) -> String {
 
 /// [`kana_key`] without voiced / semi-voiced marks (ガ→カ, パ→ハ, ブ→フ).
 pub fn kana_skeleton(s: &str) -> String {
-    kana_key(s)
+    let unvoiced: String = kana_key(s)
         .nfd()
         .filter(|c| !matches!(c, '\u{3099}' | '\u{309A}'))
         .nfc()
-        .collect()
+        .collect();
+    // Unvoicing can expose kana that kana_key folds (ヺ → ヲ → オ).
+    kana_key(&unvoiced)
 }
 
 const PREFECTURES: &[&str] = &[
@@ -444,7 +448,8 @@ pub fn address_key(s: &str) -> String {
     while out.last() == Some(&'-') {
         out.pop();
     }
-    out.into_iter().collect()
+    // Compose voiced marks that a removed space had separated (as in `name_key`).
+    out.into_iter().collect::<String>().nfc().collect()
 }
 
 /// [`address_key`] without the trailing block number (`青葉区一番町2-3-5` → `青葉区一番町`):
