@@ -50,7 +50,9 @@ impl Network {
         break_glass_reason: Option<&str>,
     ) -> Result<PatientAccess> {
         let Principal::User { user, acting_for } = actor else {
-            return Err(ServiceError::Forbidden("facility systems do not read other facilities' records".into()));
+            return Err(ServiceError::Forbidden(
+                "facility systems do not read other facilities' records".into(),
+            ));
         };
         let Some(acting_for) = acting_for else {
             return Err(ServiceError::Invalid(
@@ -61,9 +63,14 @@ impl Network {
             // Not even a hint whether the ID exists beyond this: audited like any refusal.
             let mut e = self.event(actor, audit::Action::View);
             e.target = id.to_string();
-            e.outcome = audit::Outcome::Refused { code: "unknown_patient".into(), reason: "unknown regional ID".into() };
+            e.outcome = audit::Outcome::Refused {
+                code: "unknown_patient".into(),
+                reason: "unknown regional ID".into(),
+            };
             self.audit(e).await?;
-            return Err(ServiceError::NotFound(format!("regional ID {id} is not known")));
+            return Err(ServiceError::NotFound(format!(
+                "regional ID {id} is not known"
+            )));
         }
         let now = self.now();
         let settings = self.policy_settings().await?;
@@ -72,15 +79,18 @@ impl Network {
         let consents = self.store.consents_of(id).await?;
 
         let break_glass = match (purpose, break_glass_reason) {
-            (Purpose::Emergency, Some(reason)) if !reason.trim().is_empty() => {
-                Some(self.break_glass(actor, id, reason.trim(), &settings).await?)
-            }
+            (Purpose::Emergency, Some(reason)) if !reason.trim().is_empty() => Some(
+                self.break_glass(actor, id, reason.trim(), &settings)
+                    .await?,
+            ),
             _ => None,
         };
 
         let mut allowed = Vec::new();
-        let mut groups: BTreeMap<(FacilityCode, String, RecordCategory), (policy::Decision, usize, policy::AuditEntry)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<
+            (FacilityCode, String, RecordCategory),
+            (policy::Decision, usize, policy::AuditEntry),
+        > = BTreeMap::new();
         let mut sources: BTreeMap<FacilityCode, Option<Facility>> = BTreeMap::new();
         // Every local patient ever linked: an ended link is still asked about, so that its
         // refusal (not linked any more) is audited rather than silently skipped.
@@ -92,8 +102,12 @@ impl Network {
                 let f = self.store.facility_details(&lp.facility).await?;
                 sources.insert(lp.facility.clone(), f);
             }
-            let Some(Some(source)) = sources.get(&lp.facility) else { continue };
-            let Some(fid) = self.store.facility(&lp.facility, false).await? else { continue };
+            let Some(Some(source)) = sources.get(&lp.facility) else {
+                continue;
+            };
+            let Some(fid) = self.store.facility(&lp.facility, false).await? else {
+                continue;
+            };
             let records = self.store.patient_records(fid, &lp.local_id).await?;
             for record in records {
                 let category = policy::category_of_kind(&record.kind);
@@ -101,14 +115,27 @@ impl Network {
                 if let Some((decision, count, _)) = groups.get_mut(&key) {
                     *count += 1;
                     if decision.is_allowed() {
-                        allowed.push(AccessItem { source: key.0, local_id: key.1, category, record });
+                        allowed.push(AccessItem {
+                            source: key.0,
+                            local_id: key.1,
+                            category,
+                            record,
+                        });
                     }
                     continue;
                 }
                 let req = policy::Request {
                     viewer: policy::Viewer { user, acting_for },
-                    patient: policy::Patient { regional_id: id, consents: &consents, links: &links },
-                    record: policy::Record { source, local_id: &lp.local_id, category },
+                    patient: policy::Patient {
+                        regional_id: id,
+                        consents: &consents,
+                        links: &links,
+                    },
+                    record: policy::Record {
+                        source,
+                        local_id: &lp.local_id,
+                        category,
+                    },
                     purpose,
                     break_glass: break_glass.as_ref(),
                     now,
@@ -116,7 +143,12 @@ impl Network {
                 let decision = policy::decide(&req, &matrix, &settings);
                 let entry = req.audit_entry(&decision);
                 if decision.is_allowed() {
-                    allowed.push(AccessItem { source: key.0.clone(), local_id: key.1.clone(), category, record });
+                    allowed.push(AccessItem {
+                        source: key.0.clone(),
+                        local_id: key.1.clone(),
+                        category,
+                        record,
+                    });
                 }
                 groups.insert(key, (decision, 1, entry));
             }
@@ -134,7 +166,10 @@ impl Network {
             e.detail = format!("{count} records");
             e.flagged = decision.flagged_for_review();
             if let Some(r) = decision.refusal() {
-                e.outcome = audit::Outcome::Refused { code: entry.code.clone(), reason: entry.message.clone() };
+                e.outcome = audit::Outcome::Refused {
+                    code: entry.code.clone(),
+                    reason: entry.message.clone(),
+                };
                 refused.push(AccessRefusal {
                     source: source.clone(),
                     local_id: local_id.clone(),
@@ -155,7 +190,12 @@ impl Network {
             events.push(e);
         }
         self.store.append_audit(events).await?;
-        Ok(PatientAccess { regional_id: id.clone(), allowed, refused, break_glass })
+        Ok(PatientAccess {
+            regional_id: id.clone(),
+            allowed,
+            refused,
+            break_glass,
+        })
     }
 
     /// Start (or continue) an emergency access window for this user and patient.
@@ -195,6 +235,10 @@ impl Network {
         e.detail = reason.to_owned();
         e.flagged = true;
         self.audit(e).await?;
-        Ok(policy::BreakGlass { reason: reason.to_owned(), started_at: now, expires_at: now.plus_seconds(window) })
+        Ok(policy::BreakGlass {
+            reason: reason.to_owned(),
+            started_at: now,
+            expires_at: now.plus_seconds(window),
+        })
     }
 }

@@ -31,7 +31,9 @@ fn state_of(c: &Credentials) -> LoginState {
 fn valid_login(login: &str) -> bool {
     !login.is_empty()
         && login.len() <= 64
-        && login.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
 }
 
 impl Network {
@@ -54,11 +56,16 @@ impl Network {
             return Err(ServiceError::Invalid(text.join("; ")));
         }
         if self.store.user(&new.login).await?.is_some() {
-            return Err(ServiceError::Conflict(format!("user {:?} exists already", new.login)));
+            return Err(ServiceError::Conflict(format!(
+                "user {:?} exists already",
+                new.login
+            )));
         }
         for f in &new.facilities {
             if self.store.facility_details(f).await?.is_none() {
-                return Err(ServiceError::Invalid(format!("facility {f} is not registered")));
+                return Err(ServiceError::Invalid(format!(
+                    "facility {f} is not registered"
+                )));
             }
         }
         let secret = TotpSecret::generate()?;
@@ -80,7 +87,12 @@ impl Network {
 
     /// Create the first administrator. Only possible while the network has no users: after
     /// that, administrators create users.
-    pub async fn bootstrap_admin(&self, login: &str, display_name: &str, password: &str) -> Result<TotpSecret> {
+    pub async fn bootstrap_admin(
+        &self,
+        login: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<TotpSecret> {
         if !self.store.users().await?.is_empty() {
             return Err(ServiceError::Forbidden(
                 "利用者が既に存在します。管理者として user add を使ってください (users exist already: an administrator adds users)".into(),
@@ -109,7 +121,10 @@ impl Network {
             let reason = "管理者の権限が必要です (only an administrator adds users)";
             let mut e = self.event(actor, audit::Action::UserChange);
             e.target = target;
-            e.outcome = audit::Outcome::Refused { code: "not_admin".into(), reason: reason.into() };
+            e.outcome = audit::Outcome::Refused {
+                code: "not_admin".into(),
+                reason: reason.into(),
+            };
             self.audit(e).await?;
             return Err(ServiceError::Forbidden(reason.into()));
         }
@@ -119,14 +134,17 @@ impl Network {
         e.target = target;
         e.detail = detail;
         if let Err(err) = &result {
-            e.outcome = audit::Outcome::Failed { reason: err.to_string() };
+            e.outcome = audit::Outcome::Failed {
+                reason: err.to_string(),
+            };
         }
         self.audit(e).await?;
         result
     }
 
     pub async fn users(&self, actor: &Principal) -> Result<Vec<User>> {
-        self.require_office(actor, audit::Action::UserChange, "list users").await?;
+        self.require_office(actor, audit::Action::UserChange, "list users")
+            .await?;
         Ok(self.store.users().await?)
     }
 
@@ -143,13 +161,16 @@ impl Network {
         let wrong = || ServiceError::Unauthenticated(LoginOutcome::WrongPassword.to_string());
         let mut e = audit::Event::new(now, login, audit::Action::Login);
         let Some((user, creds)) = self.store.user(login).await? else {
-            e.outcome = audit::Outcome::Failed { reason: "unknown login".into() };
+            e.outcome = audit::Outcome::Failed {
+                reason: "unknown login".into(),
+            };
             self.audit(e).await?;
             return Err(wrong());
         };
         let totp_secret = match &creds.totp_secret {
             Some(s) => Some(
-                TotpSecret::from_base32(s).map_err(|err| ServiceError::Internal(format!("stored TOTP secret: {err}")))?,
+                TotpSecret::from_base32(s)
+                    .map_err(|err| ServiceError::Internal(format!("stored TOTP secret: {err}")))?,
             ),
             None => None,
         };
@@ -159,22 +180,36 @@ impl Network {
             state: state_of(&creds),
             totp_required: self.totp_required,
         };
-        let (outcome, state) =
-            auth::check_login(LoginInput { password, totp_code: totp }, &stored, now, &self.lockout);
+        let (outcome, state) = auth::check_login(
+            LoginInput {
+                password,
+                totp_code: totp,
+            },
+            &stored,
+            now,
+            &self.lockout,
+        );
         let new_creds = Credentials {
             login_state: serde_json::to_string(&state).unwrap_or_default(),
             ..creds
         };
         self.store.set_credentials(login, &new_creds).await?;
         if outcome != LoginOutcome::Success {
-            e.outcome = audit::Outcome::Failed { reason: format!("{outcome:?}") };
+            e.outcome = audit::Outcome::Failed {
+                reason: format!("{outcome:?}"),
+            };
             self.audit(e).await?;
             return Err(ServiceError::Unauthenticated(outcome.to_string()));
         }
         if !user.active {
-            e.outcome = audit::Outcome::Refused { code: "user_inactive".into(), reason: "account disabled".into() };
+            e.outcome = audit::Outcome::Refused {
+                code: "user_inactive".into(),
+                reason: "account disabled".into(),
+            };
             self.audit(e).await?;
-            return Err(ServiceError::Unauthenticated("この利用者は無効です (this account is disabled)".into()));
+            return Err(ServiceError::Unauthenticated(
+                "この利用者は無効です (this account is disabled)".into(),
+            ));
         }
         let acting = match acting_for {
             Some(code) => {
@@ -191,12 +226,17 @@ impl Network {
                 self.store.facility_details(code).await?
             }
             // One facility: act for it; several: the user must choose.
-            None if user.facilities.len() == 1 => self.store.facility_details(&user.facilities[0]).await?,
+            None if user.facilities.len() == 1 => {
+                self.store.facility_details(&user.facilities[0]).await?
+            }
             None => None,
         };
         e.actor_facility = acting.as_ref().map(|f| f.code.clone());
         self.audit(e).await?;
-        Ok(Principal::User { user, acting_for: acting })
+        Ok(Principal::User {
+            user,
+            acting_for: acting,
+        })
     }
 
     /// Sign in and open a session. Returns the session token (to be kept by the client) and
@@ -229,13 +269,22 @@ impl Network {
     /// The principal of a session token, if the session is open and not expired.
     pub async fn session(&self, token: &str) -> Result<Principal> {
         let hash = auth::token_hash(token);
-        let expired = || ServiceError::Unauthenticated("セッションが切れました。再度ログインしてください (session expired: sign in again)".into());
-        let Some(s) = self.store.session(&hash).await? else { return Err(expired()) };
+        let expired = || {
+            ServiceError::Unauthenticated(
+                "セッションが切れました。再度ログインしてください (session expired: sign in again)"
+                    .into(),
+            )
+        };
+        let Some(s) = self.store.session(&hash).await? else {
+            return Err(expired());
+        };
         let now = self.now();
         if s.ended_at.is_some() || self.sessions.is_expired(s.created_at, s.last_seen, now) {
             return Err(expired());
         }
-        let Some((user, _)) = self.store.user(&s.login).await? else { return Err(expired()) };
+        let Some((user, _)) = self.store.user(&s.login).await? else {
+            return Err(expired());
+        };
         if !user.active {
             return Err(expired());
         }
@@ -251,19 +300,30 @@ impl Network {
     pub async fn choose_facility(&self, token: &str, code: &FacilityCode) -> Result<Principal> {
         let principal = self.session(token).await?;
         let Principal::User { user, .. } = principal else {
-            return Err(ServiceError::Forbidden("only users choose a facility".into()));
+            return Err(ServiceError::Forbidden(
+                "only users choose a facility".into(),
+            ));
         };
         if !user.facilities.contains(code) {
-            return Err(ServiceError::Forbidden(format!("{code} の所属ではありません (you do not work for facility {code})")));
+            return Err(ServiceError::Forbidden(format!(
+                "{code} の所属ではありません (you do not work for facility {code})"
+            )));
         }
         let facility = self.store.facility_details(code).await?;
-        self.store.touch_session(&auth::token_hash(token), self.now(), Some(code)).await?;
-        Ok(Principal::User { user, acting_for: facility })
+        self.store
+            .touch_session(&auth::token_hash(token), self.now(), Some(code))
+            .await?;
+        Ok(Principal::User {
+            user,
+            acting_for: facility,
+        })
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
         let principal = self.session(token).await.ok();
-        self.store.end_session(&auth::token_hash(token), self.now()).await?;
+        self.store
+            .end_session(&auth::token_hash(token), self.now())
+            .await?;
         if let Some(p) = principal {
             self.audit(self.event(&p, audit::Action::Logout)).await?;
         }
@@ -271,10 +331,17 @@ impl Network {
     }
 
     /// Issue an API key for a facility's system (shown once).
-    pub async fn create_api_key(&self, actor: &Principal, facility: &FacilityCode) -> Result<auth::NewApiKey> {
-        self.require_office(actor, audit::Action::FacilityChange, facility.as_str()).await?;
+    pub async fn create_api_key(
+        &self,
+        actor: &Principal,
+        facility: &FacilityCode,
+    ) -> Result<auth::NewApiKey> {
+        self.require_office(actor, audit::Action::FacilityChange, facility.as_str())
+            .await?;
         if self.store.facility_details(facility).await?.is_none() {
-            return Err(ServiceError::Invalid(format!("facility {facility} is not registered")));
+            return Err(ServiceError::Invalid(format!(
+                "facility {facility} is not registered"
+            )));
         }
         let key = auth::ApiKey::generate(facility)?;
         self.store
@@ -298,19 +365,36 @@ impl Network {
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Principal> {
         let bad = || ServiceError::Unauthenticated("APIキーが無効です (invalid API key)".into());
         let parsed = auth::parse_api_key(key).map_err(|_| bad())?;
-        let Some(rec) = self.store.api_key(&parsed.display_prefix).await? else { return Err(bad()) };
-        if rec.revoked_at.is_some() || rec.facility != parsed.facility || !auth::verify_api_key(&rec.key_hash, key) {
+        let Some(rec) = self.store.api_key(&parsed.display_prefix).await? else {
+            return Err(bad());
+        };
+        if rec.revoked_at.is_some()
+            || rec.facility != parsed.facility
+            || !auth::verify_api_key(&rec.key_hash, key)
+        {
             return Err(bad());
         }
-        let Some(facility) = self.store.facility_details(&rec.facility).await? else { return Err(bad()) };
-        Ok(Principal::FacilitySystem { facility, key_prefix: rec.prefix })
+        let Some(facility) = self.store.facility_details(&rec.facility).await? else {
+            return Err(bad());
+        };
+        Ok(Principal::FacilitySystem {
+            facility,
+            key_prefix: rec.prefix,
+        })
     }
 
     /// For tests and the demo: the current TOTP code of a user (never exposed over HTTP).
     pub async fn current_totp_for_tests(&self, login: &str, at: UnixTime) -> Result<String> {
-        let (_, creds) = self.store.user(login).await?.ok_or_else(|| ServiceError::NotFound(login.to_owned()))?;
-        let secret = creds.totp_secret.ok_or_else(|| ServiceError::NotFound("no TOTP".into()))?;
-        let secret = TotpSecret::from_base32(&secret).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (_, creds) = self
+            .store
+            .user(login)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(login.to_owned()))?;
+        let secret = creds
+            .totp_secret
+            .ok_or_else(|| ServiceError::NotFound("no TOTP".into()))?;
+        let secret =
+            TotpSecret::from_base32(&secret).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(secret.code_at(at))
     }
 }

@@ -62,8 +62,14 @@ pub type Result<T> = std::result::Result<T, ServiceError>;
 /// with its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    User { user: User, acting_for: Option<Facility> },
-    FacilitySystem { facility: Facility, key_prefix: String },
+    User {
+        user: User,
+        acting_for: Option<Facility>,
+    },
+    FacilitySystem {
+        facility: Facility,
+        key_prefix: String,
+    },
 }
 
 impl Principal {
@@ -91,7 +97,10 @@ impl Principal {
 
     /// Runs the network: the operations office (事務局) and administrators.
     pub fn is_office(&self) -> bool {
-        matches!(self.profession(), Some(Profession::NetworkOperator | Profession::Administrator))
+        matches!(
+            self.profession(),
+            Some(Profession::NetworkOperator | Profession::Administrator)
+        )
     }
 
     pub fn is_admin(&self) -> bool {
@@ -131,7 +140,11 @@ impl Network {
 
     /// Cheap password hashing, for tests only.
     pub fn with_test_hashing(mut self) -> Network {
-        self.hash_params = Some(auth::HashParams { m_kib: 8, t: 1, p: 1 });
+        self.hash_params = Some(auth::HashParams {
+            m_kib: 8,
+            t: 1,
+            p: 1,
+        });
         self
     }
 
@@ -156,30 +169,40 @@ impl Network {
     }
 
     /// Refuse unless the principal runs the network; the refusal is audited.
-    pub(crate) async fn require_office(&self, principal: &Principal, action: audit::Action, target: &str) -> Result<()> {
+    pub(crate) async fn require_office(
+        &self,
+        principal: &Principal,
+        action: audit::Action,
+        target: &str,
+    ) -> Result<()> {
         if principal.is_office() {
             return Ok(());
         }
         let reason = "事務局または管理者の権限が必要です (this needs the operations office or an administrator)";
         let mut e = self.event(principal, action);
         e.target = target.to_owned();
-        e.outcome = audit::Outcome::Refused { code: "not_office".into(), reason: reason.into() };
+        e.outcome = audit::Outcome::Refused {
+            code: "not_office".into(),
+            reason: reason.into(),
+        };
         self.audit(e).await?;
         Err(ServiceError::Forbidden(reason.into()))
     }
 
     pub async fn permission_matrix(&self) -> Result<PermissionMatrix> {
         match self.store.setting(MATRIX_KEY).await? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| ServiceError::Internal(format!("stored permission matrix is invalid: {e}"))),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                ServiceError::Internal(format!("stored permission matrix is invalid: {e}"))
+            }),
             None => Ok(PermissionMatrix::default()),
         }
     }
 
     pub async fn policy_settings(&self) -> Result<policy::Settings> {
         match self.store.setting(POLICY_KEY).await? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| ServiceError::Internal(format!("stored policy settings are invalid: {e}"))),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                ServiceError::Internal(format!("stored policy settings are invalid: {e}"))
+            }),
             None => Ok(policy::Settings::default()),
         }
     }

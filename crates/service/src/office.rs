@@ -48,7 +48,9 @@ impl Network {
         e.target = target;
         e.detail = detail;
         if let Err(err) = &result {
-            e.outcome = audit::Outcome::Failed { reason: err.to_string() };
+            e.outcome = audit::Outcome::Failed {
+                reason: err.to_string(),
+            };
         }
         self.audit(e).await?;
         result
@@ -56,7 +58,8 @@ impl Network {
 
     pub async fn put_facility(&self, actor: &Principal, facility: Facility) -> Result<()> {
         let target = facility.code.to_string();
-        self.require_office(actor, audit::Action::FacilityChange, &target).await?;
+        self.require_office(actor, audit::Action::FacilityChange, &target)
+            .await?;
         let detail = format!(
             "{} {} status={} discloses={} views={}",
             facility.kind.as_str(),
@@ -66,7 +69,15 @@ impl Network {
             facility.views
         );
         let r = self.store.put_facility(&facility).await.map_err(Into::into);
-        self.audited(actor, audit::Action::FacilityChange, None, target, detail, r).await
+        self.audited(
+            actor,
+            audit::Action::FacilityChange,
+            None,
+            target,
+            detail,
+            r,
+        )
+        .await
     }
 
     pub async fn facilities(&self) -> Result<Vec<Facility>> {
@@ -75,7 +86,8 @@ impl Network {
 
     /// Issue a regional ID and link the given local patients to it.
     pub async fn enroll(&self, actor: &Principal, locals: &[LocalPatient]) -> Result<RegionalId> {
-        self.require_office(actor, audit::Action::Enroll, "enroll").await?;
+        self.require_office(actor, audit::Action::Enroll, "enroll")
+            .await?;
         for lp in locals {
             if let Some(other) = self.store.regional_id_of(lp).await? {
                 return Err(ServiceError::Conflict(format!(
@@ -85,56 +97,124 @@ impl Network {
             }
         }
         let id = self.store.enroll(&actor.actor(), self.now()).await?;
-        self.audited(actor, audit::Action::Enroll, Some(&id), id.to_string(), String::new(), Ok(())).await?;
+        self.audited(
+            actor,
+            audit::Action::Enroll,
+            Some(&id),
+            id.to_string(),
+            String::new(),
+            Ok(()),
+        )
+        .await?;
         for lp in locals {
             self.link(actor, &id, lp).await?;
         }
         Ok(id)
     }
 
-    pub async fn link(&self, actor: &Principal, id: &RegionalId, lp: &LocalPatient) -> Result<Link> {
+    pub async fn link(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        lp: &LocalPatient,
+    ) -> Result<Link> {
         let target = format!("{}/{}", lp.facility, lp.local_id);
-        self.require_office(actor, audit::Action::Link, &target).await?;
-        let r = self.store.link(id, lp, &actor.actor(), self.now()).await.map_err(Into::into);
-        self.audited(actor, audit::Action::Link, Some(id), target, String::new(), r).await
+        self.require_office(actor, audit::Action::Link, &target)
+            .await?;
+        let r = self
+            .store
+            .link(id, lp, &actor.actor(), self.now())
+            .await
+            .map_err(Into::into);
+        self.audited(
+            actor,
+            audit::Action::Link,
+            Some(id),
+            target,
+            String::new(),
+            r,
+        )
+        .await
     }
 
     /// End a local patient's link: from this moment nothing of it is visible under the
     /// regional ID.
     pub async fn unlink(&self, actor: &Principal, lp: &LocalPatient) -> Result<Link> {
         let target = format!("{}/{}", lp.facility, lp.local_id);
-        self.require_office(actor, audit::Action::Unlink, &target).await?;
+        self.require_office(actor, audit::Action::Unlink, &target)
+            .await?;
         let r = match self.store.unlink(lp, &actor.actor(), self.now()).await {
             Ok(Some(link)) => Ok(link),
             Ok(None) => Err(ServiceError::Conflict(format!("{target} is not linked"))),
             Err(e) => Err(e.into()),
         };
         let patient = r.as_ref().ok().map(|l| l.regional_id.clone());
-        self.audited(actor, audit::Action::Unlink, patient.as_ref(), target, String::new(), r).await
+        self.audited(
+            actor,
+            audit::Action::Unlink,
+            patient.as_ref(),
+            target,
+            String::new(),
+            r,
+        )
+        .await
     }
 
-    pub async fn merge(&self, actor: &Principal, from: &RegionalId, into: &RegionalId) -> Result<Merge> {
-        self.require_office(actor, audit::Action::Merge, from.as_str()).await?;
-        let r = self.store.merge(from, into, &actor.actor(), self.now()).await.map_err(Into::into);
-        self.audited(actor, audit::Action::Merge, Some(into), from.to_string(), format!("{from} → {into}"), r).await
+    pub async fn merge(
+        &self,
+        actor: &Principal,
+        from: &RegionalId,
+        into: &RegionalId,
+    ) -> Result<Merge> {
+        self.require_office(actor, audit::Action::Merge, from.as_str())
+            .await?;
+        let r = self
+            .store
+            .merge(from, into, &actor.actor(), self.now())
+            .await
+            .map_err(Into::into);
+        self.audited(
+            actor,
+            audit::Action::Merge,
+            Some(into),
+            from.to_string(),
+            format!("{from} → {into}"),
+            r,
+        )
+        .await
     }
 
     pub async fn unmerge(&self, actor: &Principal, merge_id: i64) -> Result<Merge> {
-        self.require_office(actor, audit::Action::Unmerge, &merge_id.to_string()).await?;
-        let r = self.store.unmerge(merge_id, &actor.actor(), self.now()).await.map_err(Into::into);
+        self.require_office(actor, audit::Action::Unmerge, &merge_id.to_string())
+            .await?;
+        let r = self
+            .store
+            .unmerge(merge_id, &actor.actor(), self.now())
+            .await
+            .map_err(Into::into);
         let patient = r.as_ref().ok().map(|m| m.from.clone());
-        self.audited(actor, audit::Action::Unmerge, patient.as_ref(), merge_id.to_string(), String::new(), r).await
+        self.audited(
+            actor,
+            audit::Action::Unmerge,
+            patient.as_ref(),
+            merge_id.to_string(),
+            String::new(),
+            r,
+        )
+        .await
     }
 
     pub async fn links(&self, actor: &Principal, id: &RegionalId) -> Result<Vec<Link>> {
-        self.require_office(actor, audit::Action::AuditRead, id.as_str()).await?;
+        self.require_office(actor, audit::Action::AuditRead, id.as_str())
+            .await?;
         Ok(self.store.links_of(id).await?)
     }
 
     pub async fn match_settings(&self) -> Result<mpi::MatchSettings> {
         match self.store.setting(MATCH_KEY).await? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| ServiceError::Internal(format!("stored match settings are invalid: {e}"))),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                ServiceError::Internal(format!("stored match settings are invalid: {e}"))
+            }),
             None => Ok(mpi::MatchSettings::default()),
         }
     }
@@ -142,7 +222,8 @@ impl Network {
     /// Match candidates among local patients not linked yet to the same regional ID, best
     /// first, with the explanation of each score. Nothing is linked here.
     pub async fn candidates(&self, actor: &Principal) -> Result<Vec<mpi::Candidate>> {
-        self.require_office(actor, audit::Action::Search, "match candidates").await?;
+        self.require_office(actor, audit::Action::Search, "match candidates")
+            .await?;
         let settings = self.match_settings().await?;
         let patients = self.store.local_patients().await?;
         let mut linked = std::collections::HashMap::new();
@@ -167,7 +248,12 @@ impl Network {
     }
 
     pub async fn record_consent(&self, actor: &Principal, input: ConsentInput) -> Result<Consent> {
-        self.require_office(actor, audit::Action::ConsentRecord, input.regional_id.as_str()).await?;
+        self.require_office(
+            actor,
+            audit::Action::ConsentRecord,
+            input.regional_id.as_str(),
+        )
+        .await?;
         if let Some(until) = input.valid_until {
             if until < input.valid_from {
                 return Err(ServiceError::Invalid(format!(
@@ -178,13 +264,20 @@ impl Network {
         }
         if input.paper_form.trim().is_empty() && !input.implied {
             return Err(ServiceError::Invalid(
-                "同意書の参照番号が必要です (a reference to the signed paper form is required)".into(),
+                "同意書の参照番号が必要です (a reference to the signed paper form is required)"
+                    .into(),
             ));
         }
-        if let ConsentScope::SelectedFacilities { disclosing, viewing } = &input.scope {
+        if let ConsentScope::SelectedFacilities {
+            disclosing,
+            viewing,
+        } = &input.scope
+        {
             for f in disclosing.iter().chain(viewing) {
                 if self.store.facility_details(f).await?.is_none() {
-                    return Err(ServiceError::Invalid(format!("facility {f} is not registered")));
+                    return Err(ServiceError::Invalid(format!(
+                        "facility {f} is not registered"
+                    )));
                 }
             }
         }
@@ -201,38 +294,78 @@ impl Network {
             implied: input.implied,
             recorded_by: actor.actor(),
             recorded_at: now,
-            replaces: previous.iter().rev().find(|c| c.withdrawn_at.is_none()).map(|c| c.id),
+            replaces: previous
+                .iter()
+                .rev()
+                .find(|c| c.withdrawn_at.is_none())
+                .map(|c| c.id),
         };
-        let detail = format!("mode={} from={} implied={}", consent.scope.mode(), consent.valid_from, consent.implied);
-        let r = self.store.record_consent(&consent).await.map_err(Into::into);
+        let detail = format!(
+            "mode={} from={} implied={}",
+            consent.scope.mode(),
+            consent.valid_from,
+            consent.implied
+        );
+        let r = self
+            .store
+            .record_consent(&consent)
+            .await
+            .map_err(Into::into);
         let r = r.map(|id| {
             consent.id = id;
             consent
         });
-        self.audited(actor, audit::Action::ConsentRecord, Some(&input.regional_id), String::new(), detail, r).await
+        self.audited(
+            actor,
+            audit::Action::ConsentRecord,
+            Some(&input.regional_id),
+            String::new(),
+            detail,
+            r,
+        )
+        .await
     }
 
     /// Withdraw a consent (撤回): effective at once.
     pub async fn withdraw_consent(&self, actor: &Principal, id: i64) -> Result<Consent> {
-        self.require_office(actor, audit::Action::ConsentWithdraw, &id.to_string()).await?;
-        let r = self.store.withdraw_consent(id, &actor.actor(), self.now()).await.map_err(Into::into);
+        self.require_office(actor, audit::Action::ConsentWithdraw, &id.to_string())
+            .await?;
+        let r = self
+            .store
+            .withdraw_consent(id, &actor.actor(), self.now())
+            .await
+            .map_err(Into::into);
         let patient = r.as_ref().ok().map(|c: &Consent| c.regional_id.clone());
-        self.audited(actor, audit::Action::ConsentWithdraw, patient.as_ref(), id.to_string(), String::new(), r).await
+        self.audited(
+            actor,
+            audit::Action::ConsentWithdraw,
+            patient.as_ref(),
+            id.to_string(),
+            String::new(),
+            r,
+        )
+        .await
     }
 
     pub async fn consents(&self, actor: &Principal, id: &RegionalId) -> Result<Vec<Consent>> {
-        self.require_office(actor, audit::Action::AuditRead, id.as_str()).await?;
+        self.require_office(actor, audit::Action::AuditRead, id.as_str())
+            .await?;
         Ok(self.store.consents_of(id).await?)
     }
 
     /// Check the whole audit chain, and that its newest entry matches the anchor kept
     /// outside the database (which catches entries cut off at the end).
     pub async fn audit_verify(&self, actor: &Principal) -> Result<VerifyReport> {
-        self.require_office(actor, audit::Action::AuditRead, "verify").await?;
+        self.require_office(actor, audit::Action::AuditRead, "verify")
+            .await?;
         let report = self.verify_chain().await?;
         let mut e = self.event(actor, audit::Action::AuditRead);
         e.target = "verify".into();
-        e.detail = format!("{} entries, {} problems", report.entries, report.problems.len());
+        e.detail = format!(
+            "{} entries, {} problems",
+            report.entries,
+            report.problems.len()
+        );
         self.audit(e).await?;
         Ok(report)
     }
@@ -274,28 +407,45 @@ impl Network {
                         seq + 1
                     ));
                 } else if aseq == seq && ahash != hash {
-                    problems.push(format!("entry {seq} differs from the anchor kept outside the database"));
+                    problems.push(format!(
+                        "entry {seq} differs from the anchor kept outside the database"
+                    ));
                 }
             }
-            (None, Some((aseq, _))) => problems.push(format!("the audit log is empty but the anchor says {aseq} entries")),
+            (None, Some((aseq, _))) => problems.push(format!(
+                "the audit log is empty but the anchor says {aseq} entries"
+            )),
             _ => {}
         }
         Ok(VerifyReport {
             entries: checked,
-            head_hash: self.store.audit_head().await?.map(|(_, h)| store::packs::hex(&h)),
+            head_hash: self
+                .store
+                .audit_head()
+                .await?
+                .map(|(_, h)| store::packs::hex(&h)),
             problems,
         })
     }
 
     /// Who saw this patient (for the patient's own request: 開示請求).
     pub async fn who_saw(&self, actor: &Principal, id: &RegionalId) -> Result<Vec<audit::Entry>> {
-        self.require_office(actor, audit::Action::AuditRead, id.as_str()).await?;
+        self.require_office(actor, audit::Action::AuditRead, id.as_str())
+            .await?;
         let entries = self
             .store
-            .audit_query(&AuditFilter { patient: Some(id.clone()), ..Default::default() })
+            .audit_query(&AuditFilter {
+                patient: Some(id.clone()),
+                ..Default::default()
+            })
             .await?
             .into_iter()
-            .filter(|e| matches!(e.event.action, audit::Action::View | audit::Action::BreakGlass | audit::Action::Export))
+            .filter(|e| {
+                matches!(
+                    e.event.action,
+                    audit::Action::View | audit::Action::BreakGlass | audit::Action::Export
+                )
+            })
             .collect();
         let mut e = self.event(actor, audit::Action::AuditRead);
         e.patient = Some(id.clone());
@@ -305,9 +455,15 @@ impl Network {
     }
 
     pub async fn user_activity(&self, actor: &Principal, login: &str) -> Result<Vec<audit::Entry>> {
-        self.require_office(actor, audit::Action::AuditRead, login).await?;
-        let entries =
-            self.store.audit_query(&AuditFilter { actor: Some(login.to_owned()), ..Default::default() }).await?;
+        self.require_office(actor, audit::Action::AuditRead, login)
+            .await?;
+        let entries = self
+            .store
+            .audit_query(&AuditFilter {
+                actor: Some(login.to_owned()),
+                ..Default::default()
+            })
+            .await?;
         let mut e = self.event(actor, audit::Action::AuditRead);
         e.target = format!("activity of {login}");
         self.audit(e).await?;
@@ -316,8 +472,15 @@ impl Network {
 
     /// Emergency accesses to review (閲覧履歴の定期的確認).
     pub async fn emergency_review(&self, actor: &Principal) -> Result<Vec<audit::Entry>> {
-        self.require_office(actor, audit::Action::AuditRead, "emergency review").await?;
-        let entries = self.store.audit_query(&AuditFilter { flagged_only: true, ..Default::default() }).await?;
+        self.require_office(actor, audit::Action::AuditRead, "emergency review")
+            .await?;
+        let entries = self
+            .store
+            .audit_query(&AuditFilter {
+                flagged_only: true,
+                ..Default::default()
+            })
+            .await?;
         let mut e = self.event(actor, audit::Action::AuditRead);
         e.target = "emergency review".into();
         self.audit(e).await?;
@@ -343,10 +506,17 @@ fn verify_from(chain: &[audit::Entry], skip: usize) -> std::result::Result<(), S
             ));
         }
         if e.prev_hash != prev_hash {
-            return Err(format!("entry {} does not follow entry {} (deleted, inserted or reordered)", e.seq, e.seq - 1));
+            return Err(format!(
+                "entry {} does not follow entry {} (deleted, inserted or reordered)",
+                e.seq,
+                e.seq - 1
+            ));
         }
         if audit::entry_hash(&e.prev_hash, e.seq, &e.event) != e.hash {
-            return Err(format!("entry {} was edited (its content does not match its hash)", e.seq));
+            return Err(format!(
+                "entry {} was edited (its content does not match its hash)",
+                e.seq
+            ));
         }
     }
     Ok(())

@@ -143,15 +143,26 @@ pub async fn run_all(store: &dyn Store) {
     assert_eq!(runs[0].removed, 1);
     assert_eq!(runs[0].totals.as_ref().map(|t| t.files_seen), Some(3));
 
-    let live = store.patient_records(fac, "1000001").await.expect("patient records");
+    let live = store
+        .patient_records(fac, "1000001")
+        .await
+        .expect("patient records");
     let mut live_paths: Vec<&str> = live.iter().map(|r| r.path.as_str()).collect();
     live_paths.sort();
     assert_eq!(
         live_paths,
-        ["100/000/1000001/20240401/OML-11/a_1", "100/000/1000001/20240401/OML-11/a_2"],
+        [
+            "100/000/1000001/20240401/OML-11/a_1",
+            "100/000/1000001/20240401/OML-11/a_2"
+        ],
         "only live versions; the removed file and the old content are history"
     );
-    assert_eq!(live.iter().find(|r| r.path.ends_with("a_1")).map(|r| r.sha256), Some(changed.sha256));
+    assert_eq!(
+        live.iter()
+            .find(|r| r.path.ends_with("a_1"))
+            .map(|r| r.sha256),
+        Some(changed.sha256)
+    );
 
     let overview = store.facility_overview().await.expect("overview");
     assert_eq!(overview.len(), 1);

