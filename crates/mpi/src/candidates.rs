@@ -246,3 +246,52 @@ pub fn best_matches_with(
     sort_matches(&mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::FacilityCode;
+
+    fn rec(fac: &str, id: &str, kana: &str, birth: &str) -> (LocalPatient, Demographics) {
+        (
+            LocalPatient {
+                facility: FacilityCode::parse(fac).unwrap(),
+                local_id: id.into(),
+            },
+            Demographics {
+                name_kanji: "高橋 花子".into(),
+                name_kana: kana.into(),
+                birth_date: birth.into(),
+                sex: "F".into(),
+                phone: "022-211-1234".into(),
+                zip: String::new(),
+                address: "仙台市青葉区一番町2-3-5".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn only_cross_facility_pairs_best_first() {
+        let recs = vec![
+            rec("0410000001", "1", "タカハシ ハナコ", "19500131"),
+            rec("0410000001", "2", "タカハシ ハナコ", "19500131"),
+            rec("0410000002", "9", "たかはし はなこ", "19500131"),
+            rec("0410000003", "5", "タカハシ ハナコ", "19500130"),
+        ];
+        let (c, stats) = MatchIndex::build(&recs).candidates(&MatchSettings::default());
+        assert!(c.iter().all(|c| c.a.facility != c.b.facility));
+        assert!(c.windows(2).all(|w| w[0].score >= w[1].score));
+        // 1-9, 2-9 auto; 1-5, 2-5, 9-5 review (birth date one digit off); 1-2 never.
+        assert_eq!(c.len(), 5, "{c:#?}");
+        assert_eq!(
+            c.iter()
+                .filter(|c| c.decision == MatchDecision::AutoLink)
+                .count(),
+            2
+        );
+        assert_eq!(stats.pairs_compared, 5);
+        let m = best_matches(&recs[0].1, &recs);
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[0].score, 100);
+    }
+}

@@ -370,8 +370,8 @@ fn kanji_digit(c: char) -> Option<u32> {
 fn kanji_number(s: &[char]) -> Option<u32> {
     match s {
         [] => None,
-        [a] => kanji_digit(*a),
         ['十'] => Some(10),
+        [a] => kanji_digit(*a),
         ['十', b] => Some(10 + kanji_digit(*b)?),
         [a, '十'] => Some(kanji_digit(*a)? * 10),
         [a, '十', b] => Some(kanji_digit(*a)? * 10 + kanji_digit(*b)?),

@@ -591,7 +591,8 @@ fn precedence_names_the_most_fundamental_reason() {
     w.user.profession = Profession::CareWorker;
     w.b.views = false;
     w.user.active = false;
-    let steps: [(&str, fn(&mut World)); 6] = [
+    type Fix = fn(&mut World);
+    let steps: [(&str, Fix); 6] = [
         ("user_inactive", |w| w.user.active = true),
         ("facility_does_not_view", |w| w.b.views = true),
         ("not_linked", |w| {
@@ -722,4 +723,5 @@ fn audit_entry_carries_the_whole_decision() {
     let v = serde_json::to_value(&e.decision).unwrap();
     assert_eq!(v["outcome"], "refused");
     assert_eq!(v["code"], "no_consent");
+    assert_eq!(serde_json::from_value::<Decision>(v).unwrap(), d);
 }
