@@ -1,5 +1,6 @@
 //! `renkei`: the command line of the regional network.
 
+mod admin;
 mod bench;
 mod cli_progress;
 
@@ -29,6 +30,8 @@ struct Cli {
         default_value = "renkei-data"
     )]
     data: PathBuf,
+    #[command(flatten)]
+    sign_in: admin::SignIn,
     #[command(subcommand)]
     command: Command,
 }
@@ -120,6 +123,40 @@ enum Command {
         #[arg(long)]
         facility: FacilityCode,
     },
+    /// Sign in (password + TOTP) and keep a session for the following commands.
+    Login,
+    /// End the kept session.
+    Logout,
+    /// Participating facilities (参加施設).
+    Facility {
+        #[command(subcommand)]
+        cmd: admin::FacilityCommand,
+    },
+    /// Users, professions and sign-in (利用者).
+    User {
+        #[command(subcommand)]
+        cmd: admin::UserCommand,
+    },
+    /// Enrolment (地域共通IDの発行) and access to a patient's records through the gate.
+    Patient {
+        #[command(subcommand)]
+        cmd: admin::PatientCommand,
+    },
+    /// ID linkage (名寄せ・ID連携): links, candidates, merges.
+    Link {
+        #[command(subcommand)]
+        cmd: admin::LinkCommand,
+    },
+    /// Consent (同意): record, withdraw, history.
+    Consent {
+        #[command(subcommand)]
+        cmd: admin::ConsentCommand,
+    },
+    /// The audit log (アクセスログ): verify, who saw a patient, user activity, emergencies.
+    Audit {
+        #[command(subcommand)]
+        cmd: admin::AuditCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -127,19 +164,31 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?;
-    runtime.block_on(run(cli))
+        .context("starting the runtime")
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes, without a backtrace: the operator needs the reason.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn open_store(data: &Path) -> Result<Arc<dyn Store>> {
     let store = SqliteStore::open(data)
         .with_context(|| format!("opening the data folder {}", data.display()))?;
     Ok(Arc::new(store))
+}
+
+fn network(data: &Path) -> Result<service::Network> {
+    Ok(service::Network::new(open_store(data)?))
 }
 
 async fn facility_id(store: &dyn Store, code: &FacilityCode) -> Result<store::FacilityId> {
@@ -339,6 +388,30 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench { what } => bench::run(what).await,
+        Command::Login => admin::login(&network(&cli.data)?, &cli.data, &cli.sign_in).await,
+        Command::Logout => admin::logout(&network(&cli.data)?, &cli.data).await,
+        Command::Facility { cmd } => {
+            admin::facility(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+        }
+        Command::User { cmd } => {
+            admin::user(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+        }
+        Command::Patient { cmd } => {
+            admin::patient(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+        }
+        Command::Link { cmd } => {
+            admin::link(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+        }
+        Command::Consent { cmd } => {
+            admin::consent(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+        }
+        Command::Audit { cmd } => {
+            if admin::audit(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await? {
+                Ok(())
+            } else {
+                std::process::exit(3)
+            }
+        }
     }
 }
 
