@@ -308,10 +308,7 @@ async fn run(cli: Cli) -> Result<()> {
                 "renkei is serving {} on http://{listen}/ (Ctrl-C to stop)",
                 cli.data.display()
             );
-            let state = server::AppState {
-                store,
-                network_name,
-            };
+            let state = server::AppState::new(store, network_name);
             tokio::select! {
                 r = server::serve(state, listen) => r.with_context(|| format!("serving on {listen}"))?,
                 _ = tokio::signal::ctrl_c() => println!("stopping"),

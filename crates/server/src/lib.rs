@@ -5,6 +5,8 @@
 //! gate is involved yet. Clinical views arrive with the access gate and must read records only
 //! through it.
 
+mod api;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,7 +22,18 @@ use store::{FacilityOverview, Store, StoreError, StoreStats};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub network: service::Network,
     pub network_name: String,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, network_name: String) -> AppState {
+        AppState {
+            network: service::Network::new(store.clone()),
+            store,
+            network_name,
+        }
+    }
 }
 
 /// Every handler error becomes an HTTP response here, in one place.
@@ -50,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(status_page))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/status", get(status_json))
+        .merge(api::routes())
         .with_state(state)
 }
 

@@ -1,0 +1,604 @@
+//! The JSON API (`/api/v1`). Every handler authenticates first (session token or facility
+//! API key), then calls the service layer, which checks permissions, goes through the access
+//! gate for records, and writes the audit log. Errors become HTTP statuses in one place
+//! ([`ApiError`]).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use model::{
+    ConsentScope, Date, Facility, FacilityCode, FacilityKind, FacilityStatus, LocalPatient,
+    Profession, Purpose, RegionalId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use service::{ConsentInput, NewUser, Principal, ServiceError};
+
+use crate::AppState;
+
+pub const SESSION_COOKIE: &str = "renkei_session";
+
+/// A service error as an HTTP response: the status says what kind, the body says why.
+pub struct ApiError(ServiceError);
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.0 {
+            ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match &self.0 {
+            // Internal details go to the operator's log, not to the client.
+            ServiceError::Store(_) | ServiceError::Internal(_) => {
+                eprintln!("api error: {}", self.0);
+                "内部エラー (internal error)".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError(ServiceError::Invalid(msg.into()))
+}
+
+/// The bearer token or session cookie of a request.
+fn credential(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = v.strip_prefix("Bearer ") {
+            return Some(t.trim().to_owned());
+        }
+    }
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| {
+            c.split(';')
+                .map(str::trim)
+                .find_map(|kv| kv.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        })
+        .map(str::to_owned)
+}
+
+async fn principal(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
+    let token = credential(headers).ok_or_else(|| {
+        ApiError(ServiceError::Unauthenticated(
+            "ログインしてください (sign in first)".into(),
+        ))
+    })?;
+    if token.starts_with("rk_") {
+        return Ok(state.network.authenticate_api_key(&token).await?);
+    }
+    Ok(state.network.session(&token).await?)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/facility", post(choose_facility))
+        .route("/api/v1/facilities", get(facilities))
+        .route("/api/v1/facilities/{code}", put(put_facility))
+        .route("/api/v1/facilities/{code}/api-keys", post(api_key))
+        .route("/api/v1/users", get(users).post(add_user))
+        .route("/api/v1/patients", post(enroll))
+        .route("/api/v1/patients/{id}/links", get(links))
+        .route("/api/v1/patients/{id}/consents", get(consents))
+        .route("/api/v1/patients/{id}/records", get(records))
+        .route("/api/v1/links", post(link))
+        .route("/api/v1/links/{facility}/{local_id}", delete(unlink))
+        .route("/api/v1/match-candidates", get(candidates))
+        .route("/api/v1/merges", post(merge))
+        .route("/api/v1/merges/{id}/undo", post(unmerge))
+        .route("/api/v1/consents", post(record_consent))
+        .route("/api/v1/consents/{id}/withdraw", post(withdraw_consent))
+        .route("/api/v1/audit/verify", get(audit_verify))
+        .route("/api/v1/audit/patients/{id}", get(who_saw))
+        .route("/api/v1/audit/users/{login}", get(user_activity))
+        .route("/api/v1/audit/emergency", get(emergency))
+}
+
+fn regional_id(s: &str) -> ApiResult<RegionalId> {
+    RegionalId::parse(s).map_err(|e| invalid(e.to_string()))
+}
+
+fn facility_code(s: &str) -> ApiResult<FacilityCode> {
+    FacilityCode::parse(s).map_err(|e| invalid(e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    login: String,
+    password: String,
+    totp: Option<String>,
+    facility: Option<String>,
+}
+
+fn principal_json(p: &Principal) -> Value {
+    match p {
+        Principal::User { user, acting_for } => json!({
+            "login": user.login,
+            "display_name": user.display_name,
+            "profession": user.profession,
+            "facilities": user.facilities,
+            "acting_for": acting_for.as_ref().map(|f| &f.code),
+        }),
+        Principal::FacilitySystem { facility, .. } => json!({ "facility_system": facility.code }),
+    }
+}
+
+async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
+    let facility = body.facility.as_deref().map(facility_code).transpose()?;
+    let (token, p) = state
+        .network
+        .login(
+            &body.login,
+            &body.password,
+            body.totp.as_deref(),
+            facility.as_ref(),
+        )
+        .await?;
+    // HttpOnly + SameSite=Strict: scripts in the page cannot read it and other sites cannot
+    // send it. Behind TLS the reverse proxy should add Secure.
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+        token.as_str()
+    );
+    Ok((
+        [
+            (header::SET_COOKIE, cookie),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+        Json(json!({ "token": token.as_str(), "principal": principal_json(&p) })),
+    )
+        .into_response())
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    if let Some(token) = credential(&headers) {
+        state.network.logout(&token).await?;
+    }
+    Ok(Json(json!({ "signed_out": true })))
+}
+
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    Ok(Json(principal_json(&principal(&state, &headers).await?)))
+}
+
+#[derive(Deserialize)]
+struct ChooseBody {
+    facility: String,
+}
+
+async fn choose_facility(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<ChooseBody>,
+) -> ApiResult<Json<Value>> {
+    let token = credential(&headers).ok_or_else(|| {
+        ApiError(ServiceError::Unauthenticated(
+            "ログインしてください (sign in first)".into(),
+        ))
+    })?;
+    let p = state
+        .network
+        .choose_facility(&token, &facility_code(&body.facility)?)
+        .await?;
+    Ok(Json(principal_json(&p)))
+}
+
+async fn facilities(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<Facility>>> {
+    principal(&state, &headers).await?;
+    Ok(Json(state.network.facilities().await?))
+}
+
+#[derive(Deserialize)]
+struct FacilityBody {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    area: String,
+    #[serde(default = "participating")]
+    status: String,
+    discloses: bool,
+    views: bool,
+}
+
+fn participating() -> String {
+    "participating".into()
+}
+
+async fn put_facility(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Json(body): Json<FacilityBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let code = facility_code(&code)?;
+    let kind = FacilityKind::parse(&body.kind)
+        .ok_or_else(|| invalid(format!("kind {:?} is not a facility kind", body.kind)))?;
+    let status = FacilityStatus::parse(&body.status).ok_or_else(|| {
+        invalid(format!(
+            "status {:?}: participating, suspended or left",
+            body.status
+        ))
+    })?;
+    let f = Facility {
+        code,
+        name: body.name,
+        kind,
+        area: body.area,
+        status,
+        discloses: body.discloses,
+        views: body.views,
+    };
+    state.network.put_facility(&p, f.clone()).await?;
+    Ok(Json(json!(f)))
+}
+
+async fn api_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let key = state
+        .network
+        .create_api_key(&p, &facility_code(&code)?)
+        .await?;
+    Ok(Json(
+        json!({ "prefix": key.display_prefix, "key": key.secret_text }),
+    ))
+}
+
+async fn users(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(state.network.users(&p).await?)))
+}
+
+#[derive(Deserialize)]
+struct UserBody {
+    login: String,
+    display_name: String,
+    profession: String,
+    #[serde(default)]
+    facilities: Vec<String>,
+    password: String,
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<UserBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let profession = Profession::parse(&body.profession).ok_or_else(|| {
+        invalid(format!(
+            "profession {:?} is not one of the professions",
+            body.profession
+        ))
+    })?;
+    let facilities = body
+        .facilities
+        .iter()
+        .map(|f| facility_code(f))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let login = body.login.clone();
+    let totp = state
+        .network
+        .add_user(
+            &p,
+            NewUser {
+                login: body.login,
+                display_name: body.display_name,
+                profession,
+                facilities,
+                password: body.password,
+            },
+        )
+        .await?;
+    Ok(Json(json!({
+        "login": login,
+        "totp_secret": totp.to_base32(),
+        "otpauth_uri": totp.otpauth_uri(auth::DEFAULT_ISSUER, &login),
+    })))
+}
+
+#[derive(Deserialize)]
+struct LocalBody {
+    facility: String,
+    local_id: String,
+}
+
+impl LocalBody {
+    fn local(&self) -> ApiResult<LocalPatient> {
+        if self.local_id.trim().is_empty() {
+            return Err(invalid("local_id is empty"));
+        }
+        Ok(LocalPatient {
+            facility: facility_code(&self.facility)?,
+            local_id: self.local_id.clone(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct EnrollBody {
+    #[serde(default)]
+    locals: Vec<LocalBody>,
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<EnrollBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let locals = body
+        .locals
+        .iter()
+        .map(LocalBody::local)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let id = state.network.enroll(&p, &locals).await?;
+    Ok(Json(json!({ "regional_id": id, "grouped": id.grouped() })))
+}
+
+async fn links(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(
+        state.network.links(&p, &regional_id(&id)?).await?
+    )))
+}
+
+#[derive(Deserialize)]
+struct LinkBody {
+    regional_id: String,
+    facility: String,
+    local_id: String,
+}
+
+async fn link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<LinkBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let lp = LocalBody {
+        facility: body.facility,
+        local_id: body.local_id,
+    }
+    .local()?;
+    Ok(Json(json!(
+        state
+            .network
+            .link(&p, &regional_id(&body.regional_id)?, &lp)
+            .await?
+    )))
+}
+
+async fn unlink(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((facility, local_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let lp = LocalBody { facility, local_id }.local()?;
+    Ok(Json(json!(state.network.unlink(&p, &lp).await?)))
+}
+
+async fn candidates(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(state.network.candidates(&p).await?)))
+}
+
+#[derive(Deserialize)]
+struct MergeBody {
+    from: String,
+    into: String,
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<MergeBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(
+        state
+            .network
+            .merge(&p, &regional_id(&body.from)?, &regional_id(&body.into)?)
+            .await?
+    )))
+}
+
+async fn unmerge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(state.network.unmerge(&p, id).await?)))
+}
+
+#[derive(Deserialize)]
+struct ConsentBody {
+    regional_id: String,
+    scope: ConsentScope,
+    valid_from: String,
+    valid_until: Option<String>,
+    #[serde(default)]
+    paper_form: String,
+    #[serde(default)]
+    implied: bool,
+}
+
+async fn record_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<ConsentBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let date = |field: &str, s: &str| {
+        Date::parse(s).ok_or_else(|| invalid(format!("{field} {s:?} is not a date (YYYY-MM-DD)")))
+    };
+    let input = ConsentInput {
+        regional_id: regional_id(&body.regional_id)?,
+        scope: body.scope,
+        valid_from: date("valid_from", &body.valid_from)?,
+        valid_until: body
+            .valid_until
+            .as_deref()
+            .map(|u| date("valid_until", u))
+            .transpose()?,
+        paper_form: body.paper_form,
+        implied: body.implied,
+    };
+    Ok(Json(json!(state.network.record_consent(&p, input).await?)))
+}
+
+async fn withdraw_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(state.network.withdraw_consent(&p, id).await?)))
+}
+
+async fn consents(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(
+        state.network.consents(&p, &regional_id(&id)?).await?
+    )))
+}
+
+#[derive(Deserialize)]
+struct RecordsQuery {
+    #[serde(default = "care")]
+    purpose: String,
+    reason: Option<String>,
+}
+
+fn care() -> String {
+    "care".into()
+}
+
+#[derive(Serialize)]
+struct RecordsResponse {
+    regional_id: RegionalId,
+    allowed: Vec<Value>,
+    refused: Vec<service::AccessRefusal>,
+    break_glass: Option<policy::BreakGlass>,
+}
+
+async fn records(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<RecordsQuery>,
+) -> ApiResult<Response> {
+    let p = principal(&state, &headers).await?;
+    let purpose = Purpose::parse(&q.purpose).ok_or_else(|| {
+        invalid(format!(
+            "purpose {:?}: care, emergency or administration",
+            q.purpose
+        ))
+    })?;
+    let access = state
+        .network
+        .patient_records(&p, &regional_id(&id)?, purpose, q.reason.as_deref())
+        .await?;
+    let allowed = access
+        .allowed
+        .iter()
+        .map(|i| {
+            json!({
+                "source": i.source,
+                "local_id": i.local_id,
+                "category": i.category,
+                "kind": i.record.kind,
+                "date": i.record.date,
+                "order_no": i.record.order_no,
+                "condition": i.record.condition,
+                "message_type": i.record.message_type,
+                "version_id": i.record.version_id,
+            })
+        })
+        .collect();
+    let body = RecordsResponse {
+        regional_id: access.regional_id,
+        allowed,
+        refused: access.refused,
+        break_glass: access.break_glass,
+    };
+    // Patient data must not stay in browser or proxy caches.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let p = principal(&state, &headers).await?;
+    let report = state.network.audit_verify(&p).await?;
+    let status = if report.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    Ok((status, Json(json!({ "ok": report.ok(), "entries": report.entries, "head": report.head_hash, "problems": report.problems })))
+        .into_response())
+}
+
+async fn who_saw(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(
+        state.network.who_saw(&p, &regional_id(&id)?).await?
+    )))
+}
+
+async fn user_activity(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(state.network.user_activity(&p, &login).await?)))
+}
+
+async fn emergency(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(state.network.emergency_review(&p).await?)))
+}
