@@ -138,6 +138,39 @@ pub enum LinkCommand {
     Unmerge {
         merge_id: i64,
     },
+    /// Link the pairs at or above the configured auto-link score (never below it).
+    Auto,
+}
+
+#[derive(Subcommand)]
+pub enum SettingsCommand {
+    /// The permission matrix, consent and match settings in force.
+    Show,
+    /// Allow or deny one profession one record category (per-network override).
+    Permission {
+        /// e.g. care_manager
+        profession: String,
+        /// e.g. lab_results
+        category: String,
+        /// allow or deny
+        decision: String,
+    },
+    /// Back to the documented default matrix.
+    ResetPermissions,
+    /// Implied consent (黙示同意): on or off (default off).
+    ImpliedConsent { state: String },
+    /// How long an emergency (break-the-glass) access lasts, in minutes.
+    BreakGlassMinutes { minutes: i64 },
+    /// Match thresholds: candidates shown from --candidate-min; linked without review from
+    /// --auto-link-min (or never, with --no-auto-link).
+    Match {
+        #[arg(long)]
+        candidate_min: u32,
+        #[arg(long, conflicts_with = "no_auto_link")]
+        auto_link_min: Option<u32>,
+        #[arg(long)]
+        no_auto_link: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -564,6 +597,10 @@ pub async fn link(
             let m = net.merge(&actor, &from, &into).await?;
             println!("merge {}: {from} → {into}", m.id);
         }
+        LinkCommand::Auto => {
+            let n = net.auto_link(&actor).await?;
+            println!("{n} links made automatically (pairs at or above the auto-link score)");
+        }
         LinkCommand::Unmerge { merge_id } => {
             let m = net.unmerge(&actor, merge_id).await?;
             println!("merge {} undone: {} is separate again", m.id, m.from);
@@ -728,4 +765,123 @@ pub async fn audit(
         AuditCommand::Emergency => print_entries(&net.emergency_review(&actor).await?),
     }
     Ok(true)
+}
+
+pub async fn settings(
+    net: &Network,
+    data: &std::path::Path,
+    who: &SignIn,
+    cmd: SettingsCommand,
+) -> Result<()> {
+    let actor = sign_in(net, data, who).await?;
+    match cmd {
+        SettingsCommand::Show => {
+            let m = net.permission_matrix().await?;
+            println!("permission matrix (職種 × 情報区分):");
+            for p in Profession::ALL {
+                let cats: Vec<&str> = model::RecordCategory::ALL
+                    .iter()
+                    .filter(|c| m.allows(*p, **c))
+                    .map(|c| c.as_str())
+                    .collect();
+                println!(
+                    "  {:<20} {}",
+                    p.as_str(),
+                    if cats.is_empty() {
+                        "-".into()
+                    } else {
+                        cats.join(", ")
+                    }
+                );
+            }
+            let p = net.policy_settings().await?;
+            println!(
+                "implied consent (黙示同意): {}",
+                if p.implied_consent { "on" } else { "off" }
+            );
+            println!("break-the-glass minutes: {}", p.break_glass_minutes);
+            let m = net.match_settings().await?;
+            println!(
+                "match: candidates from {}, auto-link from {}",
+                m.candidate_min,
+                m.auto_link_min
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "never".into())
+            );
+        }
+        SettingsCommand::Permission {
+            profession,
+            category,
+            decision,
+        } => {
+            let p = Profession::parse(&profession)
+                .with_context(|| format!("{profession:?} is not a profession"))?;
+            let c = model::RecordCategory::parse(&category).with_context(|| {
+                format!(
+                    "{category:?} is not a category: {}",
+                    model::RecordCategory::ALL
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let allow = match decision.as_str() {
+                "allow" => true,
+                "deny" => false,
+                other => bail!("{other:?}: say allow or deny"),
+            };
+            net.set_permission(&actor, p, c, allow).await?;
+            println!(
+                "{p} {} {c}",
+                if allow {
+                    "may now see"
+                } else {
+                    "may no longer see"
+                }
+            );
+        }
+        SettingsCommand::ResetPermissions => {
+            net.reset_permissions(&actor).await?;
+            println!("permission matrix reset to the defaults");
+        }
+        SettingsCommand::ImpliedConsent { state } => {
+            let on = match state.as_str() {
+                "on" => true,
+                "off" => false,
+                other => bail!("{other:?}: say on or off"),
+            };
+            let mut s = net.policy_settings().await?;
+            s.implied_consent = on;
+            net.set_policy_settings(&actor, s).await?;
+            println!("implied consent {state}");
+        }
+        SettingsCommand::BreakGlassMinutes { minutes } => {
+            let mut s = net.policy_settings().await?;
+            s.break_glass_minutes = minutes;
+            net.set_policy_settings(&actor, s).await?;
+            println!("break-the-glass lasts {minutes} minutes");
+        }
+        SettingsCommand::Match {
+            candidate_min,
+            auto_link_min,
+            no_auto_link,
+        } => {
+            let auto = if no_auto_link {
+                None
+            } else {
+                auto_link_min.or(mpi::MatchSettings::default().auto_link_min)
+            };
+            net.set_match_settings(
+                &actor,
+                mpi::MatchSettings {
+                    auto_link_min: auto,
+                    candidate_min,
+                },
+            )
+            .await?;
+            println!("match settings saved");
+        }
+    }
+    Ok(())
 }

@@ -152,6 +152,11 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::ConsentCommand,
     },
+    /// Network settings: permission matrix, implied consent, break-the-glass, match thresholds.
+    Settings {
+        #[command(subcommand)]
+        cmd: admin::SettingsCommand,
+    },
     /// The audit log (アクセスログ): verify, who saw a patient, user activity, emergencies.
     Audit {
         #[command(subcommand)]
@@ -401,6 +406,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Consent { cmd } => {
             admin::consent(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+        }
+        Command::Settings { cmd } => {
+            admin::settings(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Audit { cmd } => {
             if admin::audit(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await? {

@@ -107,6 +107,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/links", post(link))
         .route("/api/v1/links/{facility}/{local_id}", delete(unlink))
         .route("/api/v1/match-candidates", get(candidates))
+        .route("/api/v1/links/auto", post(auto_link))
+        .route("/api/v1/settings", get(settings))
+        .route("/api/v1/settings/permissions", put(set_permission))
+        .route("/api/v1/settings/policy", put(set_policy))
+        .route("/api/v1/settings/match", put(set_match))
         .route("/api/v1/merges", post(merge))
         .route("/api/v1/merges/{id}/undo", post(unmerge))
         .route("/api/v1/consents", post(record_consent))
@@ -601,4 +606,70 @@ async fn user_activity(
 async fn emergency(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let p = principal(&state, &headers).await?;
     Ok(Json(json!(state.network.emergency_review(&p).await?)))
+}
+
+async fn auto_link(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(
+        json!({ "links_made": state.network.auto_link(&p).await? }),
+    ))
+}
+
+async fn settings(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    if !p.is_office() {
+        return Err(ApiError(ServiceError::Forbidden(
+            "事務局または管理者の権限が必要です (office or administrator only)".into(),
+        )));
+    }
+    Ok(Json(json!({
+        "permission_matrix": state.network.permission_matrix().await?,
+        "policy": state.network.policy_settings().await?,
+        "match": state.network.match_settings().await?,
+    })))
+}
+
+#[derive(Deserialize)]
+struct PermissionBody {
+    profession: String,
+    category: String,
+    allowed: bool,
+}
+
+async fn set_permission(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<PermissionBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    let profession = Profession::parse(&body.profession)
+        .ok_or_else(|| invalid(format!("{:?} is not a profession", body.profession)))?;
+    let category = model::RecordCategory::parse(&body.category)
+        .ok_or_else(|| invalid(format!("{:?} is not a record category", body.category)))?;
+    Ok(Json(json!(
+        state
+            .network
+            .set_permission(&p, profession, category, body.allowed)
+            .await?
+    )))
+}
+
+async fn set_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<policy::Settings>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    state.network.set_policy_settings(&p, body.clone()).await?;
+    Ok(Json(json!(body)))
+}
+
+async fn set_match(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<mpi::MatchSettings>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    state.network.set_match_settings(&p, body.clone()).await?;
+    Ok(Json(json!(body)))
 }

@@ -6,6 +6,7 @@
 mod access;
 mod identity;
 mod office;
+mod settings;
 
 use std::sync::Arc;
 

@@ -247,6 +247,42 @@ impl Network {
         Ok(out)
     }
 
+    /// Link the candidate pairs that score at least the configured auto-link score (never
+    /// below it; never when it is unset). A pair whose two sides are already linked to
+    /// different regional IDs is left for a merge by a person. Returns how many links were made.
+    pub async fn auto_link(&self, actor: &Principal) -> Result<usize> {
+        let settings = self.match_settings().await?;
+        let Some(min) = settings.auto_link_min else {
+            return Ok(0);
+        };
+        let mut made = 0;
+        for c in self.candidates(actor).await? {
+            if c.score < min || c.decision != mpi::MatchDecision::AutoLink {
+                continue;
+            }
+            let (ra, rb) = (
+                self.store.regional_id_of(&c.a).await?,
+                self.store.regional_id_of(&c.b).await?,
+            );
+            match (ra, rb) {
+                (None, None) => {
+                    self.enroll(actor, &[c.a.clone(), c.b.clone()]).await?;
+                    made += 2;
+                }
+                (Some(id), None) => {
+                    self.link(actor, &id, &c.b).await?;
+                    made += 1;
+                }
+                (None, Some(id)) => {
+                    self.link(actor, &id, &c.a).await?;
+                    made += 1;
+                }
+                (Some(_), Some(_)) => {}
+            }
+        }
+        Ok(made)
+    }
+
     pub async fn record_consent(&self, actor: &Principal, input: ConsentInput) -> Result<Consent> {
         self.require_office(
             actor,

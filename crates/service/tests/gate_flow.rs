@@ -186,11 +186,38 @@ async fn consent_decides_what_each_user_sees_and_everything_is_audited() {
         .await
         .expect("consent");
 
+    let before = fx
+        .store
+        .audit_head()
+        .await
+        .expect("head")
+        .map(|h| h.0)
+        .unwrap_or(0);
     let view = net
         .patient_records(&dr, &id, Purpose::Care, None)
         .await
         .expect("view");
     assert!(!view.allowed.is_empty(), "the doctor at B sees A's records");
+    // Every decision is audited: one entry per (source, patient, category) decided.
+    let written = fx.store.audit_range(before + 1, 0).await.expect("audit");
+    let views = written
+        .iter()
+        .filter(|e| e.event.action == audit::Action::View)
+        .count();
+    let allowed_groups: std::collections::BTreeSet<_> = view
+        .allowed
+        .iter()
+        .map(|i| (i.source.clone(), i.local_id.clone(), i.category))
+        .collect();
+    assert_eq!(views, allowed_groups.len() + view.refused.len());
+    assert_eq!(
+        written
+            .iter()
+            .filter(|e| !e.event.outcome.is_allowed())
+            .count(),
+        view.refused.len(),
+        "each refusal is in the log with its reason"
+    );
     assert!(
         view.allowed.iter().all(|i| i.source == a.facility),
         "only the disclosing facility's records"
@@ -349,4 +376,112 @@ fn local(f: &FacilityCode, id: &str) -> LocalPatient {
         facility: f.clone(),
         local_id: id.into(),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_change_decisions_and_auto_link_never_goes_below_the_threshold() {
+    let fx = fixture().await;
+    let net = &fx.net;
+    net.bootstrap_admin("admin", "管理者", PASSWORD)
+        .await
+        .expect("bootstrap");
+    let admin = sign_in(net, "admin", None, 0).await;
+    for (_, code) in fx.store.facilities().await.expect("facilities") {
+        net.put_facility(
+            &admin,
+            Facility {
+                code,
+                name: "x".into(),
+                kind: FacilityKind::Clinic,
+                area: String::new(),
+                status: FacilityStatus::Participating,
+                discloses: true,
+                views: true,
+            },
+        )
+        .await
+        .expect("facility");
+    }
+    // Auto-link switched off: nothing is linked, whatever the scores.
+    net.set_match_settings(
+        &admin,
+        mpi::MatchSettings {
+            auto_link_min: None,
+            candidate_min: 60,
+        },
+    )
+    .await
+    .expect("set");
+    assert_eq!(net.auto_link(&admin).await.expect("auto"), 0);
+    // At 100, only perfect pairs are linked; every link made scores at least 100.
+    net.set_match_settings(
+        &admin,
+        mpi::MatchSettings {
+            auto_link_min: Some(100),
+            candidate_min: 60,
+        },
+    )
+    .await
+    .expect("set");
+    let candidates = net.candidates(&admin).await.expect("candidates");
+    let made = net.auto_link(&admin).await.expect("auto");
+    assert!(made > 0);
+    for c in &candidates {
+        let (ra, rb) = (
+            fx.store.regional_id_of(&c.a).await.expect("a"),
+            fx.store.regional_id_of(&c.b).await.expect("b"),
+        );
+        if c.score < 100 && ra.is_some() && ra == rb {
+            // Linked together although below the threshold: only allowed through a third
+            // record that did reach it.
+            let shared = candidates
+                .iter()
+                .any(|o| o.score >= 100 && (o.a == c.a || o.b == c.a || o.a == c.b || o.b == c.b));
+            assert!(shared, "{c:?} linked below the threshold");
+        }
+    }
+    assert!(net
+        .set_match_settings(
+            &admin,
+            mpi::MatchSettings {
+                auto_link_min: Some(50),
+                candidate_min: 60
+            }
+        )
+        .await
+        .is_err());
+
+    // A matrix override changes the gate's answer; only administrators may change it.
+    let m = net
+        .set_permission(
+            &admin,
+            Profession::CareManager,
+            RecordCategory::LabResults,
+            true,
+        )
+        .await
+        .expect("set");
+    assert!(m.allows(Profession::CareManager, RecordCategory::LabResults));
+    assert!(net
+        .permission_matrix()
+        .await
+        .expect("m")
+        .allows(Profession::CareManager, RecordCategory::LabResults));
+    net.add_user(
+        &admin,
+        NewUser {
+            login: "op".into(),
+            display_name: "op".into(),
+            profession: Profession::NetworkOperator,
+            facilities: vec![],
+            password: PASSWORD.into(),
+        },
+    )
+    .await
+    .expect("op");
+    let op = sign_in(net, "op", None, 0).await;
+    assert!(net
+        .set_permission(&op, Profession::CareWorker, RecordCategory::Images, true)
+        .await
+        .is_err());
 }
