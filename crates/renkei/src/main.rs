@@ -192,6 +192,18 @@ fn open_store(data: &Path) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
+/// An audit event for a command run directly on the data folder (import, export): the actor
+/// is the operating-system account, since these commands work without a network sign-in (they
+/// need file-system access to the data folder, which is the stronger credential).
+fn local_event(action: audit::Action, target: &str) -> audit::Event {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let mut e = audit::Event::new(model::UnixTime::now(), format!("local:{who}"), action);
+    e.target = target.to_owned();
+    e
+}
+
 fn network(data: &Path) -> Result<service::Network> {
     Ok(service::Network::new(open_store(data)?))
 }
@@ -241,6 +253,15 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .with_context(|| format!("importing facility {code}"))?;
                 print_import_summary(&code, &report);
+                let mut event = local_event(audit::Action::Import, code.as_str());
+                event.detail = format!(
+                    "{} files ({} new, {} quarantined) from {}",
+                    report.totals.files_seen,
+                    report.totals.files_new,
+                    report.totals.quarantined,
+                    path.display()
+                );
+                store.append_audit(vec![event]).await?;
                 grand.totals.files_seen += report.totals.files_seen;
                 grand.totals.files_new += report.totals.files_new;
                 grand.elapsed += report.elapsed;
@@ -250,7 +271,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Export { facility, to } => {
             let store = open_store(&cli.data)?;
             let id = facility_id(store.as_ref(), &facility).await?;
-            let report = ingest::export_tree(store, id, &to, Arc::new(Bar::new("files"))).await?;
+            let result =
+                ingest::export_tree(store.clone(), id, &to, Arc::new(Bar::new("files"))).await;
+            let mut event = local_event(audit::Action::Export, facility.as_str());
+            event.detail = match &result {
+                Ok(r) => format!("{} files to {}", r.files, to.display()),
+                Err(e) => {
+                    event.outcome = audit::Outcome::Failed {
+                        reason: e.to_string(),
+                    };
+                    to.display().to_string()
+                }
+            };
+            store.append_audit(vec![event]).await?;
+            let report = result?;
             println!(
                 "exported facility {facility}: {} files, {:.1} MB to {} in {:.1} s",
                 report.files,

@@ -352,6 +352,23 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
         .expect("entries")
         .iter()
         .any(|e| e["event"]["actor"] == "dr"));
+    // Imports run on the data folder are audited under the operating-system account.
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let (_, imports) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/audit/users/local:{who}"),
+        Some(&office),
+        None,
+    );
+    assert!(
+        imports
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["event"]["action"] == "import")),
+        "{imports}"
+    );
     // Clinicians cannot read the audit log.
     assert_eq!(
         call(&server, "GET", "/api/v1/audit/verify", Some(&dr), None).0,
