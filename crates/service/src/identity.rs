@@ -130,16 +130,15 @@ impl Network {
         }
         let detail = format!("added ({})", new.profession);
         let result = self.create_user(new).await;
-        let mut e = self.event(actor, audit::Action::UserChange);
-        e.target = target;
-        e.detail = detail;
-        if let Err(err) = &result {
-            e.outcome = audit::Outcome::Failed {
-                reason: err.to_string(),
-            };
-        }
-        self.audit(e).await?;
-        result
+        self.audited(
+            actor,
+            audit::Action::UserChange,
+            None,
+            target,
+            detail,
+            result,
+        )
+        .await
     }
 
     pub async fn users(&self, actor: &Principal) -> Result<Vec<User>> {

@@ -34,7 +34,7 @@ impl VerifyReport {
 }
 
 impl Network {
-    async fn audited<T>(
+    pub(crate) async fn audited<T>(
         &self,
         actor: &Principal,
         action: audit::Action,
