@@ -175,8 +175,20 @@ fn scan_shifts(bytes: &[u8]) -> Shifts {
 }
 
 fn decode_iso2022jp(bytes: &[u8], shifts: &Shifts) -> Result<Decoded, DecodeError> {
+    // Producers always switch back to ASCII before the segment terminator; text that ends in
+    // a two-byte run was cut off mid-message.
+    if shifts.ends_in_two_byte {
+        return Err(DecodeError::UnterminatedIso2022Jp);
+    }
+    if let Some(text) = crate::jis::decode_fast(bytes) {
+        return Ok(Decoded {
+            text,
+            encoding: TextEncoding::Iso2022Jp,
+            half_width_kana: shifts.half_width_kana,
+        });
+    }
     // encoding_rs implements the WHATWG decoder, which accepts ESC $ @, ESC $ B, ESC ( B,
-    // ESC ( J and ESC ( I — exactly the set SS-MIX2 producers emit.
+    // ESC ( J and ESC ( I — exactly the set SS-MIX2 producers emit — and pinpoints errors.
     let mut decoder = encoding_rs::ISO_2022_JP.new_decoder_without_bom_handling();
     let cap = decoder
         .max_utf8_buffer_length_without_replacement(bytes.len())
@@ -193,11 +205,6 @@ fn decode_iso2022jp(bytes: &[u8], shifts: &Shifts) -> Result<Decoded, DecodeErro
         encoding_rs::DecoderResult::OutputFull => {
             return Err(DecodeError::InvalidIso2022Jp { offset: read });
         }
-    }
-    // Producers always switch back to ASCII before the segment terminator; text that ends in
-    // a two-byte run was cut off mid-message.
-    if shifts.ends_in_two_byte {
-        return Err(DecodeError::UnterminatedIso2022Jp);
     }
     let half_width_kana = shifts.half_width_kana;
     Ok(Decoded {

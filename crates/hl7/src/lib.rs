@@ -13,6 +13,7 @@
 
 mod decode;
 mod escape;
+mod jis;
 mod message;
 
 pub use decode::{decode, encode_iso2022jp, DecodeError, Decoded, EncodeError, TextEncoding};
