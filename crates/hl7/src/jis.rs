@@ -97,7 +97,7 @@ pub(crate) fn decode_fast(bytes: &[u8]) -> Option<String> {
                 }
             }
             Mode::TwoByte => {
-                if run.len() % 2 != 0 {
+                if !run.len().is_multiple_of(2) {
                     return None;
                 }
                 for pair in run.chunks_exact(2) {
