@@ -6,7 +6,7 @@ use ssmix2::records::read_record_header;
 use ssmix2::records::{read_record, Body};
 use ssmix2::{Condition, DataKind};
 use ssmix2::{StandardName, StoragePath};
-use store::{FileOutcome, RecordIndex, StorageKind};
+use store::{ClinicalFact, FileOutcome, RecordIndex, StorageKind};
 
 /// The outcome for one file plus notices for the operator (things that did not stop it).
 pub struct Classified {
@@ -14,6 +14,9 @@ pub struct Classified {
     pub notices: Vec<String>,
     /// Demographics of a current ADT-00 message.
     pub demographics: Option<Demographics>,
+    /// Clinical facts of a current message (labs, medications, diagnoses, allergies,
+    /// admissions), for the viewer.
+    pub facts: Vec<ClinicalFact>,
 }
 
 fn quarantine(reason: impl Into<String>, line: Option<u32>) -> Classified {
@@ -24,6 +27,7 @@ fn quarantine(reason: impl Into<String>, line: Option<u32>) -> Classified {
         },
         notices: Vec::new(),
         demographics: None,
+        facts: Vec::new(),
     }
 }
 
@@ -76,6 +80,7 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                 }),
                 notices,
                 demographics: None,
+                facts: Vec::new(),
             }
         }
     }
@@ -163,6 +168,15 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
                 Body::Patient(p) => Some(demographics_of(&p)),
                 _ => None,
             });
+    // Facts only from the current version of a file (`_1`) that does not itself cancel:
+    // `_2` (superseded) and `_0` (cancelled) files are history, shown from the raw message.
+    let facts =
+        if name.condition == Condition::Current && !h.cancels && crate::facts::has_facts(name.kind)
+        {
+            crate::facts::extract(name.kind, &msg)
+        } else {
+            Vec::new()
+        };
     Classified {
         outcome: FileOutcome::Record(RecordIndex {
             storage: StorageKind::Standard,
@@ -178,6 +192,7 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
         }),
         notices,
         demographics,
+        facts,
     }
 }
 

@@ -6,6 +6,7 @@
 //! skipped, so an interrupted import (even `kill -9`) is simply run again.
 
 pub mod classify;
+pub mod facts;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -305,6 +306,7 @@ fn read_one(
         outcome,
         notices,
         demographics,
+        facts,
     } = classify(rel, &bytes, options);
     Ok(Read::New(IngestFile {
         path: rel.to_owned(),
@@ -313,6 +315,7 @@ fn read_one(
         outcome,
         notices,
         demographics,
+        facts,
     }))
 }
 

@@ -7,6 +7,7 @@
 //! DATA/.lock            held while a process writes
 //! ```
 
+mod facts;
 mod registry;
 mod schema;
 
@@ -21,6 +22,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::Digest;
 use ssmix2::Condition;
 use store::packs::LocalPacks;
+use store::{
+    AllergyFact, DiagnosisFact, EncounterFact, FactRow, HistoricFact, LabFact, LabFilter,
+    MedicationFact,
+};
 use store::{
     BatchOutcome, BlobLocation, FacilityId, FacilityOverview, FileOutcome, ImportRun, ImportRunId,
     ImportTotals, IngestFile, PackBuilder, QuarantineEntry, Result, StorageKind, Store, StoreError,
@@ -506,6 +511,78 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn lab_results(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        filter: &LabFilter,
+    ) -> Result<Vec<FactRow<LabFact>>> {
+        let (local_id, filter) = (local_id.to_owned(), filter.clone());
+        self.blocking(move |inner| {
+            inner.read(|conn| facts::lab_results(conn, facility, &local_id, &filter))
+        })
+        .await
+    }
+
+    async fn medications(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        active_on: Option<&str>,
+    ) -> Result<Vec<FactRow<MedicationFact>>> {
+        let (local_id, active_on) = (local_id.to_owned(), active_on.map(str::to_owned));
+        self.blocking(move |inner| {
+            inner.read(|conn| facts::medications(conn, facility, &local_id, active_on.as_deref()))
+        })
+        .await
+    }
+
+    async fn diagnoses(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<FactRow<DiagnosisFact>>> {
+        let local_id = local_id.to_owned();
+        self.blocking(move |inner| inner.read(|conn| facts::diagnoses(conn, facility, &local_id)))
+            .await
+    }
+
+    async fn allergies(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<FactRow<AllergyFact>>> {
+        let local_id = local_id.to_owned();
+        self.blocking(move |inner| inner.read(|conn| facts::allergies(conn, facility, &local_id)))
+            .await
+    }
+
+    async fn encounters(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<FactRow<EncounterFact>>> {
+        let local_id = local_id.to_owned();
+        self.blocking(move |inner| inner.read(|conn| facts::encounters(conn, facility, &local_id)))
+            .await
+    }
+
+    async fn order_fact_history(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        kind: &str,
+        order_no: &str,
+    ) -> Result<Vec<HistoricFact>> {
+        let (local_id, kind, order_no) =
+            (local_id.to_owned(), kind.to_owned(), order_no.to_owned());
+        self.blocking(move |inner| {
+            inner
+                .read(|conn| facts::order_fact_history(conn, facility, &local_id, &kind, &order_no))
+        })
+        .await
+    }
+
     async fn facility_overview(&self) -> Result<Vec<FacilityOverview>> {
         self.blocking(|inner| {
             inner.read(|conn| {
@@ -788,6 +865,7 @@ fn write_batch(
                             r.nonconforming_encoding,
                         ])
                         .map_err(db_err)?;
+                    facts::insert(&tx, facility, &r.patient_id, version_id, &f.facts)?;
                 }
                 FileOutcome::Quarantined { reason, line } => {
                     ins_quarantine

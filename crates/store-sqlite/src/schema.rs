@@ -215,6 +215,102 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     ",
+    // 3: clinical facts for the viewer, read from each current (`_1`) message at import.
+    // Keyed by the file version they came from (+ their line in it); live exactly when that
+    // version is its file's current version (join files.current_version), like records.
+    // facility_id + patient_id (the facility's local ID) lead every index: the viewer reads
+    // one local patient at a time, newest first.
+    "
+    CREATE TABLE lab_results (
+        version_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        facility_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        code_system TEXT NOT NULL,
+        local_code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value_type TEXT NOT NULL,
+        value TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        reference_range TEXT NOT NULL,
+        abnormal_flag TEXT NOT NULL,
+        status TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        PRIMARY KEY (version_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX lab_results_by_patient ON lab_results(facility_id, patient_id, observed_at DESC);
+    CREATE INDEX lab_results_by_test ON lab_results(facility_id, patient_id, code, observed_at DESC);
+    CREATE TABLE medications (
+        version_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        facility_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        rp TEXT NOT NULL,
+        hot_code TEXT NOT NULL,
+        yj_code TEXT NOT NULL,
+        local_code TEXT NOT NULL,
+        drug_name TEXT NOT NULL,
+        dose TEXT NOT NULL,
+        dose_unit TEXT NOT NULL,
+        daily_dose TEXT NOT NULL,
+        usage TEXT NOT NULL,
+        route TEXT NOT NULL,
+        days INTEGER,
+        start_date TEXT NOT NULL,
+        end_date TEXT NOT NULL,
+        ordered_at TEXT NOT NULL,
+        PRIMARY KEY (version_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX medications_by_patient ON medications(facility_id, patient_id, start_date DESC);
+    CREATE TABLE diagnoses (
+        version_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        facility_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        medis_code TEXT NOT NULL,
+        icd10 TEXT NOT NULL,
+        main INTEGER NOT NULL,
+        suspected INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        end_date TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        PRIMARY KEY (version_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX diagnoses_by_patient ON diagnoses(facility_id, patient_id, start_date DESC);
+    CREATE TABLE allergies (
+        version_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        facility_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        allergen_type TEXT NOT NULL,
+        allergen_type_code TEXT NOT NULL,
+        allergen_code TEXT NOT NULL,
+        allergen_system TEXT NOT NULL,
+        allergen_name TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        reaction TEXT NOT NULL,
+        identified TEXT NOT NULL,
+        PRIMARY KEY (version_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX allergies_by_patient ON allergies(facility_id, patient_id, version_id DESC);
+    CREATE TABLE encounters (
+        version_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        facility_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        admitted_at TEXT NOT NULL,
+        discharged_at TEXT NOT NULL,
+        ward TEXT NOT NULL,
+        room TEXT NOT NULL,
+        department TEXT NOT NULL,
+        PRIMARY KEY (version_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX encounters_by_patient ON encounters(facility_id, patient_id, version_id DESC);
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -47,3 +47,10 @@ async fn audit_rows_cannot_be_changed_through_sql() {
         .is_err());
     assert!(conn.execute("DELETE FROM audit_log", []).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_facts_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_facts(&store).await;
+}

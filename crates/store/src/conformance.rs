@@ -28,6 +28,7 @@ fn record_file(path: &str, content: &str) -> IngestFile {
         }),
         notices: vec![],
         demographics: None,
+        facts: Vec::new(),
     }
 }
 
@@ -42,6 +43,7 @@ fn bad_file(path: &str, content: &[u8]) -> IngestFile {
         },
         notices: vec![],
         demographics: None,
+        facts: Vec::new(),
     }
 }
 
@@ -403,4 +405,333 @@ pub async fn run_registry(store: &dyn Store) {
         .await
         .expect("q");
     assert_eq!(flagged.len(), 1);
+}
+
+fn fact_file(
+    path: &str,
+    kind: &str,
+    order_no: &str,
+    written_at: &str,
+    condition: Condition,
+    facts: Vec<crate::Fact>,
+) -> IngestFile {
+    let content = format!("MSH|{path}");
+    IngestFile {
+        path: path.to_owned(),
+        bytes: content.as_bytes().to_vec(),
+        sha256: sha256(content.as_bytes()),
+        outcome: FileOutcome::Record(RecordIndex {
+            storage: StorageKind::Standard,
+            patient_id: "2000001".into(),
+            date: "20240401".into(),
+            kind: kind.into(),
+            order_no: order_no.into(),
+            written_at: written_at.into(),
+            department: "01".into(),
+            condition,
+            message_type: None,
+            nonconforming_encoding: None,
+        }),
+        notices: vec![],
+        demographics: None,
+        facts: facts
+            .into_iter()
+            .enumerate()
+            .map(|(i, fact)| crate::ClinicalFact {
+                line: i as u32,
+                fact,
+            })
+            .collect(),
+    }
+}
+
+fn lab_fact(code: &str, value: &str, at: &str) -> crate::Fact {
+    crate::Fact::Lab(crate::LabFact {
+        code: code.into(),
+        code_system: "JC10".into(),
+        name: format!("test {code}"),
+        value: value.into(),
+        observed_at: at.into(),
+        ..Default::default()
+    })
+}
+
+fn med_fact(hot: &str, start: &str, end: &str) -> crate::Fact {
+    crate::Fact::Medication(crate::MedicationFact {
+        rp: "1".into(),
+        hot_code: hot.into(),
+        drug_name: format!("drug {hot}"),
+        start_date: start.into(),
+        end_date: end.into(),
+        days: Some(14),
+        ..Default::default()
+    })
+}
+
+/// Clinical facts: written with their record, idempotent, live exactly while their file
+/// version is current (an SS-MIX2 update or cancellation hides them), history per order.
+pub async fn run_facts(store: &dyn Store) {
+    use crate::{Fact, LabFilter};
+    let code = FacilityCode::parse("0422222222").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let dir = "100/000/2000001/20240401";
+    let order = "000000000000077";
+    let med_v1 = format!("{dir}/OMP-01/2000001_20240401_OMP-01_{order}_20240401090000000_01_1");
+    let batch = vec![
+        fact_file(
+            &format!("{dir}/OML-11/lab_1"),
+            "OML-11",
+            "000000000000011",
+            "20240410120000000",
+            Condition::Current,
+            vec![
+                lab_fact("3A010000002327101", "7.0", "20240401"),
+                lab_fact("3D010000001926101", "110", "20240410"),
+            ],
+        ),
+        fact_file(
+            &med_v1,
+            "OMP-01",
+            order,
+            "20240401090000000",
+            Condition::Current,
+            vec![med_fact("108665201", "20240401", "20240414")],
+        ),
+        fact_file(
+            &format!("{dir}/PPR-01/ppr_1"),
+            "PPR-01",
+            "999999999999999",
+            "20240401090000000",
+            Condition::Current,
+            vec![Fact::Diagnosis(crate::DiagnosisFact {
+                name: "高血圧症".into(),
+                icd10: "I10".into(),
+                main: true,
+                start_date: "20230101".into(),
+                ..Default::default()
+            })],
+        ),
+        fact_file(
+            &format!("{dir}/ADT-61/allergy_1"),
+            "ADT-61",
+            "999999999999999",
+            "20240401090000000",
+            Condition::Current,
+            vec![Fact::Allergy(crate::AllergyFact {
+                allergen_name: "ソバ".into(),
+                ..Default::default()
+            })],
+        ),
+        fact_file(
+            &format!("{dir}/ADT-22/admit_1"),
+            "ADT-22",
+            "999999999999999",
+            "20240401090000000",
+            Condition::Current,
+            vec![Fact::Encounter(crate::EncounterFact {
+                event: "A01".into(),
+                admitted_at: "20240401090000".into(),
+                ward: "3W".into(),
+                ..Default::default()
+            })],
+        ),
+    ];
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    store
+        .write_batch(fac, run, batch.clone())
+        .await
+        .expect("write");
+    // A replayed batch writes nothing, facts included.
+    store
+        .write_batch(fac, run, batch.clone())
+        .await
+        .expect("replay");
+    let mut seen: HashSet<String> = batch.iter().map(|f| f.path.clone()).collect();
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+
+    let all = store
+        .lab_results(fac, "2000001", &LabFilter::default())
+        .await
+        .expect("labs");
+    assert_eq!(all.len(), 2, "facts written once despite the replay");
+    assert_eq!(all[0].fact.value, "110", "newest first");
+    assert_eq!(
+        (all[0].kind.as_str(), all[0].date.as_str()),
+        ("OML-11", "20240401")
+    );
+    assert_eq!(all[0].line, 1);
+    assert_eq!(all[0].version_id, all[1].version_id);
+    let one = store
+        .lab_results(
+            fac,
+            "2000001",
+            &LabFilter {
+                codes: vec!["3A010000002327101".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("by code");
+    assert_eq!(one.len(), 1, "code filter");
+    assert_eq!(one[0].fact.value, "7.0");
+    let range = store
+        .lab_results(
+            fac,
+            "2000001",
+            &LabFilter {
+                from: Some("20240402".into()),
+                to: Some("20240410".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("by date");
+    assert_eq!(range.len(), 1, "date range, `to` inclusive");
+    assert!(store
+        .lab_results(fac, "other", &LabFilter::default())
+        .await
+        .expect("other patient")
+        .is_empty());
+
+    let meds = store.medications(fac, "2000001", None).await.expect("meds");
+    assert_eq!(meds.len(), 1);
+    assert_eq!(meds[0].order_no, order);
+    assert_eq!(meds[0].fact.days, Some(14));
+    let active = |day: &'static str| async move {
+        store
+            .medications(fac, "2000001", Some(day))
+            .await
+            .expect("active")
+            .len()
+    };
+    assert_eq!(active("20240414").await, 1, "active on its last day");
+    assert_eq!(active("20240415").await, 0, "ended");
+    assert_eq!(active("20240331").await, 0, "not started");
+    let d = store.diagnoses(fac, "2000001").await.expect("diagnoses");
+    assert_eq!((d.len(), d[0].fact.icd10.as_str()), (1, "I10"));
+    assert_eq!(d[0].kind, "PPR-01");
+    let a = store.allergies(fac, "2000001").await.expect("allergies");
+    assert_eq!(a[0].fact.allergen_name, "ソバ");
+    let e = store.encounters(fac, "2000001").await.expect("encounters");
+    assert_eq!(
+        (e[0].fact.event.as_str(), e[0].kind.as_str()),
+        ("A01", "ADT-22")
+    );
+
+    // SS-MIX2 update: the `_1` file becomes `_2` (no facts: history) and the new version is
+    // a new `_1` file; the old path leaves the tree.
+    let med_v1_old = med_v1.replace("_1", "_2");
+    let med_v2 = format!("{dir}/OMP-01/2000001_20240401_OMP-01_{order}_20240403090000000_01_1");
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    let update = vec![
+        fact_file(
+            &med_v1_old,
+            "OMP-01",
+            order,
+            "20240401090000000",
+            Condition::Superseded,
+            vec![],
+        ),
+        fact_file(
+            &med_v2,
+            "OMP-01",
+            order,
+            "20240403090000000",
+            Condition::Current,
+            vec![med_fact("108665201", "20240403", "20240409")],
+        ),
+    ];
+    store
+        .write_batch(fac, run, update.clone())
+        .await
+        .expect("update");
+    seen.remove(&med_v1);
+    seen.extend(update.iter().map(|f| f.path.clone()));
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    let meds = store.medications(fac, "2000001", None).await.expect("meds");
+    assert_eq!(meds.len(), 1, "only the update's line is live");
+    assert_eq!(meds[0].fact.start_date, "20240403");
+    let history = store
+        .order_fact_history(fac, "2000001", "OMP-01", order)
+        .await
+        .expect("history");
+    let h: Vec<(&str, bool)> = history
+        .iter()
+        .map(|h| match &h.row.fact {
+            Fact::Medication(m) => (m.start_date.as_str(), h.live),
+            other => panic!("not a medication: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        h,
+        [("20240401", false), ("20240403", true)],
+        "history keeps the replaced line"
+    );
+
+    // Cancellation: the `_1` file becomes `_0` and the delete message is another `_0`.
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    let cancel = vec![
+        fact_file(
+            &med_v2.replace("_01_1", "_01_0"),
+            "OMP-01",
+            order,
+            "20240403090000000",
+            Condition::Deleted,
+            vec![],
+        ),
+        fact_file(
+            &format!("{dir}/OMP-01/2000001_20240401_OMP-01_{order}_20240404090000000_01_0"),
+            "OMP-01",
+            order,
+            "20240404090000000",
+            Condition::Deleted,
+            vec![],
+        ),
+    ];
+    store
+        .write_batch(fac, run, cancel.clone())
+        .await
+        .expect("cancel");
+    seen.remove(&med_v2);
+    seen.extend(cancel.iter().map(|f| f.path.clone()));
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    assert!(
+        store
+            .medications(fac, "2000001", None)
+            .await
+            .expect("meds")
+            .is_empty(),
+        "a cancelled order has no live lines"
+    );
+    let history = store
+        .order_fact_history(fac, "2000001", "OMP-01", order)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2);
+    assert!(
+        history.iter().all(|h| !h.live),
+        "history stays, nothing live"
+    );
+    assert_eq!(
+        store
+            .lab_results(fac, "2000001", &LabFilter::default())
+            .await
+            .expect("labs")
+            .len(),
+        2,
+        "other orders untouched"
+    );
 }

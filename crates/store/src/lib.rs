@@ -7,6 +7,7 @@
 //! ([`conformance`]).
 
 pub mod conformance;
+pub mod facts;
 pub mod packs;
 pub mod registry;
 
@@ -17,6 +18,10 @@ use model::{FacilityCode, Sha256};
 use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
+pub use facts::{
+    add_days, add_days_to, date_of_day, day_number, AllergyFact, ClinicalFact, DiagnosisFact,
+    EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter, MedicationFact,
+};
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
 
@@ -113,6 +118,8 @@ pub struct IngestFile {
     /// Demographics read from an ADT-00 message (kept per local patient for matching and
     /// name search).
     pub demographics: Option<model::Demographics>,
+    /// Clinical facts of a current (`_1`) standard-storage file, for the viewer.
+    pub facts: Vec<ClinicalFact>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +273,57 @@ pub trait Store: Registry + Send + Sync {
         facility: FacilityId,
         local_id: &str,
     ) -> Result<Vec<StoredRecord>>;
+
+    /// Live lab results of one facility's patient, newest first. Gate-only, like
+    /// [`Store::patient_records`].
+    async fn lab_results(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        filter: &LabFilter,
+    ) -> Result<Vec<FactRow<LabFact>>>;
+
+    /// Live medication lines, newest start first; with `active_on` (`YYYYMMDD`) only lines
+    /// whose period covers that day (lines without an end date count as active from their
+    /// start). Gate-only.
+    async fn medications(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        active_on: Option<&str>,
+    ) -> Result<Vec<FactRow<MedicationFact>>>;
+
+    /// Live diagnoses, newest start first. Gate-only.
+    async fn diagnoses(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<FactRow<DiagnosisFact>>>;
+
+    /// Live allergies. Gate-only.
+    async fn allergies(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<FactRow<AllergyFact>>>;
+
+    /// Live admissions and discharges, newest first. Gate-only.
+    async fn encounters(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<FactRow<EncounterFact>>>;
+
+    /// The facts of every version of one order (data kind + order number), oldest version
+    /// first, each marked live or not: what an update replaced and what a cancellation hid.
+    /// Gate-only.
+    async fn order_fact_history(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        kind: &str,
+        order_no: &str,
+    ) -> Result<Vec<HistoricFact>>;
 
     /// Totals per facility, ordered by code.
     async fn facility_overview(&self) -> Result<Vec<FacilityOverview>>;

@@ -1,0 +1,231 @@
+//! Clinical facts: the few fields of a lab result, a prescription line, a diagnosis, an
+//! allergy or an admission that the viewer's summary, lab matrix and medication list need.
+//!
+//! They are read from the message once, at import, and stored next to the record index
+//! entry of the file version they came from (same transaction). A fact is live exactly when
+//! its version is the current version of its file and the file is an SS-MIX2 `_1` (current)
+//! file: when an order is updated or cancelled, the old `_1` path disappears from the tree and
+//! its facts drop out of the current view, but stay in the order's history.
+//!
+//! Dates are HL7 text (`YYYYMMDD[HHMM[SS]]`), codes as sent; empty string = not sent.
+
+use serde::{Deserialize, Serialize};
+
+/// One fact of one file, with its line number (0-based position inside the message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClinicalFact {
+    pub line: u32,
+    pub fact: Fact,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fact {
+    Lab(LabFact),
+    Medication(MedicationFact),
+    Diagnosis(DiagnosisFact),
+    Allergy(AllergyFact),
+    Encounter(EncounterFact),
+}
+
+/// One OBX of an OML-11 lab result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabFact {
+    /// The JLAC10 code (17 characters) when sent, else the facility's local code.
+    pub code: String,
+    /// `JC10` for JLAC10, else the local coding system as sent.
+    pub code_system: String,
+    /// The facility's own code, when the OBX carries one next to JLAC10 (or as its only code).
+    pub local_code: String,
+    pub name: String,
+    /// OBX-2 (`NM`, `ST`, `CWE`…).
+    pub value_type: String,
+    pub value: String,
+    pub unit: String,
+    pub reference_range: String,
+    /// OBX-8 (`H`, `L`, `HH`, `A`…), empty when normal or not sent.
+    pub abnormal_flag: String,
+    /// OBX-11 (`F` final, `P` preliminary, `C` corrected…).
+    pub status: String,
+    /// OBX-14, else SPM-17 (collection), else OBR-7.
+    pub observed_at: String,
+}
+
+impl LabFact {
+    pub fn is_jlac10(&self) -> bool {
+        self.code_system == "JC10" && self.code.len() == 17
+    }
+}
+
+/// One drug line (ORC + RXE, or one RXC of an injection) of an OMP-01 / OMP-02 order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MedicationFact {
+    /// Rp number: ORC-4 (placer group number).
+    pub rp: String,
+    /// HOT code (HOT9/HOT7/HOT13…) when sent.
+    pub hot_code: String,
+    /// YJ code (RXE-31 or the drug field) when sent.
+    pub yj_code: String,
+    /// The facility's own drug code when no HOT or YJ code is sent.
+    pub local_code: String,
+    pub drug_name: String,
+    /// One dose (RXE-3) and its unit (RXE-5); for injections the RXC amount and unit.
+    pub dose: String,
+    pub dose_unit: String,
+    /// RXE-19 amount and unit.
+    pub daily_dose: String,
+    /// TQ1-3 usage text (用法).
+    pub usage: String,
+    /// RXR-1 route text.
+    pub route: String,
+    /// TQ1-6 in days, when given in days.
+    pub days: Option<u32>,
+    /// `YYYYMMDD`: TQ1-7, else the order date (ORC-9).
+    pub start_date: String,
+    /// `YYYYMMDD`: TQ1-8, else start + days − 1; empty when unknown.
+    pub end_date: String,
+    /// ORC-9 as sent.
+    pub ordered_at: String,
+}
+
+/// One PRB of a PPR-01 message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosisFact {
+    pub name: String,
+    pub medis_code: String,
+    pub icd10: String,
+    pub main: bool,
+    pub suspected: bool,
+    /// PRB-1 (`AD` add, `UP` update, `DE` delete).
+    pub action: String,
+    /// Onset / diagnosis date.
+    pub start_date: String,
+    /// Resolution or outcome date; empty while active.
+    pub end_date: String,
+    /// Outcome text (転帰), empty while active.
+    pub outcome: String,
+}
+
+/// One IAM of an ADT-61 message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllergyFact {
+    /// IAM-2 text (`薬剤アレルギー`) or code (`DA`).
+    pub allergen_type: String,
+    pub allergen_type_code: String,
+    pub allergen_code: String,
+    pub allergen_system: String,
+    pub allergen_name: String,
+    pub severity: String,
+    /// IAM-5 repetitions joined with `、`.
+    pub reaction: String,
+    pub identified: String,
+}
+
+/// An admission (ADT-22) or discharge (ADT-52).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncounterFact {
+    /// `A01` admission, `A03` discharge (the event of MSH-9).
+    pub event: String,
+    pub admitted_at: String,
+    pub discharged_at: String,
+    /// PV1-3 point of care (病棟) and room.
+    pub ward: String,
+    pub room: String,
+    /// PV1-10 hospital service (診療科).
+    pub department: String,
+}
+
+/// A stored fact with what the gate and the viewer need about its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactRow<T> {
+    /// The file version the fact came from (see [`crate::StoredRecord::version_id`]).
+    pub version_id: i64,
+    pub line: u32,
+    /// Data kind code of the record (`OML-11`…): the gate's category comes from it.
+    pub kind: String,
+    /// The record's date folder (`YYYYMMDD` or `-`).
+    pub date: String,
+    pub order_no: String,
+    /// File-name timestamp of the version.
+    pub written_at: String,
+    pub fact: T,
+}
+
+/// Which lab results to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabFilter {
+    /// Only these test codes (JLAC10 or local); empty = all.
+    pub codes: Vec<String>,
+    /// `YYYYMMDD`, inclusive, compared with the observation date.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// One fact of an order's history, live or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoricFact {
+    pub row: FactRow<Fact>,
+    /// The version is the current `_1` file of the order.
+    pub live: bool,
+}
+
+/// Day number (days since 1970-01-01) of the first 8 characters of an HL7 date
+/// (`YYYYMMDD…`); `None` when they are not a valid date.
+pub fn day_number(hl7_date: &str) -> Option<i64> {
+    let d = hl7_date.get(..8)?;
+    if !d.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let y: i64 = d[..4].parse().ok()?;
+    let m: i64 = d[4..6].parse().ok()?;
+    let day: i64 = d[6..8].parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// `YYYYMMDD` of a day number (inverse of [`day_number`]).
+pub fn date_of_day(n: i64) -> String {
+    let z = n + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}")
+}
+
+/// The date `days` after an HL7 date (`YYYYMMDD`), or `None` when it is not a date.
+pub fn add_days(hl7_date: &str, days: i64) -> Option<String> {
+    day_number(hl7_date).map(|n| date_of_day(n + days))
+}
+
+/// [`add_days`], empty when the date is not a date.
+pub fn add_days_to(hl7_date: &str, days: i64) -> String {
+    add_days(hl7_date, days).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_arithmetic_crosses_months_and_leap_days() {
+        assert_eq!(add_days("20110701", 4).as_deref(), Some("20110705"));
+        assert_eq!(add_days("20240228", 1).as_deref(), Some("20240229"));
+        assert_eq!(add_days("20231231", 1).as_deref(), Some("20240101"));
+        assert_eq!(day_number("19700101"), Some(0));
+        assert_eq!(day_number("2011"), None);
+        assert_eq!(day_number("20111301"), None);
+    }
+}
