@@ -63,6 +63,21 @@ fn start(data: &Path) -> Server {
     server
 }
 
+/// A raw request (form posts, cookies): returns the status line's code and the whole response.
+fn raw(server: &Server, request: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) else {
+        return (0, String::new());
+    };
+    let _ = s.write_all(request.as_bytes());
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (
+        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0),
+        text,
+    )
+}
+
 /// A minimal HTTP/1.1 client: one request per connection.
 fn call(
     server: &Server,
@@ -241,12 +256,8 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
         ),
     );
     assert_eq!(status, 200, "{body}");
-    let dr = login(
-        &server,
-        "dr",
-        body["totp_secret"].as_str().expect("secret"),
-        0,
-    );
+    let dr_secret = body["totp_secret"].as_str().expect("secret").to_owned();
+    let dr = login(&server, "dr", &dr_secret, 0);
     let records = format!("/api/v1/patients/{rid}/records");
 
     // No consent: nothing, with the reason.
@@ -334,6 +345,45 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
             .iter()
             .all(|r| r["code"] == "consent_withdrawn"),
         "{body}"
+    );
+
+    // The same through the HTML pages: sign-in form, session cookie, the refusal reasons shown.
+    let (status, resp) = raw(
+        &server,
+        "GET /patients HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 303, "no session: back to the sign-in page");
+    assert!(resp.contains("location: /login") || resp.contains("Location: /login"));
+    let form = format!(
+        "login=dr&password={}&totp={}&facility=",
+        PASSWORD.replace('#', "%23"),
+        totp(&dr_secret, 1)
+    );
+    let (status, resp) = raw(
+        &server,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert_eq!(status, 303, "{resp}");
+    let cookie = resp
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l[11..].trim().split(';').next().unwrap_or("").to_owned())
+        })
+        .expect("session cookie");
+    let (status, page) = raw(
+        &server,
+        &format!("GET /patients?id={rid}&purpose=care HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"),
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains("no-store"), "patient pages are not cached");
+    assert!(
+        page.contains("同意は撤回されています"),
+        "the refusal reason is shown"
     );
 
     // The audit chain holds every act and verifies; who saw the patient includes the doctor.

@@ -6,6 +6,7 @@
 //! through it.
 
 mod api;
+mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +63,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/login", get(views::login_page).post(views::login))
+        .route("/logout", get(views::logout))
+        .route("/patients", get(views::patient))
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
         .with_state(state)

@@ -1,0 +1,244 @@
+//! Server-rendered pages (askama): sign-in and a first patient page that opens a patient's
+//! records through the access gate. Every page with patient data is `no-store`.
+
+use askama::Template;
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use model::{FacilityCode, Purpose, RegionalId};
+use serde::Deserialize;
+use service::Principal;
+
+use crate::api::SESSION_COOKIE;
+use crate::{AppState, ServerError};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    network_name: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+    totp: String,
+    #[serde(default)]
+    facility: String,
+}
+
+fn page(html: String) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+pub async fn login_page(State(state): State<AppState>) -> Result<Response, ServerError> {
+    Ok(page(
+        LoginPage {
+            network_name: state.network_name.clone(),
+            error: None,
+        }
+        .render()?,
+    ))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ServerError> {
+    let facility = match form.facility.trim() {
+        "" => None,
+        code => match FacilityCode::parse(code) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let html = LoginPage {
+                    network_name: state.network_name.clone(),
+                    error: Some(e.to_string()),
+                }
+                .render()?;
+                return Ok((StatusCode::BAD_REQUEST, page(html)).into_response());
+            }
+        },
+    };
+    match state
+        .network
+        .login(
+            &form.login,
+            &form.password,
+            Some(form.totp.trim()),
+            facility.as_ref(),
+        )
+        .await
+    {
+        Ok((token, _)) => {
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+                token.as_str()
+            );
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/patients")).into_response())
+        }
+        Err(e) => {
+            let html = LoginPage {
+                network_name: state.network_name.clone(),
+                error: Some(e.to_string()),
+            }
+            .render()?;
+            Ok((StatusCode::UNAUTHORIZED, page(html)).into_response())
+        }
+    }
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| {
+            c.split(';')
+                .map(str::trim)
+                .find_map(|kv| kv.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        })
+        .map(str::to_owned)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ServerError> {
+    if let Some(token) = cookie_token(&headers) {
+        let _ = state.network.logout(&token).await;
+    }
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
+}
+
+struct Item {
+    kind: String,
+    label: String,
+    source: String,
+    state: String,
+}
+
+struct Day {
+    date: String,
+    items: Vec<Item>,
+}
+
+struct PatientView {
+    regional_id: String,
+    refused: Vec<service::AccessRefusal>,
+    days: Vec<Day>,
+    count: usize,
+    break_glass: bool,
+}
+
+#[derive(Template)]
+#[template(path = "patient.html")]
+struct PatientPage {
+    network_name: String,
+    who: String,
+    query: String,
+    error: Option<String>,
+    view: Option<PatientView>,
+}
+
+#[derive(Deserialize)]
+pub struct PatientQuery {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    reason: String,
+}
+
+fn show_date(d: &str) -> String {
+    match (d.get(..4), d.get(4..6), d.get(6..8)) {
+        (Some(y), Some(m), Some(dd)) if d.len() == 8 => format!("{y}-{m}-{dd}"),
+        _ => "日付なし (undated)".into(),
+    }
+}
+
+pub async fn patient(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PatientQuery>,
+) -> Result<Response, ServerError> {
+    let Some(token) = cookie_token(&headers) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let Ok(principal) = state.network.session(&token).await else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let who = match &principal {
+        Principal::User { user, acting_for } => format!(
+            "{} ({}){}",
+            user.display_name,
+            user.profession.label_ja(),
+            acting_for
+                .as_ref()
+                .map(|f| format!(" — {}", f.name))
+                .unwrap_or_default()
+        ),
+        Principal::FacilitySystem { facility, .. } => facility.code.to_string(),
+    };
+    let mut pg = PatientPage {
+        network_name: state.network_name.clone(),
+        who,
+        query: q.id.clone(),
+        error: None,
+        view: None,
+    };
+    if !q.id.trim().is_empty() {
+        match RegionalId::parse(&q.id) {
+            Err(e) => pg.error = Some(e.to_string()),
+            Ok(id) => {
+                let purpose = Purpose::parse(&q.purpose).unwrap_or(Purpose::Care);
+                let reason = (!q.reason.trim().is_empty()).then_some(q.reason.as_str());
+                match state
+                    .network
+                    .patient_records(&principal, &id, purpose, reason)
+                    .await
+                {
+                    Err(e) => pg.error = Some(e.to_string()),
+                    Ok(access) => {
+                        let mut items = access.allowed;
+                        items.sort_by(|a, b| {
+                            b.record
+                                .date
+                                .cmp(&a.record.date)
+                                .then(b.record.written_at.cmp(&a.record.written_at))
+                        });
+                        let count = items.len();
+                        let mut days: Vec<Day> = Vec::new();
+                        for i in items {
+                            let date = show_date(&i.record.date);
+                            let item = Item {
+                                label: ssmix2::DataKind::from_code(&i.record.kind)
+                                    .map(|k| k.label_ja().to_owned())
+                                    .unwrap_or_else(|| "拡張ストレージ文書".into()),
+                                kind: i.record.kind.clone(),
+                                source: i.source.to_string(),
+                                state: i.record.condition.label_ja().to_owned(),
+                            };
+                            match days.last_mut() {
+                                Some(d) if d.date == date => d.items.push(item),
+                                _ => days.push(Day {
+                                    date,
+                                    items: vec![item],
+                                }),
+                            }
+                        }
+                        pg.view = Some(PatientView {
+                            regional_id: access.regional_id.grouped(),
+                            refused: access.refused,
+                            days,
+                            count,
+                            break_glass: access.break_glass.is_some(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(page(pg.render()?))
+}
