@@ -489,6 +489,150 @@ async fn load_demo(store: &Arc<dyn Store>, data: &Path, patients: usize) -> Resu
             r.totals.files_seen, r.totals.quarantined
         );
     }
+    demo_registry(store, &region).await
+}
+
+/// The demo network's people: facilities named from the region's manifest, an administrator,
+/// the operations office and clinicians; patients enrolled by auto-link; consent recorded for
+/// most of them (every fifth has none, so refusals can be seen). Demo passwords only.
+async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
+    use model::{ConsentScope, Date, Facility, FacilityKind, FacilityStatus, Profession};
+    const PASSWORD: &str = "renkei-Demo-2026";
+    let manifest = synth::Manifest::read(&region.join("manifest.json"))?;
+    let net = service::Network::new(store.clone());
+    let admin_totp = net
+        .bootstrap_admin("admin", "管理者 (demo)", PASSWORD)
+        .await?;
+    let now = model::UnixTime::now();
+    let admin = net
+        .authenticate("admin", PASSWORD, Some(&admin_totp.code_at(now)), None)
+        .await?;
+    for f in &manifest.facilities {
+        let kind = FacilityKind::parse(&f.kind).unwrap_or(FacilityKind::Other);
+        let facility = Facility {
+            code: FacilityCode::parse(&f.code)?,
+            name: f.name.clone(),
+            kind,
+            area: f.area.clone(),
+            status: FacilityStatus::Participating,
+            discloses: true,
+            views: true,
+        };
+        net.put_facility(&admin, facility).await?;
+    }
+    let first = |kind: &str| {
+        manifest
+            .facilities
+            .iter()
+            .find(|f| f.kind == kind)
+            .map(|f| f.code.clone())
+    };
+    let mut people: Vec<(&str, &str, Profession, Option<String>)> =
+        vec![("office", "事務局 (demo)", Profession::NetworkOperator, None)];
+    for (login, name, profession, kind) in [
+        ("doctor", "医師 (demo)", Profession::Doctor, "hospital"),
+        ("nurse", "看護師 (demo)", Profession::Nurse, "clinic"),
+        (
+            "pharmacist",
+            "薬剤師 (demo)",
+            Profession::Pharmacist,
+            "pharmacy",
+        ),
+        (
+            "care",
+            "介護職員 (demo)",
+            Profession::CareWorker,
+            "care_facility",
+        ),
+    ] {
+        if let Some(code) =
+            first(kind).or_else(|| manifest.facilities.first().map(|f| f.code.clone()))
+        {
+            people.push((login, name, profession, Some(code)));
+        }
+    }
+    let mut secrets = vec![("admin".to_owned(), admin_totp)];
+    for (login, name, profession, facility) in &people {
+        let facilities = facility
+            .iter()
+            .map(|c| FacilityCode::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let totp = net
+            .add_user(
+                &admin,
+                service::NewUser {
+                    login: (*login).into(),
+                    display_name: (*name).into(),
+                    profession: *profession,
+                    facilities,
+                    password: PASSWORD.into(),
+                },
+            )
+            .await?;
+        secrets.push(((*login).to_owned(), totp));
+    }
+    let office_totp = &secrets
+        .iter()
+        .find(|(l, _)| l == "office")
+        .context("office user")?
+        .1;
+    let office = net
+        .authenticate("office", PASSWORD, Some(&office_totp.code_at(now)), None)
+        .await?;
+    let linked = net.auto_link(&office).await?;
+    let mut ids: Vec<model::RegionalId> = Vec::new();
+    for (lp, _) in store.local_patients().await? {
+        if let Some(id) = store.regional_id_of(&lp).await? {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let mut consented = 0;
+    for (i, id) in ids.iter().enumerate() {
+        if i % 5 == 4 {
+            continue;
+        }
+        net.record_consent(
+            &office,
+            service::ConsentInput {
+                regional_id: id.clone(),
+                scope: ConsentScope::AllFacilities,
+                valid_from: Date::parse("2020-04-01").context("date")?,
+                valid_until: None,
+                paper_form: format!("demo-{:04}", i + 1),
+                implied: false,
+            },
+        )
+        .await?;
+        consented += 1;
+    }
+    println!(
+        "demo registry: {linked} local IDs linked into {} regional IDs, {consented} with consent",
+        ids.len()
+    );
+    println!();
+    println!("demo logins (password {PASSWORD}; add the TOTP secret to an authenticator app, or `oathtool --totp -b SECRET`):");
+    for (login, totp) in &secrets {
+        let facility = people
+            .iter()
+            .find(|p| p.0 == login)
+            .and_then(|p| p.3.clone())
+            .unwrap_or_default();
+        println!(
+            "  {login:<11} {facility:<10}  TOTP secret {}",
+            totp.to_base32()
+        );
+    }
+    if let Some(id) = ids.first() {
+        println!(
+            "  try regional ID {id} (consented){}",
+            ids.get(4)
+                .map(|x| format!(" and {x} (no consent)"))
+                .unwrap_or_default()
+        );
+    }
+    println!();
     Ok(())
 }
 
