@@ -425,3 +425,104 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
         403
     );
 }
+
+/// `renkei serve --demo` gives a working network in one command: printed logins work, a
+/// consented patient opens, a non-consenting one is refused with the reason.
+#[test]
+fn demo_prints_working_logins() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "serve",
+            "--demo",
+            "--demo-patients",
+            "12",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve --demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Server { child, port };
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.starts_with("renkei is serving");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = lines.join("\n");
+    let secret_of = |login: &str| {
+        lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("{login} ")))
+            .and_then(|l| l.split("TOTP secret ").nth(1))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| panic!("no demo login {login} in:\n{text}"))
+    };
+    let ids: Vec<String> = lines
+        .iter()
+        .find(|l| l.contains("try regional ID"))
+        .map(|l| {
+            l.split_whitespace()
+                .filter(|w| w.len() == 16 && w.bytes().all(|b| b.is_ascii_digit()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ids.len(), 2, "{text}");
+    while call(&server, "GET", "/healthz", None, None).0 != 200 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(
+            &json!({"login": "doctor", "password": "renkei-Demo-2026", "totp": totp(&secret_of("doctor"), 0)}),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().expect("token").to_owned();
+    let (_, open) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/patients/{}/records", ids[0]),
+        Some(&token),
+        None,
+    );
+    assert!(
+        !open["allowed"].as_array().expect("allowed").is_empty(),
+        "{open}"
+    );
+    let (_, closed) = call(
+        &server,
+        "GET",
+        &format!("/api/v1/patients/{}/records", ids[1]),
+        Some(&token),
+        None,
+    );
+    assert!(closed["allowed"].as_array().expect("allowed").is_empty());
+    assert!(
+        closed["refused"]
+            .as_array()
+            .expect("refused")
+            .iter()
+            .all(|r| r["code"] == "no_consent"),
+        "{closed}"
+    );
+}
