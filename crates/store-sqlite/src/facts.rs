@@ -7,7 +7,7 @@
 //! its facts drop out of every query here except [`order_fact_history`].
 
 use rusqlite::types::ToSql;
-use rusqlite::{params, Connection, Row, Transaction};
+use rusqlite::{params, CachedStatement, Connection, Row, Transaction};
 use store::{
     AllergyFact, ClinicalFact, DiagnosisFact, EncounterFact, FacilityId, Fact, FactRow,
     HistoricFact, LabFact, LabFilter, MedicationFact, Result,
@@ -15,82 +15,132 @@ use store::{
 
 use crate::db_err;
 
-/// Write the facts of one new record version (inside the batch's transaction).
-pub(crate) fn insert(
-    tx: &Transaction<'_>,
-    facility: FacilityId,
-    patient_id: &str,
-    version_id: i64,
-    facts: &[ClinicalFact],
-) -> Result<()> {
-    for ClinicalFact { line, fact } in facts {
-        let line = i64::from(*line);
-        match fact {
-            Fact::Lab(l) => tx
-                .prepare_cached(
-                    "INSERT INTO lab_results(version_id, line, facility_id, patient_id, code, code_system, local_code, name,
+/// Writes the facts of new record versions inside the batch's transaction; the statements
+/// are prepared once per batch (a hundred thousand facts per import are common).
+pub(crate) struct FactWriter<'t> {
+    lab: CachedStatement<'t>,
+    medication: CachedStatement<'t>,
+    diagnosis: CachedStatement<'t>,
+    allergy: CachedStatement<'t>,
+    encounter: CachedStatement<'t>,
+}
+
+impl<'t> FactWriter<'t> {
+    pub(crate) fn new(tx: &'t Transaction<'_>) -> Result<FactWriter<'t>> {
+        let p = |sql: &str| tx.prepare_cached(sql).map_err(db_err);
+        Ok(FactWriter {
+            lab: p("INSERT INTO lab_results(version_id, line, facility_id, patient_id, code, code_system, local_code, name,
                          value_type, value, unit, reference_range, abnormal_flag, status, observed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        version_id, line, facility.0, patient_id, l.code, l.code_system, l.local_code, l.name,
-                        l.value_type, l.value, l.unit, l.reference_range, l.abnormal_flag, l.status, l.observed_at
-                    ])
-                }),
-            Fact::Medication(m) => tx
-                .prepare_cached(
-                    "INSERT INTO medications(version_id, line, facility_id, patient_id, rp, hot_code, yj_code, local_code,
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?,
+            medication: p("INSERT INTO medications(version_id, line, facility_id, patient_id, rp, hot_code, yj_code, local_code,
                          drug_name, dose, dose_unit, daily_dose, usage, route, days, start_date, end_date, ordered_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        version_id, line, facility.0, patient_id, m.rp, m.hot_code, m.yj_code, m.local_code,
-                        m.drug_name, m.dose, m.dose_unit, m.daily_dose, m.usage, m.route, m.days.map(i64::from),
-                        m.start_date, m.end_date, m.ordered_at
-                    ])
-                }),
-            Fact::Diagnosis(d) => tx
-                .prepare_cached(
-                    "INSERT INTO diagnoses(version_id, line, facility_id, patient_id, name, medis_code, icd10, main,
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?,
+            diagnosis: p("INSERT INTO diagnoses(version_id, line, facility_id, patient_id, name, medis_code, icd10, main,
                          suspected, action, start_date, end_date, outcome)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        version_id, line, facility.0, patient_id, d.name, d.medis_code, d.icd10, d.main,
-                        d.suspected, d.action, d.start_date, d.end_date, d.outcome
-                    ])
-                }),
-            Fact::Allergy(a) => tx
-                .prepare_cached(
-                    "INSERT INTO allergies(version_id, line, facility_id, patient_id, allergen_type, allergen_type_code,
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?,
+            allergy: p("INSERT INTO allergies(version_id, line, facility_id, patient_id, allergen_type, allergen_type_code,
                          allergen_code, allergen_system, allergen_name, severity, reaction, identified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        version_id, line, facility.0, patient_id, a.allergen_type, a.allergen_type_code,
-                        a.allergen_code, a.allergen_system, a.allergen_name, a.severity, a.reaction, a.identified
-                    ])
-                }),
-            Fact::Encounter(e) => tx
-                .prepare_cached(
-                    "INSERT INTO encounters(version_id, line, facility_id, patient_id, event, admitted_at, discharged_at,
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?,
+            encounter: p("INSERT INTO encounters(version_id, line, facility_id, patient_id, event, admitted_at, discharged_at,
                          ward, room, department)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        version_id, line, facility.0, patient_id, e.event, e.admitted_at, e.discharged_at,
-                        e.ward, e.room, e.department
-                    ])
-                }),
-        }
-        .map_err(db_err)?;
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?,
+        })
     }
-    Ok(())
+
+    /// Write the facts of one new record version.
+    pub(crate) fn insert(
+        &mut self,
+        facility: FacilityId,
+        patient_id: &str,
+        version_id: i64,
+        facts: &[ClinicalFact],
+    ) -> Result<()> {
+        for ClinicalFact { line, fact } in facts {
+            let line = i64::from(*line);
+            match fact {
+                Fact::Lab(l) => self.lab.execute(params![
+                    version_id,
+                    line,
+                    facility.0,
+                    patient_id,
+                    l.code,
+                    l.code_system,
+                    l.local_code,
+                    l.name,
+                    l.value_type,
+                    l.value,
+                    l.unit,
+                    l.reference_range,
+                    l.abnormal_flag,
+                    l.status,
+                    l.observed_at
+                ]),
+                Fact::Medication(m) => self.medication.execute(params![
+                    version_id,
+                    line,
+                    facility.0,
+                    patient_id,
+                    m.rp,
+                    m.hot_code,
+                    m.yj_code,
+                    m.local_code,
+                    m.drug_name,
+                    m.dose,
+                    m.dose_unit,
+                    m.daily_dose,
+                    m.usage,
+                    m.route,
+                    m.days.map(i64::from),
+                    m.start_date,
+                    m.end_date,
+                    m.ordered_at
+                ]),
+                Fact::Diagnosis(d) => self.diagnosis.execute(params![
+                    version_id,
+                    line,
+                    facility.0,
+                    patient_id,
+                    d.name,
+                    d.medis_code,
+                    d.icd10,
+                    d.main,
+                    d.suspected,
+                    d.action,
+                    d.start_date,
+                    d.end_date,
+                    d.outcome
+                ]),
+                Fact::Allergy(a) => self.allergy.execute(params![
+                    version_id,
+                    line,
+                    facility.0,
+                    patient_id,
+                    a.allergen_type,
+                    a.allergen_type_code,
+                    a.allergen_code,
+                    a.allergen_system,
+                    a.allergen_name,
+                    a.severity,
+                    a.reaction,
+                    a.identified
+                ]),
+                Fact::Encounter(e) => self.encounter.execute(params![
+                    version_id,
+                    line,
+                    facility.0,
+                    patient_id,
+                    e.event,
+                    e.admitted_at,
+                    e.discharged_at,
+                    e.ward,
+                    e.room,
+                    e.department
+                ]),
+            }
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
 }
 
 /// Columns of a fact table, in the order the row readers below expect (after the 6 common
@@ -366,12 +416,14 @@ pub(crate) fn order_fact_history(
         }),
         _ => return Ok(Vec::new()),
     };
-    // records_by_order finds every version of the order; the facts follow by primary key.
+    // records_by_order finds every version of the order; each version's facts are found
+    // within the patient's rows (the fact tables are clustered by patient).
     let sql = format!(
         "SELECT x.version_id, x.line, r.kind, r.date, r.order_no, r.written_at, {cols},
                 f.current_version = r.version_id AND r.condition = 1
          FROM records r
-         JOIN {table} x ON x.version_id = r.version_id
+         JOIN {table} x ON x.facility_id = r.facility_id AND x.patient_id = r.patient_id
+                       AND x.version_id = r.version_id
          JOIN files f ON f.id = r.file_id
          WHERE r.facility_id = ?1 AND r.patient_id = ?2 AND r.kind = ?3 AND r.order_no = ?4
          ORDER BY r.written_at, r.version_id, x.line"

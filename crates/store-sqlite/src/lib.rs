@@ -797,6 +797,7 @@ fn write_batch(
                  WHERE ?10 >= local_patients.written_at",
             )
             .map_err(db_err)?;
+        let mut fact_writer = facts::FactWriter::new(&tx)?;
         let mut ins_notice = tx
             .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
             .map_err(db_err)?;
@@ -865,7 +866,7 @@ fn write_batch(
                             r.nonconforming_encoding,
                         ])
                         .map_err(db_err)?;
-                    facts::insert(&tx, facility, &r.patient_id, version_id, &f.facts)?;
+                    fact_writer.insert(facility, &r.patient_id, version_id, &f.facts)?;
                 }
                 FileOutcome::Quarantined { reason, line } => {
                     ins_quarantine

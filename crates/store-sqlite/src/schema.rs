@@ -216,10 +216,14 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     ",
     // 3: clinical facts for the viewer, read from each current (`_1`) message at import.
-    // Keyed by the file version they came from (+ their line in it); live exactly when that
-    // version is its file's current version (join files.current_version), like records.
-    // facility_id + patient_id (the facility's local ID) lead every index: the viewer reads
-    // one local patient at a time, newest first.
+    // Each row is one fact of one file version (version_id + its line in the message); it is
+    // live exactly when that version is its file's current version (join
+    // files.current_version), like records. The tables are clustered on what the viewer
+    // reads — one local patient (facility_id + patient_id, the facility's local ID), labs by
+    // test code and time, medications by start date — with no secondary index: every index
+    // is another B-tree insert per fact on the import's single writer, and one clustered key
+    // cost the import 17 % instead of 23 % with (version_id, line) keys plus two indexes.
+    // "Newest first" across a patient's tests is a sort of that patient's rows (thousands).
     "
     CREATE TABLE lab_results (
         version_id INTEGER NOT NULL,
@@ -237,10 +241,8 @@ const MIGRATIONS: &[&str] = &[
         abnormal_flag TEXT NOT NULL,
         status TEXT NOT NULL,
         observed_at TEXT NOT NULL,
-        PRIMARY KEY (version_id, line)
+        PRIMARY KEY (facility_id, patient_id, code, observed_at, version_id, line)
     ) WITHOUT ROWID;
-    CREATE INDEX lab_results_by_patient ON lab_results(facility_id, patient_id, observed_at DESC);
-    CREATE INDEX lab_results_by_test ON lab_results(facility_id, patient_id, code, observed_at DESC);
     CREATE TABLE medications (
         version_id INTEGER NOT NULL,
         line INTEGER NOT NULL,
@@ -260,9 +262,8 @@ const MIGRATIONS: &[&str] = &[
         start_date TEXT NOT NULL,
         end_date TEXT NOT NULL,
         ordered_at TEXT NOT NULL,
-        PRIMARY KEY (version_id, line)
+        PRIMARY KEY (facility_id, patient_id, start_date, version_id, line)
     ) WITHOUT ROWID;
-    CREATE INDEX medications_by_patient ON medications(facility_id, patient_id, start_date DESC);
     CREATE TABLE diagnoses (
         version_id INTEGER NOT NULL,
         line INTEGER NOT NULL,
@@ -277,9 +278,8 @@ const MIGRATIONS: &[&str] = &[
         start_date TEXT NOT NULL,
         end_date TEXT NOT NULL,
         outcome TEXT NOT NULL,
-        PRIMARY KEY (version_id, line)
+        PRIMARY KEY (facility_id, patient_id, version_id, line)
     ) WITHOUT ROWID;
-    CREATE INDEX diagnoses_by_patient ON diagnoses(facility_id, patient_id, start_date DESC);
     CREATE TABLE allergies (
         version_id INTEGER NOT NULL,
         line INTEGER NOT NULL,
@@ -293,9 +293,8 @@ const MIGRATIONS: &[&str] = &[
         severity TEXT NOT NULL,
         reaction TEXT NOT NULL,
         identified TEXT NOT NULL,
-        PRIMARY KEY (version_id, line)
+        PRIMARY KEY (facility_id, patient_id, version_id, line)
     ) WITHOUT ROWID;
-    CREATE INDEX allergies_by_patient ON allergies(facility_id, patient_id, version_id DESC);
     CREATE TABLE encounters (
         version_id INTEGER NOT NULL,
         line INTEGER NOT NULL,
@@ -307,9 +306,8 @@ const MIGRATIONS: &[&str] = &[
         ward TEXT NOT NULL,
         room TEXT NOT NULL,
         department TEXT NOT NULL,
-        PRIMARY KEY (version_id, line)
+        PRIMARY KEY (facility_id, patient_id, version_id, line)
     ) WITHOUT ROWID;
-    CREATE INDEX encounters_by_patient ON encounters(facility_id, patient_id, version_id DESC);
     ",
 ];
 
