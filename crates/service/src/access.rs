@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use model::{Facility, FacilityCode, LocalPatient, Purpose, RecordCategory, RegionalId};
+use model::{
+    Consent, Facility, FacilityCode, Link, LocalPatient, PermissionMatrix, Purpose, RecordCategory,
+    RegionalId, UnixTime, User,
+};
 use serde::Serialize;
-use store::StoredRecord;
+use store::{FacilityId, StoredRecord};
 
 use crate::{Network, Principal, Result, ServiceError};
 
@@ -39,6 +42,91 @@ pub struct PatientAccess {
     pub break_glass: Option<policy::BreakGlass>,
 }
 
+/// One local patient linked (now or before) to the regional ID, at a known facility.
+pub(crate) struct Source {
+    pub facility: FacilityCode,
+    pub local_id: String,
+    pub id: FacilityId,
+    details: Facility,
+}
+
+struct Group {
+    decision: policy::Decision,
+    count: usize,
+    entry: policy::AuditEntry,
+}
+
+/// The access gate for one look at one patient: decides each (source facility, local
+/// patient, category) once with `policy::decide`, and remembers every decision so that
+/// [`Network::close_gate`] audits each one.
+pub(crate) struct Gate {
+    actor: Principal,
+    user: User,
+    acting_for: Facility,
+    pub regional_id: RegionalId,
+    purpose: Purpose,
+    pub break_glass: Option<policy::BreakGlass>,
+    now: UnixTime,
+    settings: policy::Settings,
+    matrix: PermissionMatrix,
+    links: Vec<Link>,
+    consents: Vec<Consent>,
+    pub sources: Vec<Source>,
+    groups: BTreeMap<(FacilityCode, String, RecordCategory), Group>,
+}
+
+impl Gate {
+    /// May this category of source `i` be shown? Decided once, then remembered.
+    pub fn allows(&mut self, i: usize, category: RecordCategory) -> bool {
+        let source = &self.sources[i];
+        let key = (source.facility.clone(), source.local_id.clone(), category);
+        if let Some(g) = self.groups.get(&key) {
+            return g.decision.is_allowed();
+        }
+        let req = policy::Request {
+            viewer: policy::Viewer {
+                user: &self.user,
+                acting_for: &self.acting_for,
+            },
+            patient: policy::Patient {
+                regional_id: &self.regional_id,
+                consents: &self.consents,
+                links: &self.links,
+            },
+            record: policy::Record {
+                source: &source.details,
+                local_id: &source.local_id,
+                category,
+            },
+            purpose: self.purpose,
+            break_glass: self.break_glass.as_ref(),
+            now: self.now,
+        };
+        let decision = policy::decide(&req, &self.matrix, &self.settings);
+        let entry = req.audit_entry(&decision);
+        let allowed = decision.is_allowed();
+        self.groups.insert(
+            key,
+            Group {
+                decision,
+                count: 0,
+                entry,
+            },
+        );
+        allowed
+    }
+
+    /// Count `n` items of source `i` and `category` under its decision (deciding if needed).
+    pub fn count(&mut self, i: usize, category: RecordCategory, n: usize) {
+        self.allows(i, category);
+        let source = &self.sources[i];
+        let key = (source.facility.clone(), source.local_id.clone(), category);
+        if let Some(g) = self.groups.get_mut(&key) {
+            g.count += n;
+        }
+    }
+}
+
 impl Network {
     /// Open a patient's records for `purpose`. With `Purpose::Emergency`, `break_glass_reason`
     /// must explain the emergency; the access is time-limited and flagged for review.
@@ -49,6 +137,50 @@ impl Network {
         purpose: Purpose,
         break_glass_reason: Option<&str>,
     ) -> Result<PatientAccess> {
+        let mut gate = self
+            .open_gate(actor, id, purpose, break_glass_reason)
+            .await?;
+        let mut allowed = Vec::new();
+        for i in 0..gate.sources.len() {
+            let (facility, local_id, fid) = {
+                let s = &gate.sources[i];
+                (s.facility.clone(), s.local_id.clone(), s.id)
+            };
+            let records = self.store.patient_records(fid, &local_id).await?;
+            for record in records {
+                let category = policy::category_of_kind(&record.kind);
+                gate.count(i, category, 1);
+                if gate.allows(i, category) {
+                    allowed.push(AccessItem {
+                        source: facility.clone(),
+                        local_id: local_id.clone(),
+                        category,
+                        record,
+                    });
+                }
+            }
+        }
+        let break_glass = gate.break_glass.clone();
+        let refused = self.close_gate(gate, None).await?;
+        Ok(PatientAccess {
+            regional_id: id.clone(),
+            allowed,
+            refused,
+            break_glass,
+        })
+    }
+
+    /// Check who asks and for which patient, and gather what every decision on that patient
+    /// needs (links, consents, matrix, settings, emergency window). Refuses, audited, an
+    /// unknown regional ID. Every reader of records starts here and ends with
+    /// [`Network::close_gate`].
+    pub(crate) async fn open_gate(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        purpose: Purpose,
+        break_glass_reason: Option<&str>,
+    ) -> Result<Gate> {
         let Principal::User { user, acting_for } = actor else {
             return Err(ServiceError::Forbidden(
                 "facility systems do not read other facilities' records".into(),
@@ -86,95 +218,80 @@ impl Network {
             _ => None,
         };
 
-        let mut allowed = Vec::new();
-        let mut groups: BTreeMap<
-            (FacilityCode, String, RecordCategory),
-            (policy::Decision, usize, policy::AuditEntry),
-        > = BTreeMap::new();
-        let mut sources: BTreeMap<FacilityCode, Option<Facility>> = BTreeMap::new();
         // Every local patient ever linked: an ended link is still asked about, so that its
         // refusal (not linked any more) is audited rather than silently skipped.
         let mut locals: Vec<LocalPatient> = links.iter().map(|l| l.patient.clone()).collect();
         locals.sort();
         locals.dedup();
-        for lp in &locals {
-            if !sources.contains_key(&lp.facility) {
+        let mut details: BTreeMap<FacilityCode, Option<Facility>> = BTreeMap::new();
+        let mut sources = Vec::new();
+        for lp in locals {
+            if !details.contains_key(&lp.facility) {
                 let f = self.store.facility_details(&lp.facility).await?;
-                sources.insert(lp.facility.clone(), f);
+                details.insert(lp.facility.clone(), f);
             }
-            let Some(Some(source)) = sources.get(&lp.facility) else {
+            let Some(Some(facility)) = details.get(&lp.facility) else {
                 continue;
             };
             let Some(fid) = self.store.facility(&lp.facility, false).await? else {
                 continue;
             };
-            let records = self.store.patient_records(fid, &lp.local_id).await?;
-            for record in records {
-                let category = policy::category_of_kind(&record.kind);
-                let key = (lp.facility.clone(), lp.local_id.clone(), category);
-                if let Some((decision, count, _)) = groups.get_mut(&key) {
-                    *count += 1;
-                    if decision.is_allowed() {
-                        allowed.push(AccessItem {
-                            source: key.0,
-                            local_id: key.1,
-                            category,
-                            record,
-                        });
-                    }
-                    continue;
-                }
-                let req = policy::Request {
-                    viewer: policy::Viewer { user, acting_for },
-                    patient: policy::Patient {
-                        regional_id: id,
-                        consents: &consents,
-                        links: &links,
-                    },
-                    record: policy::Record {
-                        source,
-                        local_id: &lp.local_id,
-                        category,
-                    },
-                    purpose,
-                    break_glass: break_glass.as_ref(),
-                    now,
-                };
-                let decision = policy::decide(&req, &matrix, &settings);
-                let entry = req.audit_entry(&decision);
-                if decision.is_allowed() {
-                    allowed.push(AccessItem {
-                        source: key.0.clone(),
-                        local_id: key.1.clone(),
-                        category,
-                        record,
-                    });
-                }
-                groups.insert(key, (decision, 1, entry));
-            }
+            sources.push(Source {
+                facility: lp.facility,
+                local_id: lp.local_id,
+                id: fid,
+                details: facility.clone(),
+            });
         }
+        Ok(Gate {
+            actor: actor.clone(),
+            user: user.clone(),
+            acting_for: acting_for.clone(),
+            regional_id: id.clone(),
+            purpose,
+            break_glass,
+            now,
+            settings,
+            matrix,
+            links,
+            consents,
+            sources,
+            groups: BTreeMap::new(),
+        })
+    }
 
-        // One audit entry per decision (source × local patient × category), with the number
-        // of records it covered.
-        let mut events = Vec::with_capacity(groups.len() + 1);
+    /// Write one audit entry per decision the gate made (source × local patient × category),
+    /// with the number of items it covered, and return the refusals with their reasons.
+    /// `screen` names the viewer screen in the audit detail (`None`: the record list).
+    pub(crate) async fn close_gate(
+        &self,
+        gate: Gate,
+        screen: Option<&str>,
+    ) -> Result<Vec<AccessRefusal>> {
+        let mut events = Vec::with_capacity(gate.groups.len() + 1);
         let mut refused = Vec::new();
-        for ((source, local_id, category), (decision, count, entry)) in &groups {
-            let mut e = self.event(actor, audit::Action::View);
-            e.purpose = Some(purpose);
-            e.patient = Some(id.clone());
+        for ((source, local_id, category), group) in &gate.groups {
+            let mut e = self.event(&gate.actor, audit::Action::View);
+            e.purpose = Some(gate.purpose);
+            e.patient = Some(gate.regional_id.clone());
             e.target = format!("{source}/{local_id}/{}", category.as_str());
-            e.detail = format!("{count} records");
-            e.flagged = decision.flagged_for_review();
-            if let Some(r) = decision.refusal() {
+            e.detail = match screen {
+                None => format!("{} records", group.count),
+                // The viewer decides before reading: a refused category was never read.
+                Some(screen) if !group.decision.is_allowed() => format!("{screen}: not read"),
+                Some(screen) => format!("{screen}: {} items", group.count),
+            };
+            e.flagged = group.decision.flagged_for_review();
+            if let Some(r) = group.decision.refusal() {
                 e.outcome = audit::Outcome::Refused {
-                    code: entry.code.clone(),
-                    reason: entry.message.clone(),
+                    code: group.entry.code.clone(),
+                    reason: group.entry.message.clone(),
                 };
                 refused.push(AccessRefusal {
                     source: source.clone(),
                     local_id: local_id.clone(),
                     category: *category,
-                    records: *count,
+                    records: group.count,
                     code: r.code().to_owned(),
                     reason: r.to_string(),
                 });
@@ -183,19 +300,17 @@ impl Network {
         }
         if events.is_empty() {
             // Nothing to decide on (no linked records): the look itself is still recorded.
-            let mut e = self.event(actor, audit::Action::View);
-            e.purpose = Some(purpose);
-            e.patient = Some(id.clone());
-            e.detail = "no linked records".into();
+            let mut e = self.event(&gate.actor, audit::Action::View);
+            e.purpose = Some(gate.purpose);
+            e.patient = Some(gate.regional_id.clone());
+            e.detail = match screen {
+                None => "no linked records".into(),
+                Some(screen) => format!("{screen}: no linked records"),
+            };
             events.push(e);
         }
         self.store.append_audit(events).await?;
-        Ok(PatientAccess {
-            regional_id: id.clone(),
-            allowed,
-            refused,
-            break_glass,
-        })
+        Ok(refused)
     }
 
     /// Start (or continue) an emergency access window for this user and patient.

@@ -1,12 +1,15 @@
 //! The network's operations, independent of transport: the CLI and the HTTP API both call
 //! these. Every operation takes an authenticated [`Principal`], checks what that person may do,
-//! and writes an audit entry — refusals included. Patient records are read only in
-//! [`Network::patient_records`], through the access gate (`policy::decide`).
+//! and writes an audit entry — refusals included. Patient records and the clinical facts read
+//! from them are read only through the access gate (`policy::decide`, in `access.rs`):
+//! [`Network::patient_records`] and the viewer's [`Network::patient_summary`],
+//! [`Network::lab_matrix`] and [`Network::medications`].
 
 mod access;
 mod identity;
 mod office;
 mod settings;
+mod viewer;
 
 use std::sync::Arc;
 
@@ -16,6 +19,11 @@ use store::{Store, StoreError};
 pub use access::{AccessItem, AccessRefusal, PatientAccess};
 pub use identity::{AuthMethod, NewUser};
 pub use office::{ConsentInput, VerifyReport};
+pub use viewer::{
+    DuplicatePrescription, DuplicateTest, LabCell, LabMatrix, LabTestRow, MedicationLine,
+    MedicationList, Sourced, SourcedDemographics, Summary, DUPLICATE_LOOKBACK_DAYS,
+    DUPLICATE_TEST_DAYS,
+};
 
 /// Errors of the operations, each with a message fit for the person who asked. The HTTP layer
 /// maps them to status codes in one place.

@@ -1,0 +1,542 @@
+//! The viewer's data (summary, lab matrix, medications) on a real embedded store: only what
+//! the gate allows comes back, refusals carry their reasons, an updated order's line is
+//! replaced and a cancelled one disappears, and two facilities prescribing the same
+//! ingredient for overlapping days (二重投薬) or repeating a test (重複検査) are flagged.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use model::{
+    ConsentScope, Date, Facility, FacilityCode, FacilityKind, FacilityStatus, LocalPatient,
+    Profession, RecordCategory, UnixTime,
+};
+use service::{ConsentInput, Network, NewUser, Principal};
+use ssmix2::{Condition, DataKind, StandardName};
+use store::Store;
+
+const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
+
+fn fixture_text(kind: &str) -> String {
+    let path = format!(
+        "{}/../ssmix2/tests/fixtures/{kind}.hl7",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+/// Write one standard-storage message (UTF-8 text, LF line ends) at `path`, in ISO-2022-JP.
+fn put(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let bytes = hl7::encode_iso2022jp(&text.replace('\n', "\r")).expect("encode");
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// Where a standard-storage file of `patient` goes in a facility's tree.
+fn file_path(
+    root: &Path,
+    patient: &str,
+    date: &str,
+    kind: DataKind,
+    order: &str,
+    ts: &str,
+    condition: Condition,
+) -> std::path::PathBuf {
+    root.join(
+        StandardName {
+            patient_id: patient.into(),
+            date: date.into(),
+            kind,
+            order_no: order.into(),
+            timestamp: ts.into(),
+            department: "01".into(),
+            condition,
+        }
+        .relative_path(),
+    )
+}
+
+/// A one-drug prescription (the fixture's first Rp) for `patient`, from `start` for `days`.
+fn prescription(patient: &str, order: &str, start: &str, days: u32, hot: &str, yj: &str) -> String {
+    let text = fixture_text("OMP-01");
+    // Keep the first Rp only.
+    let second = text
+        .match_indices("\nORC|")
+        .nth(1)
+        .map(|(i, _)| i)
+        .expect("two Rp");
+    let first_rp = format!("{}\n", &text[..second]);
+    first_rp
+        .replace("9999013", patient)
+        .replace("000000011000185", order)
+        .replace("108665201", hot)
+        .replace("2149039F1031", yj)
+        .replace(
+            "|5^D&日&ISO+|20110701|20110705",
+            &format!("|{days}^D&日&ISO+|{start}|"),
+        )
+        .replace("20110701", start)
+}
+
+fn lab_result(patient: &str, order: &str, date: &str) -> String {
+    fixture_text("OML-11")
+        .replace("9999013", patient)
+        .replace("000000011000354", order)
+        .replace("20111219", date)
+        .replace("20111220", date)
+}
+
+async fn import(store: &Arc<dyn Store>, root: &Path, code: &FacilityCode) {
+    let id = store.facility(code, true).await.expect("fac").expect("id");
+    ingest::import_tree(
+        store.clone(),
+        id,
+        root,
+        &Default::default(),
+        Arc::new(ingest::NoProgress),
+    )
+    .await
+    .expect("import");
+}
+
+async fn sign_in(net: &Network, login: &str) -> Principal {
+    let code = net
+        .current_totp_for_tests(login, UnixTime::now())
+        .await
+        .expect("totp");
+    net.authenticate(login, PASSWORD, Some(&code), None)
+        .await
+        .expect("sign in")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let region = dir.path().join("region");
+    let opts = synth::Options {
+        patients: 12,
+        seed: 11,
+        ..Default::default()
+    };
+    synth::generate(&opts, &region, &|_| {}).expect("synth");
+    let store: Arc<dyn Store> =
+        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("data")).expect("store"));
+    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
+    for f in &manifest.facilities {
+        let code = FacilityCode::parse(&f.code).expect("code");
+        import(&store, &region.join(&f.code), &code).await;
+    }
+    let net = Network::new(store.clone()).with_test_hashing();
+    net.bootstrap_admin("admin", "管理者", PASSWORD)
+        .await
+        .expect("bootstrap");
+    let admin = sign_in(&net, "admin").await;
+    for (_, code) in store.facilities().await.expect("facilities") {
+        net.put_facility(
+            &admin,
+            Facility {
+                code: code.clone(),
+                name: format!("施設{code}"),
+                kind: FacilityKind::Hospital,
+                area: "仙台".into(),
+                status: FacilityStatus::Participating,
+                discloses: true,
+                views: true,
+            },
+        )
+        .await
+        .expect("facility");
+    }
+    net.add_user(
+        &admin,
+        NewUser {
+            login: "office".into(),
+            display_name: "事務局".into(),
+            profession: Profession::NetworkOperator,
+            facilities: vec![],
+            password: PASSWORD.into(),
+        },
+    )
+    .await
+    .expect("office");
+    let office = sign_in(&net, "office").await;
+    let best = net
+        .candidates(&office)
+        .await
+        .expect("candidates")
+        .into_iter()
+        .next()
+        .expect("a candidate pair");
+    let (a, b): (LocalPatient, LocalPatient) = (best.a.clone(), best.b.clone());
+    let id = net
+        .enroll(&office, &[a.clone(), b.clone()])
+        .await
+        .expect("enroll");
+    for (login, profession) in [
+        ("dr.b", Profession::Doctor),
+        ("care.b", Profession::CareWorker),
+    ] {
+        net.add_user(
+            &admin,
+            NewUser {
+                login: login.into(),
+                display_name: login.into(),
+                profession,
+                facilities: vec![b.facility.clone()],
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("user");
+    }
+    let dr = sign_in(&net, "dr.b").await;
+    let care = sign_in(&net, "care.b").await;
+
+    // No consent: nothing read, every category refused with its reason.
+    let s = net.patient_summary(&dr, &id).await.expect("summary");
+    assert!(
+        s.demographics.is_empty() && s.latest_labs.is_empty() && s.current_medications.is_empty()
+    );
+    assert!(!s.refused.is_empty());
+    assert!(
+        s.refused.iter().all(|r| r.code == "no_consent"),
+        "{:?}",
+        s.refused
+    );
+
+    // Hand-made orders today: A prescribes ダーゼン (YJ 2149039F1031) for 14 days from today;
+    // B the same ingredient of another maker (YJ 2149039F1040) for 7 days from 3 days ago.
+    // Both did the same lab panel two days apart.
+    let today = UnixTime::now().date_jst();
+    let day = |k: i64| store::date_of_day(today.days() + k);
+    let (root_a, root_b) = (
+        region.join(a.facility.as_str()),
+        region.join(b.facility.as_str()),
+    );
+    let (order_a, order_b) = ("800000000000001", "800000000000002");
+    let ts = |k: i64| format!("{}090000000", day(k));
+    put(
+        &file_path(
+            &root_a,
+            &a.local_id,
+            &day(0),
+            DataKind::Omp01,
+            order_a,
+            &ts(0),
+            Condition::Current,
+        ),
+        &prescription(
+            &a.local_id,
+            order_a,
+            &day(0),
+            14,
+            "108665201",
+            "2149039F1031",
+        ),
+    );
+    put(
+        &file_path(
+            &root_b,
+            &b.local_id,
+            &day(-3),
+            DataKind::Omp01,
+            order_b,
+            &ts(-3),
+            Condition::Current,
+        ),
+        &prescription(
+            &b.local_id,
+            order_b,
+            &day(-3),
+            7,
+            "199999901",
+            "2149039F1040",
+        ),
+    );
+    put(
+        &file_path(
+            &root_a,
+            &a.local_id,
+            &day(-2),
+            DataKind::Oml11,
+            "800000000000003",
+            &ts(-2),
+            Condition::Current,
+        ),
+        &lab_result(&a.local_id, "800000000000003", &day(-2)),
+    );
+    put(
+        &file_path(
+            &root_b,
+            &b.local_id,
+            &day(0),
+            DataKind::Oml11,
+            "800000000000004",
+            &ts(0),
+            Condition::Current,
+        ),
+        &lab_result(&b.local_id, "800000000000004", &day(0)),
+    );
+    import(&store, &root_a, &a.facility).await;
+    import(&store, &root_b, &b.facility).await;
+
+    net.record_consent(
+        &office,
+        ConsentInput {
+            regional_id: id.clone(),
+            scope: ConsentScope::AllFacilities,
+            valid_from: Date::parse("2020-01-01").expect("date"),
+            valid_until: None,
+            paper_form: "同意書 No.0002".into(),
+            implied: false,
+        },
+    )
+    .await
+    .expect("consent");
+
+    // The doctor sees both facilities: summary, matrix, medications with both warnings.
+    let audit_before = store
+        .audit_head()
+        .await
+        .expect("head")
+        .map(|h| h.0)
+        .unwrap_or(0);
+    let s = net.patient_summary(&dr, &id).await.expect("summary");
+    assert!(s.refused.is_empty(), "{:?}", s.refused);
+    let current: Vec<&str> = s
+        .current_medications
+        .iter()
+        .map(|m| m.line.order_no.as_str())
+        .collect();
+    assert!(
+        current.contains(&order_a) && current.contains(&order_b),
+        "{current:?}"
+    );
+    let tp = s
+        .latest_labs
+        .iter()
+        .find(|l| l.fact.code == "3A010000002327101")
+        .expect("latest total protein");
+    assert_eq!(
+        (tp.source.clone(), tp.fact.value.as_str()),
+        (b.facility.clone(), "8.9"),
+        "newest of the two"
+    );
+    // Every decision of the summary was audited (one entry per source × category).
+    let entries = store
+        .audit_query(&store::AuditFilter {
+            patient: Some(id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let new: Vec<_> = entries.iter().filter(|e| e.seq > audit_before).collect();
+    assert!(!new.is_empty());
+    assert!(
+        new.iter().all(|e| e.event.detail.starts_with("summary:")),
+        "{new:?}"
+    );
+
+    let m = net
+        .lab_matrix(&dr, &id, Some(&day(-30)), Some(&day(0)))
+        .await
+        .expect("matrix");
+    let row = m
+        .tests
+        .iter()
+        .find(|t| t.code == "3A010000002327101")
+        .expect("total protein row");
+    assert!(row.jlac10);
+    assert!(
+        row.sources.contains(&a.facility) && row.sources.contains(&b.facility),
+        "one row for both facilities"
+    );
+    let col = |d: &str| m.dates.iter().position(|x| x == d).expect("date column");
+    let cell = row.cells[col(&day(0))].as_ref().expect("today's value");
+    assert_eq!(
+        (
+            cell.value.as_str(),
+            cell.abnormal_flag.as_str(),
+            cell.reference_range.as_str()
+        ),
+        ("8.9", "H", "6.7-8.3")
+    );
+    assert!(row.cells[col(&day(-2))].is_some());
+
+    let meds = net.medications(&dr, &id).await.expect("medications");
+    let dup = meds
+        .duplicate_prescriptions
+        .iter()
+        .find(|d| d.first.line.order_no == order_b && d.second.line.order_no == order_a)
+        .expect("二重投薬 warning");
+    assert_eq!(dup.same, "YJ:2149039");
+    assert_eq!(
+        (dup.overlap_from.as_str(), dup.overlap_to.as_str()),
+        (day(0).as_str(), day(3).as_str())
+    );
+    let dt = meds
+        .duplicate_tests
+        .iter()
+        .find(|d| d.analyte == "3A010")
+        .expect("重複検査 warning");
+    assert_eq!(dt.days_apart, 2);
+    assert_ne!(dt.first.source, dt.second.source);
+
+    // The care worker may see basic information and allergies, not labs or prescriptions:
+    // those are refused with the reason and nothing of them is returned.
+    let s = net.patient_summary(&care, &id).await.expect("summary");
+    assert!(
+        s.latest_labs.is_empty()
+            && s.current_medications.is_empty()
+            && s.active_diagnoses.is_empty()
+    );
+    for cat in [
+        RecordCategory::LabResults,
+        RecordCategory::Prescriptions,
+        RecordCategory::Diagnoses,
+    ] {
+        assert!(
+            s.refused
+                .iter()
+                .any(|r| r.category == cat && r.code == "profession_not_permitted"),
+            "{cat:?} refused: {:?}",
+            s.refused
+        );
+    }
+    assert!(!s
+        .refused
+        .iter()
+        .any(|r| r.category == RecordCategory::BasicInfo));
+    let m = net
+        .lab_matrix(&care, &id, None, None)
+        .await
+        .expect("matrix");
+    assert!(m.tests.is_empty() && m.dates.is_empty());
+    assert!(net
+        .medications(&care, &id)
+        .await
+        .expect("meds")
+        .lines
+        .is_empty());
+
+    // A updates its order (the old `_1` becomes `_2`, the new version starts in 30 days):
+    // the current line is the new one, and the overlap is gone. B cancels its order (`_1`
+    // becomes `_0`, plus the delete message): B's line disappears.
+    let old = file_path(
+        &root_a,
+        &a.local_id,
+        &day(0),
+        DataKind::Omp01,
+        order_a,
+        &ts(0),
+        Condition::Current,
+    );
+    std::fs::rename(
+        &old,
+        file_path(
+            &root_a,
+            &a.local_id,
+            &day(0),
+            DataKind::Omp01,
+            order_a,
+            &ts(0),
+            Condition::Superseded,
+        ),
+    )
+    .expect("rename");
+    put(
+        &file_path(
+            &root_a,
+            &a.local_id,
+            &day(0),
+            DataKind::Omp01,
+            order_a,
+            &ts(1),
+            Condition::Current,
+        ),
+        &prescription(
+            &a.local_id,
+            order_a,
+            &day(30),
+            14,
+            "108665201",
+            "2149039F1031",
+        ),
+    );
+    let old = file_path(
+        &root_b,
+        &b.local_id,
+        &day(-3),
+        DataKind::Omp01,
+        order_b,
+        &ts(-3),
+        Condition::Current,
+    );
+    std::fs::rename(
+        &old,
+        file_path(
+            &root_b,
+            &b.local_id,
+            &day(-3),
+            DataKind::Omp01,
+            order_b,
+            &ts(-3),
+            Condition::Deleted,
+        ),
+    )
+    .expect("rename");
+    put(
+        &file_path(
+            &root_b,
+            &b.local_id,
+            &day(-3),
+            DataKind::Omp01,
+            order_b,
+            &ts(0),
+            Condition::Deleted,
+        ),
+        &prescription(
+            &b.local_id,
+            order_b,
+            &day(-3),
+            7,
+            "199999901",
+            "2149039F1040",
+        )
+        .replace("ORC|NW|", "ORC|CA|"),
+    );
+    import(&store, &root_a, &a.facility).await;
+    import(&store, &root_b, &b.facility).await;
+
+    let meds = net.medications(&dr, &id).await.expect("medications");
+    let a_lines: Vec<_> = meds
+        .lines
+        .iter()
+        .filter(|l| l.line.order_no == order_a)
+        .collect();
+    assert_eq!(a_lines.len(), 1, "only the updated version is current");
+    assert_eq!(a_lines[0].line.fact.start_date, day(30));
+    assert!(
+        !meds.lines.iter().any(|l| l.line.order_no == order_b),
+        "cancelled order hidden"
+    );
+    assert!(!meds
+        .duplicate_prescriptions
+        .iter()
+        .any(|d| [&d.first, &d.second]
+            .iter()
+            .any(|l| l.line.order_no == order_a || l.line.order_no == order_b)));
+    // The history keeps both versions of A's order.
+    let fid = store
+        .facility(&a.facility, false)
+        .await
+        .expect("fac")
+        .expect("id");
+    let history = store
+        .order_fact_history(fid, &a.local_id, "OMP-01", order_a)
+        .await
+        .expect("history");
+    assert_eq!(
+        history.iter().map(|h| h.live).collect::<Vec<_>>(),
+        [false, true]
+    );
+}
