@@ -384,8 +384,13 @@ impl Network {
             }
         }
         let current_medications = self.gated_medications(&mut gate, Some(&today)).await?;
-        // Newest first from the store, so the first row seen of each test is its latest.
-        let mut labs = self.gated_labs(&mut gate, &LabFilter::default()).await?;
+        // The store returns each facility's newest result per code; JLAC10 codes of several
+        // facilities are then merged here, newest first wins.
+        let latest = LabFilter {
+            latest_per_test: true,
+            ..Default::default()
+        };
+        let mut labs = self.gated_labs(&mut gate, &latest).await?;
         labs.sort_by(|a, b| b.fact.observed_at.cmp(&a.fact.observed_at));
         let mut seen = BTreeSet::new();
         let mut latest_labs: Vec<Sourced<LabFact>> = labs
@@ -427,6 +432,7 @@ impl Network {
             codes: Vec::new(),
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
+            latest_per_test: false,
         };
         let labs = self.gated_labs(&mut gate, &filter).await?;
         let refused = self.close_gate(gate, Some("lab matrix")).await?;

@@ -146,6 +146,9 @@ impl<'t> FactWriter<'t> {
 /// Columns of a fact table, in the order the row readers below expect (after the 6 common
 /// columns `version_id, line, kind, date, order_no, written_at`).
 const LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at";
+/// The lab columns plus the one aggregate that picks each code's newest row (read by no one:
+/// SQLite fills the bare columns from the row holding the max).
+const LATEST_LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at, max(x.observed_at || printf('%012d', x.version_id))";
 const MED_COLS: &str = "x.rp, x.hot_code, x.yj_code, x.local_code, x.drug_name, x.dose, x.dose_unit, x.daily_dose, x.usage, x.route, x.days, x.start_date, x.end_date, x.ordered_at";
 const DIAG_COLS: &str = "x.name, x.medis_code, x.icd10, x.main, x.suspected, x.action, x.start_date, x.end_date, x.outcome";
 const ALLERGY_COLS: &str = "x.allergen_type, x.allergen_type_code, x.allergen_code, x.allergen_system, x.allergen_name, x.severity, x.reaction, x.identified";
@@ -297,6 +300,21 @@ pub(crate) fn lab_results(
         extra.push_str(&format!(" AND x.code IN ({})", marks.join(", ")));
         params.extend(filter.codes.iter().map(|c| c as &dyn ToSql));
     }
+    if filter.latest_per_test {
+        // SQLite returns the other columns of the row that holds max(): the newest live
+        // result of each code (ties: the newer version). Reads the patient's rows once,
+        // in the clustered key's order, and returns one row per test.
+        extra.push_str(" GROUP BY x.code");
+        return live(
+            conn,
+            ("lab_results", LATEST_LAB_COLS),
+            facility,
+            patient_id,
+            (&extra, &params),
+            "x.observed_at DESC, x.code",
+            lab,
+        );
+    }
     live(
         conn,
         ("lab_results", LAB_COLS),
@@ -324,7 +342,7 @@ pub(crate) fn medications(
                 facility,
                 patient_id,
                 (
-                    "AND x.start_date <= ?3 AND (x.end_date = '' OR x.end_date >= ?3)",
+                    "AND x.start_date <> '' AND x.start_date <= ?3 AND (x.end_date >= ?3 OR (x.end_date = '' AND x.start_date = ?3))",
                     &[&day],
                 ),
                 order,

@@ -594,6 +594,46 @@ pub async fn run_facts(store: &dyn Store) {
         .await
         .expect("by date");
     assert_eq!(range.len(), 1, "date range, `to` inclusive");
+    // Two results of one code: only the newest comes back with latest_per_test.
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    let later = fact_file(
+        &format!("{dir}/OML-11/lab2_1"),
+        "OML-11",
+        "000000000000012",
+        "20240420120000000",
+        Condition::Current,
+        vec![lab_fact("3A010000002327101", "7.4", "20240420")],
+    );
+    store
+        .write_batch(fac, run, vec![later.clone()])
+        .await
+        .expect("write");
+    seen.insert(later.path.clone());
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    let latest = store
+        .lab_results(
+            fac,
+            "2000001",
+            &LabFilter {
+                latest_per_test: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("latest");
+    let mut got: Vec<(&str, &str)> = latest
+        .iter()
+        .map(|l| (l.fact.code.as_str(), l.fact.value.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [("3A010000002327101", "7.4"), ("3D010000001926101", "110")],
+        "newest result of each test"
+    );
     assert!(store
         .lab_results(fac, "other", &LabFilter::default())
         .await
@@ -731,7 +771,7 @@ pub async fn run_facts(store: &dyn Store) {
             .await
             .expect("labs")
             .len(),
-        2,
+        3,
         "other orders untouched"
     );
 }

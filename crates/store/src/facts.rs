@@ -158,6 +158,9 @@ pub struct LabFilter {
     /// `YYYYMMDD`, inclusive, compared with the observation date.
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Only the newest live result of each test code (the summary's "latest labs"), chosen
+    /// in the database so that a patient's thousands of older results are not sent back.
+    pub latest_per_test: bool,
 }
 
 /// One fact of an order's history, live or not.

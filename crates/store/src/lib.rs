@@ -284,8 +284,9 @@ pub trait Store: Registry + Send + Sync {
     ) -> Result<Vec<FactRow<LabFact>>>;
 
     /// Live medication lines, newest start first; with `active_on` (`YYYYMMDD`) only lines
-    /// whose period covers that day (lines without an end date count as active from their
-    /// start). Gate-only.
+    /// whose period covers that day. A line without an end date (no days, no TQ1-8) covers
+    /// its start day only, as in the duplicate-prescription check; a line without a start
+    /// date is never active. Gate-only.
     async fn medications(
         &self,
         facility: FacilityId,
