@@ -158,6 +158,9 @@ pub async fn import_tree(
             path: root.to_owned(),
         });
     }
+    // A store upgraded from before clinical facts gets the facts of what it already holds
+    // at its first import; afterwards this is one empty range read.
+    backfill_facts(&store).await?;
     let known = Arc::new(store.current_hashes(facility).await?);
     let run = store
         .begin_import(facility, &root.display().to_string())
@@ -317,6 +320,46 @@ fn read_one(
         demographics,
         facts,
     }))
+}
+
+/// Read the clinical facts of records stored before facts were extracted at import (stores
+/// older than SQLite schema 3) from their stored bytes. Resumable: each batch is one
+/// transaction that also moves the cursor. Returns how many records were read.
+pub async fn backfill_facts(store: &Arc<dyn Store>) -> Result<u64, IngestError> {
+    let mut done = 0u64;
+    loop {
+        let items = store.facts_backfill_next(BATCH).await?;
+        let Some(last) = items.last().map(|i| i.version_id) else {
+            // Nothing left: close the range so that later imports do not look again.
+            store.facts_backfill_put(Vec::new(), i64::MAX - 1).await?;
+            return Ok(done);
+        };
+        let hashes: Vec<Sha256> = items.iter().map(|i| i.sha256).collect();
+        let blobs = store.read_blobs(&hashes).await?;
+        let facts = tokio::task::spawn_blocking(move || {
+            items
+                .into_par_iter()
+                .zip(blobs)
+                .map(|(item, bytes)| {
+                    // The file was accepted when imported; lenient about a missing final CR
+                    // so that files imported with --accept-unterminated get their facts too.
+                    let options = ClassifyOptions {
+                        accept_unterminated: true,
+                    };
+                    store::BackfilledFacts {
+                        facility: item.facility,
+                        version_id: item.version_id,
+                        facts: classify(&item.path, &bytes, &options).facts,
+                        patient_id: item.patient_id,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| IngestError::Pipeline(format!("fact backfill stopped: {e}")))?;
+        done += facts.len() as u64;
+        store.facts_backfill_put(facts, last).await?;
+    }
 }
 
 #[derive(Debug, Clone, Default)]

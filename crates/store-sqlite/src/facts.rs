@@ -9,8 +9,8 @@
 use rusqlite::types::ToSql;
 use rusqlite::{params, CachedStatement, Connection, Row, Transaction};
 use store::{
-    AllergyFact, ClinicalFact, DiagnosisFact, EncounterFact, FacilityId, Fact, FactRow,
-    HistoricFact, LabFact, LabFilter, MedicationFact, Result,
+    AllergyFact, BackfillItem, BackfilledFacts, ClinicalFact, DiagnosisFact, EncounterFact,
+    FacilityId, Fact, FactRow, HistoricFact, LabFact, LabFilter, MedicationFact, Result,
 };
 
 use crate::db_err;
@@ -459,4 +459,64 @@ pub(crate) fn order_fact_history(
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_err)?;
     Ok(rows)
+}
+
+/// Kinds whose messages have facts (see `ingest::facts`).
+const FACT_KINDS: &str = "'OML-11', 'OMP-01', 'OMP-02', 'PPR-01', 'ADT-61', 'ADT-22', 'ADT-52'";
+
+pub(crate) fn backfill_next(conn: &Connection, limit: usize) -> Result<Vec<BackfillItem>> {
+    let sql = format!(
+        "SELECT r.facility_id, r.version_id, f.path, r.patient_id, v.sha256
+         FROM facts_backfill b
+         JOIN records r ON r.version_id >= b.next_version AND r.version_id <= b.upto
+         JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
+         JOIN file_versions v ON v.id = r.version_id
+         WHERE r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
+         ORDER BY r.version_id LIMIT ?1"
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+    let rows = st
+        .query_map([limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    rows.into_iter()
+        .map(|(facility, version_id, path, patient_id, sha)| {
+            Ok(BackfillItem {
+                facility: FacilityId(facility),
+                version_id,
+                path,
+                patient_id,
+                sha256: crate::sha_from(sha)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn backfill_put(
+    conn: &mut Connection,
+    facts: &[BackfilledFacts],
+    done_through: i64,
+) -> Result<()> {
+    let tx = conn.transaction().map_err(db_err)?;
+    {
+        let mut writer = FactWriter::new(&tx)?;
+        for f in facts {
+            writer.insert(f.facility, &f.patient_id, f.version_id, &f.facts)?;
+        }
+    }
+    tx.execute(
+        "UPDATE facts_backfill SET next_version = max(next_version, ?1 + 1) WHERE next_version <= upto",
+        [done_through],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
 }

@@ -23,8 +23,8 @@ use sha2::Digest;
 use ssmix2::Condition;
 use store::packs::LocalPacks;
 use store::{
-    AllergyFact, DiagnosisFact, EncounterFact, FactRow, HistoricFact, LabFact, LabFilter,
-    MedicationFact,
+    AllergyFact, BackfillItem, BackfilledFacts, DiagnosisFact, EncounterFact, FactRow,
+    HistoricFact, LabFact, LabFilter, MedicationFact,
 };
 use store::{
     BatchOutcome, BlobLocation, FacilityId, FacilityOverview, FileOutcome, ImportRun, ImportRunId,
@@ -134,7 +134,7 @@ impl Inner {
     }
 }
 
-fn sha_from(bytes: Vec<u8>) -> Result<Sha256> {
+pub(crate) fn sha_from(bytes: Vec<u8>) -> Result<Sha256> {
     let arr: [u8; 32] = bytes
         .try_into()
         .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))?;
@@ -579,6 +579,22 @@ impl Store for SqliteStore {
         self.blocking(move |inner| {
             inner
                 .read(|conn| facts::order_fact_history(conn, facility, &local_id, &kind, &order_no))
+        })
+        .await
+    }
+
+    async fn facts_backfill_next(&self, limit: usize) -> Result<Vec<BackfillItem>> {
+        self.blocking(move |inner| inner.read(|conn| facts::backfill_next(conn, limit)))
+            .await
+    }
+
+    async fn facts_backfill_put(
+        &self,
+        facts: Vec<BackfilledFacts>,
+        done_through: i64,
+    ) -> Result<()> {
+        self.blocking(move |inner| {
+            inner.write(|conn| facts::backfill_put(conn, &facts, done_through))
         })
         .await
     }

@@ -308,6 +308,14 @@ const MIGRATIONS: &[&str] = &[
         department TEXT NOT NULL,
         PRIMARY KEY (facility_id, patient_id, version_id, line)
     ) WITHOUT ROWID;
+    -- Records stored before this migration have no facts yet: the backfill reads them from
+    -- their stored bytes, versions next_version..=upto, and moves next_version on. A new
+    -- store has nothing to do (upto = 0).
+    CREATE TABLE facts_backfill (
+        next_version INTEGER NOT NULL,
+        upto INTEGER NOT NULL
+    );
+    INSERT INTO facts_backfill SELECT 1, COALESCE(MAX(version_id), 0) FROM records;
     ",
 ];
 

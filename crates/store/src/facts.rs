@@ -171,6 +171,27 @@ pub struct HistoricFact {
     pub live: bool,
 }
 
+/// A record stored before its kind's facts were extracted at import (stores created before
+/// schema 3): its facts are read from the stored bytes by the backfill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillItem {
+    pub facility: crate::FacilityId,
+    pub version_id: i64,
+    /// Relative to the facility's storage root (what `classify` needs).
+    pub path: String,
+    pub patient_id: String,
+    pub sha256: model::Sha256,
+}
+
+/// The facts read for one [`BackfillItem`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfilledFacts {
+    pub facility: crate::FacilityId,
+    pub version_id: i64,
+    pub patient_id: String,
+    pub facts: Vec<ClinicalFact>,
+}
+
 /// Day number (days since 1970-01-01) of the first 8 characters of an HL7 date
 /// (`YYYYMMDD…`); `None` when they are not a valid date.
 pub fn day_number(hl7_date: &str) -> Option<i64> {

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
 pub use facts::{
-    add_days, add_days_to, date_of_day, day_number, AllergyFact, ClinicalFact, DiagnosisFact,
-    EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter, MedicationFact,
+    add_days, add_days_to, date_of_day, day_number, AllergyFact, BackfillItem, BackfilledFacts,
+    ClinicalFact, DiagnosisFact, EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter,
+    MedicationFact,
 };
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
@@ -325,6 +326,20 @@ pub trait Store: Registry + Send + Sync {
         kind: &str,
         order_no: &str,
     ) -> Result<Vec<HistoricFact>>;
+
+    /// The next `limit` live records that were stored before facts were extracted at import
+    /// (stores older than schema 3) and whose kind has facts, oldest first. Empty when the
+    /// backfill is done.
+    async fn facts_backfill_next(&self, limit: usize) -> Result<Vec<BackfillItem>>;
+
+    /// Store the backfilled facts of the items last returned by
+    /// [`Store::facts_backfill_next`] and move past them, in one transaction (a crash
+    /// repeats the batch, never doubles it). `done_through` is the last version handled.
+    async fn facts_backfill_put(
+        &self,
+        facts: Vec<BackfilledFacts>,
+        done_through: i64,
+    ) -> Result<()>;
 
     /// Totals per facility, ordered by code.
     async fn facility_overview(&self) -> Result<Vec<FacilityOverview>>;

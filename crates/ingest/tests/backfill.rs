@@ -1,0 +1,113 @@
+//! A store imported before clinical facts existed gets them from its stored bytes, once.
+
+use std::sync::Arc;
+
+use model::FacilityCode;
+use ssmix2::{Condition, DataKind, StandardName};
+use store::{LabFilter, Store};
+
+fn put(root: &std::path::Path, kind: DataKind, order: &str) {
+    let name = StandardName {
+        patient_id: "9999013".into(),
+        date: match kind {
+            DataKind::Oml11 => "20111219".into(),
+            _ => "20110701".into(),
+        },
+        kind,
+        order_no: order.into(),
+        timestamp: "20111220103059000".into(),
+        department: "01".into(),
+        condition: Condition::Current,
+    };
+    let text = std::fs::read_to_string(format!(
+        "{}/../ssmix2/tests/fixtures/{}.hl7",
+        env!("CARGO_MANIFEST_DIR"),
+        kind.code()
+    ))
+    .expect("fixture");
+    let path = root.join(name.relative_path());
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let bytes = hl7::encode_iso2022jp(&text.replace('\n', "\r")).expect("encode");
+    std::fs::write(path, bytes).expect("write");
+}
+
+async fn counts(store: &dyn Store, fid: store::FacilityId) -> (usize, usize) {
+    (
+        store
+            .lab_results(fid, "9999013", &LabFilter::default())
+            .await
+            .expect("labs")
+            .len(),
+        store
+            .medications(fid, "9999013", None)
+            .await
+            .expect("meds")
+            .len(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_store_gets_its_facts_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("tree");
+    put(&root, DataKind::Oml11, "000000011000354");
+    put(&root, DataKind::Omp01, "000000011000185");
+    let data = dir.path().join("data");
+    let code = FacilityCode::parse("0411111111").expect("code");
+    {
+        let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("open"));
+        let fid = store.facility(&code, true).await.expect("fac").expect("id");
+        ingest::import_tree(
+            store.clone(),
+            fid,
+            &root,
+            &Default::default(),
+            Arc::new(ingest::NoProgress),
+        )
+        .await
+        .expect("import");
+        assert_eq!(
+            counts(store.as_ref(), fid).await,
+            (3, 2),
+            "facts written at import"
+        );
+    }
+    // Make it look like a store from before schema 3: records, no facts, backfill pending.
+    {
+        let conn = rusqlite::Connection::open(data.join("renkei.db")).expect("db");
+        conn.execute_batch(
+            "DELETE FROM lab_results; DELETE FROM medications;
+             UPDATE facts_backfill SET next_version = 1, upto = (SELECT MAX(version_id) FROM records);",
+        )
+        .expect("age the store");
+    }
+    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("reopen"));
+    let fid = store
+        .facility(&code, false)
+        .await
+        .expect("fac")
+        .expect("id");
+    assert_eq!(counts(store.as_ref(), fid).await, (0, 0));
+    assert_eq!(
+        ingest::backfill_facts(&store).await.expect("backfill"),
+        2,
+        "two records read"
+    );
+    assert_eq!(counts(store.as_ref(), fid).await, (3, 2), "facts back");
+    assert_eq!(
+        ingest::backfill_facts(&store).await.expect("again"),
+        0,
+        "done once"
+    );
+    // The next import (nothing changed) neither re-reads nor doubles anything.
+    ingest::import_tree(
+        store.clone(),
+        fid,
+        &root,
+        &Default::default(),
+        Arc::new(ingest::NoProgress),
+    )
+    .await
+    .expect("import");
+    assert_eq!(counts(store.as_ref(), fid).await, (3, 2));
+}
