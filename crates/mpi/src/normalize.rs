@@ -424,21 +424,22 @@ pub fn address_key(s: &str) -> String {
                     out.extend(n.to_string().chars());
                 }
             }
-            out.push('-');
+            push_dash(&mut out);
             i += 2;
             continue;
         }
         if prev_digit && c == '番' && next == Some('地') {
-            out.push('-');
+            push_dash(&mut out);
             i += 2;
             continue;
         }
         if prev_digit && matches!(c, '番' | '号' | 'の' | 'ノ') {
-            out.push('-');
+            push_dash(&mut out);
             i += 1;
             continue;
         }
-        if c == '-' && out.last() == Some(&'-') {
+        if c == '-' {
+            push_dash(&mut out);
             i += 1;
             continue;
         }
@@ -450,6 +451,14 @@ pub fn address_key(s: &str) -> String {
     }
     // Compose voiced marks that a removed space had separated (as in `name_key`).
     out.into_iter().collect::<String>().nfc().collect()
+}
+
+/// One '-' between parts, however many separators stood there: keeps the key idempotent
+/// (`-丁目` and `--` both become one '-').
+fn push_dash(out: &mut Vec<char>) {
+    if out.last() != Some(&'-') {
+        out.push('-');
+    }
 }
 
 /// [`address_key`] without the trailing block number (`青葉区一番町2-3-5` → `青葉区一番町`):
@@ -485,6 +494,16 @@ pub fn date_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_key_is_idempotent_around_dashes() {
+        // Found by the property test: a dash before 丁目 gave "--" on the first pass.
+        for s in ["-丁目あ", "1--2", "3丁目-4番地-5", "番地-号"] {
+            let once = address_key(s);
+            assert_eq!(address_key(&once), once, "{s}");
+            assert!(!once.contains("--"), "{s} → {once}");
+        }
+    }
 
     #[test]
     fn half_width_katakana() {
