@@ -347,6 +347,40 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
         "{body}"
     );
 
+    // A facility system's API key: shown once, identifies the facility, reads no records.
+    let (status, key) = call(
+        &server,
+        "POST",
+        &format!("/api/v1/facilities/{a_fac}/api-keys"),
+        Some(&office),
+        None,
+    );
+    assert_eq!(status, 200, "{key}");
+    let key = key["key"].as_str().expect("key").to_owned();
+    assert!(key.starts_with(&format!("rk_{a_fac}_")));
+    let (status, me) = call(&server, "GET", "/api/v1/me", Some(&key), None);
+    assert_eq!(status, 200);
+    assert_eq!(me["facility_system"], a_fac.as_str());
+    assert_eq!(call(&server, "GET", &records, Some(&key), None).0, 403);
+    let mut forged = key.clone();
+    forged.pop();
+    forged.push(if key.ends_with('a') { 'b' } else { 'a' });
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&forged), None).0,
+        401
+    );
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            &format!("/api/v1/facilities/{a_fac}/api-keys"),
+            Some(&dr),
+            None
+        )
+        .0,
+        403
+    );
+
     // The same through the HTML pages: sign-in form, session cookie, the refusal reasons shown.
     let (status, resp) = raw(
         &server,
