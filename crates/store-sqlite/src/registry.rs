@@ -23,6 +23,19 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+/// Every row of `sql`, read by `row` and turned into a domain value by `convert`.
+fn query_all<P: rusqlite::Params, R, T>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnMut(&Row) -> rusqlite::Result<R>,
+    convert: impl Fn(R) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut st = conn.prepare(sql).map_err(db_err)?;
+    let rows = st.query_map(params, row).map_err(db_err)?;
+    rows.map(|r| r.map_err(db_err).and_then(&convert)).collect()
+}
+
 fn facility_id(conn: &Connection, code: &FacilityCode) -> Result<i64> {
     conn.query_row(
         "SELECT id FROM facilities WHERE code = ?1",
@@ -354,14 +367,13 @@ impl Registry for SqliteStore {
     async fn list_facilities(&self) -> Result<Vec<Facility>> {
         self.blocking(|inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare(&format!(
-                        "SELECT {FACILITY_COLS} FROM facilities ORDER BY code"
-                    ))
-                    .map_err(db_err)?;
-                let rows = st.query_map([], facility_row).map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(facility_from))
-                    .collect()
+                query_all(
+                    conn,
+                    &format!("SELECT {FACILITY_COLS} FROM facilities ORDER BY code"),
+                    [],
+                    facility_row,
+                    facility_from,
+                )
             })
         })
         .await
@@ -526,14 +538,13 @@ impl Registry for SqliteStore {
         let id = id.clone();
         self.blocking(move |inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare(&format!(
-                        "SELECT {LINK_COLS} WHERE l.regional_id = ?1 ORDER BY l.id"
-                    ))
-                    .map_err(db_err)?;
-                let rows = st.query_map([id.as_str()], link_row).map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(link_from))
-                    .collect()
+                query_all(
+                    conn,
+                    &format!("SELECT {LINK_COLS} WHERE l.regional_id = ?1 ORDER BY l.id"),
+                    [id.as_str()],
+                    link_row,
+                    link_from,
+                )
             })
         })
         .await
@@ -660,13 +671,13 @@ impl Registry for SqliteStore {
     async fn merges(&self) -> Result<Vec<Merge>> {
         self.blocking(|inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare(
-                        "SELECT id, from_id, into_id, at, by, undone_at FROM merges ORDER BY id",
-                    )
-                    .map_err(db_err)?;
-                let rows = st.query_map([], merge_from).map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(merge_of)).collect()
+                query_all(
+                    conn,
+                    "SELECT id, from_id, into_id, at, by, undone_at FROM merges ORDER BY id",
+                    [],
+                    merge_from,
+                    merge_of,
+                )
             })
         })
         .await
@@ -747,14 +758,15 @@ impl Registry for SqliteStore {
         let id = id.clone();
         self.blocking(move |inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare(&format!(
+                query_all(
+                    conn,
+                    &format!(
                         "SELECT {CONSENT_COLS} FROM consents WHERE regional_id = ?1 ORDER BY id"
-                    ))
-                    .map_err(db_err)?;
-                let rows = st.query_map([id.as_str()], consent_row).map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(consent_from))
-                    .collect()
+                    ),
+                    [id.as_str()],
+                    consent_row,
+                    consent_from,
+                )
             })
         })
         .await
@@ -823,12 +835,13 @@ impl Registry for SqliteStore {
     async fn users(&self) -> Result<Vec<User>> {
         self.blocking(|inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY login"))
-                    .map_err(db_err)?;
-                let rows = st.query_map([], user_row).map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(user_from).map(|(u, _)| u))
-                    .collect()
+                query_all(
+                    conn,
+                    &format!("SELECT {USER_COLS} FROM users ORDER BY login"),
+                    [],
+                    user_row,
+                    |row| user_from(row).map(|(u, _)| u),
+                )
             })
         })
         .await
@@ -1076,12 +1089,14 @@ impl Registry for SqliteStore {
     async fn audit_range(&self, from_seq: u64, limit: usize) -> Result<Vec<audit::Entry>> {
         self.blocking(move |inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare("SELECT seq, event, prev_hash, hash FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2")
-                    .map_err(db_err)?;
                 let limit = if limit == 0 { -1 } else { limit as i64 };
-                let rows = st.query_map(params![from_seq as i64, limit], entry_from).map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(entry_of)).collect()
+                query_all(
+                    conn,
+                    "SELECT seq, event, prev_hash, hash FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+                    params![from_seq as i64, limit],
+                    entry_from,
+                    entry_of,
+                )
             })
         })
         .await
@@ -1091,29 +1106,24 @@ impl Registry for SqliteStore {
         let f = f.clone();
         self.blocking(move |inner| {
             inner.read(|conn| {
-                let mut st = conn
-                    .prepare(
-                        "SELECT seq, event, prev_hash, hash FROM audit_log
-                         WHERE (?1 IS NULL OR patient = ?1) AND (?2 IS NULL OR actor = ?2) AND (?3 = 0 OR flagged = 1)
-                           AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5)
-                         ORDER BY seq DESC LIMIT ?6",
-                    )
-                    .map_err(db_err)?;
                 let limit = if f.limit == 0 { -1 } else { f.limit as i64 };
-                let rows = st
-                    .query_map(
-                        params![
-                            f.patient.as_ref().map(|p| p.as_str().to_owned()),
-                            f.actor,
-                            f.flagged_only,
-                            f.since.map(|t| t.0),
-                            f.until.map(|t| t.0),
-                            limit
-                        ],
-                        entry_from,
-                    )
-                    .map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(entry_of)).collect()
+                query_all(
+                    conn,
+                    "SELECT seq, event, prev_hash, hash FROM audit_log
+                     WHERE (?1 IS NULL OR patient = ?1) AND (?2 IS NULL OR actor = ?2) AND (?3 = 0 OR flagged = 1)
+                       AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5)
+                     ORDER BY seq DESC LIMIT ?6",
+                    params![
+                        f.patient.as_ref().map(|p| p.as_str().to_owned()),
+                        f.actor,
+                        f.flagged_only,
+                        f.since.map(|t| t.0),
+                        f.until.map(|t| t.0),
+                        limit
+                    ],
+                    entry_from,
+                    entry_of,
+                )
             })
         })
         .await
