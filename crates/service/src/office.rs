@@ -455,11 +455,7 @@ impl Network {
         }
         Ok(VerifyReport {
             entries: checked,
-            head_hash: self
-                .store
-                .audit_head()
-                .await?
-                .map(|(_, h)| store::packs::hex(&h)),
+            head_hash: head.map(|(_, h)| store::packs::hex(&h)),
             problems,
         })
     }
