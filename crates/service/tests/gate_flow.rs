@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use model::{
-    ConsentScope, Date, Facility, FacilityCode, FacilityKind, FacilityStatus, LocalPatient,
-    Profession, Purpose, RecordCategory, UnixTime,
-};
-use service::{ConsentInput, Network, NewUser, Principal};
+use model::{ConsentScope, Date, FacilityCode, Profession, Purpose, RecordCategory, UnixTime};
+use service::{ConsentInput, Network};
 use store::Store;
 
-const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
+mod common;
+
+use common::{sign_in, PASSWORD};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -54,80 +53,25 @@ async fn fixture() -> Fixture {
     }
 }
 
-async fn sign_in(
-    net: &Network,
-    login: &str,
-    facility: Option<&FacilityCode>,
-    step: i64,
-) -> Principal {
-    let at = UnixTime::now().plus_seconds(30 * step);
-    let code = net.current_totp_for_tests(login, at).await.expect("totp");
-    net.authenticate(login, PASSWORD, Some(&code), facility)
-        .await
-        .expect("sign in")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_decides_what_each_user_sees_and_everything_is_audited() {
     let fx = fixture().await;
     let net = &fx.net;
-    net.bootstrap_admin("admin", "管理者", PASSWORD)
-        .await
-        .expect("bootstrap");
+    // Register the imported facilities, add the office, link two facilities' local IDs
+    // from the match candidates.
+    let common::Enrolled {
+        admin,
+        office,
+        best,
+        a,
+        b,
+        id,
+    } = common::enrolled_pair(net, &fx.store).await;
     assert!(
         net.bootstrap_admin("admin2", "x", PASSWORD).await.is_err(),
         "bootstrap only once"
     );
-    let admin = sign_in(net, "admin", None, 0).await;
-
-    // Register the imported facilities: every one discloses and views.
-    let manifest_codes: Vec<FacilityCode> = fx
-        .store
-        .facilities()
-        .await
-        .expect("facilities")
-        .into_iter()
-        .map(|(_, c)| c)
-        .collect();
-    for code in &manifest_codes {
-        net.put_facility(
-            &admin,
-            Facility {
-                code: code.clone(),
-                name: format!("施設{code}"),
-                kind: FacilityKind::Hospital,
-                area: "仙台".into(),
-                status: FacilityStatus::Participating,
-                discloses: true,
-                views: true,
-            },
-        )
-        .await
-        .expect("facility");
-    }
-
-    // The office links two facilities' local IDs from the match candidates.
-    net.add_user(
-        &admin,
-        NewUser {
-            login: "office".into(),
-            display_name: "事務局".into(),
-            profession: Profession::NetworkOperator,
-            facilities: vec![],
-            password: PASSWORD.into(),
-        },
-    )
-    .await
-    .expect("office user");
-    let office = sign_in(net, "office", None, 0).await;
-    let candidates = net.candidates(&office).await.expect("candidates");
-    let best = candidates.first().expect("at least one candidate pair");
     assert!(!best.parts.is_empty(), "each score is explained");
-    let (a, b) = (best.a.clone(), best.b.clone());
-    let id = net
-        .enroll(&office, &[a.clone(), b.clone()])
-        .await
-        .expect("enroll");
     assert_eq!(
         fx.store.regional_id_of(&a).await.expect("of"),
         Some(id.clone())
@@ -138,18 +82,7 @@ async fn consent_decides_what_each_user_sees_and_everything_is_audited() {
         ("dr.b", Profession::Doctor),
         ("care.b", Profession::CareWorker),
     ] {
-        net.add_user(
-            &admin,
-            NewUser {
-                login: login.into(),
-                display_name: login.into(),
-                profession,
-                facilities: vec![b.facility.clone()],
-                password: PASSWORD.into(),
-            },
-        )
-        .await
-        .expect("user");
+        common::add_user(net, &admin, login, profession, vec![b.facility.clone()]).await;
     }
     let dr = sign_in(net, "dr.b", None, 0).await;
     let care = sign_in(net, "care.b", None, 0).await;
@@ -370,14 +303,6 @@ async fn sign_in_needs_password_and_totp_and_locks_out() {
     );
 }
 
-#[allow(dead_code)]
-fn local(f: &FacilityCode, id: &str) -> LocalPatient {
-    LocalPatient {
-        facility: f.clone(),
-        local_id: id.into(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_change_decisions_and_auto_link_never_goes_below_the_threshold() {
     let fx = fixture().await;
@@ -386,22 +311,7 @@ async fn settings_change_decisions_and_auto_link_never_goes_below_the_threshold(
         .await
         .expect("bootstrap");
     let admin = sign_in(net, "admin", None, 0).await;
-    for (_, code) in fx.store.facilities().await.expect("facilities") {
-        net.put_facility(
-            &admin,
-            Facility {
-                code,
-                name: "x".into(),
-                kind: FacilityKind::Clinic,
-                area: String::new(),
-                status: FacilityStatus::Participating,
-                discloses: true,
-                views: true,
-            },
-        )
-        .await
-        .expect("facility");
-    }
+    common::register_facilities(net, &admin, &fx.store).await;
     // Auto-link switched off: nothing is linked, whatever the scores.
     net.set_match_settings(
         &admin,
@@ -467,18 +377,7 @@ async fn settings_change_decisions_and_auto_link_never_goes_below_the_threshold(
         .await
         .expect("m")
         .allows(Profession::CareManager, RecordCategory::LabResults));
-    net.add_user(
-        &admin,
-        NewUser {
-            login: "op".into(),
-            display_name: "op".into(),
-            profession: Profession::NetworkOperator,
-            facilities: vec![],
-            password: PASSWORD.into(),
-        },
-    )
-    .await
-    .expect("op");
+    common::add_user(net, &admin, "op", Profession::NetworkOperator, vec![]).await;
     let op = sign_in(net, "op", None, 0).await;
     assert!(net
         .set_permission(&op, Profession::CareWorker, RecordCategory::Images, true)

@@ -6,15 +6,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use model::{
-    ConsentScope, Date, Facility, FacilityCode, FacilityKind, FacilityStatus, LocalPatient,
-    Profession, RecordCategory, UnixTime,
-};
-use service::{ConsentInput, Network, NewUser, Principal};
+use model::{ConsentScope, Date, FacilityCode, Profession, RecordCategory, UnixTime};
+use service::{ConsentInput, Network, Principal};
 use ssmix2::{Condition, DataKind, StandardName};
 use store::Store;
 
-const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
+mod common;
 
 fn fixture_text(kind: &str) -> String {
     let path = format!(
@@ -99,13 +96,7 @@ async fn import(store: &Arc<dyn Store>, root: &Path, code: &FacilityCode) {
 }
 
 async fn sign_in(net: &Network, login: &str) -> Principal {
-    let code = net
-        .current_totp_for_tests(login, UnixTime::now())
-        .await
-        .expect("totp");
-    net.authenticate(login, PASSWORD, Some(&code), None)
-        .await
-        .expect("sign in")
+    common::sign_in(net, login, None, 0).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,67 +117,19 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
         import(&store, &region.join(&f.code), &code).await;
     }
     let net = Network::new(store.clone()).with_test_hashing();
-    net.bootstrap_admin("admin", "管理者", PASSWORD)
-        .await
-        .expect("bootstrap");
-    let admin = sign_in(&net, "admin").await;
-    for (_, code) in store.facilities().await.expect("facilities") {
-        net.put_facility(
-            &admin,
-            Facility {
-                code: code.clone(),
-                name: format!("施設{code}"),
-                kind: FacilityKind::Hospital,
-                area: "仙台".into(),
-                status: FacilityStatus::Participating,
-                discloses: true,
-                views: true,
-            },
-        )
-        .await
-        .expect("facility");
-    }
-    net.add_user(
-        &admin,
-        NewUser {
-            login: "office".into(),
-            display_name: "事務局".into(),
-            profession: Profession::NetworkOperator,
-            facilities: vec![],
-            password: PASSWORD.into(),
-        },
-    )
-    .await
-    .expect("office");
-    let office = sign_in(&net, "office").await;
-    let best = net
-        .candidates(&office)
-        .await
-        .expect("candidates")
-        .into_iter()
-        .next()
-        .expect("a candidate pair");
-    let (a, b): (LocalPatient, LocalPatient) = (best.a.clone(), best.b.clone());
-    let id = net
-        .enroll(&office, &[a.clone(), b.clone()])
-        .await
-        .expect("enroll");
+    let common::Enrolled {
+        admin,
+        office,
+        a,
+        b,
+        id,
+        ..
+    } = common::enrolled_pair(&net, &store).await;
     for (login, profession) in [
         ("dr.b", Profession::Doctor),
         ("care.b", Profession::CareWorker),
     ] {
-        net.add_user(
-            &admin,
-            NewUser {
-                login: login.into(),
-                display_name: login.into(),
-                profession,
-                facilities: vec![b.facility.clone()],
-                password: PASSWORD.into(),
-            },
-        )
-        .await
-        .expect("user");
+        common::add_user(&net, &admin, login, profession, vec![b.facility.clone()]).await;
     }
     let dr = sign_in(&net, "dr.b").await;
     let care = sign_in(&net, "care.b").await;
