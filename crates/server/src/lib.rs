@@ -6,6 +6,8 @@
 //! through it.
 
 mod api;
+#[allow(dead_code)] // the screens that use all of it land next
+mod html;
 mod views;
 
 use std::net::SocketAddr;
@@ -63,6 +65,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/static/renkei.css", get(html::stylesheet))
+        .route("/static/htmx.min.js", get(html::htmx))
         .route("/login", get(views::login_page).post(views::login))
         .route("/logout", get(views::logout))
         .route("/patients", get(views::patient))

@@ -4,12 +4,12 @@
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use model::{FacilityCode, Purpose, RegionalId};
 use serde::Deserialize;
-use service::Principal;
 
 use crate::api::SESSION_COOKIE;
+use crate::html::{cookie_token, page, show_date, Chrome, SignedIn};
 use crate::{AppState, ServerError};
 
 #[derive(Template)]
@@ -26,10 +26,6 @@ pub struct LoginForm {
     totp: String,
     #[serde(default)]
     facility: String,
-}
-
-fn page(html: String) -> Response {
-    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
 pub async fn login_page(State(state): State<AppState>) -> Result<Response, ServerError> {
@@ -75,7 +71,7 @@ pub async fn login(
                 "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
                 token.as_str()
             );
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/patients")).into_response())
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/search")).into_response())
         }
         Err(e) => {
             let html = LoginPage {
@@ -86,18 +82,6 @@ pub async fn login(
             Ok((StatusCode::UNAUTHORIZED, page(html)).into_response())
         }
     }
-}
-
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| {
-            c.split(';')
-                .map(str::trim)
-                .find_map(|kv| kv.strip_prefix(&format!("{SESSION_COOKIE}=")))
-        })
-        .map(str::to_owned)
 }
 
 pub async fn logout(
@@ -135,7 +119,7 @@ struct PatientView {
 #[template(path = "patient.html")]
 struct PatientPage {
     network_name: String,
-    who: String,
+    chrome: Chrome,
     query: String,
     error: Option<String>,
     view: Option<PatientView>,
@@ -151,39 +135,15 @@ pub struct PatientQuery {
     reason: String,
 }
 
-fn show_date(d: &str) -> String {
-    match (d.get(..4), d.get(4..6), d.get(6..8)) {
-        (Some(y), Some(m), Some(dd)) if d.len() == 8 => format!("{y}-{m}-{dd}"),
-        _ => "日付なし (undated)".into(),
-    }
-}
-
 pub async fn patient(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    me: SignedIn,
     Query(q): Query<PatientQuery>,
 ) -> Result<Response, ServerError> {
-    let Some(token) = cookie_token(&headers) else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let Ok(principal) = state.network.session(&token).await else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let who = match &principal {
-        Principal::User { user, acting_for } => format!(
-            "{} ({}){}",
-            user.display_name,
-            user.profession.label_ja(),
-            acting_for
-                .as_ref()
-                .map(|f| format!(" — {}", f.name))
-                .unwrap_or_default()
-        ),
-        Principal::FacilitySystem { facility, .. } => facility.code.to_string(),
-    };
+    let principal = me.principal.clone();
     let mut pg = PatientPage {
         network_name: state.network_name.clone(),
-        who,
+        chrome: Chrome::new(&state, &me),
         query: q.id.clone(),
         error: None,
         view: None,
