@@ -222,6 +222,18 @@ await step("the operations office sees its dashboard and the audit chain is inta
   await shot("12-office-audit");
 });
 
+await step("a nurse of two facilities chooses which one she acts for", async () => {
+  await page.goto(`${base}/logout`);
+  await signIn("nurse");
+  await Promise.all([page.waitForURL(/\/facility$/), page.press('input[name="totp"]', "Enter")]);
+  const choices = page.locator('form[action="/facility"] button');
+  expect((await choices.count()) === 2, `expected two facilities, got ${await choices.count()}`);
+  await shot("13-choose-facility");
+  await Promise.all([page.waitForURL(/\/search/), choices.nth(1).click()]);
+  const who = (await page.locator("header .who").textContent()) || "";
+  expect(who.includes("—"), `acting facility not shown in the header: ${who}`);
+});
+
 await step("no page with patient data was cacheable and no script failed", async () => {
   expect(cacheable.length === 0, `pages without no-store: ${cacheable.join(", ")}`);
   expect(pageErrors.length === 0, `script errors: ${pageErrors.join("; ")}`);

@@ -527,28 +527,37 @@ async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
             .find(|f| f.kind == kind)
             .map(|f| f.code.clone())
     };
-    let mut people: Vec<(&str, &str, Profession, Option<String>)> =
-        vec![("office", "事務局 (demo)", Profession::NetworkOperator, None)];
-    for (login, name, profession, kind) in [
-        ("doctor", "医師 (demo)", Profession::Doctor, "hospital"),
-        ("nurse", "看護師 (demo)", Profession::Nurse, "clinic"),
+    // The nurse works at a clinic and a home-nursing station (訪問看護), so signing in asks
+    // which facility she acts for.
+    let mut people: Vec<(&str, &str, Profession, Vec<String>)> =
+        vec![("office", "事務局 (demo)", Profession::NetworkOperator, vec![])];
+    for (login, name, profession, kinds) in [
+        ("doctor", "医師 (demo)", Profession::Doctor, &["hospital"][..]),
+        (
+            "nurse",
+            "看護師 (demo)",
+            Profession::Nurse,
+            &["clinic", "home_nursing"][..],
+        ),
         (
             "pharmacist",
             "薬剤師 (demo)",
             Profession::Pharmacist,
-            "pharmacy",
+            &["pharmacy"][..],
         ),
         (
             "care",
             "介護職員 (demo)",
             Profession::CareWorker,
-            "care_facility",
+            &["care_facility"][..],
         ),
     ] {
-        if let Some(code) =
-            first(kind).or_else(|| manifest.facilities.first().map(|f| f.code.clone()))
-        {
-            people.push((login, name, profession, Some(code)));
+        let mut codes: Vec<String> = kinds.iter().filter_map(|k| first(k)).collect();
+        if codes.is_empty() {
+            codes.extend(manifest.facilities.first().map(|f| f.code.clone()));
+        }
+        if !codes.is_empty() {
+            people.push((login, name, profession, codes));
         }
     }
     let mut secrets = vec![("admin".to_owned(), admin_totp)];
@@ -617,7 +626,7 @@ async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
         let facility = people
             .iter()
             .find(|p| p.0 == login)
-            .and_then(|p| p.3.clone())
+            .map(|p| p.3.join(","))
             .unwrap_or_default();
         println!(
             "  {login:<11} {facility:<10}  TOTP secret {}",

@@ -69,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/htmx.min.js", get(html::htmx))
         .route("/login", get(views::login_page).post(views::login))
         .route("/logout", get(views::logout))
+        .route(
+            "/facility",
+            get(views::choose_facility_page).post(views::choose_facility),
+        )
         .route("/patients", get(views::patient))
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())

@@ -7,9 +7,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use model::{FacilityCode, Purpose, RegionalId};
 use serde::Deserialize;
+use service::Principal;
 
 use crate::api::SESSION_COOKIE;
-use crate::html::{cookie_token, page, show_date, Chrome, SignedIn};
+use crate::html::{cookie_token, page, render, show_date, Chrome, HtmlError, SignedIn};
+use service::ServiceError;
 use crate::{AppState, ServerError};
 
 #[derive(Template)]
@@ -66,12 +68,21 @@ pub async fn login(
         )
         .await
     {
-        Ok((token, _)) => {
+        Ok((token, principal)) => {
             let cookie = format!(
                 "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
                 token.as_str()
             );
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/search")).into_response())
+            // Someone who works at several facilities says which one they act for now: the
+            // gate decides with that facility, and the audit log records it.
+            let next = match &principal {
+                Principal::User {
+                    user,
+                    acting_for: None,
+                } if user.facilities.len() > 1 => "/facility",
+                _ => "/search",
+            };
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
         }
         Err(e) => {
             let html = LoginPage {
@@ -201,4 +212,78 @@ pub async fn patient(
         }
     }
     Ok(page(pg.render()?))
+}
+
+struct FacilityChoice {
+    code: String,
+    name: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "choose_facility.html")]
+struct ChooseFacilityPage {
+    network_name: String,
+    chrome: Chrome,
+    choices: Vec<FacilityChoice>,
+}
+
+/// 施設の選択: the facilities the user works for, one button each.
+pub async fn choose_facility_page(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<Response, HtmlError> {
+    let chrome = Chrome::new(&state, &me);
+    let Principal::User { user, acting_for } = &me.principal else {
+        return Err(HtmlError::new(
+            &state,
+            Some(chrome),
+            ServiceError::Forbidden("only users choose a facility".into()),
+        ));
+    };
+    let all = match state.network.facilities().await {
+        Ok(all) => all,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let choices = user
+        .facilities
+        .iter()
+        .map(|code| FacilityChoice {
+            code: code.to_string(),
+            name: all
+                .iter()
+                .find(|f| &f.code == code)
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| code.to_string()),
+            current: acting_for.as_ref().is_some_and(|f| &f.code == code),
+        })
+        .collect();
+    let html = render(&ChooseFacilityPage {
+        network_name: state.network_name.clone(),
+        chrome,
+        choices,
+    })
+    .map_err(|e| HtmlError::new(&state, None, e))?;
+    Ok(page(html))
+}
+
+#[derive(Deserialize)]
+pub struct FacilityForm {
+    facility: String,
+}
+
+pub async fn choose_facility(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Form(form): Form<FacilityForm>,
+) -> Result<Response, HtmlError> {
+    let fail = |e| HtmlError::new(&state, Some(Chrome::new(&state, &me)), e);
+    let code = FacilityCode::parse(form.facility.trim())
+        .map_err(|e| fail(ServiceError::Invalid(format!("facility: {e}"))))?;
+    state
+        .network
+        .choose_facility(&me.token, &code)
+        .await
+        .map_err(fail)?;
+    Ok(Redirect::to("/search").into_response())
 }
