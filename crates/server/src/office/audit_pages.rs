@@ -73,7 +73,35 @@ struct ReviewPage {
     has_next: bool,
     /// The query of this list without `page=` (for the pager links).
     base: String,
+    action: String,
+    actions: Vec<Choice>,
 }
+
+pub struct Choice {
+    value: &'static str,
+    label: String,
+}
+
+/// Every kind of act, for the filter.
+const ACTIONS: [audit::Action; 17] = [
+    audit::Action::Login,
+    audit::Action::Logout,
+    audit::Action::View,
+    audit::Action::Search,
+    audit::Action::Export,
+    audit::Action::Import,
+    audit::Action::Enroll,
+    audit::Action::Link,
+    audit::Action::Unlink,
+    audit::Action::Merge,
+    audit::Action::Unmerge,
+    audit::Action::ConsentRecord,
+    audit::Action::ConsentWithdraw,
+    audit::Action::BreakGlass,
+    audit::Action::FacilityChange,
+    audit::Action::UserChange,
+    audit::Action::AuditRead,
+];
 
 pub async fn review(
     State(state): State<AppState>,
@@ -136,6 +164,22 @@ pub async fn review(
             )
         }
     };
+    // Optional narrowing to one kind of act (a user's consent withdrawals, say): the lists
+    // are long because reading them is itself logged.
+    let action = q.get("action");
+    let entries: Vec<audit::Entry> = if action.is_empty() {
+        entries
+    } else {
+        entries
+            .into_iter()
+            .filter(|e| e.event.action.as_str() == action)
+            .collect()
+    };
+    let base = if action.is_empty() {
+        base
+    } else {
+        format!("{base}&action={}", urlencode(action))
+    };
     let paged = Paged::newest_first(entries, page_number(&q));
     let t = ReviewPage {
         network_name: state.network_name.clone(),
@@ -150,6 +194,14 @@ pub async fn review(
         has_prev: paged.has_prev(),
         has_next: paged.has_next(),
         rows: paged.items.into_iter().map(row).collect(),
+        action: action.to_owned(),
+        actions: ACTIONS
+            .iter()
+            .map(|a| Choice {
+                value: a.as_str(),
+                label: format!("{} ({})", a.label_ja(), a.as_str()),
+            })
+            .collect(),
         base,
         chrome,
     };
