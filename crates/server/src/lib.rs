@@ -8,6 +8,7 @@
 mod api;
 #[allow(dead_code)] // the screens that use all of it land next
 mod html;
+mod office;
 mod views;
 
 use std::net::SocketAddr;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/patients", get(views::patient))
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
+        .merge(office::routes())
         .with_state(state)
 }
 

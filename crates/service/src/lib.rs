@@ -18,7 +18,7 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess};
 pub use identity::{AuthMethod, NewUser};
-pub use office::{ConsentInput, VerifyReport};
+pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
 pub use viewer::{
     DuplicatePrescription, DuplicateTest, LabCell, LabMatrix, LabTestRow, MedicationLine,
     MedicationList, Sourced, SourcedDemographics, Summary, DUPLICATE_LOOKBACK_DAYS,

@@ -435,24 +435,7 @@ impl Network {
         }
         let head = self.store.audit_head().await?;
         let anchor = self.store.audit_anchor().await?;
-        match (head, anchor) {
-            (Some((seq, hash)), Some((aseq, ahash))) => {
-                if aseq > seq {
-                    problems.push(format!(
-                        "entries {} to {aseq} are missing at the end (the anchor outside the database says {aseq})",
-                        seq + 1
-                    ));
-                } else if aseq == seq && ahash != hash {
-                    problems.push(format!(
-                        "entry {seq} differs from the anchor kept outside the database"
-                    ));
-                }
-            }
-            (None, Some((aseq, _))) => problems.push(format!(
-                "the audit log is empty but the anchor says {aseq} entries"
-            )),
-            _ => {}
-        }
+        problems.extend(anchor_problem(head, anchor));
         Ok(VerifyReport {
             entries: checked,
             head_hash: head.map(|(_, h)| store::packs::hex(&h)),
@@ -524,6 +507,33 @@ impl Network {
     }
 }
 
+/// Does the chain's head agree with the anchor kept outside the database?
+fn anchor_problem(
+    head: Option<(u64, [u8; 32])>,
+    anchor: Option<(u64, [u8; 32])>,
+) -> Option<String> {
+    match (head, anchor) {
+        (Some((seq, hash)), Some((aseq, ahash))) => {
+            if aseq > seq {
+                Some(format!(
+                    "entries {} to {aseq} are missing at the end (the anchor outside the database says {aseq})",
+                    seq + 1
+                ))
+            } else if aseq == seq && ahash != hash {
+                Some(format!(
+                    "entry {seq} differs from the anchor kept outside the database"
+                ))
+            } else {
+                None
+            }
+        }
+        (None, Some((aseq, _))) => Some(format!(
+            "the audit log is empty but the anchor says {aseq} entries"
+        )),
+        _ => None,
+    }
+}
+
 /// Verify `chain` where the first `skip` entries were verified already.
 fn verify_from(chain: &[audit::Entry], skip: usize) -> std::result::Result<(), String> {
     for (i, e) in chain.iter().enumerate().skip(skip) {
@@ -552,4 +562,189 @@ fn verify_from(chain: &[audit::Entry], skip: usize) -> std::result::Result<(), S
         }
     }
     Ok(())
+}
+
+/// How the office linked a reviewed candidate pair ([`Network::link_pair`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum PairLinked {
+    /// Neither side had a regional ID: a new one was issued for both.
+    Enrolled(RegionalId),
+    /// One side had a regional ID: the other side joined it.
+    Joined(RegionalId),
+    /// Both sides were already under this regional ID: nothing to do.
+    AlreadyLinked(RegionalId),
+}
+
+impl PairLinked {
+    pub fn regional_id(&self) -> &RegionalId {
+        match self {
+            PairLinked::Enrolled(id) | PairLinked::Joined(id) | PairLinked::AlreadyLinked(id) => id,
+        }
+    }
+}
+
+/// A cheap look at the end of the audit chain, for a dashboard: the newest entries and the
+/// anchor kept outside the database. The full walk is [`Network::audit_verify`].
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditTail {
+    pub entries: u64,
+    /// How many of the newest entries were checked.
+    pub checked: u64,
+    pub problems: Vec<String>,
+}
+
+impl Network {
+    /// Per facility: files, records, quarantined files and the last import (no patient data).
+    pub async fn facility_overview(
+        &self,
+        actor: &Principal,
+    ) -> Result<Vec<store::FacilityOverview>> {
+        self.require_office(actor, audit::Action::AuditRead, "facility overview")
+            .await?;
+        Ok(self.store.facility_overview().await?)
+    }
+
+    /// The regional ID a local patient is linked to now, if any.
+    pub async fn regional_id_of(
+        &self,
+        actor: &Principal,
+        lp: &LocalPatient,
+    ) -> Result<Option<RegionalId>> {
+        let target = format!("{}/{}", lp.facility, lp.local_id);
+        self.require_office(actor, audit::Action::Search, &target)
+            .await?;
+        let id = self.store.regional_id_of(lp).await?;
+        let mut e = self.event(actor, audit::Action::Search);
+        e.patient = id.clone();
+        e.target = target;
+        e.detail = "regional ID lookup".into();
+        self.audit(e).await?;
+        Ok(id)
+    }
+
+    /// Merges that involve this regional ID (either side), oldest first.
+    pub async fn merges_of(&self, actor: &Principal, id: &RegionalId) -> Result<Vec<Merge>> {
+        self.require_office(actor, audit::Action::AuditRead, id.as_str())
+            .await?;
+        Ok(self
+            .store
+            .merges()
+            .await?
+            .into_iter()
+            .filter(|m| &m.from == id || &m.into == id)
+            .collect())
+    }
+
+    /// The demographics the office needs to judge whether two local patients are one person
+    /// (name, birth date, sex). Only for the office, and audited: these are patient data.
+    pub async fn local_demographics(
+        &self,
+        actor: &Principal,
+        patients: &[LocalPatient],
+    ) -> Result<Vec<Option<model::Demographics>>> {
+        self.require_office(actor, audit::Action::Search, "demographics for matching")
+            .await?;
+        let mut out = Vec::with_capacity(patients.len());
+        for lp in patients {
+            out.push(self.store.local_patient(lp).await?);
+        }
+        let mut e = self.event(actor, audit::Action::Search);
+        e.target = "demographics for matching".into();
+        // Which local patients, not what they are called: the log holds no names.
+        e.detail = patients
+            .iter()
+            .map(|lp| format!("{}/{}", lp.facility, lp.local_id))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.audit(e).await?;
+        Ok(out)
+    }
+
+    /// Link a candidate pair the office judged to be one person: a new regional ID when
+    /// neither side has one, otherwise the unlinked side joins the other. Two different
+    /// regional IDs are refused: that is a merge, decided on the patient page.
+    pub async fn link_pair(
+        &self,
+        actor: &Principal,
+        a: &LocalPatient,
+        b: &LocalPatient,
+    ) -> Result<PairLinked> {
+        let target = format!(
+            "{}/{} ~ {}/{}",
+            a.facility, a.local_id, b.facility, b.local_id
+        );
+        self.require_office(actor, audit::Action::Link, &target)
+            .await?;
+        if a == b {
+            return Err(ServiceError::Invalid(
+                "同じ患者どうしは連携できません (the two sides are the same local patient)".into(),
+            ));
+        }
+        let (ra, rb) = (
+            self.store.regional_id_of(a).await?,
+            self.store.regional_id_of(b).await?,
+        );
+        match (ra, rb) {
+            (None, None) => Ok(PairLinked::Enrolled(
+                self.enroll(actor, &[a.clone(), b.clone()]).await?,
+            )),
+            (Some(id), None) => {
+                self.link(actor, &id, b).await?;
+                Ok(PairLinked::Joined(id))
+            }
+            (None, Some(id)) => {
+                self.link(actor, &id, a).await?;
+                Ok(PairLinked::Joined(id))
+            }
+            (Some(x), Some(y)) if x == y => Ok(PairLinked::AlreadyLinked(x)),
+            (Some(x), Some(y)) => Err(ServiceError::Conflict(format!(
+                "両方とも別の地域共通IDに連携済みです: {x} と {y}。患者画面で統合してください (both sides already have different regional IDs, {x} and {y}: merge them on the patient page)"
+            ))),
+        }
+    }
+
+    /// The newest `last` entries of the audit chain and the outside anchor, checked: what a
+    /// dashboard can afford on every load.
+    pub async fn audit_tail(&self, actor: &Principal, last: u64) -> Result<AuditTail> {
+        self.require_office(actor, audit::Action::AuditRead, "verify tail")
+            .await?;
+        // Not itself audited: it runs on every dashboard load and shows only a count and OK
+        // or broken; the full verification below is audited.
+        let mut problems = Vec::new();
+        let head = self.store.audit_head().await?;
+        let entries = head.map(|(seq, _)| seq).unwrap_or(0);
+        if entries == 0 {
+            problems.extend(anchor_problem(head, self.store.audit_anchor().await?));
+            return Ok(AuditTail {
+                entries,
+                checked: 0,
+                problems,
+            });
+        }
+        // One entry before the window links the first checked entry to the rest of the chain.
+        let from = entries.saturating_sub(last).max(1);
+        let chain = self
+            .store
+            .audit_range(from, (entries + 1 - from) as usize)
+            .await?;
+        let skip = usize::from(from > 1);
+        if let Err(p) = verify_from(&chain, skip) {
+            problems.push(p);
+        }
+        problems.extend(anchor_problem(head, self.store.audit_anchor().await?));
+        Ok(AuditTail {
+            entries,
+            checked: chain.len().saturating_sub(skip) as u64,
+            problems,
+        })
+    }
+}
+
+impl Network {
+    /// Refuse (and audit the refusal) unless the principal runs the network: the office
+    /// screens call this first, so a clinician who opens one is logged like any other refusal.
+    pub async fn require_office_screen(&self, actor: &Principal, screen: &str) -> Result<()> {
+        self.require_office(actor, audit::Action::AuditRead, screen)
+            .await
+    }
 }
