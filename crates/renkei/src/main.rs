@@ -529,10 +529,19 @@ async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
     };
     // The nurse works at a clinic and a home-nursing station (訪問看護), so signing in asks
     // which facility she acts for.
-    let mut people: Vec<(&str, &str, Profession, Vec<String>)> =
-        vec![("office", "事務局 (demo)", Profession::NetworkOperator, vec![])];
+    let mut people: Vec<(&str, &str, Profession, Vec<String>)> = vec![(
+        "office",
+        "事務局 (demo)",
+        Profession::NetworkOperator,
+        vec![],
+    )];
     for (login, name, profession, kinds) in [
-        ("doctor", "医師 (demo)", Profession::Doctor, &["hospital"][..]),
+        (
+            "doctor",
+            "医師 (demo)",
+            Profession::Doctor,
+            &["hospital"][..],
+        ),
         (
             "nurse",
             "看護師 (demo)",

@@ -11,8 +11,8 @@ use service::Principal;
 
 use crate::api::SESSION_COOKIE;
 use crate::html::{cookie_token, page, render, show_date, Chrome, HtmlError, SignedIn};
-use service::ServiceError;
 use crate::{AppState, ServerError};
+use service::ServiceError;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -80,6 +80,8 @@ pub async fn login(
                     user,
                     acting_for: None,
                 } if user.facilities.len() > 1 => "/facility",
+                // The operations office works on the office screens, not on patients' records.
+                p if p.is_office() => "/office",
                 _ => "/search",
             };
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())

@@ -604,20 +604,30 @@ impl Registry for SqliteStore {
                 let merge_id = tx.last_insert_rowid();
                 // Each moved link ends on `from` and starts again on `into`, tagged with the
                 // merge so an unmerge can move exactly those back.
-                // The partial unique index forbids two active links: end the old ones first.
-                tx.execute(
-                    "UPDATE links SET ended_at = ?1, ended_by = ?2 WHERE regional_id = ?3 AND ended_at IS NULL",
-                    params![at.0, by, from.as_str()],
-                )
-                .map_err(db_err)?;
-                tx.execute(
-                    "INSERT INTO links(regional_id, facility_id, local_id, linked_at, linked_by, merge_id)
-                     SELECT ?1, facility_id, local_id, ?2, ?3, ?4 FROM links
-                     WHERE regional_id = ?5 AND ended_at = ?2 AND ended_by = ?3
-                       AND NOT EXISTS (SELECT 1 FROM links x WHERE x.merge_id = ?4 AND x.facility_id = links.facility_id AND x.local_id = links.local_id)",
-                    params![into.as_str(), at.0, by, merge_id, from.as_str()],
-                )
-                .map_err(db_err)?;
+                // Exactly the links active now move: collected first, because a link the same
+                // person ended by hand in the same second looks alike once ended.
+                let active: Vec<i64> = {
+                    let mut st = tx
+                        .prepare("SELECT id FROM links WHERE regional_id = ?1 AND ended_at IS NULL")
+                        .map_err(db_err)?;
+                    let ids = st
+                        .query_map([from.as_str()], |r| r.get(0))
+                        .map_err(db_err)?
+                        .collect::<std::result::Result<Vec<i64>, _>>()
+                        .map_err(db_err)?;
+                    ids
+                };
+                for link in active {
+                    // The partial unique index forbids two active links: end the old one first.
+                    tx.execute("UPDATE links SET ended_at = ?1, ended_by = ?2 WHERE id = ?3", params![at.0, by, link])
+                        .map_err(db_err)?;
+                    tx.execute(
+                        "INSERT INTO links(regional_id, facility_id, local_id, linked_at, linked_by, merge_id)
+                         SELECT ?1, facility_id, local_id, ?2, ?3, ?4 FROM links WHERE id = ?5",
+                        params![into.as_str(), at.0, by, merge_id, link],
+                    )
+                    .map_err(db_err)?;
+                }
                 tx.execute("UPDATE regional_ids SET merged_into = ?1 WHERE regional_id = ?2", params![
                     into.as_str(),
                     from.as_str()
