@@ -76,6 +76,14 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
+    /// The linked facilities' names (directory data, no patient data).
+    pub fn facility_names(&self) -> BTreeMap<FacilityCode, String> {
+        self.sources
+            .iter()
+            .map(|s| (s.facility.clone(), s.details.name.clone()))
+            .collect()
+    }
+
     /// May this category of source `i` be shown? Decided once, then remembered.
     pub fn allows(&mut self, i: usize, category: RecordCategory) -> bool {
         let source = &self.sources[i];
