@@ -6,6 +6,8 @@
 //! through it.
 
 mod api;
+mod chart;
+mod clinical;
 #[allow(dead_code)] // the screens that use all of it land next
 mod html;
 mod views;
@@ -70,6 +72,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(views::login_page).post(views::login))
         .route("/logout", get(views::logout))
         .route("/patients", get(views::patient))
+        .route("/patients/{regional_id}", get(clinical::summary))
+        .route("/patients/{regional_id}/labs", get(clinical::labs))
+        .route("/patients/{regional_id}/labs/chart", get(clinical::lab_chart))
+        .route("/patients/{regional_id}/medications", get(clinical::medications))
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
         .with_state(state)
