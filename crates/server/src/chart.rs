@@ -107,7 +107,12 @@ pub fn parse_reference_range(text: &str) -> Option<RefRange> {
             return Some(if upper { high(v) } else { low(v) });
         }
     }
-    for (suffix, upper) in [("以下", true), ("未満", true), ("以上", false), ("超", false)] {
+    for (suffix, upper) in [
+        ("以下", true),
+        ("未満", true),
+        ("以上", false),
+        ("超", false),
+    ] {
         if let Some(num) = s.strip_suffix(suffix) {
             let (v, rest) = leading_number(num)?;
             if !rest.is_empty() {
@@ -321,7 +326,10 @@ pub fn layout(chart: &Chart) -> Option<Layout> {
     }
     let range = parse_reference_range(&chart.reference_range);
     let mut lo = numeric.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
-    let mut hi = numeric.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
+    let mut hi = numeric
+        .iter()
+        .map(|p| p.2)
+        .fold(f64::NEG_INFINITY, f64::max);
     if let Some(r) = range {
         for b in [r.low, r.high].into_iter().flatten() {
             lo = lo.min(b);
@@ -430,7 +438,11 @@ pub fn render(chart: &Chart) -> String {
     // Reference band first, so points and line are drawn over it.
     if let Some(r) = l.range {
         let y_hi = r.high.map(|h| l.y.map(h)).unwrap_or(top).clamp(top, bottom);
-        let y_lo = r.low.map(|v| l.y.map(v)).unwrap_or(bottom).clamp(top, bottom);
+        let y_lo = r
+            .low
+            .map(|v| l.y.map(v))
+            .unwrap_or(bottom)
+            .clamp(top, bottom);
         let _ = write!(
             svg,
             r##"<rect class="ref-band" x="{LEFT}" y="{y_hi:.1}" width="{:.1}" height="{:.1}" fill="#c6f6d5" fill-opacity="0.7"><title>基準値 / reference range {}</title></rect>"##,
@@ -634,7 +646,10 @@ mod tests {
     #[test]
     fn abnormal_points_come_from_the_flag_or_the_range() {
         assert!(point("20260401", "8.9", "H").abnormal());
-        assert!(point("20260401", "8.9", "").abnormal(), "above 8.3, no flag");
+        assert!(
+            point("20260401", "8.9", "").abnormal(),
+            "above 8.3, no flag"
+        );
         assert!(!point("20260401", "7.0", "").abnormal());
         assert!(!point("20260401", "7.0", "N").abnormal());
         assert!(!point("20260401", "陰性", "").abnormal());

@@ -238,11 +238,7 @@ impl SummaryPage {
     }
 }
 
-fn med_row(
-    m: &MedicationLine,
-    names: &BTreeMap<FacilityCode, String>,
-    today: &str,
-) -> MedRow {
+fn med_row(m: &MedicationLine, names: &BTreeMap<FacilityCode, String>, today: &str) -> MedRow {
     let f = &m.line.fact;
     MedRow {
         drug: f.drug_name.clone(),
@@ -477,7 +473,11 @@ pub struct LabsQuery {
 
 /// A date bound from a form: `2026-04-01` or `20260401` → `20260401`; empty → none.
 pub fn date_bound(s: &str) -> Result<Option<String>, ServiceError> {
-    let compact: String = s.trim().chars().filter(|c| *c != '-' && *c != '/').collect();
+    let compact: String = s
+        .trim()
+        .chars()
+        .filter(|c| *c != '-' && *c != '/')
+        .collect();
     if compact.is_empty() {
         return Ok(None);
     }
@@ -610,7 +610,8 @@ fn chart_view(row: &LabTestRow, names: &BTreeMap<FacilityCode, String>) -> Chart
 /// belongs to one facility (`source`).
 fn find_row<'a>(m: &'a LabMatrix, code: &str, source: &str) -> Option<&'a LabTestRow> {
     m.tests.iter().find(|t| {
-        t.code == code && (t.jlac10 || source.is_empty() || t.sources.iter().any(|s| s.as_str() == source))
+        t.code == code
+            && (t.jlac10 || source.is_empty() || t.sources.iter().any(|s| s.as_str() == source))
     })
 }
 
@@ -771,7 +772,11 @@ pub async fn lab_chart(
         from: from.clone(),
         to: to.clone(),
         // The fragment needs this test only; the full page shows the whole matrix too.
-        codes: if htmx { vec![q.code.clone()] } else { Vec::new() },
+        codes: if htmx {
+            vec![q.code.clone()]
+        } else {
+            Vec::new()
+        },
     };
     let m = match state
         .network

@@ -802,7 +802,10 @@ mod tests {
         );
         // A class allergy is looked for by its stem.
         let a = allergy("DA", "1", "99ZAL", "ペニシリン系抗生物質");
-        assert_eq!(allergen_stem(&a.allergen_name).as_deref(), Some("ペニシリン"));
+        assert_eq!(
+            allergen_stem(&a.allergen_name).as_deref(),
+            Some("ペニシリン")
+        );
         let m = med("", "", "ベンジルペニシリンカリウム注");
         assert!(drug_allergy_match(&a, &m).is_some());
     }
