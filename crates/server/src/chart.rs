@@ -499,7 +499,7 @@ pub fn render(chart: &Chart) -> String {
     for (i, x, y) in &l.placed {
         let p = &chart.points[*i];
         let bad = p.abnormal();
-        let flag = if p.flag.trim().is_empty() {
+        let flag = if matches!(p.flag.trim(), "" | "N") {
             String::new()
         } else {
             format!(" ({})", xml_escape(p.flag.trim()))

@@ -77,9 +77,17 @@ fn medication_kind(kind: &str) -> &'static str {
     match kind {
         "OMP-01" => "処方 (prescription)",
         "OMP-02" => "注射 (injection)",
-        "OMP-11" => "処方実施 (administered)",
+        "OMP-11" => "処方実施 (dispensed / given)",
         "OMP-12" => "注射実施 (injection given)",
         _ => "処方・注射",
+    }
+}
+
+/// OBX-8 as shown next to a value: `N` (normal) is not worth a badge.
+fn shown_flag(f: &str) -> String {
+    match f.trim() {
+        "N" => String::new(),
+        f => f.to_owned(),
     }
 }
 
@@ -328,6 +336,21 @@ pub async fn summary(
             }
         })
         .collect();
+    // The same allergen recorded at several facilities is one row naming them all.
+    let mut merged: Vec<AllergyRow> = Vec::new();
+    for a in allergies.drain(..) {
+        match merged
+            .iter_mut()
+            .find(|m| m.name == a.name && m.kind == a.kind)
+        {
+            Some(m) if !m.facility.split('、').any(|f| f == a.facility) => {
+                m.facility = format!("{}、{}", m.facility, a.facility);
+            }
+            Some(_) => {}
+            None => merged.push(a),
+        }
+    }
+    let mut allergies = merged;
     // Drug allergies first: they are what a prescriber must not miss.
     allergies.sort_by_key(|a| !a.drug);
     let pc = PatientChrome::new(&id, Tab::Summary, &q, s.break_glass.is_some());
@@ -389,7 +412,7 @@ pub async fn summary(
                     code: f.code.clone(),
                     value: f.value.clone(),
                     unit: f.unit.clone(),
-                    flag: f.abnormal_flag.clone(),
+                    flag: shown_flag(&f.abnormal_flag),
                     abnormal: p.abnormal(),
                     range: f.reference_range.clone(),
                     date: show_date(&p.date),
@@ -590,7 +613,7 @@ fn chart_view(row: &LabTestRow, names: &BTreeMap<FacilityCode, String>) -> Chart
             date: show_date(&p.date),
             value: p.value.clone(),
             unit: p.unit.clone(),
-            flag: p.flag.clone(),
+            flag: shown_flag(&p.flag),
             abnormal: p.abnormal(),
             range: p.reference_range.clone(),
             facility: p.source.clone(),
@@ -710,7 +733,7 @@ fn labs_page(
                             ),
                             abnormal: p.abnormal(),
                             value: c.value.clone(),
-                            flag: c.abnormal_flag.clone(),
+                            flag: shown_flag(&c.abnormal_flag),
                         }
                     })
                 })

@@ -76,6 +76,15 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
+    /// The linked facilities that are pharmacies (they dispense, they do not prescribe).
+    pub fn pharmacies(&self) -> std::collections::BTreeSet<FacilityCode> {
+        self.sources
+            .iter()
+            .filter(|s| s.details.kind == model::FacilityKind::Pharmacy)
+            .map(|s| s.facility.clone())
+            .collect()
+    }
+
     /// The linked facilities' names (directory data, no patient data).
     pub fn facility_names(&self) -> BTreeMap<FacilityCode, String> {
         self.sources

@@ -227,10 +227,7 @@ const ALLERGEN_NAME_ENDINGS: &[&str] = &[
 pub fn allergen_stem(name: &str) -> Option<String> {
     let mut key = mpi::name_key(name);
     // Strip repeatedly: `…ナトリウム水和物` loses both.
-    loop {
-        let Some(ending) = ALLERGEN_NAME_ENDINGS.iter().find(|e| key.ends_with(**e)) else {
-            break;
-        };
+    while let Some(ending) = ALLERGEN_NAME_ENDINGS.iter().find(|e| key.ends_with(**e)) {
         key.truncate(key.len() - ending.len());
     }
     (key.chars().count() >= DRUG_ALLERGY_MIN_NAME).then_some(key)
@@ -310,9 +307,52 @@ fn period(m: &MedicationFact) -> Option<(i64, i64)> {
     Some((start, end.max(start)))
 }
 
-fn duplicate_prescriptions(lines: &[MedicationLine], since: i64) -> Vec<DuplicatePrescription> {
+/// OMP-11 / OMP-12 lines record that a drug was given or dispensed, not a new prescription.
+fn is_administration(kind: &str) -> bool {
+    matches!(kind, "OMP-11" | "OMP-12")
+}
+
+/// Pharmacy lines that are the dispensing (調剤) of a prescription another facility of the
+/// patient also sent: same drug key, same start and end. A pharmacy does not prescribe, so
+/// such a line is the same prescription seen twice, not a second one; a pharmacy line with
+/// no such twin stays (it may be the only trace of an outside prescriber's order).
+fn dispensed_twins(
+    lines: &[MedicationLine],
+    pharmacies: &BTreeSet<FacilityCode>,
+) -> BTreeSet<usize> {
+    let mut prescribed: BTreeSet<(String, &str, &str)> = BTreeSet::new();
+    for l in lines
+        .iter()
+        .filter(|l| !pharmacies.contains(&l.line.source))
+    {
+        for key in same_drug_keys(&l.line.fact) {
+            prescribed.insert((key, &l.line.fact.start_date, &l.line.fact.end_date));
+        }
+    }
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| pharmacies.contains(&l.line.source))
+        .filter(|(_, l)| {
+            same_drug_keys(&l.line.fact).into_iter().any(|key| {
+                prescribed.contains(&(key, &l.line.fact.start_date, &l.line.fact.end_date))
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn duplicate_prescriptions(
+    lines: &[MedicationLine],
+    since: i64,
+    pharmacies: &BTreeSet<FacilityCode>,
+) -> Vec<DuplicatePrescription> {
+    let dispensed = dispensed_twins(lines, pharmacies);
     let mut by_key: BTreeMap<String, Vec<(usize, i64, i64)>> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
+        if is_administration(&l.line.kind) || dispensed.contains(&i) {
+            continue;
+        }
         let Some((start, end)) = period(&l.line.fact) else {
             continue;
         };
@@ -704,6 +744,7 @@ impl Network {
             .open_gate(actor, id, purpose, break_glass_reason)
             .await?;
         let facility_names = gate.facility_names();
+        let pharmacies = gate.pharmacies();
         let today = self.now().date_jst();
         let since = today.days() - DUPLICATE_LOOKBACK_DAYS;
         let lines = self.gated_medications(&mut gate, None).await?;
@@ -733,7 +774,7 @@ impl Network {
         let refused = self.close_gate(gate, Some("medications")).await?;
         Ok(MedicationList {
             regional_id: id.clone(),
-            duplicate_prescriptions: duplicate_prescriptions(&lines, since),
+            duplicate_prescriptions: duplicate_prescriptions(&lines, since, &pharmacies),
             duplicate_tests: duplicate_tests(&labs, DUPLICATE_TEST_DAYS),
             drug_allergies: drug_allergy_warnings(
                 &allergies,
@@ -859,6 +900,60 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].medication.line.fact.end_date, "20260110");
         assert_eq!(w[0].matched_on, "HOT:1115368");
+    }
+
+    fn rx(source: &str, kind: &str, yj: &str, start: &str, end: &str) -> MedicationLine {
+        MedicationLine {
+            line: Sourced {
+                source: FacilityCode::parse(source).expect("code"),
+                local_id: "1".into(),
+                version_id: 1,
+                line: 0,
+                kind: kind.into(),
+                date: start.into(),
+                order_no: String::new(),
+                fact: MedicationFact {
+                    yj_code: yj.into(),
+                    start_date: start.into(),
+                    end_date: end.into(),
+                    ..Default::default()
+                },
+            },
+            category: RecordCategory::Prescriptions,
+        }
+    }
+
+    #[test]
+    fn a_pharmacy_dispensing_a_known_prescription_is_not_a_second_prescription() {
+        let (clinic, hospital, pharmacy) = ("0410000001", "0410000002", "0440000003");
+        let pharmacies: BTreeSet<FacilityCode> =
+            [FacilityCode::parse(pharmacy).expect("code")].into();
+        let since = day_number("20260101").expect("day");
+        let yj = "2329122F1020";
+        let lines = [
+            rx(clinic, "OMP-01", yj, "20260301", "20260328"),
+            // The pharmacy's copy of the clinic's prescription, and its dispensing record.
+            rx(pharmacy, "OMP-01", yj, "20260301", "20260328"),
+            rx(pharmacy, "OMP-11", yj, "20260301", "20260301"),
+        ];
+        assert!(duplicate_prescriptions(&lines, since, &pharmacies).is_empty());
+        // A hospital prescribing the same ingredient for overlapping days is flagged once,
+        // against the clinic (the prescriber), not again against the pharmacy.
+        let mut more = lines.to_vec();
+        more.push(rx(hospital, "OMP-01", yj, "20260315", "20260411"));
+        let d = duplicate_prescriptions(&more, since, &pharmacies);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].first.line.source.as_str(), clinic);
+        assert_eq!(d[0].second.line.source.as_str(), hospital);
+        assert_eq!(
+            (d[0].overlap_from.as_str(), d[0].overlap_to.as_str()),
+            ("20260315", "20260328")
+        );
+        // Without knowing it is a pharmacy, the same lines are two prescribers.
+        assert_eq!(
+            duplicate_prescriptions(&lines, since, &BTreeSet::new()).len(),
+            1
+        );
     }
 
     impl Sourced<AllergyFact> {
