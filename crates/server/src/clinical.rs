@@ -850,14 +850,54 @@ struct DuplicateRxRow {
     overlap_days: i64,
 }
 
+/// One pair of visits (facility and date, twice) that repeated tests: the analytes of a
+/// panel are one warning listing them, not one warning each.
 struct DuplicateTestRow {
-    name: String,
-    analyte: String,
+    names: String,
+    analytes: String,
     first_facility: String,
     first_date: String,
     second_facility: String,
     second_date: String,
     days_apart: i64,
+}
+
+fn duplicate_test_rows(
+    d: &[service::DuplicateTest],
+    names: &BTreeMap<FacilityCode, String>,
+) -> Vec<DuplicateTestRow> {
+    let mut rows: Vec<DuplicateTestRow> = Vec::new();
+    for d in d {
+        let row = DuplicateTestRow {
+            names: d.name.clone(),
+            analytes: d.analyte.clone(),
+            first_facility: facility_name(names, &d.first.source),
+            first_date: show_date(d.first.fact.observed_at.get(..8).unwrap_or_default()),
+            second_facility: facility_name(names, &d.second.source),
+            second_date: show_date(d.second.fact.observed_at.get(..8).unwrap_or_default()),
+            days_apart: d.days_apart,
+        };
+        match rows.iter_mut().find(|r| {
+            (
+                &r.first_facility,
+                &r.first_date,
+                &r.second_facility,
+                &r.second_date,
+            ) == (
+                &row.first_facility,
+                &row.first_date,
+                &row.second_facility,
+                &row.second_date,
+            )
+        }) {
+            Some(r) => {
+                r.names = format!("{}、{}", r.names, row.names);
+                r.analytes = format!("{}, {}", r.analytes, row.analytes);
+            }
+            None => rows.push(row),
+        }
+    }
+    rows
 }
 
 #[derive(Template)]
@@ -935,19 +975,7 @@ pub async fn medications(
                 }
             })
             .collect(),
-        duplicate_tests: m
-            .duplicate_tests
-            .iter()
-            .map(|d| DuplicateTestRow {
-                name: d.name.clone(),
-                analyte: d.analyte.clone(),
-                first_facility: facility_name(names, &d.first.source),
-                first_date: show_date(d.first.fact.observed_at.get(..8).unwrap_or_default()),
-                second_facility: facility_name(names, &d.second.source),
-                second_date: show_date(d.second.fact.observed_at.get(..8).unwrap_or_default()),
-                days_apart: d.days_apart,
-            })
-            .collect(),
+        duplicate_tests: duplicate_test_rows(&m.duplicate_tests, names),
         refused: m.refused,
         emergency,
         lookback_days: service::DUPLICATE_LOOKBACK_DAYS,
