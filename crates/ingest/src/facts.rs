@@ -18,6 +18,7 @@ pub fn extract(kind: DataKind, msg: &Message) -> Vec<ClinicalFact> {
     let facts = match kind {
         DataKind::Oml11 => lab_results(msg),
         DataKind::Omp01 | DataKind::Omp02 => medications(msg),
+        DataKind::Omp11 | DataKind::Omp12 => administrations(msg),
         DataKind::Ppr01 | DataKind::Adt61 | DataKind::Adt22 | DataKind::Adt52 => typed(kind, msg),
         _ => Vec::new(),
     };
@@ -38,6 +39,8 @@ pub fn has_facts(kind: DataKind) -> bool {
         DataKind::Oml11
             | DataKind::Omp01
             | DataKind::Omp02
+            | DataKind::Omp11
+            | DataKind::Omp12
             | DataKind::Ppr01
             | DataKind::Adt61
             | DataKind::Adt22
@@ -296,6 +299,61 @@ fn medications(msg: &Message) -> Vec<Fact> {
     out
 }
 
+/// The drug lines of an OMP-11 / OMP-12 notification (処方実施 / 注射実施): one per RXA
+/// (RXA-5 drug, RXA-6/7 amount and unit, RXA-3/4 start and end of administration, the RXR of
+/// its ORC group for the route). The record's kind marks them as administered rather than
+/// ordered. An RXA whose completion status (RXA-20) says refused (`RE`) or not administered
+/// (`NA`) gave the patient nothing and is skipped.
+fn administrations(msg: &Message) -> Vec<Fact> {
+    let mut out: Vec<MedicationFact> = Vec::new();
+    let mut base = MedicationFact::default();
+    let mut group_start = 0;
+    for seg in msg.segments() {
+        match seg.name() {
+            "ORC" => {
+                base = MedicationFact {
+                    rp: get(&seg, 4, 1),
+                    ordered_at: get(&seg, 9, 1),
+                    ..Default::default()
+                };
+                group_start = out.len();
+            }
+            "RXA" => {
+                if matches!(get(&seg, 20, 1).as_str(), "RE" | "NA") {
+                    continue;
+                }
+                let mut f = base.clone();
+                drug_codes(&seg, 5, &mut f);
+                f.dose = get(&seg, 6, 1);
+                f.dose_unit = text_or_code(&seg, 7);
+                let start = get(&seg, 3, 1);
+                let end = get(&seg, 4, 1);
+                f.start_date = if start.len() >= 8 {
+                    date8(&start)
+                } else {
+                    date8(&base.ordered_at)
+                };
+                f.end_date = if end.len() >= 8 {
+                    date8(&end)
+                } else {
+                    f.start_date.clone()
+                };
+                out.push(f);
+            }
+            "RXR" => {
+                let route = text_or_code(&seg, 1);
+                for f in out.iter_mut().skip(group_start) {
+                    if f.route.is_empty() {
+                        f.route = route.clone();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out.into_iter().map(Fact::Medication).collect()
+}
+
 fn typed(kind: DataKind, msg: &Message) -> Vec<Fact> {
     let Ok(record) = read_record(kind, msg) else {
         return Vec::new();
@@ -511,6 +569,33 @@ mod tests {
                 ("20110701", "20110701")
             );
         }
+    }
+
+    #[test]
+    fn administrations_one_line_per_rxa() {
+        let m = meds(DataKind::Omp11);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].hot_code, "108665201");
+        assert_eq!(m[0].drug_name, "ダーゼン錠（５mg)");
+        assert_eq!((m[0].dose.as_str(), m[0].dose_unit.as_str()), ("1", "錠"));
+        assert_eq!(m[1].hot_code, "110626901");
+        assert_eq!(m[1].dose, "2");
+        for line in &m {
+            assert_eq!(line.route, "口");
+            assert_eq!(
+                (line.start_date.as_str(), line.end_date.as_str()),
+                ("20110701", "20110701")
+            );
+        }
+        let m = meds(DataKind::Omp12);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].drug_name, "ソリタ－Ｔ３号輸液５００ｍＬ");
+        assert_eq!(
+            (m[0].dose.as_str(), m[0].dose_unit.as_str()),
+            ("500", "ミリリットル")
+        );
+        assert_eq!(m[1].rp, "123456789012345_01_001");
+        assert_eq!(m[1].route, "静脈内");
     }
 
     #[test]

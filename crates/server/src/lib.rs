@@ -6,6 +6,8 @@
 //! through it.
 
 mod api;
+mod chart;
+mod clinical;
 #[allow(dead_code)] // the screens that use all of it land next
 mod html;
 mod office;
@@ -75,6 +77,10 @@ pub fn router(state: AppState) -> Router {
             get(views::choose_facility_page).post(views::choose_facility),
         )
         .route("/patients", get(views::patient))
+        .route("/patients/{id}", get(clinical::summary))
+        .route("/patients/{id}/labs", get(clinical::labs))
+        .route("/patients/{id}/labs/chart", get(clinical::lab_chart))
+        .route("/patients/{id}/medications", get(clinical::medications))
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
         .merge(office::routes())

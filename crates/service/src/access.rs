@@ -76,6 +76,23 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
+    /// The linked facilities that are pharmacies (they dispense, they do not prescribe).
+    pub fn pharmacies(&self) -> std::collections::BTreeSet<FacilityCode> {
+        self.sources
+            .iter()
+            .filter(|s| s.details.kind == model::FacilityKind::Pharmacy)
+            .map(|s| s.facility.clone())
+            .collect()
+    }
+
+    /// The linked facilities' names (directory data, no patient data).
+    pub fn facility_names(&self) -> BTreeMap<FacilityCode, String> {
+        self.sources
+            .iter()
+            .map(|s| (s.facility.clone(), s.details.name.clone()))
+            .collect()
+    }
+
     /// May this category of source `i` be shown? Decided once, then remembered.
     pub fn allows(&mut self, i: usize, category: RecordCategory) -> bool {
         let source = &self.sources[i];

@@ -20,8 +20,9 @@ pub use access::{AccessItem, AccessRefusal, PatientAccess};
 pub use identity::{AuthMethod, NewUser};
 pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
 pub use viewer::{
-    DuplicatePrescription, DuplicateTest, LabCell, LabMatrix, LabTestRow, MedicationLine,
-    MedicationList, Sourced, SourcedDemographics, Summary, DUPLICATE_LOOKBACK_DAYS,
+    allergen_stem, drug_allergy_match, DrugAllergyWarning, DuplicatePrescription, DuplicateTest,
+    LabCell, LabMatrix, LabQuery, LabTestRow, MedicationLine, MedicationList, Sourced,
+    SourcedDemographics, Summary, DRUG_ALLERGY_LOOKBACK_DAYS, DUPLICATE_LOOKBACK_DAYS,
     DUPLICATE_TEST_DAYS,
 };
 

@@ -1,6 +1,6 @@
 //! The clinician viewer's data: one patient's summary (一目でわかる), lab matrix and
-//! medication list across every linked facility, with duplicate-prescription (二重投薬) and
-//! duplicate-test (重複検査) warnings.
+//! medication list across every linked facility, with duplicate-prescription (二重投薬),
+//! duplicate-test (重複検査) and drug-allergy (薬剤アレルギー) warnings.
 //!
 //! Every screen goes through the same gate as [`Network::patient_records`]: each (source
 //! facility, local patient, category) is decided with `policy::decide` before anything of it
@@ -26,6 +26,12 @@ pub const DUPLICATE_TEST_DAYS: i64 = 14;
 pub const DUPLICATE_LOOKBACK_DAYS: i64 = 90;
 /// Admissions and discharges shown on the summary.
 pub const SUMMARY_ENCOUNTERS: usize = 5;
+/// How far back the medication screen checks lines against recorded drug allergies: a line
+/// that ended longer ago than this is history, not a risk (same window as duplicates).
+pub const DRUG_ALLERGY_LOOKBACK_DAYS: i64 = DUPLICATE_LOOKBACK_DAYS;
+/// A drug allergy's name must keep at least this many characters (after normalising) to be
+/// looked for inside drug names: shorter stems (`ペニ`) would match unrelated drugs.
+pub const DRUG_ALLERGY_MIN_NAME: usize = 3;
 
 /// A fact with where it comes from: the source facility, the local patient there, and the
 /// record version (for opening the full message through the gate).
@@ -75,7 +81,13 @@ pub struct Summary {
     pub latest_labs: Vec<Sourced<LabFact>>,
     /// The newest admissions and discharges.
     pub encounters: Vec<Sourced<EncounterFact>>,
+    /// Current medications that match a recorded drug allergy (薬剤アレルギー).
+    pub drug_allergies: Vec<DrugAllergyWarning>,
     pub refused: Vec<AccessRefusal>,
+    /// Emergency access in effect (flagged for review).
+    pub break_glass: Option<policy::BreakGlass>,
+    /// Names of the linked facilities (directory data, for showing where a fact comes from).
+    pub facility_names: BTreeMap<FacilityCode, String>,
 }
 
 /// One value in the lab matrix.
@@ -115,6 +127,17 @@ pub struct LabMatrix {
     pub dates: Vec<String>,
     pub tests: Vec<LabTestRow>,
     pub refused: Vec<AccessRefusal>,
+    pub break_glass: Option<policy::BreakGlass>,
+    pub facility_names: BTreeMap<FacilityCode, String>,
+}
+
+/// Which lab results the matrix reads: `YYYYMMDD` bounds (inclusive) and test codes
+/// (empty = every test).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub codes: Vec<String>,
 }
 
 /// One drug line of one facility's order.
@@ -157,7 +180,111 @@ pub struct MedicationList {
     pub lines: Vec<MedicationLine>,
     pub duplicate_prescriptions: Vec<DuplicatePrescription>,
     pub duplicate_tests: Vec<DuplicateTest>,
+    /// Current or recent lines that match a recorded drug allergy.
+    pub drug_allergies: Vec<DrugAllergyWarning>,
     pub refused: Vec<AccessRefusal>,
+    pub break_glass: Option<policy::BreakGlass>,
+    pub facility_names: BTreeMap<FacilityCode, String>,
+}
+
+/// A current or recent medication line that matches a recorded drug allergy or
+/// contraindication (薬剤アレルギー・禁忌).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrugAllergyWarning {
+    pub allergy: Sourced<AllergyFact>,
+    pub medication: MedicationLine,
+    /// What matched: `HOT:1115368` (same drug), `YJ:1149019` (same ingredient) or
+    /// `name:ロキソプロフェン` (the allergen's name inside the drug's name).
+    pub matched_on: String,
+}
+
+/// HL7 table 0127 allergen types that are never drugs (food, environment, animal, plant,
+/// pollen): their names are not looked for in drug names. Drug (`DA`), miscellaneous
+/// (`MA`), contraindication (`MC`) and unsent types are.
+const NON_DRUG_ALLERGEN_TYPES: &[&str] = &["FA", "EA", "AA", "PA", "LA"];
+
+/// Endings of an allergen name that name a class or a salt rather than the substance: a
+/// `ペニシリン系抗生物質` allergy is looked for as `ペニシリン`, `ロキソプロフェンナトリウム`
+/// as `ロキソプロフェン` (drug names often abbreviate the salt: `ロキソプロフェンNa錠`).
+const ALLERGEN_NAME_ENDINGS: &[&str] = &[
+    "系抗生物質",
+    "系抗菌薬",
+    "系抗菌剤",
+    "系薬剤",
+    "系",
+    "製剤",
+    "ナトリウム水和物",
+    "水和物",
+    "ナトリウム",
+    "カリウム",
+    "カルシウム",
+    "塩酸塩",
+    "硫酸塩",
+];
+
+/// The normalised stem of an allergen name (width, kana and spaces folded as in the matching
+/// rules, class and salt endings removed), or `None` when too short to search for.
+pub fn allergen_stem(name: &str) -> Option<String> {
+    let mut key = mpi::name_key(name);
+    // Strip repeatedly: `…ナトリウム水和物` loses both.
+    while let Some(ending) = ALLERGEN_NAME_ENDINGS.iter().find(|e| key.ends_with(**e)) {
+        key.truncate(key.len() - ending.len());
+    }
+    (key.chars().count() >= DRUG_ALLERGY_MIN_NAME).then_some(key)
+}
+
+/// Does this medication match this allergy? Same HOT drug (first 7 digits), same YJ
+/// ingredient (first 7 characters), or the allergen's name stem inside the drug's name
+/// (both normalised). Returns what matched.
+pub fn drug_allergy_match(allergy: &AllergyFact, med: &MedicationFact) -> Option<String> {
+    if NON_DRUG_ALLERGEN_TYPES.contains(&allergy.allergen_type_code.trim()) {
+        return None;
+    }
+    let code = allergy.allergen_code.trim();
+    let system = allergy.allergen_system.trim().to_ascii_uppercase();
+    let same7 = |theirs: &str| match (code.get(..7), theirs.get(..7)) {
+        (Some(x), Some(y)) if x == y => Some(x.to_owned()),
+        _ => None,
+    };
+    if system.starts_with("HOT") {
+        if let Some(k) = same7(&med.hot_code) {
+            return Some(format!("HOT:{k}"));
+        }
+    }
+    if system == "YJ" {
+        if let Some(k) = same7(&med.yj_code) {
+            return Some(format!("YJ:{k}"));
+        }
+    }
+    let stem = allergen_stem(&allergy.allergen_name)?;
+    mpi::name_key(&med.drug_name)
+        .contains(&stem)
+        .then(|| format!("name:{stem}"))
+}
+
+/// Every (allergy, line) pair that matches, for lines that are current or ended on or after
+/// day `since`.
+fn drug_allergy_warnings(
+    allergies: &[Sourced<AllergyFact>],
+    lines: &[MedicationLine],
+    since: i64,
+) -> Vec<DrugAllergyWarning> {
+    let mut out = Vec::new();
+    for l in lines {
+        if period(&l.line.fact).is_some_and(|(_, end)| end < since) {
+            continue;
+        }
+        for a in allergies {
+            if let Some(matched_on) = drug_allergy_match(&a.fact, &l.line.fact) {
+                out.push(DrugAllergyWarning {
+                    allergy: a.clone(),
+                    medication: l.clone(),
+                    matched_on,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The keys under which two lines are "the same": HOT first 7 digits (same drug) and YJ
@@ -180,9 +307,52 @@ fn period(m: &MedicationFact) -> Option<(i64, i64)> {
     Some((start, end.max(start)))
 }
 
-fn duplicate_prescriptions(lines: &[MedicationLine], since: i64) -> Vec<DuplicatePrescription> {
+/// OMP-11 / OMP-12 lines record that a drug was given or dispensed, not a new prescription.
+fn is_administration(kind: &str) -> bool {
+    matches!(kind, "OMP-11" | "OMP-12")
+}
+
+/// Pharmacy lines that are the dispensing (調剤) of a prescription another facility of the
+/// patient also sent: same drug key, same start and end. A pharmacy does not prescribe, so
+/// such a line is the same prescription seen twice, not a second one; a pharmacy line with
+/// no such twin stays (it may be the only trace of an outside prescriber's order).
+fn dispensed_twins(
+    lines: &[MedicationLine],
+    pharmacies: &BTreeSet<FacilityCode>,
+) -> BTreeSet<usize> {
+    let mut prescribed: BTreeSet<(String, &str, &str)> = BTreeSet::new();
+    for l in lines
+        .iter()
+        .filter(|l| !pharmacies.contains(&l.line.source))
+    {
+        for key in same_drug_keys(&l.line.fact) {
+            prescribed.insert((key, &l.line.fact.start_date, &l.line.fact.end_date));
+        }
+    }
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| pharmacies.contains(&l.line.source))
+        .filter(|(_, l)| {
+            same_drug_keys(&l.line.fact).into_iter().any(|key| {
+                prescribed.contains(&(key, &l.line.fact.start_date, &l.line.fact.end_date))
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn duplicate_prescriptions(
+    lines: &[MedicationLine],
+    since: i64,
+    pharmacies: &BTreeSet<FacilityCode>,
+) -> Vec<DuplicatePrescription> {
+    let dispensed = dispensed_twins(lines, pharmacies);
     let mut by_key: BTreeMap<String, Vec<(usize, i64, i64)>> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
+        if is_administration(&l.line.kind) || dispensed.contains(&i) {
+            continue;
+        }
         let Some((start, end)) = period(&l.line.fact) else {
             continue;
         };
@@ -342,7 +512,23 @@ impl Network {
 
     /// The summary (一目でわかる) of a patient for care.
     pub async fn patient_summary(&self, actor: &Principal, id: &RegionalId) -> Result<Summary> {
-        let mut gate = self.open_gate(actor, id, Purpose::Care, None).await?;
+        self.patient_summary_for(actor, id, Purpose::Care, None)
+            .await
+    }
+
+    /// The summary for `purpose`; with [`Purpose::Emergency`], `break_glass_reason` explains
+    /// the emergency (see [`Network::patient_records`]).
+    pub async fn patient_summary_for(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        purpose: Purpose,
+        break_glass_reason: Option<&str>,
+    ) -> Result<Summary> {
+        let mut gate = self
+            .open_gate(actor, id, purpose, break_glass_reason)
+            .await?;
+        let facility_names = gate.facility_names();
         let today = self.now().date_jst().compact();
         let mut demographics = Vec::new();
         let mut allergies = Vec::new();
@@ -406,6 +592,13 @@ impl Network {
             at(b).cmp(&at(a))
         });
         encounters.truncate(SUMMARY_ENCOUNTERS);
+        // Current lines only: the summary's `since` is today.
+        let drug_allergies = drug_allergy_warnings(
+            &allergies,
+            &current_medications,
+            self.now().date_jst().days(),
+        );
+        let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("summary")).await?;
         Ok(Summary {
             regional_id: id.clone(),
@@ -415,7 +608,10 @@ impl Network {
             current_medications,
             latest_labs,
             encounters,
+            drug_allergies,
             refused,
+            break_glass,
+            facility_names,
         })
     }
 
@@ -427,15 +623,43 @@ impl Network {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<LabMatrix> {
-        let mut gate = self.open_gate(actor, id, Purpose::Care, None).await?;
-        let filter = LabFilter {
-            codes: Vec::new(),
+        let q = LabQuery {
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
+            codes: Vec::new(),
+        };
+        self.lab_matrix_for(actor, id, &q, Purpose::Care, None)
+            .await
+    }
+
+    /// [`Network::lab_matrix`] for `purpose`, optionally only some test codes (the trend
+    /// chart of one test reads that test's rows only).
+    pub async fn lab_matrix_for(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        q: &LabQuery,
+        purpose: Purpose,
+        break_glass_reason: Option<&str>,
+    ) -> Result<LabMatrix> {
+        let mut gate = self
+            .open_gate(actor, id, purpose, break_glass_reason)
+            .await?;
+        let facility_names = gate.facility_names();
+        let filter = LabFilter {
+            codes: q.codes.clone(),
+            from: q.from.clone(),
+            to: q.to.clone(),
             latest_per_test: false,
         };
         let labs = self.gated_labs(&mut gate, &filter).await?;
-        let refused = self.close_gate(gate, Some("lab matrix")).await?;
+        let break_glass = gate.break_glass.clone();
+        let screen = if q.codes.is_empty() {
+            "lab matrix"
+        } else {
+            "lab chart"
+        };
+        let refused = self.close_gate(gate, Some(screen)).await?;
 
         let dates: BTreeSet<String> = labs
             .iter()
@@ -493,18 +717,50 @@ impl Network {
             dates: dates.into_iter().collect(),
             tests,
             refused,
+            break_glass,
+            facility_names,
         })
     }
 
     /// Every live medication line of every facility, with duplicate-prescription warnings
     /// (same drug or ingredient from two facilities, overlapping days) and duplicate-test
     /// warnings (same analyte at two facilities within [`DUPLICATE_TEST_DAYS`]), both over
-    /// the last [`DUPLICATE_LOOKBACK_DAYS`].
+    /// the last [`DUPLICATE_LOOKBACK_DAYS`]; and drug-allergy warnings (a line of the last
+    /// [`DRUG_ALLERGY_LOOKBACK_DAYS`] matching a recorded allergy, see
+    /// [`drug_allergy_match`]).
     pub async fn medications(&self, actor: &Principal, id: &RegionalId) -> Result<MedicationList> {
-        let mut gate = self.open_gate(actor, id, Purpose::Care, None).await?;
+        self.medications_for(actor, id, Purpose::Care, None).await
+    }
+
+    /// [`Network::medications`] for `purpose`.
+    pub async fn medications_for(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        purpose: Purpose,
+        break_glass_reason: Option<&str>,
+    ) -> Result<MedicationList> {
+        let mut gate = self
+            .open_gate(actor, id, purpose, break_glass_reason)
+            .await?;
+        let facility_names = gate.facility_names();
+        let pharmacies = gate.pharmacies();
         let today = self.now().date_jst();
         let since = today.days() - DUPLICATE_LOOKBACK_DAYS;
         let lines = self.gated_medications(&mut gate, None).await?;
+        // Allergies are their own category: a profession that may see prescriptions but not
+        // allergies gets no allergy warning, and the refusal says so.
+        let mut allergies = Vec::new();
+        for i in 0..gate.sources.len() {
+            if !gate.allows(i, RecordCategory::Allergies) {
+                continue;
+            }
+            let (facility, local_id, fid) = source_of(&gate, i);
+            for row in self.store.allergies(fid, &local_id).await? {
+                gate.count(i, RecordCategory::Allergies, 1);
+                allergies.push(sourced(&facility, &local_id, row));
+            }
+        }
         let labs = self
             .gated_labs(
                 &mut gate,
@@ -514,13 +770,21 @@ impl Network {
                 },
             )
             .await?;
+        let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("medications")).await?;
         Ok(MedicationList {
             regional_id: id.clone(),
-            duplicate_prescriptions: duplicate_prescriptions(&lines, since),
+            duplicate_prescriptions: duplicate_prescriptions(&lines, since, &pharmacies),
             duplicate_tests: duplicate_tests(&labs, DUPLICATE_TEST_DAYS),
+            drug_allergies: drug_allergy_warnings(
+                &allergies,
+                &lines,
+                today.days() - DRUG_ALLERGY_LOOKBACK_DAYS,
+            ),
             lines,
             refused,
+            break_glass,
+            facility_names,
         })
     }
 }
@@ -528,4 +792,182 @@ impl Network {
 fn source_of(gate: &Gate, i: usize) -> (FacilityCode, String, store::FacilityId) {
     let s = &gate.sources[i];
     (s.facility.clone(), s.local_id.clone(), s.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allergy(type_code: &str, code: &str, system: &str, name: &str) -> AllergyFact {
+        AllergyFact {
+            allergen_type_code: type_code.into(),
+            allergen_code: code.into(),
+            allergen_system: system.into(),
+            allergen_name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    fn med(hot: &str, yj: &str, name: &str) -> MedicationFact {
+        MedicationFact {
+            hot_code: hot.into(),
+            yj_code: yj.into(),
+            drug_name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn drug_allergy_matches_same_hot_drug_and_same_yj_ingredient() {
+        // HOT9 of the allergy, HOT13 of another package of the same drug: first 7 digits.
+        let a = allergy("DA", "111536802", "HOT9", "ロキソニン");
+        let m = med("1115368020101", "", "ロキソプロフェンNa錠60mg「サワイ」");
+        assert_eq!(drug_allergy_match(&a, &m).as_deref(), Some("HOT:1115368"));
+        let a = allergy("DA", "1149019F1560", "YJ", "");
+        let m = med("", "1149019F1099", "他社の錠剤");
+        assert_eq!(drug_allergy_match(&a, &m).as_deref(), Some("YJ:1149019"));
+        // Different drug, different name: nothing.
+        let m = med("112237701", "2171022F1142", "アムロジピン錠5mg");
+        assert_eq!(drug_allergy_match(&a, &m), None);
+    }
+
+    #[test]
+    fn drug_allergy_matches_the_allergen_name_after_normalising_width_and_kana() {
+        // Local allergen code (99ZAL): only the name can match. Full-width, hiragana and
+        // half-width katakana fold to one key; the salt ending is dropped.
+        let a = allergy("DA", "3", "99ZAL", "ろきそぷろふぇんナトリウム");
+        let m = med("", "", "ﾛｷｿﾌﾟﾛﾌｪﾝＮａ錠６０ｍｇ");
+        assert_eq!(
+            drug_allergy_match(&a, &m).as_deref(),
+            Some("name:ロキソプロフェン")
+        );
+        // A class allergy is looked for by its stem.
+        let a = allergy("DA", "1", "99ZAL", "ペニシリン系抗生物質");
+        assert_eq!(
+            allergen_stem(&a.allergen_name).as_deref(),
+            Some("ペニシリン")
+        );
+        let m = med("", "", "ベンジルペニシリンカリウム注");
+        assert!(drug_allergy_match(&a, &m).is_some());
+    }
+
+    #[test]
+    fn food_and_pollen_allergies_and_short_names_never_match_drugs() {
+        // 卵白 (egg white) as food allergy: not searched in drug names.
+        let a = allergy("FA", "5A1002410023006", "JC10", "卵白");
+        let m = med("", "", "卵白アルブミン含有製剤");
+        assert_eq!(drug_allergy_match(&a, &m), None);
+        // Too short a stem once the class ending is gone.
+        assert_eq!(allergen_stem("サル系"), None);
+        let a = allergy("", "", "", "サル系");
+        assert_eq!(drug_allergy_match(&a, &med("", "", "サルブタモール")), None);
+        // An unsent type with a drug name still matches (better a warning too many).
+        let a = allergy("", "", "", "アスピリン");
+        assert!(drug_allergy_match(&a, &med("", "", "バイアスピリン錠100mg")).is_some());
+    }
+
+    #[test]
+    fn drug_allergy_warnings_skip_lines_that_ended_before_the_window() {
+        let src = FacilityCode::parse("0412345678").expect("code");
+        let a = Sourced {
+            source: src.clone(),
+            local_id: "1".into(),
+            version_id: 1,
+            line: 0,
+            kind: "ADT-61".into(),
+            date: "-".into(),
+            order_no: String::new(),
+            fact: allergy("DA", "111536802", "HOT9", "ロキソプロフェンナトリウム"),
+        };
+        let line = |start: &str, end: &str| MedicationLine {
+            line: Sourced {
+                fact: MedicationFact {
+                    start_date: start.into(),
+                    end_date: end.into(),
+                    ..med("111536802", "", "ロキソプロフェンナトリウム錠６０ｍｇ")
+                },
+                kind: "OMP-01".into(),
+                ..a.clone().map_fact()
+            },
+            category: RecordCategory::Prescriptions,
+        };
+        let since = day_number("20260101").expect("day");
+        let w = drug_allergy_warnings(
+            std::slice::from_ref(&a),
+            &[line("20251201", "20251214"), line("20251220", "20260110")],
+            since,
+        );
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].medication.line.fact.end_date, "20260110");
+        assert_eq!(w[0].matched_on, "HOT:1115368");
+    }
+
+    fn rx(source: &str, kind: &str, yj: &str, start: &str, end: &str) -> MedicationLine {
+        MedicationLine {
+            line: Sourced {
+                source: FacilityCode::parse(source).expect("code"),
+                local_id: "1".into(),
+                version_id: 1,
+                line: 0,
+                kind: kind.into(),
+                date: start.into(),
+                order_no: String::new(),
+                fact: MedicationFact {
+                    yj_code: yj.into(),
+                    start_date: start.into(),
+                    end_date: end.into(),
+                    ..Default::default()
+                },
+            },
+            category: RecordCategory::Prescriptions,
+        }
+    }
+
+    #[test]
+    fn a_pharmacy_dispensing_a_known_prescription_is_not_a_second_prescription() {
+        let (clinic, hospital, pharmacy) = ("0410000001", "0410000002", "0440000003");
+        let pharmacies: BTreeSet<FacilityCode> =
+            [FacilityCode::parse(pharmacy).expect("code")].into();
+        let since = day_number("20260101").expect("day");
+        let yj = "2329122F1020";
+        let lines = [
+            rx(clinic, "OMP-01", yj, "20260301", "20260328"),
+            // The pharmacy's copy of the clinic's prescription, and its dispensing record.
+            rx(pharmacy, "OMP-01", yj, "20260301", "20260328"),
+            rx(pharmacy, "OMP-11", yj, "20260301", "20260301"),
+        ];
+        assert!(duplicate_prescriptions(&lines, since, &pharmacies).is_empty());
+        // A hospital prescribing the same ingredient for overlapping days is flagged once,
+        // against the clinic (the prescriber), not again against the pharmacy.
+        let mut more = lines.to_vec();
+        more.push(rx(hospital, "OMP-01", yj, "20260315", "20260411"));
+        let d = duplicate_prescriptions(&more, since, &pharmacies);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].first.line.source.as_str(), clinic);
+        assert_eq!(d[0].second.line.source.as_str(), hospital);
+        assert_eq!(
+            (d[0].overlap_from.as_str(), d[0].overlap_to.as_str()),
+            ("20260315", "20260328")
+        );
+        // Without knowing it is a pharmacy, the same lines are two prescribers.
+        assert_eq!(
+            duplicate_prescriptions(&lines, since, &BTreeSet::new()).len(),
+            1
+        );
+    }
+
+    impl Sourced<AllergyFact> {
+        fn map_fact(self) -> Sourced<MedicationFact> {
+            Sourced {
+                source: self.source,
+                local_id: self.local_id,
+                version_id: self.version_id,
+                line: self.line,
+                kind: self.kind,
+                date: self.date,
+                order_no: self.order_no,
+                fact: MedicationFact::default(),
+            }
+        }
+    }
 }

@@ -483,3 +483,122 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
         [false, true]
     );
 }
+
+/// A drug allergy recorded at one facility and the same drug prescribed at another: the
+/// medication screen and the summary warn (薬剤アレルギー), for a doctor; a care worker, who
+/// may not see prescriptions, gets no warning and the refusal instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prescription_matching_a_recorded_drug_allergy_is_flagged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let region = dir.path().join("region");
+    let opts = synth::Options {
+        patients: 12,
+        seed: 11,
+        ..Default::default()
+    };
+    synth::generate(&opts, &region, &|_| {}).expect("synth");
+    let store: Arc<dyn Store> =
+        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("data")).expect("store"));
+    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
+    for f in &manifest.facilities {
+        let code = FacilityCode::parse(&f.code).expect("code");
+        import(&store, &region.join(&f.code), &code).await;
+    }
+    let net = Network::new(store.clone()).with_test_hashing();
+    let common::Enrolled {
+        admin,
+        office,
+        a,
+        b,
+        id,
+        ..
+    } = common::enrolled_pair(&net, &store).await;
+    for (login, profession) in [
+        ("dr.b", Profession::Doctor),
+        ("care.b", Profession::CareWorker),
+    ] {
+        common::add_user(&net, &admin, login, profession, vec![b.facility.clone()]).await;
+    }
+    let dr = sign_in(&net, "dr.b").await;
+    let care = sign_in(&net, "care.b").await;
+
+    // A records the fixture's allergies (IAM 3: アリナミン, HOT9 106824501); B prescribes a
+    // drug line with that HOT code from today for 7 days.
+    let today = UnixTime::now().date_jst();
+    let day = |k: i64| store::date_of_day(today.days() + k);
+    let ts = |k: i64| format!("{}090000000", day(k));
+    let (root_a, root_b) = (
+        region.join(a.facility.as_str()),
+        region.join(b.facility.as_str()),
+    );
+    put(
+        &file_path(
+            &root_a,
+            &a.local_id,
+            "-",
+            DataKind::Adt61,
+            ssmix2::naming::NO_ORDER,
+            &ts(0),
+            Condition::Current,
+        ),
+        &fixture_text("ADT-61").replace("9999013", &a.local_id),
+    );
+    let order = "800000000000011";
+    put(
+        &file_path(
+            &root_b,
+            &b.local_id,
+            &day(0),
+            DataKind::Omp01,
+            order,
+            &ts(0),
+            Condition::Current,
+        ),
+        &prescription(&b.local_id, order, &day(0), 7, "106824501", "3100001F1011"),
+    );
+    import(&store, &root_a, &a.facility).await;
+    import(&store, &root_b, &b.facility).await;
+    net.record_consent(
+        &office,
+        ConsentInput {
+            regional_id: id.clone(),
+            scope: ConsentScope::AllFacilities,
+            valid_from: Date::parse("2020-01-01").expect("date"),
+            valid_until: None,
+            paper_form: "同意書 No.0003".into(),
+            implied: false,
+        },
+    )
+    .await
+    .expect("consent");
+
+    let meds = net.medications(&dr, &id).await.expect("medications");
+    let w = meds
+        .drug_allergies
+        .iter()
+        .find(|w| w.medication.line.order_no == order)
+        .expect("drug-allergy warning");
+    assert_eq!(w.matched_on, "HOT:1068245");
+    assert_eq!(w.allergy.source, a.facility);
+    assert_eq!(w.allergy.fact.allergen_name, "アリナミン");
+    assert_eq!(w.medication.line.source, b.facility);
+    // Food and pollen allergies of the same message (ソバ, スギ) never warn.
+    assert!(meds
+        .drug_allergies
+        .iter()
+        .all(|w| w.allergy.fact.allergen_type_code == "DA"));
+    // The summary shows the same warning for the current line.
+    let s = net.patient_summary(&dr, &id).await.expect("summary");
+    assert!(s
+        .drug_allergies
+        .iter()
+        .any(|w| w.medication.line.order_no == order && w.matched_on == "HOT:1068245"));
+
+    // The care worker is refused prescriptions: no lines, no warning, the refusal listed.
+    let meds = net.medications(&care, &id).await.expect("medications");
+    assert!(meds.lines.is_empty() && meds.drug_allergies.is_empty());
+    assert!(meds
+        .refused
+        .iter()
+        .any(|r| r.category == RecordCategory::Prescriptions));
+}

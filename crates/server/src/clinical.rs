@@ -1,0 +1,1025 @@
+//! The clinician's patient screens: summary (一目でわかる), labs (検査: matrix and trend
+//! chart) and medications (処方・注射, with 二重投薬 / 重複検査 / drug-allergy warnings).
+//!
+//! Every handler reads through the service's viewer functions only — they open the access
+//! gate, decide each (facility, local patient, category) before reading and audit every
+//! decision — and shows what was refused with its reason. Nothing here touches the store.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use model::{FacilityCode, Profession, RecordCategory, RegionalId};
+use serde::Deserialize;
+use service::{AccessRefusal, LabMatrix, LabQuery, LabTestRow, MedicationLine, ServiceError};
+
+use crate::chart;
+use crate::html::{
+    is_htmx, page, render, show_date, urlencode, Chrome, HtmlError, PatientChrome, PurposeQuery,
+    SignedIn, Tab,
+};
+use crate::AppState;
+
+type Page = Result<Response, HtmlError>;
+
+fn regional_id(state: &AppState, chrome: &Chrome, raw: &str) -> Result<RegionalId, HtmlError> {
+    RegionalId::parse(raw).map_err(|e| {
+        HtmlError::new(
+            state,
+            Some(chrome_copy(chrome)),
+            ServiceError::Invalid(e.to_string()),
+        )
+    })
+}
+
+fn chrome_copy(c: &Chrome) -> Chrome {
+    Chrome {
+        network_name: c.network_name.clone(),
+        who: c.who.clone(),
+        is_office: c.is_office,
+    }
+}
+
+/// Facility name for a code, the code itself when the directory has no name.
+fn facility_name(names: &BTreeMap<FacilityCode, String>, code: &FacilityCode) -> String {
+    names
+        .get(code)
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// `YYYYMMDD` of today in Japan (the date clinicians see on the wall).
+fn today() -> String {
+    model::UnixTime::now().date_jst().compact()
+}
+
+/// Age in whole years on `today` (both `YYYYMMDD`), if the birth date is a date.
+pub fn age(birth: &str, today: &str) -> Option<u32> {
+    let b: u32 = birth.get(..8)?.parse().ok()?;
+    let t: u32 = today.get(..8)?.parse().ok()?;
+    (t >= b).then(|| (t - b) / 10_000)
+}
+
+fn sex_label(code: &str) -> &'static str {
+    match code {
+        "M" => "男 (male)",
+        "F" => "女 (female)",
+        "O" => "その他 (other)",
+        _ => "不明 (unknown)",
+    }
+}
+
+/// The label of a medication line's data kind.
+fn medication_kind(kind: &str) -> &'static str {
+    match kind {
+        "OMP-01" => "処方 (prescription)",
+        "OMP-02" => "注射 (injection)",
+        "OMP-11" => "処方実施 (dispensed / given)",
+        "OMP-12" => "注射実施 (injection given)",
+        _ => "処方・注射",
+    }
+}
+
+/// OBX-8 as shown next to a value: `N` (normal) is not worth a badge.
+fn shown_flag(f: &str) -> String {
+    match f.trim() {
+        "N" => String::new(),
+        f => f.to_owned(),
+    }
+}
+
+/// A date range `start–end` as shown (`2026-04-01 – 2026-04-14`).
+fn period(start: &str, end: &str) -> String {
+    match (start.is_empty(), end.is_empty() || end == start) {
+        (true, _) => "-".into(),
+        (false, true) => show_date(start),
+        (false, false) => format!("{} – {}", show_date(start), show_date(end)),
+    }
+}
+
+/// Does a medication line cover `today`? (A line without an end covers its start day.)
+fn is_current(m: &store::MedicationFact, today: &str) -> bool {
+    if m.start_date.is_empty() || m.start_date.as_str() > today {
+        return false;
+    }
+    let end = if m.end_date.is_empty() {
+        &m.start_date
+    } else {
+        &m.end_date
+    };
+    end.as_str() >= today
+}
+
+fn dose(m: &store::MedicationFact) -> String {
+    let mut s = format!("{}{}", m.dose, m.dose_unit);
+    if !m.daily_dose.is_empty() {
+        s.push_str(&format!(" (1日 {})", m.daily_dose));
+    }
+    s
+}
+
+/// May this user ask for break-the-glass at all (licensed clinical professions)?
+fn may_break_glass(me: &SignedIn) -> bool {
+    me.principal
+        .profession()
+        .is_some_and(|p: Profession| policy::BREAK_GLASS_PROFESSIONS.contains(&p))
+}
+
+/// The emergency form is offered when nothing at all could be shown and the user's
+/// profession may use break-the-glass: it reopens the same page with `purpose=emergency`.
+struct EmergencyForm {
+    action: String,
+}
+
+fn emergency_form(
+    me: &SignedIn,
+    id: &RegionalId,
+    path: &str,
+    nothing_shown: bool,
+    refused: &[AccessRefusal],
+    break_glass: bool,
+) -> Option<EmergencyForm> {
+    (nothing_shown && !refused.is_empty() && !break_glass && may_break_glass(me)).then(|| {
+        EmergencyForm {
+            action: format!("/patients/{id}{path}"),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Summary
+
+struct DemoRow {
+    facility: String,
+    local_id: String,
+    name_kanji: String,
+    name_kana: String,
+    birth: String,
+    age: String,
+    sex: &'static str,
+}
+
+struct AllergyRow {
+    kind: String,
+    drug: bool,
+    name: String,
+    severity: String,
+    reaction: String,
+    facility: String,
+}
+
+struct DrugAllergyRow {
+    drug: String,
+    drug_facility: String,
+    allergen: String,
+    allergy_facility: String,
+    matched_on: String,
+}
+
+struct DiagnosisRow {
+    name: String,
+    start: String,
+    main: bool,
+    suspected: bool,
+    facility: String,
+}
+
+struct MedRow {
+    drug: String,
+    dose: String,
+    usage: String,
+    days: String,
+    period: String,
+    facility: String,
+    kind: &'static str,
+    current: bool,
+}
+
+struct LabRow {
+    name: String,
+    code: String,
+    value: String,
+    unit: String,
+    flag: String,
+    abnormal: bool,
+    range: String,
+    date: String,
+    facility: String,
+    chart: String,
+}
+
+struct EncounterRow {
+    event: &'static str,
+    admitted: String,
+    discharged: String,
+    ward: String,
+    department: String,
+    facility: String,
+}
+
+#[derive(Template)]
+#[template(path = "summary.html")]
+struct SummaryPage {
+    network_name: String,
+    chrome: Chrome,
+    pc: PatientChrome,
+    headline: Option<DemoRow>,
+    demographics: Vec<DemoRow>,
+    allergies: Vec<AllergyRow>,
+    drug_allergies: Vec<DrugAllergyRow>,
+    diagnoses: Vec<DiagnosisRow>,
+    medications: Vec<MedRow>,
+    labs: Vec<LabRow>,
+    encounters: Vec<EncounterRow>,
+    refused: Vec<AccessRefusal>,
+    emergency: Option<EmergencyForm>,
+    /// Categories that were refused: their sections say "not shown" rather than "none".
+    refused_categories: Vec<RecordCategory>,
+}
+
+impl SummaryPage {
+    fn refused_cat(&self, c: &str) -> bool {
+        self.refused_categories.iter().any(|r| r.as_str() == c)
+    }
+}
+
+fn med_row(m: &MedicationLine, names: &BTreeMap<FacilityCode, String>, today: &str) -> MedRow {
+    let f = &m.line.fact;
+    MedRow {
+        drug: f.drug_name.clone(),
+        dose: dose(f),
+        usage: f.usage.clone(),
+        days: f.days.map(|d| format!("{d}日")).unwrap_or_default(),
+        period: period(&f.start_date, &f.end_date),
+        facility: facility_name(names, &m.line.source),
+        kind: medication_kind(&m.line.kind),
+        current: is_current(f, today),
+    }
+}
+
+fn drug_allergy_rows(
+    w: &[service::DrugAllergyWarning],
+    names: &BTreeMap<FacilityCode, String>,
+) -> Vec<DrugAllergyRow> {
+    w.iter()
+        .map(|w| DrugAllergyRow {
+            drug: w.medication.line.fact.drug_name.clone(),
+            drug_facility: facility_name(names, &w.medication.line.source),
+            allergen: w.allergy.fact.allergen_name.clone(),
+            allergy_facility: facility_name(names, &w.allergy.source),
+            matched_on: w.matched_on.clone(),
+        })
+        .collect()
+}
+
+pub async fn summary(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(raw_id): Path<String>,
+    Query(q): Query<PurposeQuery>,
+) -> Page {
+    let chrome = Chrome::new(&state, &me);
+    let id = regional_id(&state, &chrome, &raw_id)?;
+    let s = match state
+        .network
+        .patient_summary_for(&me.principal, &id, q.purpose(), q.reason())
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let names = &s.facility_names;
+    let today = today();
+    let demographics: Vec<DemoRow> = s
+        .demographics
+        .iter()
+        .map(|d| DemoRow {
+            facility: facility_name(names, &d.source),
+            local_id: d.local_id.clone(),
+            name_kanji: d.demographics.name_kanji.clone(),
+            name_kana: d.demographics.name_kana.clone(),
+            birth: show_date(&d.demographics.birth_date),
+            age: age(&d.demographics.birth_date, &today)
+                .map(|a| format!("{a}歳"))
+                .unwrap_or_default(),
+            sex: sex_label(&d.demographics.sex),
+        })
+        .collect();
+    let headline = demographics.first().map(|d| DemoRow {
+        facility: d.facility.clone(),
+        local_id: d.local_id.clone(),
+        name_kanji: d.name_kanji.clone(),
+        name_kana: d.name_kana.clone(),
+        birth: d.birth.clone(),
+        age: d.age.clone(),
+        sex: d.sex,
+    });
+    let mut allergies: Vec<AllergyRow> = s
+        .allergies
+        .iter()
+        .map(|a| {
+            let f = &a.fact;
+            AllergyRow {
+                kind: if f.allergen_type.is_empty() {
+                    f.allergen_type_code.clone()
+                } else {
+                    f.allergen_type.clone()
+                },
+                drug: f.allergen_type_code == "DA" || f.allergen_type.contains('薬'),
+                name: f.allergen_name.clone(),
+                severity: f.severity.clone(),
+                reaction: f.reaction.clone(),
+                facility: facility_name(names, &a.source),
+            }
+        })
+        .collect();
+    // The same allergen recorded at several facilities is one row naming them all.
+    let mut merged: Vec<AllergyRow> = Vec::new();
+    for a in allergies.drain(..) {
+        match merged
+            .iter_mut()
+            .find(|m| m.name == a.name && m.kind == a.kind)
+        {
+            Some(m) if !m.facility.split('、').any(|f| f == a.facility) => {
+                m.facility = format!("{}、{}", m.facility, a.facility);
+            }
+            Some(_) => {}
+            None => merged.push(a),
+        }
+    }
+    let mut allergies = merged;
+    // Drug allergies first: they are what a prescriber must not miss.
+    allergies.sort_by_key(|a| !a.drug);
+    let pc = PatientChrome::new(&id, Tab::Summary, &q, s.break_glass.is_some());
+    let nothing_shown = s.demographics.is_empty()
+        && s.allergies.is_empty()
+        && s.active_diagnoses.is_empty()
+        && s.current_medications.is_empty()
+        && s.latest_labs.is_empty()
+        && s.encounters.is_empty();
+    let emergency = emergency_form(
+        &me,
+        &id,
+        "",
+        nothing_shown,
+        &s.refused,
+        s.break_glass.is_some(),
+    );
+    let pg = SummaryPage {
+        network_name: state.network_name.clone(),
+        headline,
+        demographics,
+        drug_allergies: drug_allergy_rows(&s.drug_allergies, names),
+        allergies,
+        diagnoses: s
+            .active_diagnoses
+            .iter()
+            .map(|d| DiagnosisRow {
+                name: d.fact.name.clone(),
+                start: if d.fact.start_date.is_empty() {
+                    String::new()
+                } else {
+                    show_date(&d.fact.start_date)
+                },
+                main: d.fact.main,
+                suspected: d.fact.suspected,
+                facility: facility_name(names, &d.source),
+            })
+            .collect(),
+        medications: s
+            .current_medications
+            .iter()
+            .map(|m| med_row(m, names, &today))
+            .collect(),
+        labs: s
+            .latest_labs
+            .iter()
+            .map(|l| {
+                let f = &l.fact;
+                let p = chart::Point {
+                    date: f.observed_at.get(..8).unwrap_or_default().to_owned(),
+                    value: f.value.clone(),
+                    unit: f.unit.clone(),
+                    flag: f.abnormal_flag.clone(),
+                    reference_range: f.reference_range.clone(),
+                    source: String::new(),
+                };
+                LabRow {
+                    name: f.name.clone(),
+                    code: f.code.clone(),
+                    value: f.value.clone(),
+                    unit: f.unit.clone(),
+                    flag: shown_flag(&f.abnormal_flag),
+                    abnormal: p.abnormal(),
+                    range: f.reference_range.clone(),
+                    date: show_date(&p.date),
+                    facility: facility_name(names, &l.source),
+                    chart: pc.link(&chart_path(&f.code, (!f.is_jlac10()).then_some(&l.source))),
+                }
+            })
+            .collect(),
+        encounters: s
+            .encounters
+            .iter()
+            .map(|e| EncounterRow {
+                event: if e.fact.event == "A03" || e.kind == "ADT-52" {
+                    "退院 (discharge)"
+                } else {
+                    "入院 (admission)"
+                },
+                admitted: if e.fact.admitted_at.is_empty() {
+                    String::new()
+                } else {
+                    show_date(&e.fact.admitted_at)
+                },
+                discharged: if e.fact.discharged_at.is_empty() {
+                    String::new()
+                } else {
+                    show_date(&e.fact.discharged_at)
+                },
+                ward: [e.fact.ward.as_str(), e.fact.room.as_str()]
+                    .iter()
+                    .filter(|x| !x.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                department: e.fact.department.clone(),
+                facility: facility_name(names, &e.source),
+            })
+            .collect(),
+        refused_categories: s.refused.iter().map(|r| r.category).collect(),
+        refused: s.refused,
+        emergency,
+        pc,
+        chrome,
+    };
+    html_page(&state, &pg)
+}
+
+fn html_page<T: Template>(state: &AppState, t: &T) -> Page {
+    render(t)
+        .map(page)
+        .map_err(|e| HtmlError::new(state, None, e))
+}
+
+/// `/labs/chart?code=…` (and `&source=…` for a facility's local code).
+fn chart_path(code: &str, source: Option<&FacilityCode>) -> String {
+    let mut p = format!("/labs/chart?code={}", urlencode(code));
+    if let Some(s) = source {
+        p.push_str(&format!("&source={s}"));
+    }
+    p
+}
+
+// ---------------------------------------------------------------------------------------
+// Labs
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LabsQuery {
+    #[serde(flatten)]
+    pub purpose: PurposeQuery,
+    /// `YYYY-MM-DD` (from `<input type=date>`) or `YYYYMMDD`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    /// The test to chart (JLAC10 or a facility's local code).
+    #[serde(default)]
+    pub code: String,
+    /// For a local code: the facility it belongs to.
+    #[serde(default)]
+    pub source: String,
+}
+
+/// A date bound from a form: `2026-04-01` or `20260401` → `20260401`; empty → none.
+pub fn date_bound(s: &str) -> Result<Option<String>, ServiceError> {
+    let compact: String = s
+        .trim()
+        .chars()
+        .filter(|c| *c != '-' && *c != '/')
+        .collect();
+    if compact.is_empty() {
+        return Ok(None);
+    }
+    if compact.len() == 8 && store::day_number(&compact).is_some() {
+        Ok(Some(compact))
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "日付が正しくありません (not a date): {}",
+            s.trim()
+        )))
+    }
+}
+
+fn dashed(d: &Option<String>) -> String {
+    d.as_deref().map(show_date).unwrap_or_default()
+}
+
+struct CellView {
+    value: String,
+    flag: String,
+    abnormal: bool,
+    title: String,
+}
+
+struct TestView {
+    name: String,
+    code: String,
+    jlac10: bool,
+    unit: String,
+    range: String,
+    chart: String,
+    cells: Vec<Option<CellView>>,
+}
+
+struct ChartRow {
+    date: String,
+    value: String,
+    unit: String,
+    flag: String,
+    abnormal: bool,
+    range: String,
+    facility: String,
+}
+
+struct ChartView {
+    name: String,
+    code: String,
+    unit: String,
+    range: String,
+    svg: String,
+    rows: Vec<ChartRow>,
+}
+
+#[derive(Template)]
+#[template(path = "labs.html")]
+struct LabsPage {
+    network_name: String,
+    chrome: Chrome,
+    pc: PatientChrome,
+    dates: Vec<String>,
+    tests: Vec<TestView>,
+    refused: Vec<AccessRefusal>,
+    from: String,
+    to: String,
+    emergency: Option<EmergencyForm>,
+    chart: Option<ChartView>,
+    /// `purpose`/`reason` kept in the filter form.
+    purpose: String,
+    reason: String,
+    labs_refused: bool,
+}
+
+#[derive(Template)]
+#[template(path = "lab_chart.html")]
+struct ChartFragment {
+    c: ChartView,
+}
+
+fn point_of(cell: &service::LabCell, names: &BTreeMap<FacilityCode, String>) -> chart::Point {
+    chart::Point {
+        date: cell.observed_at.get(..8).unwrap_or_default().to_owned(),
+        value: cell.value.clone(),
+        unit: cell.unit.clone(),
+        flag: cell.abnormal_flag.clone(),
+        reference_range: cell.reference_range.clone(),
+        source: facility_name(names, &cell.source),
+    }
+}
+
+fn chart_view(row: &LabTestRow, names: &BTreeMap<FacilityCode, String>) -> ChartView {
+    let points: Vec<chart::Point> = row
+        .cells
+        .iter()
+        .flatten()
+        .map(|c| point_of(c, names))
+        .collect();
+    let c = chart::Chart {
+        name: row.name.clone(),
+        unit: row.unit.clone(),
+        reference_range: row.reference_range.clone(),
+        points,
+    };
+    let svg = chart::render(&c);
+    // Newest first in the table: the chart reads left to right, the table top down.
+    let rows = c
+        .points
+        .iter()
+        .rev()
+        .map(|p| ChartRow {
+            date: show_date(&p.date),
+            value: p.value.clone(),
+            unit: p.unit.clone(),
+            flag: shown_flag(&p.flag),
+            abnormal: p.abnormal(),
+            range: p.reference_range.clone(),
+            facility: p.source.clone(),
+        })
+        .collect();
+    ChartView {
+        name: row.name.clone(),
+        code: row.code.clone(),
+        unit: row.unit.clone(),
+        range: row.reference_range.clone(),
+        svg,
+        rows,
+    }
+}
+
+/// The row of the asked test: JLAC10 rows are one across facilities; a local code's row
+/// belongs to one facility (`source`).
+fn find_row<'a>(m: &'a LabMatrix, code: &str, source: &str) -> Option<&'a LabTestRow> {
+    m.tests.iter().find(|t| {
+        t.code == code
+            && (t.jlac10 || source.is_empty() || t.sources.iter().any(|s| s.as_str() == source))
+    })
+}
+
+fn labs_read_refused(refused: &[AccessRefusal]) -> bool {
+    refused
+        .iter()
+        .any(|r| r.category == RecordCategory::LabResults)
+}
+
+pub async fn labs(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(raw_id): Path<String>,
+    Query(q): Query<LabsQuery>,
+) -> Page {
+    let chrome = Chrome::new(&state, &me);
+    let id = regional_id(&state, &chrome, &raw_id)?;
+    let bounds = date_bound(&q.from).and_then(|f| Ok((f, date_bound(&q.to)?)));
+    let (from, to) = match bounds {
+        Ok(b) => b,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let lq = LabQuery {
+        from: from.clone(),
+        to: to.clone(),
+        codes: Vec::new(),
+    };
+    let m = match state
+        .network
+        .lab_matrix_for(
+            &me.principal,
+            &id,
+            &lq,
+            q.purpose.purpose(),
+            q.purpose.reason(),
+        )
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let chart = (!q.code.is_empty())
+        .then(|| find_row(&m, &q.code, &q.source))
+        .flatten()
+        .map(|row| chart_view(row, &m.facility_names));
+    labs_page(&state, &me, chrome, &id, &q, m, from, to, chart)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn labs_page(
+    state: &AppState,
+    me: &SignedIn,
+    chrome: Chrome,
+    id: &RegionalId,
+    q: &LabsQuery,
+    m: LabMatrix,
+    from: Option<String>,
+    to: Option<String>,
+    chart: Option<ChartView>,
+) -> Page {
+    let pc = PatientChrome::new(id, Tab::Labs, &q.purpose, m.break_glass.is_some());
+    let names = &m.facility_names;
+    let range_suffix = [("from", &from), ("to", &to)]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("&{k}={v}")))
+        .collect::<String>();
+    let tests = m
+        .tests
+        .iter()
+        .map(|t| TestView {
+            name: t.name.clone(),
+            code: t.code.clone(),
+            jlac10: t.jlac10,
+            unit: t.unit.clone(),
+            range: t.reference_range.clone(),
+            chart: pc.link(&format!(
+                "{}{range_suffix}",
+                chart_path(&t.code, (!t.jlac10).then(|| t.sources.first()).flatten())
+            )),
+            cells: t
+                .cells
+                .iter()
+                .map(|c| {
+                    c.as_ref().map(|c| {
+                        let p = point_of(c, names);
+                        CellView {
+                            title: format!(
+                                "{} · 基準値 (reference) {} · {}",
+                                p.source,
+                                if c.reference_range.is_empty() {
+                                    "-"
+                                } else {
+                                    &c.reference_range
+                                },
+                                crate::html::show_time(&c.observed_at)
+                            ),
+                            abnormal: p.abnormal(),
+                            value: c.value.clone(),
+                            flag: shown_flag(&c.abnormal_flag),
+                        }
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    let emergency = emergency_form(
+        me,
+        id,
+        "/labs",
+        m.tests.is_empty(),
+        &m.refused,
+        m.break_glass.is_some(),
+    );
+    let pg = LabsPage {
+        network_name: state.network_name.clone(),
+        pc,
+        dates: m.dates.iter().map(|d| show_date(d)).collect(),
+        tests,
+        labs_refused: labs_read_refused(&m.refused),
+        refused: m.refused,
+        from: dashed(&from),
+        to: dashed(&to),
+        emergency,
+        chart,
+        purpose: q.purpose.purpose.clone(),
+        reason: q.purpose.reason.clone(),
+        chrome,
+    };
+    html_page(state, &pg)
+}
+
+/// The trend chart of one test. From htmx (`HX-Request`) only the chart fragment is sent,
+/// read for that one test; without JavaScript the whole labs page comes back with the
+/// chart above the matrix.
+pub async fn lab_chart(
+    State(state): State<AppState>,
+    me: SignedIn,
+    headers: HeaderMap,
+    Path(raw_id): Path<String>,
+    Query(q): Query<LabsQuery>,
+) -> Page {
+    let chrome = Chrome::new(&state, &me);
+    let id = regional_id(&state, &chrome, &raw_id)?;
+    if q.code.trim().is_empty() {
+        return Err(HtmlError::new(
+            &state,
+            Some(chrome),
+            ServiceError::Invalid("検査コードを指定してください (code is required)".into()),
+        ));
+    }
+    let bounds = date_bound(&q.from).and_then(|f| Ok((f, date_bound(&q.to)?)));
+    let (from, to) = match bounds {
+        Ok(b) => b,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let htmx = is_htmx(&headers);
+    let lq = LabQuery {
+        from: from.clone(),
+        to: to.clone(),
+        // The fragment needs this test only; the full page shows the whole matrix too.
+        codes: if htmx {
+            vec![q.code.clone()]
+        } else {
+            Vec::new()
+        },
+    };
+    let m = match state
+        .network
+        .lab_matrix_for(
+            &me.principal,
+            &id,
+            &lq,
+            q.purpose.purpose(),
+            q.purpose.reason(),
+        )
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let row = find_row(&m, &q.code, &q.source);
+    let Some(row) = row else {
+        let why = if labs_read_refused(&m.refused) {
+            "検査結果は表示できません (lab results are not shown; see the reasons on the labs page)"
+        } else {
+            "この検査の結果はありません (no results for this test)"
+        };
+        return Err(HtmlError::new(
+            &state,
+            Some(chrome),
+            ServiceError::NotFound(why.into()),
+        ));
+    };
+    let view = chart_view(row, &m.facility_names);
+    if htmx {
+        return html_page(&state, &ChartFragment { c: view });
+    }
+    labs_page(&state, &me, chrome, &id, &q, m, from, to, Some(view))
+}
+
+// ---------------------------------------------------------------------------------------
+// Medications
+
+struct DuplicateRxRow {
+    same: String,
+    first_drug: String,
+    first_facility: String,
+    first_period: String,
+    second_drug: String,
+    second_facility: String,
+    second_period: String,
+    overlap: String,
+    overlap_days: i64,
+}
+
+/// One pair of visits (facility and date, twice) that repeated tests: the analytes of a
+/// panel are one warning listing them, not one warning each.
+struct DuplicateTestRow {
+    names: String,
+    analytes: String,
+    first_facility: String,
+    first_date: String,
+    second_facility: String,
+    second_date: String,
+    days_apart: i64,
+}
+
+fn duplicate_test_rows(
+    d: &[service::DuplicateTest],
+    names: &BTreeMap<FacilityCode, String>,
+) -> Vec<DuplicateTestRow> {
+    let mut rows: Vec<DuplicateTestRow> = Vec::new();
+    for d in d {
+        let row = DuplicateTestRow {
+            names: d.name.clone(),
+            analytes: d.analyte.clone(),
+            first_facility: facility_name(names, &d.first.source),
+            first_date: show_date(d.first.fact.observed_at.get(..8).unwrap_or_default()),
+            second_facility: facility_name(names, &d.second.source),
+            second_date: show_date(d.second.fact.observed_at.get(..8).unwrap_or_default()),
+            days_apart: d.days_apart,
+        };
+        match rows.iter_mut().find(|r| {
+            (
+                &r.first_facility,
+                &r.first_date,
+                &r.second_facility,
+                &r.second_date,
+            ) == (
+                &row.first_facility,
+                &row.first_date,
+                &row.second_facility,
+                &row.second_date,
+            )
+        }) {
+            Some(r) => {
+                r.names = format!("{}、{}", r.names, row.names);
+                r.analytes = format!("{}, {}", r.analytes, row.analytes);
+            }
+            None => rows.push(row),
+        }
+    }
+    rows
+}
+
+#[derive(Template)]
+#[template(path = "medications.html")]
+struct MedicationsPage {
+    network_name: String,
+    chrome: Chrome,
+    pc: PatientChrome,
+    lines: Vec<MedRow>,
+    current: usize,
+    drug_allergies: Vec<DrugAllergyRow>,
+    duplicate_prescriptions: Vec<DuplicateRxRow>,
+    duplicate_tests: Vec<DuplicateTestRow>,
+    refused: Vec<AccessRefusal>,
+    emergency: Option<EmergencyForm>,
+    lookback_days: i64,
+    test_days: i64,
+}
+
+pub async fn medications(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(raw_id): Path<String>,
+    Query(q): Query<PurposeQuery>,
+) -> Page {
+    let chrome = Chrome::new(&state, &me);
+    let id = regional_id(&state, &chrome, &raw_id)?;
+    let m = match state
+        .network
+        .medications_for(&me.principal, &id, q.purpose(), q.reason())
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let names = &m.facility_names;
+    let today = today();
+    let lines: Vec<MedRow> = m.lines.iter().map(|l| med_row(l, names, &today)).collect();
+    let pc = PatientChrome::new(&id, Tab::Medications, &q, m.break_glass.is_some());
+    let emergency = emergency_form(
+        &me,
+        &id,
+        "/medications",
+        m.lines.is_empty(),
+        &m.refused,
+        m.break_glass.is_some(),
+    );
+    let pg = MedicationsPage {
+        network_name: state.network_name.clone(),
+        pc,
+        current: lines.iter().filter(|l| l.current).count(),
+        lines,
+        drug_allergies: drug_allergy_rows(&m.drug_allergies, names),
+        duplicate_prescriptions: m
+            .duplicate_prescriptions
+            .iter()
+            .map(|d| {
+                let (a, b) = (&d.first.line, &d.second.line);
+                DuplicateRxRow {
+                    same: d.same.clone(),
+                    first_drug: a.fact.drug_name.clone(),
+                    first_facility: facility_name(names, &a.source),
+                    first_period: period(&a.fact.start_date, &a.fact.end_date),
+                    second_drug: b.fact.drug_name.clone(),
+                    second_facility: facility_name(names, &b.source),
+                    second_period: period(&b.fact.start_date, &b.fact.end_date),
+                    overlap: period(&d.overlap_from, &d.overlap_to),
+                    overlap_days: match (
+                        store::day_number(&d.overlap_from),
+                        store::day_number(&d.overlap_to),
+                    ) {
+                        (Some(x), Some(y)) => y - x + 1,
+                        _ => 0,
+                    },
+                }
+            })
+            .collect(),
+        duplicate_tests: duplicate_test_rows(&m.duplicate_tests, names),
+        refused: m.refused,
+        emergency,
+        lookback_days: service::DUPLICATE_LOOKBACK_DAYS,
+        test_days: service::DUPLICATE_TEST_DAYS,
+        chrome,
+    };
+    html_page(&state, &pg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_counts_whole_years() {
+        assert_eq!(age("19480405", "20260404"), Some(77));
+        assert_eq!(age("19480405", "20260405"), Some(78));
+        assert_eq!(age("", "20260405"), None);
+        assert_eq!(age("20300101", "20260405"), None);
+    }
+
+    #[test]
+    fn date_bounds_accept_dashes_and_reject_nonsense() {
+        assert_eq!(
+            date_bound("2026-04-01").expect("date").as_deref(),
+            Some("20260401")
+        );
+        assert_eq!(date_bound(" ").expect("empty"), None);
+        assert!(date_bound("2026-13-01").is_err());
+        assert!(date_bound("yesterday").is_err());
+    }
+
+    #[test]
+    fn current_lines_cover_today() {
+        let m = |s: &str, e: &str| store::MedicationFact {
+            start_date: s.into(),
+            end_date: e.into(),
+            ..Default::default()
+        };
+        assert!(is_current(&m("20260401", "20260414"), "20260410"));
+        assert!(!is_current(&m("20260401", "20260414"), "20260415"));
+        assert!(is_current(&m("20260410", ""), "20260410"));
+        assert!(!is_current(&m("", ""), "20260410"));
+        assert_eq!(period("20260401", "20260414"), "2026-04-01 – 2026-04-14");
+        assert_eq!(period("20260401", ""), "2026-04-01");
+    }
+}
