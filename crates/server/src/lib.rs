@@ -8,6 +8,7 @@
 mod api;
 #[allow(dead_code)] // the screens that use all of it land next
 mod html;
+mod patient_views;
 mod views;
 
 use std::net::SocketAddr;
@@ -69,7 +70,22 @@ pub fn router(state: AppState) -> Router {
         .route("/static/htmx.min.js", get(html::htmx))
         .route("/login", get(views::login_page).post(views::login))
         .route("/logout", get(views::logout))
-        .route("/patients", get(views::patient))
+        .route("/patients", get(patient_views::old_patient_redirect))
+        .route("/search", get(patient_views::search_page))
+        .route("/patients/{id}/timeline", get(patient_views::timeline_page))
+        .route(
+            "/patients/{id}/records/{version}",
+            get(patient_views::record_page),
+        )
+        .route("/api/v1/search", get(patient_views::search_json))
+        .route(
+            "/api/v1/patients/{id}/timeline",
+            get(patient_views::timeline_json),
+        )
+        .route(
+            "/api/v1/patients/{id}/records/{version}",
+            get(patient_views::record_json),
+        )
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
         .with_state(state)
