@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use model::{ConsentScope, Date, FacilityCode, LocalPatient, Profession, Purpose, RegionalId};
+use model::{ConsentScope, Date, FacilityCode, Profession, Purpose, RegionalId};
 use service::{ConsentInput, Network, Principal, SearchInput, ServiceError, TimelineQuery};
 use ssmix2::Condition;
 use store::Store;
@@ -212,7 +212,10 @@ async fn search_finds_only_visible_patients_and_the_timeline_pages_through_the_g
     if let Some((lp, d, query)) = variant {
         let vid = match fx.store.regional_id_of(&lp).await.expect("of") {
             Some(v) => v,
-            None => net.enroll(&office, &[lp.clone()]).await.expect("enroll"),
+            None => net
+                .enroll(&office, std::slice::from_ref(&lp))
+                .await
+                .expect("enroll"),
         };
         if vid != id {
             consent_all(net, &office, &vid).await;
@@ -234,7 +237,10 @@ async fn search_finds_only_visible_patients_and_the_timeline_pages_through_the_g
         .expect("another patient");
     let other_id = match fx.store.regional_id_of(&other).await.expect("of") {
         Some(x) => x,
-        None => net.enroll(&office, &[other.clone()]).await.expect("enroll"),
+        None => net
+            .enroll(&office, std::slice::from_ref(&other))
+            .await
+            .expect("enroll"),
     };
     let unconsented = fx.store.consents_of(&other_id).await.expect("c").is_empty();
     if unconsented {
@@ -445,7 +451,6 @@ async fn search_finds_only_visible_patients_and_the_timeline_pages_through_the_g
     assert!(nf(net
         .record_detail(&dr, &id, i64::MAX, Purpose::Care, None)
         .await));
-    let _ = LocalPatient::clone(&other);
     let unique: HashSet<i64> = seen.iter().copied().collect();
     assert_eq!(unique.len(), seen.len());
 }

@@ -242,13 +242,14 @@ pub(crate) fn patient_records_page(
     .collect()
 }
 
-fn version_row(r: &Row) -> rusqlite::Result<((StoredRecord, Vec<u8>), i64, String, bool)> {
+/// A record row with its raw hash, then facility id, local ID and liveness.
+type VersionRow = ((StoredRecord, Vec<u8>), i64, String, bool);
+
+fn version_row(r: &Row) -> rusqlite::Result<VersionRow> {
     Ok((record_row(r)?, r.get(11)?, r.get(12)?, r.get(13)?))
 }
 
-fn version_from(
-    (rec, facility, local_id, live): ((StoredRecord, Vec<u8>), i64, String, bool),
-) -> Result<RecordVersion> {
+fn version_from((rec, facility, local_id, live): VersionRow) -> Result<RecordVersion> {
     Ok(RecordVersion {
         facility: FacilityId(facility),
         local_id,

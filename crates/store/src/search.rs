@@ -41,12 +41,11 @@ impl NameQuery {
         // name_key has turned hiragana and half-width kana into full-width katakana already.
         let kana = key
             .chars()
-            .all(|c| ('\u{30A1}'..='\u{30FA}').contains(&c) || c == 'ー' || c == '\u{30FC}');
+            .all(|c| ('\u{30A1}'..='\u{30FA}').contains(&c) || c == 'ー');
         if kana {
-            let k = kana_search_key(input);
-            // A name of long vowels only ("ー") folds to nothing: match every kana name
-            // rather than silently none.
-            Some(NameQuery::Kana(k))
+            // A name of long vowels only ("ー") folds to an empty key, which matches every
+            // kana name: the other criteria (or the limit) narrow it.
+            Some(NameQuery::Kana(kana_search_key(input)))
         } else {
             Some(NameQuery::Kanji(key))
         }
