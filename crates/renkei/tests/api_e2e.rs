@@ -409,9 +409,18 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
                 .then(|| l[11..].trim().split(';').next().unwrap_or("").to_owned())
         })
         .expect("session cookie");
-    let (status, page) = raw(
+    // The old address moves to the patient's page, purpose kept.
+    let (status, resp) = raw(
         &server,
         &format!("GET /patients?id={rid}&purpose=care HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"),
+    );
+    assert_eq!(status, 303, "{resp}");
+    assert!(resp
+        .to_ascii_lowercase()
+        .contains(&format!("location: /patients/{rid}")));
+    let (status, page) = raw(
+        &server,
+        &format!("GET /patients/{rid}/timeline HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"),
     );
     assert_eq!(status, 200);
     assert!(page.contains("no-store"), "patient pages are not cached");

@@ -71,7 +71,7 @@ fn credential(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn principal(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
+pub(crate) async fn principal(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
     let token = credential(headers).ok_or_else(|| {
         ApiError(ServiceError::Unauthenticated(
             "ログインしてください (sign in first)".into(),

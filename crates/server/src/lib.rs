@@ -11,6 +11,7 @@ mod clinical;
 #[allow(dead_code)] // the screens that use all of it land next
 mod html;
 mod office;
+mod patient_views;
 mod views;
 
 use std::net::SocketAddr;
@@ -76,11 +77,26 @@ pub fn router(state: AppState) -> Router {
             "/facility",
             get(views::choose_facility_page).post(views::choose_facility),
         )
-        .route("/patients", get(views::patient))
         .route("/patients/{id}", get(clinical::summary))
         .route("/patients/{id}/labs", get(clinical::labs))
         .route("/patients/{id}/labs/chart", get(clinical::lab_chart))
         .route("/patients/{id}/medications", get(clinical::medications))
+        .route("/patients", get(patient_views::old_patient_redirect))
+        .route("/search", get(patient_views::search_page))
+        .route("/patients/{id}/timeline", get(patient_views::timeline_page))
+        .route(
+            "/patients/{id}/records/{version}",
+            get(patient_views::record_page),
+        )
+        .route("/api/v1/search", get(patient_views::search_json))
+        .route(
+            "/api/v1/patients/{id}/timeline",
+            get(patient_views::timeline_json),
+        )
+        .route(
+            "/api/v1/patients/{id}/records/{version}",
+            get(patient_views::record_json),
+        )
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
         .merge(office::routes())

@@ -1,16 +1,16 @@
-//! Server-rendered pages (askama): sign-in and a first patient page that opens a patient's
-//! records through the access gate. Every page with patient data is `no-store`.
+//! Server-rendered pages (askama): sign-in and sign-out. Patient screens live in their own
+//! modules; every page with patient data is `no-store`.
 
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use model::{FacilityCode, Purpose, RegionalId};
+use model::FacilityCode;
 use serde::Deserialize;
 use service::Principal;
 
 use crate::api::SESSION_COOKIE;
-use crate::html::{cookie_token, page, render, show_date, Chrome, HtmlError, SignedIn};
+use crate::html::{cookie_token, page, render, Chrome, HtmlError, SignedIn};
 use crate::{AppState, ServerError};
 use service::ServiceError;
 
@@ -106,114 +106,6 @@ pub async fn logout(
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
-}
-
-struct Item {
-    kind: String,
-    label: String,
-    source: String,
-    state: String,
-}
-
-struct Day {
-    date: String,
-    items: Vec<Item>,
-}
-
-struct PatientView {
-    regional_id: String,
-    refused: Vec<service::AccessRefusal>,
-    days: Vec<Day>,
-    count: usize,
-    break_glass: bool,
-}
-
-#[derive(Template)]
-#[template(path = "patient.html")]
-struct PatientPage {
-    network_name: String,
-    chrome: Chrome,
-    query: String,
-    error: Option<String>,
-    view: Option<PatientView>,
-}
-
-#[derive(Deserialize)]
-pub struct PatientQuery {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    purpose: String,
-    #[serde(default)]
-    reason: String,
-}
-
-pub async fn patient(
-    State(state): State<AppState>,
-    me: SignedIn,
-    Query(q): Query<PatientQuery>,
-) -> Result<Response, ServerError> {
-    let principal = me.principal.clone();
-    let mut pg = PatientPage {
-        network_name: state.network_name.clone(),
-        chrome: Chrome::new(&state, &me),
-        query: q.id.clone(),
-        error: None,
-        view: None,
-    };
-    if !q.id.trim().is_empty() {
-        match RegionalId::parse(&q.id) {
-            Err(e) => pg.error = Some(e.to_string()),
-            Ok(id) => {
-                let purpose = Purpose::parse(&q.purpose).unwrap_or(Purpose::Care);
-                let reason = (!q.reason.trim().is_empty()).then_some(q.reason.as_str());
-                match state
-                    .network
-                    .patient_records(&principal, &id, purpose, reason)
-                    .await
-                {
-                    Err(e) => pg.error = Some(e.to_string()),
-                    Ok(access) => {
-                        let mut items = access.allowed;
-                        items.sort_by(|a, b| {
-                            b.record
-                                .date
-                                .cmp(&a.record.date)
-                                .then(b.record.written_at.cmp(&a.record.written_at))
-                        });
-                        let count = items.len();
-                        let mut days: Vec<Day> = Vec::new();
-                        for i in items {
-                            let date = show_date(&i.record.date);
-                            let item = Item {
-                                label: ssmix2::DataKind::from_code(&i.record.kind)
-                                    .map(|k| k.label_ja().to_owned())
-                                    .unwrap_or_else(|| "拡張ストレージ文書".into()),
-                                kind: i.record.kind.clone(),
-                                source: i.source.to_string(),
-                                state: i.record.condition.label_ja().to_owned(),
-                            };
-                            match days.last_mut() {
-                                Some(d) if d.date == date => d.items.push(item),
-                                _ => days.push(Day {
-                                    date,
-                                    items: vec![item],
-                                }),
-                            }
-                        }
-                        pg.view = Some(PatientView {
-                            regional_id: access.regional_id.grouped(),
-                            refused: access.refused,
-                            days,
-                            count,
-                            break_glass: access.break_glass.is_some(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-    Ok(page(pg.render()?))
 }
 
 struct FacilityChoice {

@@ -47,7 +47,7 @@ pub(crate) struct Source {
     pub facility: FacilityCode,
     pub local_id: String,
     pub id: FacilityId,
-    details: Facility,
+    pub details: Facility,
 }
 
 struct Group {

@@ -8,7 +8,9 @@
 mod access;
 mod identity;
 mod office;
+mod search;
 mod settings;
+mod timeline;
 mod viewer;
 
 use std::sync::Arc;
@@ -19,6 +21,14 @@ use store::{Store, StoreError};
 pub use access::{AccessItem, AccessRefusal, PatientAccess};
 pub use identity::{AuthMethod, NewUser};
 pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
+pub use search::{
+    age_on, HitFacility, PatientHit, SearchCriteria, SearchInput, SearchResult, SEARCH_LIMIT,
+    SEARCH_LIMIT_MAX,
+};
+pub use timeline::{
+    OrderVersion, RecordDetail, SegmentView, Timeline, TimelineItem, TimelineQuery, TimelineSource,
+    TIMELINE_PAGE,
+};
 pub use viewer::{
     allergen_stem, drug_allergy_match, DrugAllergyWarning, DuplicatePrescription, DuplicateTest,
     LabCell, LabMatrix, LabQuery, LabTestRow, MedicationLine, MedicationList, Sourced,

@@ -10,6 +10,7 @@
 mod facts;
 mod registry;
 mod schema;
+mod viewer;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -511,6 +512,48 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn patient_records_page(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        filter: &store::RecordFilter,
+    ) -> Result<Vec<store::PagedRecord>> {
+        let (local_id, filter) = (local_id.to_owned(), filter.clone());
+        self.blocking(move |inner| {
+            inner.read(|conn| viewer::patient_records_page(conn, facility, &local_id, &filter))
+        })
+        .await
+    }
+
+    async fn record_version(&self, version_id: i64) -> Result<Option<store::RecordVersion>> {
+        self.blocking(move |inner| inner.read(|conn| viewer::record_version(conn, version_id)))
+            .await
+    }
+
+    async fn order_versions(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        kind: &str,
+        order_no: &str,
+    ) -> Result<Vec<store::RecordVersion>> {
+        let (local_id, kind, order_no) =
+            (local_id.to_owned(), kind.to_owned(), order_no.to_owned());
+        self.blocking(move |inner| {
+            inner.read(|conn| viewer::order_versions(conn, facility, &local_id, &kind, &order_no))
+        })
+        .await
+    }
+
+    async fn search_local_patients(
+        &self,
+        search: &store::PatientSearch,
+    ) -> Result<Vec<store::LocalPatientHit>> {
+        let search = search.clone();
+        self.blocking(move |inner| inner.read(|conn| viewer::search_local_patients(conn, &search)))
+            .await
+    }
+
     async fn lab_results(
         &self,
         facility: FacilityId,
@@ -806,10 +849,11 @@ fn write_batch(
         // files arrive in.
         let mut put_patient = tx
             .prepare_cached(
-                "INSERT INTO local_patients(facility_id, local_id, name_kanji, name_kana, birth_date, sex, phone, zip, address, written_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO local_patients(facility_id, local_id, name_kanji, name_kana, birth_date, sex, phone, zip, address, written_at,
+                                            search_kanji, search_kana)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT(facility_id, local_id) DO UPDATE SET name_kanji = ?3, name_kana = ?4, birth_date = ?5, sex = ?6,
-                     phone = ?7, zip = ?8, address = ?9, written_at = ?10
+                     phone = ?7, zip = ?8, address = ?9, written_at = ?10, search_kanji = ?11, search_kana = ?12
                  WHERE ?10 >= local_patients.written_at",
             )
             .map_err(db_err)?;
@@ -858,7 +902,9 @@ fn write_batch(
                                 d.phone,
                                 d.zip,
                                 d.address,
-                                r.written_at
+                                r.written_at,
+                                store::kanji_search_key(&d.name_kanji),
+                                store::kana_search_key(&d.name_kana)
                             ])
                             .map_err(db_err)?;
                     }

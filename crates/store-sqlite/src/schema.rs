@@ -319,21 +319,78 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
+/// 4: normalised name keys for patient search, kept with each local patient. Added as
+/// columns, filled from the stored names (a store from before this step has its patients
+/// already), then indexed — in that order, so the fill does not update two indexes per row.
+/// The keys come from `mpi::normalize` through `store::kanji_search_key` /
+/// `store::kana_search_key`; SQL cannot compute them, hence a Rust step.
+///
+/// The indexes end with birth date and sex so that "name prefix + birth date" is decided in
+/// the index, and (the table being WITHOUT ROWID) they carry the primary key (facility,
+/// local ID) too: the search's ORDER BY is the index order and a LIMIT stops the range scan.
+const SEARCH_KEYS_COLUMNS: &str = "
+    ALTER TABLE local_patients ADD COLUMN search_kanji TEXT NOT NULL DEFAULT '';
+    ALTER TABLE local_patients ADD COLUMN search_kana TEXT NOT NULL DEFAULT '';
+";
+const SEARCH_KEYS_INDEXES: &str = "
+    CREATE INDEX local_patients_by_kanji ON local_patients(search_kanji, birth_date, sex);
+    CREATE INDEX local_patients_by_kana ON local_patients(search_kana, birth_date, sex);
+";
+
+fn search_keys_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(SEARCH_KEYS_COLUMNS)?;
+    let rows: Vec<(i64, String, String, String)> = {
+        let mut st =
+            tx.prepare("SELECT facility_id, local_id, name_kanji, name_kana FROM local_patients")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut up = tx.prepare(
+        "UPDATE local_patients SET search_kanji = ?3, search_kana = ?4 WHERE facility_id = ?1 AND local_id = ?2",
+    )?;
+    for (facility, local_id, kanji, kana) in rows {
+        up.execute(rusqlite::params![
+            facility,
+            local_id,
+            store::kanji_search_key(&kanji),
+            store::kana_search_key(&kana)
+        ])?;
+    }
+    tx.execute_batch(SEARCH_KEYS_INDEXES)
+}
+
+/// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
+/// `MIGRATIONS.len() + 1`…).
+const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[search_keys_step];
+
+/// The schema version this renkei writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len() + RUST_STEPS.len();
+
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let db = |e: rusqlite::Error| StoreError::Database(e.to_string());
     let current: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
         .map_err(db)? as usize;
-    if current > MIGRATIONS.len() {
+    if current > SCHEMA_VERSION {
         return Err(StoreError::Database(format!(
-            "database schema version {current} is newer than this renkei ({}); upgrade renkei",
-            MIGRATIONS.len()
+            "database schema version {current} is newer than this renkei ({SCHEMA_VERSION}); upgrade renkei"
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction().map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    for (i, step) in RUST_STEPS.iter().enumerate() {
+        let version = MIGRATIONS.len() + i + 1;
+        if version <= current {
+            continue;
+        }
+        let tx = conn.transaction().map_err(db)?;
+        step(&tx).map_err(db)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))
             .map_err(db)?;
         tx.commit().map_err(db)?;
     }

@@ -54,3 +54,81 @@ async fn sqlite_facts_conform() {
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
     store::conformance::run_facts(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_viewer_reads_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_viewer(&store).await;
+}
+
+/// A store written before the search keys existed (schema 3) gets them filled in when it is
+/// opened by this version: its patients are found by name at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_keys_are_backfilled_for_existing_stores() {
+    use store::{NameQuery, PatientSearch, Store};
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+        let code = model::FacilityCode::parse("0411111111").expect("code");
+        let fac = store.facility(&code, true).await.expect("f").expect("f");
+        let run = store.begin_import(fac, "/x").await.expect("run");
+        let text = "MSH|x";
+        store
+            .write_batch(
+                fac,
+                run,
+                vec![store::IngestFile {
+                    path: "100/000/P1/-/ADT-00/P1_-_ADT-00_999999999999999_20240101090000000_01_1"
+                        .into(),
+                    bytes: text.as_bytes().to_vec(),
+                    sha256: store::packs::sha256(text.as_bytes()),
+                    outcome: store::FileOutcome::Record(store::RecordIndex {
+                        storage: store::StorageKind::Standard,
+                        patient_id: "P1".into(),
+                        date: "-".into(),
+                        kind: "ADT-00".into(),
+                        order_no: "999999999999999".into(),
+                        written_at: "20240101090000000".into(),
+                        department: "01".into(),
+                        condition: ssmix2::Condition::Current,
+                        message_type: None,
+                        nonconforming_encoding: None,
+                    }),
+                    notices: vec![],
+                    demographics: Some(model::Demographics {
+                        name_kanji: "髙橋 花子".into(),
+                        name_kana: "ﾀｶﾊｼ ﾊﾅｺ".into(),
+                        birth_date: "19500101".into(),
+                        sex: "F".into(),
+                        ..Default::default()
+                    }),
+                    facts: vec![],
+                }],
+            )
+            .await
+            .expect("write");
+    }
+    // Back to schema 3, as an older renkei left it.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("renkei.db")).expect("db");
+        conn.execute_batch(
+            "DROP INDEX local_patients_by_kanji; DROP INDEX local_patients_by_kana;
+             ALTER TABLE local_patients DROP COLUMN search_kanji;
+             ALTER TABLE local_patients DROP COLUMN search_kana;
+             PRAGMA user_version = 3;",
+        )
+        .expect("downgrade");
+    }
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("reopen migrates");
+    for q in ["たかはし", "高橋花子"] {
+        let hits = store
+            .search_local_patients(&PatientSearch {
+                name: NameQuery::parse(q),
+                ..Default::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(hits.len(), 1, "{q}");
+    }
+}

@@ -775,3 +775,449 @@ pub async fn run_facts(store: &dyn Store) {
         "other orders untouched"
     );
 }
+
+#[allow(clippy::too_many_arguments)]
+fn indexed_file(
+    path: &str,
+    patient: &str,
+    date: &str,
+    kind: &str,
+    order_no: &str,
+    written_at: &str,
+    condition: Condition,
+    demographics: Option<model::Demographics>,
+) -> IngestFile {
+    let content = format!("MSH|{path}");
+    IngestFile {
+        path: path.to_owned(),
+        bytes: content.as_bytes().to_vec(),
+        sha256: sha256(content.as_bytes()),
+        outcome: FileOutcome::Record(RecordIndex {
+            storage: StorageKind::Standard,
+            patient_id: patient.into(),
+            date: date.into(),
+            kind: kind.into(),
+            order_no: order_no.into(),
+            written_at: written_at.into(),
+            department: "01".into(),
+            condition,
+            message_type: None,
+            nonconforming_encoding: None,
+        }),
+        notices: vec![],
+        demographics,
+        facts: Vec::new(),
+    }
+}
+
+fn adt00(patient: &str, kanji: &str, kana: &str, birth: &str, sex: &str, at: &str) -> IngestFile {
+    indexed_file(
+        &format!("100/000/{patient}/-/ADT-00/{patient}_-_ADT-00_999999999999999_{at}_01_1"),
+        patient,
+        "-",
+        "ADT-00",
+        "999999999999999",
+        at,
+        Condition::Current,
+        Some(model::Demographics {
+            name_kanji: kanji.into(),
+            name_kana: kana.into(),
+            birth_date: birth.into(),
+            sex: sex.into(),
+            ..Default::default()
+        }),
+    )
+}
+
+/// Patient search on the normalised keys, and the viewer's paged record reads. `store` must
+/// be empty.
+pub async fn run_viewer(store: &dyn Store) {
+    use crate::{NameQuery, PatientSearch, RecordCursor, RecordFilter};
+    use model::{LocalPatient, UnixTime};
+
+    // --- Search -----------------------------------------------------------------------
+    let a = FacilityCode::parse("0433333333").expect("code");
+    let b = FacilityCode::parse("0434444444").expect("code");
+    let fa = store.facility(&a, true).await.expect("a").expect("a");
+    let fb = store.facility(&b, true).await.expect("b").expect("b");
+    let at = "20240101090000000";
+    let run = store.begin_import(fa, "/a").await.expect("run");
+    store
+        .write_batch(
+            fa,
+            run,
+            vec![
+                adt00("A1", "高橋 花子", "タカハシ ハナコ", "19500101", "F", at),
+                adt00("A2", "髙橋 太郎", "ﾀｶﾊｼ ﾀﾛｳ", "19600202", "M", at),
+            ],
+        )
+        .await
+        .expect("write a");
+    let run = store.begin_import(fb, "/b").await.expect("run");
+    store
+        .write_batch(
+            fb,
+            run,
+            vec![
+                adt00("B1", "高橋 一郎", "たかはし いちろう", "19500101", "M", at),
+                adt00("B2", "佐藤 次郎", "サトウ ジロウ", "19700303", "M", at),
+            ],
+        )
+        .await
+        .expect("write b");
+    let lp = |f: &FacilityCode, id: &str| LocalPatient {
+        facility: f.clone(),
+        local_id: id.into(),
+    };
+    let t = UnixTime(1_764_000_000);
+    let r1 = store.enroll("office", t).await.expect("enroll");
+    store
+        .link(&r1, &lp(&a, "A1"), "office", t)
+        .await
+        .expect("link");
+    store
+        .link(&r1, &lp(&b, "B1"), "office", t)
+        .await
+        .expect("link");
+
+    let ids = |hits: &[crate::LocalPatientHit]| -> Vec<String> {
+        hits.iter().map(|h| h.patient.local_id.clone()).collect()
+    };
+    let by_name = |name: &str| PatientSearch {
+        name: NameQuery::parse(name),
+        ..Default::default()
+    };
+    let hits = store
+        .search_local_patients(&by_name("たかはし"))
+        .await
+        .expect("search");
+    let mut found = ids(&hits);
+    found.sort();
+    assert_eq!(
+        found,
+        ["A1", "A2", "B1"],
+        "a hiragana query finds full-width, half-width and hiragana entries"
+    );
+    let hits = store
+        .search_local_patients(&by_name("ﾀｶﾊｼ ﾊ"))
+        .await
+        .expect("search");
+    assert_eq!(ids(&hits), ["A1"], "prefix of the full kana name");
+    let hits = store
+        .search_local_patients(&by_name("髙橋"))
+        .await
+        .expect("search");
+    assert_eq!(hits.len(), 3, "髙橋 finds 高橋 and 髙橋");
+    let hits = store
+        .search_local_patients(&by_name("高橋　花"))
+        .await
+        .expect("search");
+    assert_eq!(ids(&hits), ["A1"], "family + given name prefix");
+    assert_eq!(hits[0].demographics.name_kanji, "高橋 花子");
+    assert_eq!(hits[0].regional_id.as_ref(), Some(&r1));
+
+    let mut s = by_name("タカハシ");
+    s.birth_date = Some("19500101".into());
+    let mut found = ids(&store.search_local_patients(&s).await.expect("search"));
+    found.sort();
+    assert_eq!(found, ["A1", "B1"], "birth date narrows");
+    s.sex = Some("F".into());
+    assert_eq!(
+        ids(&store.search_local_patients(&s).await.expect("search")),
+        ["A1"],
+        "sex narrows"
+    );
+    let birth_only = PatientSearch {
+        birth_date: Some("19700303".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&store
+            .search_local_patients(&birth_only)
+            .await
+            .expect("search")),
+        ["B2"]
+    );
+    let mut limited = by_name("タカハシ");
+    limited.limit = 2;
+    assert_eq!(
+        store
+            .search_local_patients(&limited)
+            .await
+            .expect("search")
+            .len(),
+        2,
+        "limit honoured"
+    );
+    let mut linked = by_name("タカハシ");
+    linked.linked_only = true;
+    let hits = store.search_local_patients(&linked).await.expect("search");
+    let mut found = ids(&hits);
+    found.sort();
+    assert_eq!(found, ["A1", "B1"], "only linked patients");
+    assert!(hits.iter().all(|h| h.regional_id.as_ref() == Some(&r1)));
+    let one = PatientSearch {
+        patient: Some(lp(&b, "B2")),
+        ..Default::default()
+    };
+    let hits = store.search_local_patients(&one).await.expect("search");
+    assert_eq!(ids(&hits), ["B2"]);
+    assert_eq!(hits[0].regional_id, None);
+    // A newer ADT-00 renames the patient: the keys follow.
+    let run = store.begin_import(fb, "/b").await.expect("run");
+    store
+        .write_batch(
+            fb,
+            run,
+            vec![adt00(
+                "B2",
+                "齋藤 次郎",
+                "サイトウ ジロウ",
+                "19700303",
+                "M",
+                "20250101090000000",
+            )],
+        )
+        .await
+        .expect("rename");
+    assert_eq!(
+        ids(&store
+            .search_local_patients(&by_name("さいとう"))
+            .await
+            .expect("search")),
+        ["B2"]
+    );
+    assert!(store
+        .search_local_patients(&by_name("さとう"))
+        .await
+        .expect("search")
+        .is_empty());
+
+    // --- Timeline pages, versions, orders ------------------------------------------------
+    let c = FacilityCode::parse("0435555555").expect("code");
+    let fc = store.facility(&c, true).await.expect("c").expect("c");
+    let p = "C1";
+    let f = |date: &str, kind: &str, order: &str, written: &str, cond: Condition| {
+        let flag = cond.flag();
+        indexed_file(
+            &format!("100/000/{p}/{date}/{kind}/{p}_{date}_{kind}_{order}_{written}_01_{flag}"),
+            p,
+            date,
+            kind,
+            order,
+            written,
+            cond,
+            None,
+        )
+    };
+    let run = store.begin_import(fc, "/c").await.expect("run");
+    let files = vec![
+        f(
+            "20240101",
+            "OML-11",
+            "000000000000001",
+            "20240101100000000",
+            Condition::Current,
+        ),
+        f(
+            "20240101",
+            "OML-11",
+            "000000000000002",
+            "20240101110000000",
+            Condition::Current,
+        ),
+        f(
+            "20240201",
+            "OMP-01",
+            "000000000000007",
+            "20240201090000000",
+            Condition::Superseded,
+        ),
+        f(
+            "20240201",
+            "OMP-01",
+            "000000000000007",
+            "20240202090000000",
+            Condition::Current,
+        ),
+        f(
+            "20240301",
+            "OMP-01",
+            "000000000000008",
+            "20240301090000000",
+            Condition::Deleted,
+        ),
+        f(
+            "20240401",
+            "OML-11",
+            "000000000000003",
+            "20240401100000000",
+            Condition::Current,
+        ),
+        f(
+            "-",
+            "ADT-00",
+            "999999999999999",
+            "20240101090000000",
+            Condition::Current,
+        ),
+    ];
+    store.write_batch(fc, run, files).await.expect("timeline");
+    let all = RecordFilter::default();
+    let full = store.patient_records_page(fc, p, &all).await.expect("page");
+    let order: Vec<(String, String)> = full
+        .iter()
+        .map(|r| (r.record.date.clone(), r.record.kind.clone()))
+        .collect();
+    assert_eq!(
+        full.len(),
+        6,
+        "the superseded version is history: {order:?}"
+    );
+    assert!(
+        full.windows(2)
+            .all(|w| RecordCursor::of(&w[0].record) > RecordCursor::of(&w[1].record)),
+        "newest first: {order:?}"
+    );
+    assert_eq!(full[0].record.date, "20240401");
+    assert_eq!(full[5].record.date, "-", "undated last");
+    let updated = full
+        .iter()
+        .find(|r| r.record.order_no == "000000000000007")
+        .expect("updated order");
+    assert_eq!(updated.versions, 2, "the update has a history");
+    assert_eq!(updated.record.condition, Condition::Current);
+    assert!(full
+        .iter()
+        .filter(|r| r.record.kind == "OML-11")
+        .all(|r| r.versions == 1));
+
+    // Paging with a cursor: every record exactly once, in order.
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .patient_records_page(
+                fc,
+                p,
+                &RecordFilter {
+                    before: before.clone(),
+                    limit: 2,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("page");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        before = Some(RecordCursor::of(&last.record));
+        paged.extend(page.into_iter().map(|r| r.record.version_id));
+    }
+    assert_eq!(
+        paged,
+        full.iter().map(|r| r.record.version_id).collect::<Vec<_>>(),
+        "pages add up to the whole timeline"
+    );
+
+    let with_history = store
+        .patient_records_page(
+            fc,
+            p,
+            &RecordFilter {
+                include_superseded: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(with_history.len(), 7);
+    let labs = store
+        .patient_records_page(
+            fc,
+            p,
+            &RecordFilter {
+                kinds: Some(vec!["OML-11".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(labs.len(), 3, "kind filter");
+    let ranged = store
+        .patient_records_page(
+            fc,
+            p,
+            &RecordFilter {
+                from: Some("20240201".into()),
+                to: Some("20240301".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(
+        ranged
+            .iter()
+            .map(|r| r.record.date.as_str())
+            .collect::<Vec<_>>(),
+        ["20240301", "20240201"],
+        "date range, inclusive, without undated records"
+    );
+    let none = store
+        .patient_records_page(
+            fc,
+            p,
+            &RecordFilter {
+                kinds: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("page");
+    assert!(none.is_empty(), "no kind allowed, nothing read");
+
+    // One version, and the order's versions.
+    let v = store
+        .record_version(updated.record.version_id)
+        .await
+        .expect("version")
+        .expect("exists");
+    assert_eq!((v.facility, v.local_id.as_str(), v.live), (fc, p, true));
+    assert_eq!(v.record, updated.record);
+    assert!(store
+        .record_version(i64::MAX)
+        .await
+        .expect("none")
+        .is_none());
+    let versions = store
+        .order_versions(fc, p, "OMP-01", "000000000000007")
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| v.record.condition)
+            .collect::<Vec<_>>(),
+        [Condition::Superseded, Condition::Current],
+        "oldest first"
+    );
+    // A full scan without the superseded file: it is not live any more, still history.
+    let seen: HashSet<String> = store
+        .current_files(fc)
+        .await
+        .expect("files")
+        .into_iter()
+        .map(|f| f.path)
+        .filter(|path| !path.ends_with("_2"))
+        .collect();
+    store
+        .finish_import(fc, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    let versions = store
+        .order_versions(fc, p, "OMP-01", "000000000000007")
+        .await
+        .expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert!(!versions[0].live && versions[1].live);
+}

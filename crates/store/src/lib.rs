@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod facts;
 pub mod packs;
 pub mod registry;
+pub mod search;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -25,6 +26,10 @@ pub use facts::{
 };
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
+pub use search::{
+    kana_search_key, kanji_search_key, LocalPatientHit, NameQuery, PagedRecord, PatientSearch,
+    RecordCursor, RecordFilter, RecordVersion,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -274,6 +279,38 @@ pub trait Store: Registry + Send + Sync {
         facility: FacilityId,
         local_id: &str,
     ) -> Result<Vec<StoredRecord>>;
+
+    /// One page of a facility's patient's live records, newest first by
+    /// [`RecordCursor`] order (date, file-name timestamp, version id), filtered and paged in
+    /// the index so that the first page of a long history costs what a page costs. Gate-only,
+    /// like [`Store::patient_records`].
+    async fn patient_records_page(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        filter: &RecordFilter,
+    ) -> Result<Vec<PagedRecord>>;
+
+    /// One stored record version (live or not) and whose it is, by version id. Gate-only:
+    /// the caller checks that the version belongs to a patient the user may see.
+    async fn record_version(&self, version_id: i64) -> Result<Option<RecordVersion>>;
+
+    /// Every stored version of one order (data kind + order number) of a facility's patient,
+    /// live or not, oldest file-name timestamp first: what updates replaced and what a
+    /// cancellation left. Gate-only.
+    async fn order_versions(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+        kind: &str,
+        order_no: &str,
+    ) -> Result<Vec<RecordVersion>>;
+
+    /// Local patients matching a search, with their demographics and active regional ID, in
+    /// key order (name key, birth date, sex, facility, local ID). Name prefixes are index
+    /// range scans on the normalised keys ([`kanji_search_key`], [`kana_search_key`]). The
+    /// service decides who may see which of them.
+    async fn search_local_patients(&self, search: &PatientSearch) -> Result<Vec<LocalPatientHit>>;
 
     /// Live lab results of one facility's patient, newest first. Gate-only, like
     /// [`Store::patient_records`].

@@ -1,0 +1,375 @@
+//! The timeline (時系列) and the record detail of one patient, through the access gate.
+//!
+//! The timeline decides each (source, category) it would show *before* reading: refused
+//! categories are left out of the store query (never read) and audited with their reason;
+//! filtering and paging run in the store's index, per source, and the sources are merged
+//! here, so the first page of a long history reads one page per source.
+
+use std::collections::BTreeSet;
+
+use model::{FacilityCode, Purpose, RecordCategory, RegionalId};
+use serde::Serialize;
+use ssmix2::{Condition, DataKind};
+use store::{RecordCursor, RecordFilter, StoredRecord};
+
+use crate::access::AccessRefusal;
+use crate::{Network, Principal, Result, ServiceError};
+
+/// Timeline items per page.
+pub const TIMELINE_PAGE: usize = 100;
+
+/// What one timeline page asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimelineQuery {
+    /// Only these SS-MIX2 data kinds; `None` = all.
+    pub kinds: Option<Vec<String>>,
+    /// Extended-storage documents (with `kinds` set: also them; alone: only them).
+    pub extended: bool,
+    /// Only this source facility.
+    pub facility: Option<FacilityCode>,
+    /// `YYYYMMDD`, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub before: Option<RecordCursor>,
+    /// Also show versions an update superseded.
+    pub include_superseded: bool,
+    /// 0 = [`TIMELINE_PAGE`].
+    pub limit: usize,
+}
+
+/// One record on the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineItem {
+    pub source: FacilityCode,
+    pub source_name: String,
+    pub local_id: String,
+    pub category: RecordCategory,
+    pub record: StoredRecord,
+    /// Stored versions of the same order; more than 1 means the order has a history.
+    pub versions: u32,
+}
+
+/// A source facility of the patient (for the facility filter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineSource {
+    pub code: FacilityCode,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub regional_id: RegionalId,
+    /// Newest first.
+    pub items: Vec<TimelineItem>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<RecordCursor>,
+    pub sources: Vec<TimelineSource>,
+    pub refused: Vec<AccessRefusal>,
+    pub break_glass: Option<policy::BreakGlass>,
+}
+
+/// One version of the order a detail belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderVersion {
+    pub version_id: i64,
+    pub written_at: String,
+    pub condition: Condition,
+    /// Still its file's current version.
+    pub live: bool,
+    /// The version being shown.
+    pub shown: bool,
+}
+
+/// One segment of a decoded message.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentView {
+    pub name: String,
+    /// (field number, raw field text), empty fields left out.
+    pub fields: Vec<(usize, String)>,
+}
+
+/// One record version, decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordDetail {
+    pub regional_id: RegionalId,
+    pub source: FacilityCode,
+    pub source_name: String,
+    pub local_id: String,
+    pub category: RecordCategory,
+    pub record: StoredRecord,
+    pub live: bool,
+    /// The message's text encoding (`ISO-2022-JP`…).
+    pub encoding: String,
+    pub segments: Vec<SegmentView>,
+    /// Why the message could not be shown as segments (the record itself is still there).
+    pub decode_error: Option<String>,
+    /// Every version of the same order, oldest first (just this one for kinds without
+    /// orders).
+    pub history: Vec<OrderVersion>,
+    pub break_glass: Option<policy::BreakGlass>,
+}
+
+/// The categories the kinds of a query can fall in.
+fn categories_asked(q: &TimelineQuery) -> BTreeSet<RecordCategory> {
+    let mut out: BTreeSet<RecordCategory> = match &q.kinds {
+        Some(kinds) => kinds.iter().map(|k| policy::category_of_kind(k)).collect(),
+        None => DataKind::ALL
+            .iter()
+            .map(|k| policy::category_of_kind(k.code()))
+            .collect(),
+    };
+    if q.extended || q.kinds.is_none() {
+        // Extended-storage folders are not standard kinds: they fall in documents.
+        out.insert(policy::category_of_kind("extended"));
+    }
+    out
+}
+
+fn has_order(kind: &str) -> bool {
+    DataKind::from_code(kind).is_some_and(|k| k.has_order())
+}
+
+fn segments_of(bytes: &[u8]) -> std::result::Result<(String, Vec<SegmentView>), String> {
+    let decoded = hl7::decode(bytes).map_err(|e| e.to_string())?;
+    let msg = hl7::Message::parse(decoded.text).map_err(|e| e.to_string())?;
+    let segments = msg
+        .segments()
+        .map(|s| SegmentView {
+            name: s.name().to_owned(),
+            fields: (1..=s.field_count())
+                .filter_map(|n| {
+                    let raw = s.field(n).raw();
+                    (!raw.is_empty()).then(|| (n, raw.to_owned()))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((decoded.encoding.as_str().to_owned(), segments))
+}
+
+impl Network {
+    /// One page of a patient's timeline (see the module documentation). Audited per
+    /// (source, category) with screen `timeline`.
+    pub async fn timeline(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        purpose: Purpose,
+        break_glass_reason: Option<&str>,
+        q: &TimelineQuery,
+    ) -> Result<Timeline> {
+        let limit = if q.limit == 0 { TIMELINE_PAGE } else { q.limit };
+        let mut gate = self
+            .open_gate(actor, id, purpose, break_glass_reason)
+            .await?;
+        let asked = categories_asked(q);
+        let mut sources: Vec<TimelineSource> = Vec::new();
+        let mut fetched: Vec<(usize, store::PagedRecord)> = Vec::new();
+        let mut more = false;
+        for i in 0..gate.sources.len() {
+            let (code, local_id, fid, name) = {
+                let s = &gate.sources[i];
+                (
+                    s.facility.clone(),
+                    s.local_id.clone(),
+                    s.id,
+                    s.details.name.clone(),
+                )
+            };
+            if !sources.iter().any(|s| s.code == code) {
+                sources.push(TimelineSource {
+                    code: code.clone(),
+                    name,
+                });
+            }
+            if q.facility.as_ref().is_some_and(|f| *f != code) {
+                continue;
+            }
+            // Decide first; only allowed categories are read.
+            let allowed: BTreeSet<RecordCategory> = asked
+                .iter()
+                .copied()
+                .filter(|c| gate.allows(i, *c))
+                .collect();
+            if allowed.is_empty() {
+                continue;
+            }
+            let standard: Vec<String> = match &q.kinds {
+                Some(kinds) => kinds.clone(),
+                None => DataKind::ALL.iter().map(|k| k.code().to_owned()).collect(),
+            };
+            let kinds: Vec<String> = standard
+                .into_iter()
+                .filter(|k| allowed.contains(&policy::category_of_kind(k)))
+                .collect();
+            let extended = (q.extended || q.kinds.is_none())
+                && allowed.contains(&policy::category_of_kind("extended"));
+            let every = q.kinds.is_none() && !q.extended && allowed == asked;
+            let filter = RecordFilter {
+                // Everything asked is allowed: no kind list (one index range, no IN).
+                kinds: (!every).then_some(kinds),
+                extended,
+                from: q.from.clone(),
+                to: q.to.clone(),
+                before: q.before.clone(),
+                include_superseded: q.include_superseded,
+                limit: limit + 1,
+            };
+            let page = self
+                .store
+                .patient_records_page(fid, &local_id, &filter)
+                .await?;
+            if page.len() > limit {
+                more = true;
+            }
+            fetched.extend(page.into_iter().map(|r| (i, r)));
+        }
+        fetched.sort_by(|a, b| RecordCursor::of(&b.1.record).cmp(&RecordCursor::of(&a.1.record)));
+        if fetched.len() > limit {
+            more = true;
+            fetched.truncate(limit);
+        }
+        let mut items = Vec::with_capacity(fetched.len());
+        for (i, r) in fetched {
+            let category = policy::category_of_kind(&r.record.kind);
+            // An extended-storage folder named like a standard kind: decided on its own.
+            if !gate.allows(i, category) {
+                gate.count(i, category, 1);
+                continue;
+            }
+            gate.count(i, category, 1);
+            let s = &gate.sources[i];
+            items.push(TimelineItem {
+                source: s.facility.clone(),
+                source_name: s.details.name.clone(),
+                local_id: s.local_id.clone(),
+                category,
+                record: r.record,
+                versions: r.versions,
+            });
+        }
+        let next = if more {
+            items.last().map(|it| RecordCursor::of(&it.record))
+        } else {
+            None
+        };
+        let break_glass = gate.break_glass.clone();
+        let refused = self.close_gate(gate, Some("timeline")).await?;
+        Ok(Timeline {
+            regional_id: id.clone(),
+            items,
+            next,
+            sources,
+            refused,
+            break_glass,
+        })
+    }
+
+    /// One record version of a patient, decoded, with its order's history. Refused (audited)
+    /// unless the version belongs to a linked source of this patient and its category is
+    /// allowed; an unknown version and another patient's version get the same "not found".
+    pub async fn record_detail(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        version_id: i64,
+        purpose: Purpose,
+        break_glass_reason: Option<&str>,
+    ) -> Result<RecordDetail> {
+        let mut gate = self
+            .open_gate(actor, id, purpose, break_glass_reason)
+            .await?;
+        let version = self.store.record_version(version_id).await?;
+        let found = version.and_then(|v| {
+            gate.sources
+                .iter()
+                .position(|s| s.id == v.facility && s.local_id == v.local_id)
+                .map(|i| (i, v))
+        });
+        let Some((i, v)) = found else {
+            let mut e = self.event(actor, audit::Action::View);
+            e.purpose = Some(purpose);
+            e.patient = Some(id.clone());
+            e.target = format!("record/{version_id}");
+            e.detail = "record: not read".into();
+            e.outcome = audit::Outcome::Refused {
+                code: "unknown_record".into(),
+                reason: "no such record of this patient".into(),
+            };
+            self.audit(e).await?;
+            return Err(ServiceError::NotFound(
+                "この患者の記録に該当するものがありません (no such record for this patient)".into(),
+            ));
+        };
+        let category = policy::category_of_kind(&v.record.kind);
+        if !gate.allows(i, category) {
+            let refused = self.close_gate(gate, Some("record")).await?;
+            let reason = refused
+                .iter()
+                .find(|r| r.category == category)
+                .map(|r| {
+                    format!(
+                        "{} ({}): {}",
+                        category.label_ja(),
+                        category.as_str(),
+                        r.reason
+                    )
+                })
+                .unwrap_or_else(|| "表示できません (not permitted)".into());
+            return Err(ServiceError::Forbidden(reason));
+        }
+        let bytes = self
+            .store
+            .read_blobs(&[v.record.sha256])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let (encoding, segments, decode_error) = match segments_of(&bytes) {
+            Ok((enc, segs)) => (enc, segs, None),
+            Err(e) => (String::new(), Vec::new(), Some(e)),
+        };
+        gate.count(i, category, 1);
+        let versions = if has_order(&v.record.kind) {
+            self.store
+                .order_versions(v.facility, &v.local_id, &v.record.kind, &v.record.order_no)
+                .await?
+        } else {
+            vec![v.clone()]
+        };
+        let history = versions
+            .iter()
+            .map(|o| OrderVersion {
+                version_id: o.record.version_id,
+                written_at: o.record.written_at.clone(),
+                condition: o.record.condition,
+                live: o.live,
+                shown: o.record.version_id == version_id,
+            })
+            .collect();
+        let (source, source_name, local_id) = {
+            let s = &gate.sources[i];
+            (
+                s.facility.clone(),
+                s.details.name.clone(),
+                s.local_id.clone(),
+            )
+        };
+        let break_glass = gate.break_glass.clone();
+        self.close_gate(gate, Some("record")).await?;
+        Ok(RecordDetail {
+            regional_id: id.clone(),
+            source,
+            source_name,
+            local_id,
+            category,
+            record: v.record,
+            live: v.live,
+            encoding,
+            segments,
+            decode_error,
+            history,
+            break_glass,
+        })
+    }
+}
