@@ -117,8 +117,8 @@ await step("sign-in page is in Japanese and asks for the one-time code", async (
 
 await step("search by regional ID finds the consented patient", async () => {
   await shot("02-search");
-  await page.fill('input[name="q"]', consented);
-  await Promise.all([page.waitForLoadState("load"), page.press('input[name="q"]', "Enter")]);
+  await page.fill("#search-regional-id", consented);
+  await Promise.all([page.waitForLoadState("load"), page.press("#search-regional-id", "Enter")]);
   const links = page.locator("a.patient-link");
   expect((await links.count()) === 1, `expected one result, got ${await links.count()}`);
 });
@@ -142,8 +142,8 @@ await step("search by part of the kana name, typed in hiragana, finds the patien
     return cp >= 0x30a1 && cp <= 0x30f6 ? String.fromCodePoint(cp - 0x60) : c;
   }).join("");
   await page.goto(`${base}/search`);
-  await page.fill('input[name="q"]', hiragana);
-  await Promise.all([page.waitForLoadState("load"), page.press('input[name="q"]', "Enter")]);
+  await page.fill("#search-name", hiragana);
+  await Promise.all([page.waitForLoadState("load"), page.press("#search-name", "Enter")]);
   const hrefs = await page.locator("a.patient-link").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
   expect(hrefs.some((h) => h.endsWith(consented)), `searching ${hiragana} did not list ${consented}: ${hrefs}`);
   await shot("04-search-kana");
@@ -155,7 +155,7 @@ await step("timeline lists records newest first, grouped by day, and pages on", 
   const first = await items.count();
   expect(first > 0, "timeline is empty");
   await shot("05-timeline");
-  const more = page.locator("#timeline-more a, #timeline-more button");
+  const more = page.locator("#timeline-more a.more");
   if ((await more.count()) > 0) {
     await more.first().click();
     await page.waitForFunction((n) => document.querySelectorAll(".timeline-item").length > n, first);
@@ -164,7 +164,7 @@ await step("timeline lists records newest first, grouped by day, and pages on", 
 
 await step("a timeline item opens its detail", async () => {
   await page.goto(`${base}/patients/${consented}/timeline`);
-  const link = page.locator(".timeline-item a").first();
+  const link = page.locator(".timeline-item a.record-link").first();
   await Promise.all([page.waitForURL(/\/records\/\d+/), link.click()]);
   await shot("06-record");
 });
@@ -197,9 +197,10 @@ await step("a patient without consent is refused, with the reason, and nothing i
 
 await step("the same patient does not even appear in search", async () => {
   await page.goto(`${base}/search`);
-  await page.fill('input[name="q"]', refused);
-  await Promise.all([page.waitForLoadState("load"), page.press('input[name="q"]', "Enter")]);
+  await page.fill("#search-regional-id", refused);
+  await Promise.all([page.waitForLoadState("load"), page.press("#search-regional-id", "Enter")]);
   expect((await page.locator("a.patient-link").count()) === 0, "refused patient listed");
+  expect((await page.locator("#no-results").count()) === 1, "no 'nobody found' message");
 });
 
 await step("a clinician cannot open the office screens", async () => {

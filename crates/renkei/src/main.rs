@@ -520,13 +520,6 @@ async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
         };
         net.put_facility(&admin, facility).await?;
     }
-    let first = |kind: &str| {
-        manifest
-            .facilities
-            .iter()
-            .find(|f| f.kind == kind)
-            .map(|f| f.code.clone())
-    };
     // The nurse works at a clinic and a home-nursing station (訪問看護), so signing in asks
     // which facility she acts for.
     let mut people: Vec<(&str, &str, Profession, Vec<String>)> = vec![(
@@ -561,7 +554,21 @@ async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
             &["care_facility"][..],
         ),
     ] {
-        let mut codes: Vec<String> = kinds.iter().filter_map(|k| first(k)).collect();
+        // A small region may lack a kind (no home-nursing station): then another facility of
+        // the first kind stands in, so the nurse still has two.
+        let mut codes: Vec<String> = Vec::new();
+        for kind in kinds {
+            let pick = |k: &str, codes: &[String]| {
+                manifest
+                    .facilities
+                    .iter()
+                    .find(|f| f.kind == k && !codes.contains(&f.code))
+                    .map(|f| f.code.clone())
+            };
+            if let Some(code) = pick(kind, &codes).or_else(|| pick(kinds[0], &codes)) {
+                codes.push(code);
+            }
+        }
         if codes.is_empty() {
             codes.extend(manifest.facilities.first().map(|f| f.code.clone()));
         }
