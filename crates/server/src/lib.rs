@@ -8,7 +8,6 @@
 mod api;
 mod chart;
 mod clinical;
-#[allow(dead_code)] // the screens that use all of it land next
 mod html;
 mod office;
 mod patient_views;
