@@ -56,9 +56,6 @@ pub struct ScaleOptions {
 pub struct TargetSource {
     pub facility: FacilityCode,
     pub records: u64,
-    /// The original local patient whose demographics (every `local_patients` column) the
-    /// target patient has here.
-    pub demographics_from: String,
 }
 
 /// What the scaled store holds.
@@ -73,6 +70,9 @@ pub struct ScaleReport {
     pub lab_results: u64,
     pub target_local_id: String,
     pub target: Vec<TargetSource>,
+    /// The original local patient whose demographics (every `local_patients` column) the
+    /// target patient has at both facilities.
+    pub demographics_from: model::LocalPatient,
     pub elapsed: Duration,
 }
 
@@ -164,6 +164,10 @@ fn copy_statement(
     ))
 }
 
+fn facility_code(code: &str) -> Result<FacilityCode> {
+    FacilityCode::parse(code).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
     conn.query_row(sql, [], |r| r.get::<_, i64>(0))
         .map(|n| n.max(0) as u64)
@@ -183,8 +187,9 @@ impl SqliteStore {
     /// 2. One target patient with at least `target_records` records, local ID
     ///    `target_local_id` at the two facilities holding the most records: the records and
     ///    facts of that facility's largest patients (repeated under new ids if the facility
-    ///    has too few), and the demographics of its largest patient. The caller enrols,
-    ///    links and consents it through the service like any patient.
+    ///    has too few), with the demographics of the first facility's largest patient at
+    ///    both. The caller enrols, links and consents it through the service like any
+    ///    patient.
     ///
     /// The copy number is a prefix, not a suffix, so that each copy's rows form one run in
     /// every `(facility, patient)` index: inserts then stay local instead of touching every
@@ -375,31 +380,38 @@ fn scale(
             tx.execute(&sql, []).map_err(db_err)?;
         }
     }
-    // Its demographics at each facility: every column of that facility's largest patient.
-    for (fid, _, from) in &sources {
-        let cols = columns(&tx, "local_patients")?;
-        let exprs: Vec<String> = cols
-            .iter()
-            .map(|c| match c.as_str() {
-                "local_id" => "?2".to_owned(),
-                _ => c.clone(),
-            })
-            .collect();
+    // Its demographics, the same at both facilities (one person known at two hospitals):
+    // every column of the first facility's largest patient.
+    let (from_fid, _, from_id) = &sources[0];
+    let cols = columns(&tx, "local_patients")?;
+    let exprs: Vec<String> = cols
+        .iter()
+        .map(|c| match c.as_str() {
+            "facility_id" => "?1".to_owned(),
+            "local_id" => "?2".to_owned(),
+            _ => c.clone(),
+        })
+        .collect();
+    for (fid, _, _) in &sources {
         tx.execute(
             &format!(
-                "INSERT INTO main.local_patients ({}) SELECT {} FROM temp.bench_src_local_patients WHERE facility_id = ?1 AND local_id = ?3",
+                "INSERT INTO main.local_patients ({}) SELECT {} FROM temp.bench_src_local_patients WHERE facility_id = ?3 AND local_id = ?4",
                 cols.join(", "),
                 exprs.join(", ")
             ),
-            params![fid, target, from],
+            params![fid, target, from_fid, from_id],
         )
         .map_err(db_err)?;
     }
     tx.commit().map_err(db_err)?;
     progress(total_steps, total_steps);
 
+    let demographics_from = model::LocalPatient {
+        facility: facility_code(&sources[0].1)?,
+        local_id: sources[0].2.clone(),
+    };
     let mut target_sources = Vec::new();
-    for (fid, code, from) in sources {
+    for (fid, code, _) in sources {
         let records = conn
             .query_row(
                 "SELECT COUNT(*) FROM records WHERE facility_id = ?1 AND patient_id = ?2",
@@ -408,9 +420,8 @@ fn scale(
             )
             .map_err(db_err)?;
         target_sources.push(TargetSource {
-            facility: FacilityCode::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            facility: facility_code(&code)?,
             records: records.max(0) as u64,
-            demographics_from: from,
         });
     }
     Ok(ScaleReport {
@@ -421,6 +432,7 @@ fn scale(
         lab_results: count(conn, "SELECT COUNT(*) FROM lab_results")?,
         target_local_id: target.to_owned(),
         target: target_sources,
+        demographics_from,
         elapsed: start.elapsed(),
     })
 }
