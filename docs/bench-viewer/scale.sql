@@ -1,3 +1,5 @@
+-- Superseded by `renkei bench viewer` (SqliteStore::scale_for_benchmark, crates/store-sqlite/src/bench_scale.rs);
+-- kept because the "store queries only" numbers of docs/BENCHMARKS.md were made with it.
 -- Scale a renkei store (SQLite, schema 3) to >= 10M records for the viewer timing in docs/BENCHMARKS.md.
 -- Usage: cp DATA/renkei.db src.db (after PRAGMA wal_checkpoint(TRUNCATE)); cp src.db scaled.db;
 --        sqlite3 scaled.db < scale.sql   (reads /tmp/v/scale/src.db: edit the ATTACH path)

@@ -31,6 +31,32 @@ pub enum BenchCommand {
         #[arg(long)]
         import_only: bool,
     },
+    /// Server time of the clinician viewer's screens (service calls: gate, store reads,
+    /// audit) for a patient with ≥ 5,000 records on a store of ≥ 10M records. Builds the
+    /// store in --work once (generate, import, set up the network, scale by copying); time it
+    /// again with --reuse. Scratch data only.
+    Viewer {
+        /// Scratch folder: the region (`region/`) and the benchmark store (`viewer-store/`).
+        #[arg(long)]
+        work: PathBuf,
+        /// Synthetic region size (patients) before copying.
+        #[arg(long, default_value_t = 500)]
+        patients: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Copies of the region's patients (default: enough for 10M records).
+        #[arg(long)]
+        copies: Option<usize>,
+        /// Records of the timed patient (at least; split over two facilities).
+        #[arg(long, default_value_t = 5_000)]
+        target_records: usize,
+        /// Timed calls per screen.
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Time the store already built in --work instead of building it again.
+        #[arg(long)]
+        reuse: bool,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
@@ -42,10 +68,30 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             work,
             import_only,
         } => ingest(patients, seed, region, work, import_only).await,
+        BenchCommand::Viewer {
+            work,
+            patients,
+            seed,
+            copies,
+            target_records,
+            iterations,
+            reuse,
+        } => {
+            crate::bench_viewer::run(crate::bench_viewer::Args {
+                work,
+                patients,
+                seed,
+                copies,
+                target_records,
+                iterations,
+                reuse,
+            })
+            .await
+        }
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

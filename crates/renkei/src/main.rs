@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_viewer;
 mod cli_progress;
 
 use std::path::{Path, PathBuf};
@@ -492,14 +493,73 @@ async fn load_demo(store: &Arc<dyn Store>, data: &Path, patients: usize) -> Resu
     demo_registry(store, &region).await
 }
 
+/// The demo network's people (see [`demo_network`]), printed with their logins.
+async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
+    let demo = demo_network(&service::Network::new(store.clone()), region).await?;
+    let DemoNetwork {
+        secrets,
+        people,
+        linked,
+        ids,
+        consented,
+        ..
+    } = demo;
+    println!(
+        "demo registry: {linked} local IDs linked into {} regional IDs, {consented} with consent",
+        ids.len()
+    );
+    println!();
+    println!("demo logins (password {DEMO_PASSWORD}; add the TOTP secret to an authenticator app, or `oathtool --totp -b SECRET`):");
+    for (login, totp) in &secrets {
+        let facility = people
+            .iter()
+            .find(|p| p.0 == *login)
+            .map(|p| p.1.join(","))
+            .unwrap_or_default();
+        println!(
+            "  {login:<11} {facility:<10}  TOTP secret {}",
+            totp.to_base32()
+        );
+    }
+    if let Some(id) = ids.first() {
+        println!(
+            "  try regional ID {id} (consented){}",
+            ids.get(4)
+                .map(|x| format!(" and {x} (no consent)"))
+                .unwrap_or_default()
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// Password of every demo (and benchmark) user.
+pub(crate) const DEMO_PASSWORD: &str = "renkei-Demo-2026";
+
+/// What [`demo_network`] set up.
+pub(crate) struct DemoNetwork {
+    /// Signed in as the operations office (事務局), to enrol and record consent.
+    pub office: service::Principal,
+    /// Login and TOTP secret of every user, the administrator first.
+    pub secrets: Vec<(String, auth::TotpSecret)>,
+    /// Login and facility codes of every user but the administrator.
+    pub people: Vec<(String, Vec<String>)>,
+    /// Local IDs linked by auto-link.
+    pub linked: usize,
+    /// Regional IDs, in the order of the local patients.
+    pub ids: Vec<model::RegionalId>,
+    pub consented: usize,
+}
+
 /// The demo network's people: facilities named from the region's manifest, an administrator,
 /// the operations office and clinicians; patients enrolled by auto-link; consent recorded for
-/// most of them (every fifth has none, so refusals can be seen). Demo passwords only.
-async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
+/// most of them (every fifth has none, so refusals can be seen). Demo passwords only. Shared
+/// by `serve --demo` and `bench viewer` (which passes a network with cheap password hashing).
+pub(crate) async fn demo_network(net: &service::Network, region: &Path) -> Result<DemoNetwork> {
     use model::{ConsentScope, Date, Facility, FacilityKind, FacilityStatus, Profession};
-    const PASSWORD: &str = "renkei-Demo-2026";
+    const PASSWORD: &str = DEMO_PASSWORD;
+    let store = net.store();
     let manifest = synth::Manifest::read(&region.join("manifest.json"))?;
-    let net = service::Network::new(store.clone());
     let admin_totp = net
         .bootstrap_admin("admin", "管理者 (demo)", PASSWORD)
         .await?;
@@ -632,33 +692,17 @@ async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
         .await?;
         consented += 1;
     }
-    println!(
-        "demo registry: {linked} local IDs linked into {} regional IDs, {consented} with consent",
-        ids.len()
-    );
-    println!();
-    println!("demo logins (password {PASSWORD}; add the TOTP secret to an authenticator app, or `oathtool --totp -b SECRET`):");
-    for (login, totp) in &secrets {
-        let facility = people
-            .iter()
-            .find(|p| p.0 == login)
-            .map(|p| p.3.join(","))
-            .unwrap_or_default();
-        println!(
-            "  {login:<11} {facility:<10}  TOTP secret {}",
-            totp.to_base32()
-        );
-    }
-    if let Some(id) = ids.first() {
-        println!(
-            "  try regional ID {id} (consented){}",
-            ids.get(4)
-                .map(|x| format!(" and {x} (no consent)"))
-                .unwrap_or_default()
-        );
-    }
-    println!();
-    Ok(())
+    Ok(DemoNetwork {
+        office,
+        secrets,
+        people: people
+            .into_iter()
+            .map(|(login, _, _, facility)| (login.to_owned(), facility))
+            .collect(),
+        linked,
+        ids,
+        consented,
+    })
 }
 
 /// The facility folders of a region: sub-folders named by a 10-digit code.

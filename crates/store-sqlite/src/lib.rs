@@ -7,6 +7,7 @@
 //! DATA/.lock            held while a process writes
 //! ```
 
+mod bench_scale;
 mod facts;
 mod registry;
 mod schema;
@@ -32,6 +33,8 @@ use store::{
     ImportTotals, IngestFile, PackBuilder, QuarantineEntry, Result, StorageKind, Store, StoreError,
     StoreStats, StoredFile, StoredRecord,
 };
+
+pub use bench_scale::{ScaleOptions, ScaleReport, TargetSource};
 
 const DB_FILE: &str = "renkei.db";
 
