@@ -96,11 +96,10 @@ pub const SCREENS: &[Screen] = &[
         name: "summary (一目でわかる)",
         run: summary,
     },
-    // timeline: add the first timeline page here once `Network`'s paged timeline is merged,
-    //   Screen { name: "timeline, first page", run: timeline_first_page },
-    // with a function like `summary` below calling the timeline for `cx.target` (newest
-    // first, no filters, the page size the HTML handler uses) and returning the page's
-    // item count.
+    Screen {
+        name: "timeline, first page",
+        run: timeline_first_page,
+    },
     Screen {
         name: "lab matrix (1 year)",
         run: lab_matrix,
@@ -113,11 +112,14 @@ pub const SCREENS: &[Screen] = &[
         name: "record list (every record)",
         run: record_list,
     },
-    // search: add the name search here once `Network::search_patients` is merged,
-    //   Screen { name: "name search (kana)", run: name_search },
-    // searching `cx.target_name_kana` as the doctor, returning the number of hits (the
-    // target must be among them: its name is shared by its region copies, unlinked, which
-    // the search must not show).
+    Screen {
+        name: "name search (kana, full name)",
+        run: name_search,
+    },
+    Screen {
+        name: "name search (kana, family name)",
+        run: family_name_search,
+    },
 ];
 
 /// The gate must allow everything here (the target has consent for all facilities): a
@@ -132,6 +134,65 @@ fn check_refused(screen: &str, refused: &[service::AccessRefusal]) -> Result<()>
         );
     }
     Ok(())
+}
+
+/// The first page, as the timeline screen asks for it: newest first, no filters.
+fn timeline_first_page(cx: &Ctx) -> ScreenFuture<'_> {
+    Box::pin(async move {
+        let t = cx
+            .net
+            .timeline(
+                &cx.doctor,
+                &cx.target,
+                model::Purpose::Care,
+                None,
+                &service::TimelineQuery::default(),
+            )
+            .await?;
+        check_refused("timeline", &t.refused)?;
+        if t.items.is_empty() {
+            bail!("timeline: the first page is empty");
+        }
+        Ok(t.items.len())
+    })
+}
+
+/// Search the target by name as the doctor; the target must be found. Its name is shared by
+/// its unlinked copies across the region, which the search must read past without showing.
+async fn search_by(cx: &Ctx, name: &str) -> Result<usize> {
+    let criteria = service::SearchCriteria {
+        name: store::NameQuery::parse(name),
+        limit: service::SEARCH_LIMIT,
+        ..Default::default()
+    };
+    let r = cx.net.search_patients(&cx.doctor, &criteria).await?;
+    if !r
+        .hits
+        .iter()
+        .any(|h| h.regional_id.as_ref() == Some(&cx.target))
+    {
+        bail!(
+            "name search: {} hits, the target patient is not among them",
+            r.hits.len()
+        );
+    }
+    Ok(r.hits.len())
+}
+
+fn name_search(cx: &Ctx) -> ScreenFuture<'_> {
+    Box::pin(async move { search_by(cx, &cx.target_name_kana).await })
+}
+
+fn family_name_search(cx: &Ctx) -> ScreenFuture<'_> {
+    Box::pin(async move {
+        let family = cx
+            .target_name_kana
+            .split([' ', '\u{3000}'])
+            .next()
+            .unwrap_or(&cx.target_name_kana)
+            .to_owned();
+        search_by(cx, &family).await
+    })
 }
 
 fn summary(cx: &Ctx) -> ScreenFuture<'_> {

@@ -72,7 +72,14 @@ fn bench_viewer_builds_times_every_screen_and_reuses_its_store() {
 
     let timed = rows(&out);
     let names: Vec<&str> = timed.iter().map(|r| r.0.as_str()).collect();
-    for screen in ["summary", "lab matrix", "medications", "record list"] {
+    for screen in [
+        "summary",
+        "timeline",
+        "lab matrix",
+        "medications",
+        "record list",
+        "name search",
+    ] {
         assert!(
             names.iter().any(|n| n.starts_with(screen)),
             "{screen} missing:\n{out}"
