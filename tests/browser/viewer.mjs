@@ -146,6 +146,8 @@ await step("search by part of the kana name, typed in hiragana, finds the patien
   await Promise.all([page.waitForLoadState("load"), page.press("#search-name", "Enter")]);
   const hrefs = await page.locator("a.patient-link").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
   expect(hrefs.some((h) => h.endsWith(consented)), `searching ${hiragana} did not list ${consented}: ${hrefs}`);
+  // The name was posted, not put in the URL: it stays out of the browser's history.
+  expect(new URL(page.url()).search === "", `search terms in the URL: ${page.url()}`);
   await shot("04-search-kana");
 });
 

@@ -81,7 +81,10 @@ pub fn router(state: AppState) -> Router {
         .route("/patients/{id}/labs/chart", get(clinical::lab_chart))
         .route("/patients/{id}/medications", get(clinical::medications))
         .route("/patients", get(patient_views::old_patient_redirect))
-        .route("/search", get(patient_views::search_page))
+        .route(
+            "/search",
+            get(patient_views::search_page).post(patient_views::search_post),
+        )
         .route("/patients/{id}/timeline", get(patient_views::timeline_page))
         .route(
             "/patients/{id}/records/{version}",

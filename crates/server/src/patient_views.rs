@@ -95,6 +95,16 @@ struct SearchPage {
     office: bool,
 }
 
+/// The search form posts (names and birth dates stay out of URLs, so out of the browser's
+/// history and any proxy log); a GET with the same fields still works, for links and the API.
+pub async fn search_post(
+    state: State<AppState>,
+    me: SignedIn,
+    axum::extract::Form(q): axum::extract::Form<SearchInput>,
+) -> Result<Response, HtmlError> {
+    search_page(state, me, Query(q)).await
+}
+
 pub async fn search_page(
     State(state): State<AppState>,
     me: SignedIn,
