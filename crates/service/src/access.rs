@@ -25,6 +25,8 @@ pub struct AccessItem {
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessRefusal {
     pub source: FacilityCode,
+    /// The source facility's name (directory data), for people who do not know the codes.
+    pub source_name: String,
     pub local_id: String,
     pub category: RecordCategory,
     pub records: usize,
@@ -306,6 +308,12 @@ impl Network {
                 };
                 refused.push(AccessRefusal {
                     source: source.clone(),
+                    source_name: gate
+                        .sources
+                        .iter()
+                        .find(|s| &s.facility == source)
+                        .map(|s| s.details.name.clone())
+                        .unwrap_or_else(|| source.to_string()),
                     local_id: local_id.clone(),
                     category: *category,
                     records: group.count,
