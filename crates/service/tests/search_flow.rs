@@ -3,13 +3,11 @@
 
 use std::collections::HashSet;
 
-use model::{ConsentScope, Date, Profession, Purpose, RegionalId};
+use model::{ConsentScope, Date, Purpose, RegionalId};
 use service::{ConsentInput, Network, Principal, SearchInput, ServiceError, TimelineQuery};
 use ssmix2::Condition;
 
 mod common;
-
-use common::sign_in;
 
 fn hiragana(s: &str) -> String {
     s.chars()
@@ -66,24 +64,7 @@ async fn search_finds_only_visible_patients_and_the_timeline_pages_through_the_g
         id,
         ..
     } = common::enrolled_pair(net, &fx.store).await;
-    common::add_user(
-        net,
-        &admin,
-        "dr",
-        Profession::Doctor,
-        vec![b.facility.clone()],
-    )
-    .await;
-    common::add_user(
-        net,
-        &admin,
-        "care",
-        Profession::CareWorker,
-        vec![b.facility.clone()],
-    )
-    .await;
-    let dr = sign_in(net, "dr", None, 0).await;
-    let care = sign_in(net, "care", None, 0).await;
+    let (dr, care) = common::doctor_and_care_worker(net, &admin, &b.facility, "dr", "care").await;
     let demo = fx
         .store
         .local_patient(&a)

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use model::{ConsentScope, Date, Profession, RecordCategory, UnixTime};
-use service::{ConsentInput, Network, Principal};
+use model::{ConsentScope, Date, RecordCategory, UnixTime};
+use service::ConsentInput;
 use ssmix2::{Condition, DataKind, StandardName};
 
 mod common;
@@ -80,10 +80,6 @@ fn lab_result(patient: &str, order: &str, date: &str) -> String {
         .replace("20111220", date)
 }
 
-async fn sign_in(net: &Network, login: &str) -> Principal {
-    common::sign_in(net, login, None, 0).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
     let common::Fixture {
@@ -101,14 +97,8 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
         id,
         ..
     } = common::enrolled_pair(&net, &store).await;
-    for (login, profession) in [
-        ("dr.b", Profession::Doctor),
-        ("care.b", Profession::CareWorker),
-    ] {
-        common::add_user(&net, &admin, login, profession, vec![b.facility.clone()]).await;
-    }
-    let dr = sign_in(&net, "dr.b").await;
-    let care = sign_in(&net, "care.b").await;
+    let (dr, care) =
+        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
 
     // No consent: nothing read, every category refused with its reason.
     let s = net.patient_summary(&dr, &id).await.expect("summary");
@@ -480,14 +470,8 @@ async fn a_prescription_matching_a_recorded_drug_allergy_is_flagged() {
         id,
         ..
     } = common::enrolled_pair(&net, &store).await;
-    for (login, profession) in [
-        ("dr.b", Profession::Doctor),
-        ("care.b", Profession::CareWorker),
-    ] {
-        common::add_user(&net, &admin, login, profession, vec![b.facility.clone()]).await;
-    }
-    let dr = sign_in(&net, "dr.b").await;
-    let care = sign_in(&net, "care.b").await;
+    let (dr, care) =
+        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
 
     // A records the fixture's allergies (IAM 3: アリナミン, HOT9 106824501); B prescribes a
     // drug line with that HOT code from today for 7 days.

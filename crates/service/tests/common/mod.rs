@@ -104,6 +104,24 @@ pub async fn add_user(
     .expect("add user");
 }
 
+/// A doctor and a care worker of `facility`, added by `admin` (both), then signed in
+/// (both): `(doctor, care worker)`.
+pub async fn doctor_and_care_worker(
+    net: &Network,
+    admin: &Principal,
+    facility: &FacilityCode,
+    doctor: &str,
+    care: &str,
+) -> (Principal, Principal) {
+    for (login, profession) in [(doctor, Profession::Doctor), (care, Profession::CareWorker)] {
+        add_user(net, admin, login, profession, vec![facility.clone()]).await;
+    }
+    (
+        sign_in(net, doctor, None, 0).await,
+        sign_in(net, care, None, 0).await,
+    )
+}
+
 /// Register every facility the store knows (from its imports): participating, disclosing
 /// and viewing.
 pub async fn register_facilities(net: &Network, admin: &Principal, store: &Arc<dyn Store>) {
