@@ -2,13 +2,16 @@
 //! password + TOTP, enrolment from match candidates, consent, allowed and refused access with
 //! reasons, withdrawal, and a verified audit chain.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use common::{
+    api_login, call, get_html, get_with, post_login, totp, DemoServer, Server, DEMO_PASSWORD,
+};
 
 const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
 
@@ -28,104 +31,8 @@ fn renkei(data: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let server = Server { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while call(&server, "GET", "/healthz", None, None).0 != 200 {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
-
-/// A raw request (form posts, cookies): returns the status line's code and the whole response.
-fn raw(server: &Server, request: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) else {
-        return (0, String::new());
-    };
-    let _ = s.write_all(request.as_bytes());
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    (
-        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0),
-        text,
-    )
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
-fn call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) else {
-        return (0, Value::Null);
-    };
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    if s.write_all(req.as_bytes()).is_err() {
-        return (0, Value::Null);
-    }
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-    )
-}
-
-fn totp(secret: &str, step: i64) -> String {
-    let s = auth::TotpSecret::from_base32(secret).expect("secret");
-    s.code_at(model::UnixTime::now().plus_seconds(30 * step))
-}
-
 fn login(server: &Server, user: &str, secret: &str, step: i64) -> String {
-    let (status, body) = call(
-        server,
-        "POST",
-        "/api/v1/login",
-        None,
-        Some(&json!({ "login": user, "password": PASSWORD, "totp": totp(secret, step) })),
-    );
-    assert_eq!(status, 200, "login {user}: {body}");
-    body["token"].as_str().expect("token").to_owned()
+    api_login(server, user, PASSWORD, secret, step)
 }
 
 #[test]
@@ -156,7 +63,7 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
         .expect("secret")
         .trim()
         .to_owned();
-    let server = start(&data);
+    let server = Server::start(&data);
 
     // Wrong TOTP and no credentials are refused.
     let (status, body) = call(
@@ -382,46 +289,23 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
     );
 
     // The same through the HTML pages: sign-in form, session cookie, the refusal reasons shown.
-    let (status, resp) = raw(
-        &server,
-        "GET /patients HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let (status, resp) = get_with(&server, "/patients", "");
     assert_eq!(status, 303, "no session: back to the sign-in page");
     assert!(resp.contains("location: /login") || resp.contains("Location: /login"));
-    let form = format!(
-        "login=dr&password={}&totp={}&facility=",
-        PASSWORD.replace('#', "%23"),
-        totp(&dr_secret, 1)
-    );
-    let (status, resp) = raw(
-        &server,
-        &format!(
-            "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        ),
-    );
-    assert_eq!(status, 303, "{resp}");
-    let cookie = resp
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .starts_with("set-cookie:")
-                .then(|| l[11..].trim().split(';').next().unwrap_or("").to_owned())
-        })
-        .expect("session cookie");
+    let r = post_login(&server, "dr", PASSWORD, &totp(&dr_secret, 1));
+    assert_eq!(r.status, 303, "{}\r\n\r\n{}", r.head, r.body);
+    let cookie = r.cookie().expect("session cookie");
     // The old address moves to the patient's page, purpose kept.
-    let (status, resp) = raw(
+    let (status, resp) = get_html(
         &server,
-        &format!("GET /patients?id={rid}&purpose=care HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"),
+        &format!("/patients?id={rid}&purpose=care"),
+        &cookie,
     );
     assert_eq!(status, 303, "{resp}");
     assert!(resp
         .to_ascii_lowercase()
         .contains(&format!("location: /patients/{rid}")));
-    let (status, page) = raw(
-        &server,
-        &format!("GET /patients/{rid}/timeline HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"),
-    );
+    let (status, page) = get_html(&server, &format!("/patients/{rid}/timeline"), &cookie);
     assert_eq!(status, 200);
     assert!(page.contains("no-store"), "patient pages are not cached");
     assert!(
@@ -473,76 +357,12 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
 /// consented patient opens, a non-consenting one is refused with the reason.
 #[test]
 fn demo_prints_working_logins() {
-    use std::io::BufRead;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let data = tmp.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "serve",
-            "--demo",
-            "--demo-patients",
-            "12",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve --demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server { child, port };
-    let mut lines = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        let done = line.starts_with("renkei is serving");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
-    let text = lines.join("\n");
-    let secret_of = |login: &str| {
-        lines
-            .iter()
-            .find(|l| l.trim_start().starts_with(&format!("{login} ")))
-            .and_then(|l| l.split("TOTP secret ").nth(1))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| panic!("no demo login {login} in:\n{text}"))
-    };
-    let ids: Vec<String> = lines
-        .iter()
-        .find(|l| l.contains("try regional ID"))
-        .map(|l| {
-            l.split_whitespace()
-                .filter(|w| w.len() == 16 && w.bytes().all(|b| b.is_ascii_digit()))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(ids.len(), 2, "{text}");
-    while call(&server, "GET", "/healthz", None, None).0 != 200 {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/v1/login",
-        None,
-        Some(
-            &json!({"login": "doctor", "password": "renkei-Demo-2026", "totp": totp(&secret_of("doctor"), 0)}),
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let token = body["token"].as_str().expect("token").to_owned();
+    let demo = DemoServer::start(12);
+    let server = &demo.server;
+    let ids = [&demo.consented, &demo.refused];
+    let token = api_login(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 0);
     let (_, open) = call(
-        &server,
+        server,
         "GET",
         &format!("/api/v1/patients/{}/records", ids[0]),
         Some(&token),
@@ -553,7 +373,7 @@ fn demo_prints_working_logins() {
         "{open}"
     );
     let (_, closed) = call(
-        &server,
+        server,
         "GET",
         &format!("/api/v1/patients/{}/records", ids[1]),
         Some(&token),

@@ -4,88 +4,9 @@
 //! secret shown once, consent recorded and withdrawn, a link candidate linked, the audit chain
 //! verified, settings for administrators only, and clinicians refused.
 
-use std::io::{BufRead, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const DEMO_PASSWORD: &str = "renkei-Demo-2026";
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Resp {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    }
-
-    fn location(&self) -> String {
-        self.header("location").unwrap_or_default()
-    }
-
-    fn no_store(&self) -> bool {
-        self.header("cache-control")
-            .is_some_and(|v| v.contains("no-store"))
-    }
-}
-
-/// One HTTP/1.1 request on its own connection; `form` is sent url-encoded as a POST body.
-fn http(
-    server: &Server,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    form: Option<&str>,
-    extra: &str,
-) -> Resp {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) else {
-        // Not listening yet (start-up): status 0.
-        return Resp {
-            status: 0,
-            head: String::new(),
-            body: String::new(),
-        };
-    };
-    let host = format!("127.0.0.1:{}", server.port);
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
-    let body = form.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{cookie}{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Resp {
-        status: head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0),
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
-}
+use common::{enc, html_login, http, DemoServer, Resp, Server, DEMO_PASSWORD};
 
 fn get(server: &Server, path: &str, cookie: &str) -> Resp {
     http(server, "GET", path, Some(cookie), None, "")
@@ -97,37 +18,10 @@ fn post(server: &Server, path: &str, cookie: &str, form: &str) -> Resp {
     http(server, "POST", path, Some(cookie), Some(form), &origin)
 }
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The next step's code: the demo signed `admin` and `office` in with the current one while
-/// setting up, and a used step is refused as a replay.
-fn totp(secret: &str) -> String {
-    auth::TotpSecret::from_base32(secret)
-        .expect("secret")
-        .code_at(model::UnixTime::now().plus_seconds(30))
-}
-
-/// Sign in through the HTML form; returns the session cookie (`name=value`).
+/// Sign in through the HTML form with the next step's code: the demo signed `admin` and
+/// `office` in with the current one while setting up, and a used step is refused as a replay.
 fn sign_in(server: &Server, login: &str, password: &str, secret: &str) -> String {
-    let form = format!(
-        "login={login}&password={}&totp={}&facility=",
-        enc(password),
-        totp(secret)
-    );
-    let r = http(server, "POST", "/login", None, Some(&form), "");
-    assert_eq!(r.status, 303, "sign-in {login}: {}", r.body);
-    r.header("set-cookie")
-        .and_then(|c| c.split(';').next().map(str::to_owned))
-        .expect("session cookie")
+    html_login(server, login, password, secret, 1)
 }
 
 /// The first `value="…"` after `marker` in `html`.
@@ -143,81 +37,21 @@ fn input_value(html: &str, name: &str) -> Option<String> {
     value_after(html, &format!("name=\"{name}\""))
 }
 
-fn start_demo(tmp: &std::path::Path) -> (Server, Vec<String>) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .arg("--data")
-        .arg(tmp.join("data"))
-        .args([
-            "serve",
-            "--demo",
-            "--demo-patients",
-            "12",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve --demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server { child, port };
-    let mut lines = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        let done = line.starts_with("renkei is serving");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http(&server, "GET", "/healthz", None, None, "").status != 200 {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, lines)
-}
-
 #[test]
 fn office_screens_run_the_network_without_a_shell() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (server, lines) = start_demo(tmp.path());
-    let text = lines.join("\n");
-    let secret_of = |login: &str| {
-        lines
-            .iter()
-            .find(|l| l.trim_start().starts_with(&format!("{login} ")))
-            .and_then(|l| l.split("TOTP secret ").nth(1))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| panic!("no demo login {login} in:\n{text}"))
-    };
-    let ids: Vec<String> = lines
-        .iter()
-        .find(|l| l.contains("try regional ID"))
-        .map(|l| {
-            l.split_whitespace()
-                .filter(|w| w.len() == 16 && w.bytes().all(|b| b.is_ascii_digit()))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(ids.len(), 2, "{text}");
-    let (consented, unconsented) = (&ids[0], &ids[1]);
+    let demo = DemoServer::start(12);
+    let server = &demo.server;
+    let (consented, unconsented) = (&demo.consented, &demo.refused);
 
     // Without a session: to the sign-in page.
-    let r = http(&server, "GET", "/office", None, None, "");
+    let r = http(server, "GET", "/office", None, None, "");
     assert_eq!(r.status, 303);
     assert!(r.location().ends_with("/login"));
 
-    let office = sign_in(&server, "office", DEMO_PASSWORD, &secret_of("office"));
+    let office = sign_in(server, "office", DEMO_PASSWORD, demo.secret("office"));
 
     // Dashboard: counts and the audit chain status.
-    let r = get(&server, "/office", &office);
+    let r = get(server, "/office", &office);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.no_store());
     assert!(r.body.contains("参加施設") && r.body.contains("名寄せ候補"));
@@ -227,7 +61,7 @@ fn office_screens_run_the_network_without_a_shell() {
     // Facilities: add one, see it listed, a rejected form names the field.
     let code = "0499999991";
     let r = post(
-        &server,
+        server,
         "/office/facilities",
         &office,
         &format!(
@@ -242,11 +76,11 @@ fn office_screens_run_the_network_without_a_shell() {
         "{}",
         r.location()
     );
-    let r = get(&server, &r.location(), &office);
+    let r = get(server, &r.location(), &office);
     assert!(r.no_store());
     assert!(r.body.contains("テスト診療所") && r.body.contains("施設 0499999991 を保存しました"));
     let r = post(
-        &server,
+        server,
         "/office/facilities",
         &office,
         "code=0499999992&name=&kind=clinic",
@@ -258,7 +92,7 @@ fn office_screens_run_the_network_without_a_shell() {
         r.body
     );
     let r = post(
-        &server,
+        server,
         "/office/facilities",
         &office,
         &format!("code={code}&name=x&kind=clinic"),
@@ -268,11 +102,11 @@ fn office_screens_run_the_network_without_a_shell() {
         "an existing code is not overwritten by the add form"
     );
     // Edit: suspend it.
-    let r = get(&server, &format!("/office/facilities/{code}"), &office);
+    let r = get(server, &format!("/office/facilities/{code}"), &office);
     assert_eq!(r.status, 200);
     assert!(r.body.contains("テスト診療所"));
     let r = post(
-        &server,
+        server,
         &format!("/office/facilities/{code}"),
         &office,
         &format!(
@@ -281,12 +115,12 @@ fn office_screens_run_the_network_without_a_shell() {
         ),
     );
     assert_eq!(r.status, 303, "{}", r.body);
-    assert!(get(&server, "/office/facilities", &office)
+    assert!(get(server, "/office/facilities", &office)
         .body
         .contains("一時停止"));
     // An API key, shown once.
     let r = post(
-        &server,
+        server,
         &format!("/office/facilities/{code}/api-keys"),
         &office,
         "",
@@ -298,7 +132,7 @@ fn office_screens_run_the_network_without_a_shell() {
 
     // A cross-site form post is refused and changes nothing.
     let r = http(
-        &server,
+        server,
         "POST",
         "/office/facilities",
         Some(&office),
@@ -306,12 +140,12 @@ fn office_screens_run_the_network_without_a_shell() {
         "Origin: http://evil.example\r\n",
     );
     assert_eq!(r.status, 403);
-    assert!(!get(&server, "/office/facilities", &office)
+    assert!(!get(server, "/office/facilities", &office)
         .body
         .contains("0499999993"));
 
     // Users: the office sees the list; only an administrator adds, and the secret is shown once.
-    let r = get(&server, "/office/users", &office);
+    let r = get(server, "/office/users", &office);
     assert_eq!(r.status, 200);
     assert!(r.body.contains("doctor") && r.body.contains("管理者"));
     let new_password = "Kx7#mPq2vLw9-renkei";
@@ -322,12 +156,12 @@ fn office_screens_run_the_network_without_a_shell() {
         enc(new_password)
     );
     assert_eq!(
-        post(&server, "/office/users", &office, &user_form).status,
+        post(server, "/office/users", &office, &user_form).status,
         403
     );
-    let admin = sign_in(&server, "admin", DEMO_PASSWORD, &secret_of("admin"));
+    let admin = sign_in(server, "admin", DEMO_PASSWORD, demo.secret("admin"));
     let r = post(
-        &server,
+        server,
         "/office/users",
         &admin,
         &user_form.replace("profession=doctor", "profession=astronaut"),
@@ -338,24 +172,24 @@ fn office_screens_run_the_network_without_a_shell() {
         !r.body.contains(new_password),
         "the password is never sent back"
     );
-    let r = post(&server, "/office/users", &admin, &user_form);
+    let r = post(server, "/office/users", &admin, &user_form);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.no_store());
     assert!(r.body.contains("otpauth://totp/"), "{}", r.body);
     let secret = value_after(&r.body, "id=\"totp-secret\"").expect("TOTP secret shown");
     // The new user signs in with it.
-    sign_in(&server, "dr.test", new_password, &secret);
-    assert!(get(&server, "/office/users", &office)
+    sign_in(server, "dr.test", new_password, &secret);
+    assert!(get(server, "/office/users", &office)
         .body
         .contains("dr.test"));
 
     // Consent: record for the patient without one, see it in force, withdraw it.
     let consents = format!("/office/patients/{unconsented}/consents");
-    let r = get(&server, &consents, &office);
+    let r = get(server, &consents, &office);
     assert_eq!(r.status, 200);
     assert!(r.body.contains("同意の記録はありません"));
     let r = post(
-        &server,
+        server,
         &consents,
         &office,
         "mode=all_facilities&valid_from=2024-04-01&paper_form=",
@@ -363,7 +197,7 @@ fn office_screens_run_the_network_without_a_shell() {
     assert_eq!(r.status, 400, "a signed form's reference is required");
     assert!(r.body.contains("同意書"), "{}", r.body);
     let r = post(
-        &server,
+        server,
         &consents,
         &office,
         &format!(
@@ -375,7 +209,7 @@ fn office_screens_run_the_network_without_a_shell() {
     let loc = r.location();
     assert!(loc.contains("done=consent_recorded"), "{loc}");
     let consent_id = loc.split("id=").nth(1).expect("consent id").to_owned();
-    let r = get(&server, &loc, &office);
+    let r = get(server, &loc, &office);
     assert!(r.body.contains("同意書-0099") && r.body.contains("施設選択"));
     assert!(
         r.body.contains("有効 <span class=\"en\">in force"),
@@ -383,13 +217,13 @@ fn office_screens_run_the_network_without_a_shell() {
         r.body
     );
     let r = post(
-        &server,
+        server,
         &format!("/office/consents/{consent_id}/withdraw"),
         &office,
         &format!("regional_id={unconsented}"),
     );
     assert_eq!(r.status, 303, "{}", r.body);
-    let r = get(&server, &r.location(), &office);
+    let r = get(server, &r.location(), &office);
     assert!(
         r.body.contains("撤回 <span class=\"en\">withdrawn"),
         "{}",
@@ -401,7 +235,7 @@ fn office_screens_run_the_network_without_a_shell() {
 
     // Link candidates: end one link of a patient with two, then link the pair again from the
     // candidate list.
-    let patient = get(&server, &format!("/office/patients/{consented}"), &office);
+    let patient = get(server, &format!("/office/patients/{consented}"), &office);
     assert_eq!(patient.status, 200);
     assert!(patient.no_store());
     let unlink_at = patient
@@ -418,16 +252,16 @@ fn office_screens_run_the_network_without_a_shell() {
         "the demo's first patient is linked at two facilities"
     );
     let r = post(
-        &server,
+        server,
         &format!("/office/patients/{consented}/unlink"),
         &office,
         &format!("facility={fac}&local_id={}", enc(&local)),
     );
     assert_eq!(r.status, 303, "{}", r.body);
-    assert!(get(&server, &r.location(), &office)
+    assert!(get(server, &r.location(), &office)
         .body
         .contains("連携を終了しました"));
-    let list = get(&server, "/office/candidates", &office);
+    let list = get(server, "/office/candidates", &office);
     assert_eq!(list.status, 200);
     assert!(list.no_store());
     let section = list
@@ -442,7 +276,7 @@ fn office_screens_run_the_network_without_a_shell() {
         .map(|k| input_value(section, k).expect("pair field"))
         .collect();
     let r = post(
-        &server,
+        server,
         "/office/candidates/link",
         &office,
         &format!(
@@ -460,58 +294,58 @@ fn office_screens_run_the_network_without_a_shell() {
         r.location()
     );
     // Auto-link runs and says how many.
-    let r = post(&server, "/office/candidates/auto", &office, "");
+    let r = post(server, "/office/candidates/auto", &office, "");
     assert_eq!(r.status, 303);
-    assert!(get(&server, &r.location(), &office)
+    assert!(get(server, &r.location(), &office)
         .body
         .contains("自動連携:"));
 
     // Audit: the chain verifies; the office's own acts are in its activity.
-    let r = get(&server, "/office/audit/verify", &office);
+    let r = get(server, "/office/audit/verify", &office);
     assert_eq!(r.status, 200);
     assert!(r.body.contains("data-ok=\"true\""), "{}", r.body);
-    let r = get(&server, "/office/audit?view=user&login=office", &office);
+    let r = get(server, "/office/audit?view=user&login=office", &office);
     assert_eq!(r.status, 200);
     assert!(
         r.body.contains("ログ参照"),
         "reading the log is itself logged"
     );
     let r = get(
-        &server,
+        server,
         "/office/audit?view=user&login=office&action=consent_withdraw",
         &office,
     );
     assert!(r.body.contains("同意撤回") && !r.body.contains("ログ参照 (audit_read)</td>"));
     assert!(r.body.contains(&format!(">{unconsented}<")), "{}", r.body);
     let r = get(
-        &server,
+        server,
         &format!("/office/audit?view=patient&id={consented}"),
         &office,
     );
     assert_eq!(r.status, 200);
-    assert!(get(&server, "/office/audit", &office)
+    assert!(get(server, "/office/audit", &office)
         .body
         .contains("緊急時閲覧の確認"));
-    let r = get(&server, "/office/audit?view=patient&id=123", &office);
+    let r = get(server, "/office/audit?view=patient&id=123", &office);
     assert_eq!(r.status, 400, "a malformed regional ID is named");
 
     // Settings: administrators only.
-    assert_eq!(get(&server, "/office/settings", &office).status, 403);
-    let r = get(&server, "/office/settings", &admin);
+    assert_eq!(get(server, "/office/settings", &office).status, 403);
+    let r = get(server, "/office/settings", &admin);
     assert_eq!(r.status, 200);
     assert!(r.body.contains("permission-matrix"));
     let r = post(
-        &server,
+        server,
         "/office/settings/match",
         &admin,
         "candidate_min=60&auto_link_min=90",
     );
     assert_eq!(r.status, 303, "{}", r.body);
-    assert!(get(&server, "/office/settings", &admin)
+    assert!(get(server, "/office/settings", &admin)
         .body
         .contains("value=\"90\""));
     let r = post(
-        &server,
+        server,
         "/office/settings/match",
         &admin,
         "candidate_min=80&auto_link_min=70",
@@ -522,26 +356,26 @@ fn office_screens_run_the_network_without_a_shell() {
     );
 
     // A doctor gets the 403 page on every office screen, and cannot post either.
-    let doctor = sign_in(&server, "doctor", DEMO_PASSWORD, &secret_of("doctor"));
+    let doctor = sign_in(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"));
     for path in [
         "/office",
         "/office/facilities",
         "/office/audit",
         "/office/candidates",
     ] {
-        let r = get(&server, path, &doctor);
+        let r = get(server, path, &doctor);
         assert_eq!(r.status, 403, "{path}");
         assert!(r.body.contains("権限がありません"), "{path}: {}", r.body);
         assert!(r.no_store());
     }
     let r = post(
-        &server,
+        server,
         "/office/facilities",
         &doctor,
         "code=0499999994&name=x&kind=clinic",
     );
     assert_eq!(r.status, 403);
     // The doctor's attempt is itself in the audit log, refused.
-    let r = get(&server, "/office/audit?view=user&login=doctor", &office);
+    let r = get(server, "/office/audit?view=user&login=doctor", &office);
     assert!(r.body.contains("not_office"), "{}", r.body);
 }

@@ -60,15 +60,7 @@ fn credential(headers: &HeaderMap) -> Option<String> {
             return Some(t.trim().to_owned());
         }
     }
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| {
-            c.split(';')
-                .map(str::trim)
-                .find_map(|kv| kv.strip_prefix(&format!("{SESSION_COOKIE}=")))
-        })
-        .map(str::to_owned)
+    crate::html::cookie_token(headers)
 }
 
 pub(crate) async fn principal(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use model::{ConsentScope, Date, FacilityCode, Profession, Purpose, RecordCategory, UnixTime};
+use model::{ConsentScope, Date, Profession, Purpose, RecordCategory, UnixTime};
 use service::{ConsentInput, Network};
 use store::Store;
 
@@ -12,50 +12,9 @@ mod common;
 
 use common::{sign_in, PASSWORD};
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    net: Network,
-    store: Arc<dyn Store>,
-    data: std::path::PathBuf,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tmp");
-    let region = dir.path().join("region");
-    let opts = synth::Options {
-        patients: 12,
-        seed: 11,
-        ..Default::default()
-    };
-    synth::generate(&opts, &region, &|_| {}).expect("synth");
-    let data = dir.path().join("data");
-    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("store"));
-    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
-    for f in &manifest.facilities {
-        let code = FacilityCode::parse(&f.code).expect("code");
-        let id = store.facility(&code, true).await.expect("fac").expect("id");
-        ingest::import_tree(
-            store.clone(),
-            id,
-            &region.join(&f.code),
-            &Default::default(),
-            Arc::new(ingest::NoProgress),
-        )
-        .await
-        .expect("import");
-    }
-    let net = Network::new(store.clone()).with_test_hashing();
-    Fixture {
-        _dir: dir,
-        net,
-        store,
-        data,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_decides_what_each_user_sees_and_everything_is_audited() {
-    let fx = fixture().await;
+    let fx = common::imported_region(12, 11).await;
     let net = &fx.net;
     // Register the imported facilities, add the office, link two facilities' local IDs
     // from the match candidates.
@@ -263,7 +222,7 @@ async fn consent_decides_what_each_user_sees_and_everything_is_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_needs_password_and_totp_and_locks_out() {
-    let fx = fixture().await;
+    let fx = common::imported_region(12, 11).await;
     let net = &fx.net;
     net.bootstrap_admin("admin", "管理者", PASSWORD)
         .await
@@ -305,7 +264,7 @@ async fn sign_in_needs_password_and_totp_and_locks_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_change_decisions_and_auto_link_never_goes_below_the_threshold() {
-    let fx = fixture().await;
+    let fx = common::imported_region(12, 11).await;
     let net = &fx.net;
     net.bootstrap_admin("admin", "管理者", PASSWORD)
         .await

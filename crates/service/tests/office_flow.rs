@@ -3,11 +3,8 @@
 //! (audited without names), the cheap audit tail check (and that it notices an edit near the
 //! end), and a clinician refused — and logged — on the office screens.
 
-use std::sync::Arc;
-
-use model::{FacilityCode, Profession};
+use model::Profession;
 use service::{Network, PairLinked, ServiceError};
-use store::Store;
 
 mod common;
 
@@ -15,31 +12,13 @@ use common::{add_user, enrolled_pair, sign_in};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn office_links_pairs_checks_the_audit_tail_and_refuses_clinicians() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let region = dir.path().join("region");
-    let opts = synth::Options {
-        patients: 12,
-        seed: 5,
-        ..Default::default()
-    };
-    synth::generate(&opts, &region, &|_| {}).expect("synth");
-    let data = dir.path().join("data");
-    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("store"));
-    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
-    for f in &manifest.facilities {
-        let code = FacilityCode::parse(&f.code).expect("code");
-        let id = store.facility(&code, true).await.expect("fac").expect("id");
-        ingest::import_tree(
-            store.clone(),
-            id,
-            &region.join(&f.code),
-            &Default::default(),
-            Arc::new(ingest::NoProgress),
-        )
-        .await
-        .expect("import");
-    }
-    let net = Network::new(store.clone()).with_test_hashing();
+    let common::Fixture {
+        dir: _dir,
+        net,
+        store,
+        data,
+        ..
+    } = common::imported_region(12, 5).await;
     let fx = enrolled_pair(&net, &store).await;
     let office = &fx.office;
 

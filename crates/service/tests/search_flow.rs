@@ -2,55 +2,12 @@
 //! synthetic region: what a clinician finds, pages through and opens, and what stays hidden.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use model::{ConsentScope, Date, FacilityCode, Profession, Purpose, RegionalId};
+use model::{ConsentScope, Date, Purpose, RegionalId};
 use service::{ConsentInput, Network, Principal, SearchInput, ServiceError, TimelineQuery};
 use ssmix2::Condition;
-use store::Store;
 
 mod common;
-
-use common::sign_in;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    net: Network,
-    store: Arc<dyn Store>,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tmp");
-    let region = dir.path().join("region");
-    let opts = synth::Options {
-        patients: 40,
-        seed: 7,
-        ..Default::default()
-    };
-    synth::generate(&opts, &region, &|_| {}).expect("synth");
-    let store: Arc<dyn Store> =
-        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("data")).expect("store"));
-    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
-    for f in &manifest.facilities {
-        let code = FacilityCode::parse(&f.code).expect("code");
-        let id = store.facility(&code, true).await.expect("fac").expect("id");
-        ingest::import_tree(
-            store.clone(),
-            id,
-            &region.join(&f.code),
-            &Default::default(),
-            Arc::new(ingest::NoProgress),
-        )
-        .await
-        .expect("import");
-    }
-    let net = Network::new(store.clone()).with_test_hashing();
-    Fixture {
-        _dir: dir,
-        net,
-        store,
-    }
-}
 
 fn hiragana(s: &str) -> String {
     s.chars()
@@ -97,7 +54,7 @@ async fn consent_all(net: &Network, office: &Principal, id: &RegionalId) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_only_visible_patients_and_the_timeline_pages_through_the_gate() {
-    let fx = fixture().await;
+    let fx = common::imported_region(40, 7).await;
     let net = &fx.net;
     let common::Enrolled {
         admin,
@@ -107,24 +64,7 @@ async fn search_finds_only_visible_patients_and_the_timeline_pages_through_the_g
         id,
         ..
     } = common::enrolled_pair(net, &fx.store).await;
-    common::add_user(
-        net,
-        &admin,
-        "dr",
-        Profession::Doctor,
-        vec![b.facility.clone()],
-    )
-    .await;
-    common::add_user(
-        net,
-        &admin,
-        "care",
-        Profession::CareWorker,
-        vec![b.facility.clone()],
-    )
-    .await;
-    let dr = sign_in(net, "dr", None, 0).await;
-    let care = sign_in(net, "care", None, 0).await;
+    let (dr, care) = common::doctor_and_care_worker(net, &admin, &b.facility, "dr", "care").await;
     let demo = fx
         .store
         .local_patient(&a)

@@ -4,12 +4,10 @@
 //! ingredient for overlapping days (二重投薬) or repeating a test (重複検査) are flagged.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use model::{ConsentScope, Date, FacilityCode, Profession, RecordCategory, UnixTime};
-use service::{ConsentInput, Network, Principal};
+use model::{ConsentScope, Date, RecordCategory, UnixTime};
+use service::ConsentInput;
 use ssmix2::{Condition, DataKind, StandardName};
-use store::Store;
 
 mod common;
 
@@ -82,41 +80,15 @@ fn lab_result(patient: &str, order: &str, date: &str) -> String {
         .replace("20111220", date)
 }
 
-async fn import(store: &Arc<dyn Store>, root: &Path, code: &FacilityCode) {
-    let id = store.facility(code, true).await.expect("fac").expect("id");
-    ingest::import_tree(
-        store.clone(),
-        id,
-        root,
-        &Default::default(),
-        Arc::new(ingest::NoProgress),
-    )
-    .await
-    .expect("import");
-}
-
-async fn sign_in(net: &Network, login: &str) -> Principal {
-    common::sign_in(net, login, None, 0).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let region = dir.path().join("region");
-    let opts = synth::Options {
-        patients: 12,
-        seed: 11,
-        ..Default::default()
-    };
-    synth::generate(&opts, &region, &|_| {}).expect("synth");
-    let store: Arc<dyn Store> =
-        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("data")).expect("store"));
-    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
-    for f in &manifest.facilities {
-        let code = FacilityCode::parse(&f.code).expect("code");
-        import(&store, &region.join(&f.code), &code).await;
-    }
-    let net = Network::new(store.clone()).with_test_hashing();
+    let common::Fixture {
+        dir: _dir,
+        region,
+        store,
+        net,
+        ..
+    } = common::imported_region(12, 11).await;
     let common::Enrolled {
         admin,
         office,
@@ -125,14 +97,8 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
         id,
         ..
     } = common::enrolled_pair(&net, &store).await;
-    for (login, profession) in [
-        ("dr.b", Profession::Doctor),
-        ("care.b", Profession::CareWorker),
-    ] {
-        common::add_user(&net, &admin, login, profession, vec![b.facility.clone()]).await;
-    }
-    let dr = sign_in(&net, "dr.b").await;
-    let care = sign_in(&net, "care.b").await;
+    let (dr, care) =
+        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
 
     // No consent: nothing read, every category refused with its reason.
     let s = net.patient_summary(&dr, &id).await.expect("summary");
@@ -219,8 +185,8 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
         ),
         &lab_result(&b.local_id, "800000000000004", &day(0)),
     );
-    import(&store, &root_a, &a.facility).await;
-    import(&store, &root_b, &b.facility).await;
+    common::import(&store, &root_a, &a.facility).await;
+    common::import(&store, &root_b, &b.facility).await;
 
     net.record_consent(
         &office,
@@ -447,8 +413,8 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
         )
         .replace("ORC|NW|", "ORC|CA|"),
     );
-    import(&store, &root_a, &a.facility).await;
-    import(&store, &root_b, &b.facility).await;
+    common::import(&store, &root_a, &a.facility).await;
+    common::import(&store, &root_b, &b.facility).await;
 
     let meds = net.medications(&dr, &id).await.expect("medications");
     let a_lines: Vec<_> = meds
@@ -489,22 +455,13 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
 /// may not see prescriptions, gets no warning and the refusal instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prescription_matching_a_recorded_drug_allergy_is_flagged() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let region = dir.path().join("region");
-    let opts = synth::Options {
-        patients: 12,
-        seed: 11,
-        ..Default::default()
-    };
-    synth::generate(&opts, &region, &|_| {}).expect("synth");
-    let store: Arc<dyn Store> =
-        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("data")).expect("store"));
-    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
-    for f in &manifest.facilities {
-        let code = FacilityCode::parse(&f.code).expect("code");
-        import(&store, &region.join(&f.code), &code).await;
-    }
-    let net = Network::new(store.clone()).with_test_hashing();
+    let common::Fixture {
+        dir: _dir,
+        region,
+        store,
+        net,
+        ..
+    } = common::imported_region(12, 11).await;
     let common::Enrolled {
         admin,
         office,
@@ -513,14 +470,8 @@ async fn a_prescription_matching_a_recorded_drug_allergy_is_flagged() {
         id,
         ..
     } = common::enrolled_pair(&net, &store).await;
-    for (login, profession) in [
-        ("dr.b", Profession::Doctor),
-        ("care.b", Profession::CareWorker),
-    ] {
-        common::add_user(&net, &admin, login, profession, vec![b.facility.clone()]).await;
-    }
-    let dr = sign_in(&net, "dr.b").await;
-    let care = sign_in(&net, "care.b").await;
+    let (dr, care) =
+        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
 
     // A records the fixture's allergies (IAM 3: アリナミン, HOT9 106824501); B prescribes a
     // drug line with that HOT code from today for 7 days.
@@ -556,8 +507,8 @@ async fn a_prescription_matching_a_recorded_drug_allergy_is_flagged() {
         ),
         &prescription(&b.local_id, order, &day(0), 7, "106824501", "3100001F1011"),
     );
-    import(&store, &root_a, &a.facility).await;
-    import(&store, &root_b, &b.facility).await;
+    common::import(&store, &root_a, &a.facility).await;
+    common::import(&store, &root_b, &b.facility).await;
     net.record_consent(
         &office,
         ConsentInput {

@@ -108,7 +108,7 @@ pub async fn review(
     me: SignedIn,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     let (chrome, mut head) = office(&state, &me, "audit", &q).await?;
     let net = &state.network;
     let p = &me.principal;
@@ -226,7 +226,7 @@ pub async fn verify(
     me: SignedIn,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     let (chrome, head) = office(&state, &me, "audit", &q).await?;
     let report = state
         .network

@@ -114,13 +114,7 @@ async fn list_view(
                 .collect(),
         })
         .collect();
-    let status = match error {
-        Some((status, message)) => {
-            head.error = Some(message);
-            status
-        }
-        None => StatusCode::OK,
-    };
+    let status = head.show_error(error);
     let t = ListPage {
         network_name: state.network_name.clone(),
         head,
@@ -146,7 +140,7 @@ pub async fn list(
     me: SignedIn,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     list_view(&state, &me, &q, None).await
 }
 
@@ -156,7 +150,7 @@ pub async fn link(
     me: SignedIn,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = FormData::parse(&String::from_utf8_lossy(&body));
+    let form = FormData::from_body(&body);
     let q = FormData::default();
     let (chrome, _) = office(&state, &me, "candidates", &q).await?;
     let result = async {

@@ -141,13 +141,7 @@ async fn list_view(
             }
         })
         .collect();
-    let status = match error {
-        Some((status, message)) => {
-            head.error = Some(message);
-            status
-        }
-        None => StatusCode::OK,
-    };
+    let status = head.show_error(error);
     let t = ListPage {
         network_name: state.network_name.clone(),
         head,
@@ -165,7 +159,7 @@ pub async fn list(
     me: SignedIn,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     let blank = FormData::from_pairs([
         ("status", "participating"),
         ("discloses", "on"),
@@ -181,7 +175,7 @@ pub async fn create(
     me: SignedIn,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = FormData::parse(&String::from_utf8_lossy(&body));
+    let form = FormData::from_body(&body);
     let q = FormData::default();
     let (chrome, _) = office(&state, &me, "facilities", &q).await?;
     let result = async {
@@ -243,13 +237,7 @@ async fn edit_view(
             form::facility_form(f)
         }
     };
-    let status = match error {
-        Some((status, message)) => {
-            head.error = Some(message);
-            status
-        }
-        None => StatusCode::OK,
-    };
+    let status = head.show_error(error);
     let t = EditPage {
         network_name: state.network_name.clone(),
         head,
@@ -268,7 +256,7 @@ pub async fn edit(
     Path(code): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     edit_view(&state, &me, &code, &q, None, None).await
 }
 
@@ -278,7 +266,7 @@ pub async fn update(
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = FormData::parse(&String::from_utf8_lossy(&body));
+    let form = FormData::from_body(&body);
     let q = FormData::default();
     let (chrome, _) = office(&state, &me, "facilities", &q).await?;
     let result = async {

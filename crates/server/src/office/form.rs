@@ -45,6 +45,16 @@ fn decode(s: &str) -> String {
 }
 
 impl FormData {
+    /// A POST body (`application/x-www-form-urlencoded`).
+    pub fn from_body(body: &[u8]) -> FormData {
+        FormData::parse(&String::from_utf8_lossy(body))
+    }
+
+    /// A request's query string; none is an empty form.
+    pub fn from_query(q: Option<&str>) -> FormData {
+        FormData::parse(q.unwrap_or(""))
+    }
+
     pub fn parse(s: &str) -> FormData {
         FormData(
             s.split('&')

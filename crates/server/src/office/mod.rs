@@ -131,6 +131,17 @@ impl Head {
     pub fn is(&self, section: &str) -> bool {
         self.section == section
     }
+
+    /// Show a rejected form's message; the page's status (200 without one).
+    pub fn show_error(&mut self, error: Option<(StatusCode, String)>) -> StatusCode {
+        match error {
+            Some((status, message)) => {
+                self.error = Some(message);
+                status
+            }
+            None => StatusCode::OK,
+        }
+    }
 }
 
 /// The signed-in user may use the office screens: the page chrome, or the 403 page. The
@@ -333,7 +344,7 @@ async fn dashboard(
     me: SignedIn,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     let (chrome, head) = office(&state, &me, "dashboard", &q).await?;
     let net = &state.network;
     let p = &me.principal;

@@ -84,24 +84,6 @@ struct ConsentsPage {
     form: FormData,
 }
 
-fn status_of_error(head: &mut Head, error: Option<(StatusCode, String)>) -> StatusCode {
-    match error {
-        Some((status, message)) => {
-            head.error = Some(message);
-            status
-        }
-        None => StatusCode::OK,
-    }
-}
-
-fn body_form(body: &Bytes) -> FormData {
-    FormData::parse(&String::from_utf8_lossy(body))
-}
-
-fn query_form(q: &Option<String>) -> FormData {
-    FormData::parse(q.as_deref().unwrap_or(""))
-}
-
 async fn lookup_view(
     state: &AppState,
     me: &SignedIn,
@@ -111,7 +93,7 @@ async fn lookup_view(
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, HtmlError> {
     let (chrome, mut head) = office(state, me, "patients", q).await?;
-    let status = status_of_error(&mut head, error);
+    let status = head.show_error(error);
     let t = LookupPage {
         network_name: state.network_name.clone(),
         head,
@@ -128,7 +110,7 @@ pub async fn lookup(
     me: SignedIn,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = query_form(&q);
+    let q = FormData::from_query(q.as_deref());
     let (chrome, _) = office(&state, &me, "patients", &q).await?;
     if !q.get("id").is_empty() {
         return match form::regional_id("地域共通ID", "id", q.get("id")) {
@@ -171,7 +153,7 @@ pub async fn enroll(
     me: SignedIn,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let q = FormData::default();
     let (chrome, _) = office(&state, &me, "patients", &q).await?;
     let result = async {
@@ -250,7 +232,7 @@ async fn show_view(
         })
         .collect();
     let now = UnixTime::now();
-    let status = status_of_error(&mut head, error);
+    let status = head.show_error(error);
     let t = PatientPage {
         network_name: state.network_name.clone(),
         head,
@@ -287,7 +269,7 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = query_form(&q);
+    let q = FormData::from_query(q.as_deref());
     show_view(&state, &me, &id, &q, FormData::default(), None).await
 }
 
@@ -317,7 +299,7 @@ pub async fn link(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let (chrome, _) = office(&state, &me, "patients", &FormData::default()).await?;
     let rid = parse_id(&state, &chrome, &id)?;
     let result = async {
@@ -340,7 +322,7 @@ pub async fn unlink(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let (chrome, _) = office(&state, &me, "patients", &FormData::default()).await?;
     let rid = parse_id(&state, &chrome, &id)?;
     let result = async {
@@ -363,7 +345,7 @@ pub async fn merge(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let (chrome, _) = office(&state, &me, "patients", &FormData::default()).await?;
     let rid = parse_id(&state, &chrome, &id)?;
     let result = async {
@@ -401,7 +383,7 @@ pub async fn unmerge(
     Path(merge_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let (chrome, _) = office(&state, &me, "patients", &FormData::default()).await?;
     let back = form.get("back").to_owned();
     let result = async {
@@ -509,7 +491,7 @@ async fn consents_view(
     let now = UnixTime::now();
     let mut rows: Vec<ConsentRow> = consents.into_iter().map(|c| consent_row(c, now)).collect();
     rows.reverse();
-    let status = status_of_error(&mut head, error);
+    let status = head.show_error(error);
     let t = ConsentsPage {
         network_name: state.network_name.clone(),
         head,
@@ -528,7 +510,7 @@ pub async fn consents(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = query_form(&q);
+    let q = FormData::from_query(q.as_deref());
     let today = UnixTime::now().date_jst().to_string();
     let blank =
         FormData::from_pairs([("mode", "all_facilities".to_owned()), ("valid_from", today)]);
@@ -541,7 +523,7 @@ pub async fn record_consent(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let q = FormData::default();
     let (chrome, _) = office(&state, &me, "patients", &q).await?;
     let rid = parse_id(&state, &chrome, &id)?;
@@ -570,7 +552,7 @@ pub async fn withdraw_consent(
     Path(consent_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = body_form(&body);
+    let form = FormData::from_body(&body);
     let q = FormData::default();
     let (chrome, _) = office(&state, &me, "patients", &q).await?;
     let result = async {

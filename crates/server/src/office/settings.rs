@@ -83,13 +83,7 @@ async fn view(
                 .collect(),
         })
         .collect();
-    let status = match error {
-        Some((status, message)) => {
-            head.error = Some(message);
-            status
-        }
-        None => StatusCode::OK,
-    };
+    let status = head.show_error(error);
     let t = SettingsPage {
         network_name: state.network_name.clone(),
         head,
@@ -116,7 +110,7 @@ pub async fn show(
     me: SignedIn,
     RawQuery(q): RawQuery,
 ) -> Result<Response, HtmlError> {
-    let q = FormData::parse(q.as_deref().unwrap_or(""));
+    let q = FormData::from_query(q.as_deref());
     view(&state, &me, &q, None).await
 }
 
@@ -141,7 +135,7 @@ pub async fn permissions(
     me: SignedIn,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = FormData::parse(&String::from_utf8_lossy(&body));
+    let form = FormData::from_body(&body);
     let (chrome, _) = admin(&state, &me, &FormData::default()).await?;
     let result = async {
         let current = state.network.permission_matrix().await?;
@@ -180,7 +174,7 @@ pub async fn policy(
     me: SignedIn,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = FormData::parse(&String::from_utf8_lossy(&body));
+    let form = FormData::from_body(&body);
     let (chrome, _) = admin(&state, &me, &FormData::default()).await?;
     let result = async {
         let settings = form::policy_settings(&form)?;
@@ -199,7 +193,7 @@ pub async fn match_settings(
     me: SignedIn,
     body: Bytes,
 ) -> Result<Response, HtmlError> {
-    let form = FormData::parse(&String::from_utf8_lossy(&body));
+    let form = FormData::from_body(&body);
     let (chrome, _) = admin(&state, &me, &FormData::default()).await?;
     let result = async {
         let settings = form::match_settings(&form)?;

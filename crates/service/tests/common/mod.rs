@@ -1,9 +1,11 @@
-//! Set-up shared by the service integration tests: sign-in, facilities, users, and one
-//! patient enrolled from the best match candidate.
+//! Set-up shared by the service integration tests: a synthetic region imported into an
+//! embedded store, sign-in, facilities, users, and one patient enrolled from the best match
+//! candidate.
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use model::{
@@ -14,6 +16,57 @@ use service::{Network, NewUser, Principal};
 use store::Store;
 
 pub const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
+
+/// A synthetic region (`<dir>/region`) imported into an embedded store (`<dir>/data`), and
+/// the network over it; the folder lives as long as this.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub region: PathBuf,
+    pub data: PathBuf,
+    pub store: Arc<dyn Store>,
+    pub net: Network,
+}
+
+/// Generate a region of `patients` with `seed` and import every facility's tree.
+pub async fn imported_region(patients: usize, seed: u64) -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let region = dir.path().join("region");
+    let opts = synth::Options {
+        patients,
+        seed,
+        ..Default::default()
+    };
+    synth::generate(&opts, &region, &|_| {}).expect("synth");
+    let data = dir.path().join("data");
+    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("store"));
+    let manifest = synth::Manifest::read(&region.join("manifest.json")).expect("manifest");
+    for f in &manifest.facilities {
+        let code = FacilityCode::parse(&f.code).expect("code");
+        import(&store, &region.join(&f.code), &code).await;
+    }
+    let net = Network::new(store.clone()).with_test_hashing();
+    Fixture {
+        dir,
+        region,
+        data,
+        store,
+        net,
+    }
+}
+
+/// Import one facility's standard-storage tree at `root`.
+pub async fn import(store: &Arc<dyn Store>, root: &Path, code: &FacilityCode) {
+    let id = store.facility(code, true).await.expect("fac").expect("id");
+    ingest::import_tree(
+        store.clone(),
+        id,
+        root,
+        &Default::default(),
+        Arc::new(ingest::NoProgress),
+    )
+    .await
+    .expect("import");
+}
 
 /// Sign in with the password and the TOTP code of time step `step` from now (a code is
 /// accepted once, so a second sign-in of the same user uses the next step).
@@ -49,6 +102,24 @@ pub async fn add_user(
     )
     .await
     .expect("add user");
+}
+
+/// A doctor and a care worker of `facility`, added by `admin` (both), then signed in
+/// (both): `(doctor, care worker)`.
+pub async fn doctor_and_care_worker(
+    net: &Network,
+    admin: &Principal,
+    facility: &FacilityCode,
+    doctor: &str,
+    care: &str,
+) -> (Principal, Principal) {
+    for (login, profession) in [(doctor, Profession::Doctor), (care, Profession::CareWorker)] {
+        add_user(net, admin, login, profession, vec![facility.clone()]).await;
+    }
+    (
+        sign_in(net, doctor, None, 0).await,
+        sign_in(net, care, None, 0).await,
+    )
 }
 
 /// Register every facility the store knows (from its imports): participating, disclosing

@@ -1,0 +1,345 @@
+//! What the end-to-end tests share: the real `renkei serve` (plain or `--demo`) on a free
+//! port, killed when dropped; the demo's printed logins and regional IDs; raw HTTP/1.1
+//! requests over `TcpStream` (JSON calls, HTML pages, form posts); TOTP codes and sign-in
+//! through the HTML form.
+
+// Each test binary pulls this module in with `mod common;` and uses only a subset of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The password of every demo login.
+pub const DEMO_PASSWORD: &str = "renkei-Demo-2026";
+
+/// A running `renkei serve`; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// `renkei --data <data> serve` on a free port, once `/healthz` answers.
+    pub fn start(data: &Path) -> Server {
+        let (server, _) = Server::spawn(data, &[], Stdio::null());
+        server.wait_healthy(Duration::from_secs(30));
+        server
+    }
+
+    /// `renkei --data <data> serve <extra> --listen 127.0.0.1:<free port>`, not waited for.
+    fn spawn(data: &Path, extra: &[&str], stdout: Stdio) -> (Server, Option<ChildStdout>) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
+            .arg("--data")
+            .arg(data)
+            .arg("serve")
+            .args(extra)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
+        let stdout = child.stdout.take();
+        (Server { child, port }, stdout)
+    }
+
+    fn wait_healthy(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while get_with(self, "/healthz", "").0 != 200 {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// `renkei serve --demo` in a temporary data folder, and what it printed: a TOTP secret per
+/// login, a consented and a non-consenting regional ID.
+pub struct DemoServer {
+    // Declared first: the server is stopped before its data folder is removed.
+    pub server: Server,
+    /// Login → base32 TOTP secret.
+    pub secrets: BTreeMap<String, String>,
+    pub consented: String,
+    pub refused: String,
+    /// Everything the demo printed up to "renkei is serving", for failure messages.
+    pub text: String,
+    _tmp: tempfile::TempDir,
+}
+
+impl DemoServer {
+    /// `renkei serve --demo --demo-patients <patients>`, once `/healthz` answers.
+    pub fn start(patients: u32) -> DemoServer {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let patients = patients.to_string();
+        let (server, stdout) = Server::spawn(
+            &tmp.path().join("data"),
+            &["--demo", "--demo-patients", &patients],
+            Stdio::piped(),
+        );
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout.expect("stdout")).lines() {
+            let line = line.expect("line");
+            let done = line.starts_with("renkei is serving");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        let text = lines.join("\n");
+        // `  <login> <facilities>  TOTP secret <base32>`
+        let secrets: BTreeMap<String, String> = lines
+            .iter()
+            .filter_map(|l| {
+                let login = l.split_whitespace().next()?;
+                let secret = l.split("TOTP secret ").nth(1)?.trim();
+                (!secret.is_empty() && !secret.contains(char::is_whitespace))
+                    .then(|| (login.to_owned(), secret.to_owned()))
+            })
+            .collect();
+        // `  try regional ID <a> (consented) and <b> (no consent)`
+        let ids: Vec<String> = lines
+            .iter()
+            .find(|l| l.contains("try regional ID"))
+            .map(|l| {
+                l.split_whitespace()
+                    .filter(|w| w.len() == 16 && w.bytes().all(|b| b.is_ascii_digit()))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            ids.len(),
+            2,
+            "demo output without two regional IDs:\n{text}"
+        );
+        server.wait_healthy(Duration::from_secs(60));
+        let [consented, refused]: [String; 2] = ids.try_into().expect("two IDs");
+        DemoServer {
+            server,
+            secrets,
+            consented,
+            refused,
+            text,
+            _tmp: tmp,
+        }
+    }
+
+    /// The TOTP secret the demo printed for `login`.
+    pub fn secret(&self, login: &str) -> &str {
+        self.secrets
+            .get(login)
+            .unwrap_or_else(|| panic!("no demo login {login} in:\n{}", self.text))
+    }
+}
+
+/// One request on its own connection: (status, the whole response as text); status 0 when
+/// nothing is listening yet.
+pub fn raw(server: &Server, request: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) else {
+        return (0, String::new());
+    };
+    let _ = s.write_all(request.as_bytes());
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (
+        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0),
+        text,
+    )
+}
+
+/// The body of a whole response.
+pub fn body(resp: &str) -> &str {
+    resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
+}
+
+/// A JSON API call, with a bearer token: (status, body as JSON, or as a string if not JSON).
+pub fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let json = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let (status, text) = raw(
+        server,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        ),
+    );
+    if status == 0 {
+        return (0, Value::Null);
+    }
+    let body = self::body(&text);
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    )
+}
+
+/// A GET with extra header lines (each ending in `\r\n`): (status, headers + body).
+pub fn get_with(server: &Server, path: &str, headers: &str) -> (u16, String) {
+    raw(
+        server,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"),
+    )
+}
+
+/// A page with the session cookie (`name=value`): (status, headers + body).
+pub fn get_html(server: &Server, path: &str, cookie: &str) -> (u16, String) {
+    get_with(server, path, &format!("Cookie: {cookie}\r\n"))
+}
+
+/// A response split into its parts.
+pub struct Resp {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn location(&self) -> String {
+        self.header("location").unwrap_or_default()
+    }
+
+    pub fn no_store(&self) -> bool {
+        self.header("cache-control")
+            .is_some_and(|v| v.contains("no-store"))
+    }
+
+    /// The session cookie (`name=value`) the response sets.
+    pub fn cookie(&self) -> Option<String> {
+        self.header("set-cookie")
+            .and_then(|c| c.split(';').next().map(str::to_owned))
+    }
+}
+
+/// One HTTP/1.1 request with an optional session cookie, extra header lines (each ending in
+/// `\r\n`) and an url-encoded form as a POST body.
+pub fn http(
+    server: &Server,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    extra: &str,
+) -> Resp {
+    let host = format!("127.0.0.1:{}", server.port);
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let content = form
+        .map(|f| {
+            format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                f.len()
+            )
+        })
+        .unwrap_or_default();
+    let (status, text) = raw(
+        server,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{cookie}{extra}{content}\r\n{}",
+            form.unwrap_or("")
+        ),
+    );
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Resp {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Percent-encoding for a form field or a query parameter.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The TOTP code `step` 30-s steps from now. A code is used once per user and step: a test
+/// signing a user in again takes another step.
+pub fn totp(secret: &str, step: i64) -> String {
+    auth::TotpSecret::from_base32(secret)
+        .expect("secret")
+        .code_at(model::UnixTime::now().plus_seconds(30 * step))
+}
+
+/// Post the HTML sign-in form with a TOTP code; a 303 with the session cookie on success.
+pub fn post_login(server: &Server, login: &str, password: &str, code: &str) -> Resp {
+    let form = format!(
+        "login={}&password={}&totp={code}&facility=",
+        enc(login),
+        enc(password)
+    );
+    http(server, "POST", "/login", None, Some(&form), "")
+}
+
+/// Sign in through the HTML form with the code of `step`; returns the session cookie
+/// (`name=value`).
+pub fn html_login(server: &Server, login: &str, password: &str, secret: &str, step: i64) -> String {
+    let r = post_login(server, login, password, &totp(secret, step));
+    assert_eq!(
+        r.status, 303,
+        "sign-in {login}: {}\r\n\r\n{}",
+        r.head, r.body
+    );
+    r.cookie().expect("session cookie")
+}
+
+/// Sign in through the JSON API with the code of `step`; returns the bearer token.
+pub fn api_login(server: &Server, login: &str, password: &str, secret: &str, step: i64) -> String {
+    let (status, body) = call(
+        server,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(
+            &serde_json::json!({ "login": login, "password": password, "totp": totp(secret, step) }),
+        ),
+    );
+    assert_eq!(status, 200, "login {login}: {body}");
+    body["token"].as_str().expect("token").to_owned()
+}
