@@ -2,9 +2,10 @@
 //! facility's API key is accepted; the service layer (`Network::agent_*`) checks the rest and
 //! audits. Errors go through [`ApiError`] like the rest of the API.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use upload::{
@@ -12,7 +13,9 @@ use upload::{
     BATCH_CONTENT_TYPE, MAX_BATCH_BYTES,
 };
 
-use crate::api::{invalid, principal, ApiResult};
+use serde_json::json;
+
+use crate::api::{invalid, principal, ApiError, ApiResult};
 use crate::AppState;
 
 /// JSON bodies of check requests: [`upload::MAX_CHECK`] file references fit well within this.
@@ -57,9 +60,31 @@ async fn files(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(run): Path<i64>,
-    body: Bytes,
-) -> ApiResult<Json<BatchAnswer>> {
-    let p = principal(&state, &headers).await?;
+    body: Body,
+) -> Response {
+    match store_batch(&state, &headers, run, body).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => e,
+    }
+}
+
+fn too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({ "error": format!("a batch is at most {MAX_BATCH_BYTES} bytes") })),
+    )
+        .into_response()
+}
+
+async fn store_batch(
+    state: &AppState,
+    headers: &HeaderMap,
+    run: i64,
+    body: Body,
+) -> Result<BatchAnswer, Response> {
+    let p = principal(state, headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -67,14 +92,25 @@ async fn files(
     if content_type.split(';').next().map(str::trim) != Some(BATCH_CONTENT_TYPE) {
         return Err(invalid(format!(
             "a batch is sent as Content-Type: {BATCH_CONTENT_TYPE}"
-        )));
+        ))
+        .into_response());
     }
-    Ok(Json(
-        state
-            .network
-            .agent_store_batch(&p, run, body.to_vec())
-            .await?,
-    ))
+    // Refuse an announced oversize batch before reading any of it.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BATCH_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BATCH_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    state
+        .network
+        .agent_store_batch(&p, run, bytes.to_vec())
+        .await
+        .map_err(|e| ApiError::from(e).into_response())
 }
 
 async fn finish(
