@@ -305,21 +305,34 @@ fn read_one(
     if known.get(rel) == Some(&sha) {
         return Ok(Read::Unchanged);
     }
+    Ok(Read::New(ingest_file(rel, bytes, sha, options)))
+}
+
+/// One file of a facility's tree as the store takes it: classified (record index or
+/// quarantine, notices, ADT demographics, clinical facts). The one way a file becomes an
+/// [`IngestFile`], used by [`import_tree`] and by the server's agent endpoint so that the two
+/// cannot drift. `sha256` must be the SHA-256 of `bytes` (the caller has it already).
+pub fn ingest_file(
+    path: &str,
+    bytes: Vec<u8>,
+    sha256: Sha256,
+    options: &ClassifyOptions,
+) -> IngestFile {
     let Classified {
         outcome,
         notices,
         demographics,
         facts,
-    } = classify(rel, &bytes, options);
-    Ok(Read::New(IngestFile {
-        path: rel.to_owned(),
+    } = classify(path, &bytes, options);
+    IngestFile {
+        path: path.to_owned(),
         bytes,
-        sha256: sha,
+        sha256,
         outcome,
         notices,
         demographics,
         facts,
-    }))
+    }
 }
 
 /// Read the clinical facts of records stored before facts were extracted at import (stores

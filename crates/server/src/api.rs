@@ -44,9 +44,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-fn invalid(msg: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError(ServiceError::Invalid(msg.into()))
 }
 

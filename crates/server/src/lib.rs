@@ -5,6 +5,7 @@
 //! gate is involved yet. Clinical views arrive with the access gate and must read records only
 //! through it.
 
+mod agent_api;
 mod api;
 mod chart;
 mod clinical;
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())
+        .merge(agent_api::routes())
         .merge(office::routes())
         .with_state(state)
 }

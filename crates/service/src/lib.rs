@@ -11,6 +11,7 @@ mod office;
 mod search;
 mod settings;
 mod timeline;
+mod upload;
 mod viewer;
 
 use std::sync::Arc;
@@ -144,6 +145,8 @@ pub struct Network {
     pub(crate) totp_required: bool,
     /// Password hashing cost; tests lower it.
     pub(crate) hash_params: Option<auth::HashParams>,
+    /// Facility agents' runs in progress (see `upload.rs`).
+    pub(crate) agent_runs: upload::SharedAgentRuns,
 }
 
 impl Network {
@@ -155,6 +158,7 @@ impl Network {
             passwords: auth::PasswordPolicy::default(),
             totp_required: true,
             hash_params: None,
+            agent_runs: Default::default(),
         }
     }
 
