@@ -1,6 +1,7 @@
 //! `renkei`: the command line of the regional network.
 
 mod admin;
+mod agent_cli;
 mod bench;
 mod bench_viewer;
 mod cli_progress;
@@ -162,6 +163,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         cmd: admin::AuditCommand,
+    },
+    /// The facility agent: upload the facility's SS-MIX2 storage to the network (off-site copy).
+    Agent {
+        #[command(subcommand)]
+        cmd: agent_cli::AgentCommand,
     },
     /// Benchmarks.
     Bench {
@@ -425,6 +431,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench { what } => bench::run(what).await,
+        Command::Agent { cmd } => tokio::task::spawn_blocking(move || agent_cli::run(cmd))
+            .await
+            .context("the agent stopped")?,
         Command::Login => admin::login(&network(&cli.data)?, &cli.data, &cli.sign_in).await,
         Command::Logout => admin::logout(&network(&cli.data)?, &cli.data).await,
         Command::Facility { cmd } => {
