@@ -6,31 +6,12 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use common::{api_login, call, Server};
-
-const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
-
-fn renkei(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("RENKEI_NEW_PASSWORD", PASSWORD)
-        .output()
-        .expect("run renkei");
-    assert!(
-        out.status.success(),
-        "renkei {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{renkei, PASSWORD};
 
 /// POST a binary body (`Content-Length` may claim more than is sent): (status, body as JSON).
 fn post_bytes(

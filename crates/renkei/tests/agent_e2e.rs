@@ -13,24 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use common::{api_login, call, Server};
-
-const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
-
-fn renkei(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("RENKEI_NEW_PASSWORD", PASSWORD)
-        .output()
-        .expect("run renkei");
-    assert!(
-        out.status.success(),
-        "renkei {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{renkei, PASSWORD};
 
 fn agent_args<'a>(server: &'a str, root: &'a str, state: &'a str, key: &'a str) -> Vec<&'a str> {
     vec![

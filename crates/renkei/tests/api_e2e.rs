@@ -4,32 +4,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::json;
 
 use common::{
     api_login, call, get_html, get_with, post_login, totp, DemoServer, Server, DEMO_PASSWORD,
 };
-
-const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
-
-fn renkei(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("RENKEI_NEW_PASSWORD", PASSWORD)
-        .output()
-        .expect("run renkei");
-    assert!(
-        out.status.success(),
-        "renkei {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{renkei, PASSWORD};
 
 fn login(server: &Server, user: &str, secret: &str, step: i64) -> String {
     api_login(server, user, PASSWORD, secret, step)

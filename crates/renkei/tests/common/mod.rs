@@ -343,3 +343,23 @@ pub fn api_login(server: &Server, login: &str, password: &str, secret: &str, ste
     assert_eq!(status, 200, "login {login}: {body}");
     body["token"].as_str().expect("token").to_owned()
 }
+
+/// The password every test user gets (through `RENKEI_NEW_PASSWORD` for the CLI).
+pub const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
+
+/// Run the `renkei` command line on a data folder; panics with its stderr if it fails.
+pub fn renkei(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("RENKEI_NEW_PASSWORD", PASSWORD)
+        .output()
+        .expect("run renkei");
+    assert!(
+        out.status.success(),
+        "renkei {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
