@@ -332,6 +332,7 @@ pub fn ingest_file(
         notices,
         demographics,
         facts,
+        recorded_at: None,
     }
 }
 

@@ -104,6 +104,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
                         ..Default::default()
                     }),
                     facts: vec![],
+                    recorded_at: None,
                 }],
             )
             .await

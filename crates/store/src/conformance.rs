@@ -29,6 +29,7 @@ fn record_file(path: &str, content: &str) -> IngestFile {
         notices: vec![],
         demographics: None,
         facts: Vec::new(),
+        recorded_at: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn bad_file(path: &str, content: &[u8]) -> IngestFile {
         notices: vec![],
         demographics: None,
         facts: Vec::new(),
+        recorded_at: None,
     }
 }
 
@@ -442,6 +444,7 @@ fn fact_file(
                 fact,
             })
             .collect(),
+        recorded_at: None,
     }
 }
 
@@ -807,6 +810,7 @@ fn indexed_file(
         notices: vec![],
         demographics,
         facts: Vec::new(),
+        recorded_at: None,
     }
 }
 

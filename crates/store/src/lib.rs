@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod facts;
 pub mod packs;
 pub mod registry;
+pub mod replication;
 pub mod search;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -26,6 +27,10 @@ pub use facts::{
 };
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
+pub use replication::{
+    Backlog, BlobReport, Feed, FeedCursor, FeedVersion, NodeRole, PackProblem, RegistryChange, Replication,
+    RowOp, SiteState,
+};
 pub use search::{
     kana_search_key, kanji_search_key, LocalPatientHit, NameQuery, PagedRecord, PatientSearch,
     RecordCursor, RecordFilter, RecordVersion,
@@ -126,6 +131,9 @@ pub struct IngestFile {
     pub demographics: Option<model::Demographics>,
     /// Clinical facts of a current (`_1`) standard-storage file, for the viewer.
     pub facts: Vec<ClinicalFact>,
+    /// When the network accepted the file (RFC 3339); None = now. A replica keeps the
+    /// primary's time so that `--as-of` answers the same everywhere.
+    pub recorded_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,7 +235,7 @@ pub struct StoredRecord {
 
 /// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
 #[async_trait]
-pub trait Store: Registry + Send + Sync {
+pub trait Store: Registry + Replication + Send + Sync {
     /// Look a facility up, registering it when `create` is set.
     async fn facility(&self, code: &FacilityCode, create: bool) -> Result<Option<FacilityId>>;
 

@@ -1,0 +1,1 @@
+//! A replica renkei server as a site.

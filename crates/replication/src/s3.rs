@@ -1,0 +1,1 @@
+//! An S3-compatible bucket as a site (written by a helper; see the module plan in lib.rs).
