@@ -57,6 +57,47 @@ impl UnixTime {
     }
 }
 
+impl UnixTime {
+    /// A point in time as an operator types it for `--as-of`: RFC 3339 with `Z` or an offset
+    /// (`2026-11-25T14:00:00+09:00`), or a local Japan time without offset
+    /// (`2026-11-25 14:00`, seconds optional), or a date alone (`2026-11-25`: the end of that
+    /// day, Japan time — "as the data stood that day").
+    pub fn parse_as_of(s: &str) -> Option<UnixTime> {
+        const JST: i64 = 9 * 3600;
+        let s = s.trim();
+        let date = Date::parse(s.get(..10)?)?;
+        let rest = &s[10..];
+        if rest.is_empty() {
+            return Some(UnixTime((date.days() + 1) * 86_400 - JST - 1));
+        }
+        let t = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' '))?;
+        let (clock, offset) = if let Some(c) = t.strip_suffix('Z') {
+            (c, 0)
+        } else if t.len() > 6 && matches!(t.as_bytes()[t.len() - 6], b'+' | b'-') {
+            let (c, o) = t.split_at(t.len() - 6);
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let oh: i64 = o.get(1..3)?.parse().ok()?;
+            let om: i64 = o.get(4..6)?.parse().ok()?;
+            (c, sign * (oh * 3600 + om * 60))
+        } else {
+            (t, JST)
+        };
+        let mut parts = clock.split(':').map(|p| p.parse::<i64>().ok());
+        let h = parts.next()??;
+        let mi = parts.next()??;
+        let se = match parts.next() {
+            Some(v) => v?,
+            None => 0,
+        };
+        if parts.next().is_some() || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        Some(UnixTime(
+            date.days() * 86_400 + h * 3600 + mi * 60 + se - offset,
+        ))
+    }
+}
+
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rfc3339())
@@ -169,5 +210,25 @@ mod tests {
         assert_eq!(Date::parse("1970-01-01").unwrap().days(), 0);
         assert_eq!(UnixTime(0).date_jst().to_string(), "1970-01-01");
         assert_eq!(UnixTime(15 * 3600).date_jst().to_string(), "1970-01-02");
+    }
+}
+
+#[cfg(test)]
+mod as_of_tests {
+    use super::UnixTime;
+
+    #[test]
+    fn as_of_forms() {
+        let z = UnixTime::parse_as_of("2026-11-25T05:00:00Z").unwrap();
+        assert_eq!(z.rfc3339(), "2026-11-25T05:00:00Z");
+        assert_eq!(UnixTime::parse_as_of("2026-11-25T14:00:00+09:00"), Some(z));
+        assert_eq!(UnixTime::parse_as_of("2026-11-25 14:00"), Some(z));
+        assert_eq!(
+            UnixTime::parse_as_of("2026-11-25").unwrap().rfc3339(),
+            "2026-11-25T14:59:59Z"
+        );
+        for bad in ["", "yesterday", "2026-13-01", "2026-11-25T25:00Z", "2026-11-25X"] {
+            assert_eq!(UnixTime::parse_as_of(bad), None, "{bad}");
+        }
     }
 }

@@ -5,6 +5,7 @@ mod agent_cli;
 mod bench;
 mod bench_viewer;
 mod cli_progress;
+mod offsite_cli;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +33,10 @@ struct Cli {
         default_value = "renkei-data"
     )]
     data: PathBuf,
+    /// Configuration file (off-site sites, replication token); default `<data>/renkei.toml`
+    /// when it exists.
+    #[arg(long, global = true, env = "RENKEI_CONFIG")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     sign_in: admin::SignIn,
     #[command(subcommand)]
@@ -107,6 +112,45 @@ enum Command {
             env = "RENKEI_NETWORK_NAME"
         )]
         network_name: String,
+        /// Run as a replica of another renkei server (an empty data folder becomes one and
+        /// stays one until `renkei promote`): it accepts the primary's shipments and serves
+        /// nothing else. Needs a replication token in the configuration.
+        #[arg(long)]
+        replica: bool,
+    },
+    /// Make this replica the primary (disaster recovery). Run with the server stopped.
+    Promote,
+    /// Write a facility's SS-MIX2 tree back, byte for byte, from this data folder or an
+    /// off-site copy, as it stood now or at an earlier time (災害時の復元).
+    Restore {
+        #[arg(long)]
+        facility: FacilityCode,
+        /// New or empty folder to write the tree into.
+        #[arg(long)]
+        to: PathBuf,
+        /// The time to restore: 2026-11-25 (end of that day, Japan time), "2026-11-25 14:00"
+        /// (Japan time) or RFC 3339 (2026-11-25T05:00:00Z).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// A site of the configuration (`[[site]] name`), or `local` (default).
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Check every stored content at every site (this data folder = `local`); report missing
+    /// or corrupt ones, and with --repair mend them from a good copy.
+    Verify {
+        /// Check only these sites (repeatable); default all.
+        #[arg(long)]
+        site: Vec<String>,
+        #[arg(long)]
+        repair: bool,
+    },
+    /// The off-site copies and how far behind each is (lag).
+    Sites,
+    /// Ship to every site now what it lacks (the server does this continuously).
+    Ship {
+        #[arg(long)]
+        site: Vec<String>,
     },
     /// Store totals: facilities, files, records per kind, raw vs stored size.
     Stats,
@@ -191,6 +235,13 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// For commands that may run while the server does (restore, verify, sites, ship).
+fn open_store_alongside(data: &Path) -> Result<Arc<dyn Store>> {
+    let store = SqliteStore::open_alongside(data)
+        .with_context(|| format!("opening the data folder {}", data.display()))?;
+    Ok(Arc::new(store))
 }
 
 fn open_store(data: &Path) -> Result<Arc<dyn Store>> {
@@ -345,19 +396,114 @@ async fn run(cli: Cli) -> Result<()> {
             demo,
             demo_patients,
             network_name,
+            replica,
         } => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
             let store = open_store(&cli.data)?;
-            if demo && store.facilities().await?.is_empty() {
-                load_demo(&store, &cli.data, demo_patients).await?;
+            let mut state = server::AppState::new(store.clone(), network_name);
+            state.replication_token = config.token()?;
+            if replica {
+                if state.replication_token.is_none() {
+                    bail!("a replica needs a replication token: [replication] token_file = … in renkei.toml");
+                }
+                state.network.become_replica().await?;
+            }
+            state.replica = matches!(
+                state.network.node_role().await?,
+                store::NodeRole::Replica { .. }
+            );
+            if state.replica {
+                println!(
+                    "this data folder is a replica: accepting shipments only (promote with `renkei promote`)"
+                );
+            } else {
+                if demo && store.facilities().await?.is_empty() {
+                    load_demo(&store, &cli.data, demo_patients).await?;
+                }
+                let sites = Arc::new(config.sites()?);
+                if !sites.is_empty() {
+                    let names: Vec<&str> = sites.iter().map(|s| s.name()).collect();
+                    println!("shipping off-site copies to: {}", names.join(", "));
+                    tokio::spawn(offsite_cli::ship_forever(
+                        state.network.clone(),
+                        sites.clone(),
+                        config.interval(),
+                    ));
+                }
+                state.sites = sites;
             }
             println!(
                 "renkei is serving {} on http://{listen}/ (Ctrl-C to stop)",
                 cli.data.display()
             );
-            let state = server::AppState::new(store, network_name);
             tokio::select! {
                 r = server::serve(state, listen) => r.with_context(|| format!("serving on {listen}"))?,
                 _ = tokio::signal::ctrl_c() => println!("stopping"),
+            }
+            Ok(())
+        }
+        Command::Promote => {
+            let network = network(&cli.data)?;
+            let actor = local_event(audit::Action::FacilityChange, "").actor;
+            let applied = network.promote(&actor).await?;
+            println!(
+                "{} is now the primary (replicated through version {}, audit entry {}). Start it with `renkei serve`; point facility agents at it.",
+                cli.data.display(),
+                applied.version,
+                applied.audit
+            );
+            Ok(())
+        }
+        Command::Restore {
+            facility,
+            to,
+            as_of,
+            from,
+        } => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            let actor = local_event(audit::Action::Export, "").actor;
+            offsite_cli::restore(
+                &network,
+                &config,
+                &facility,
+                &to,
+                as_of.as_deref(),
+                from.as_deref(),
+                &actor,
+            )
+            .await
+        }
+        Command::Verify { site, repair } => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            if !offsite_cli::verify(&network, &config, &site, repair).await? {
+                bail!("some copies are damaged{}", if repair { " and could not be repaired" } else { " (run with --repair)" });
+            }
+            Ok(())
+        }
+        Command::Sites => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            offsite_cli::print_sites(&network, &config.sites()?).await
+        }
+        Command::Ship { site } => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            for s in config.sites()? {
+                if !site.is_empty() && !site.iter().any(|n| n == s.name()) {
+                    continue;
+                }
+                let r = network.ship_to(&s).await?;
+                println!(
+                    "{}: {} versions, {} registry changes, {} audit entries in {} shipments ({:.1} MB)",
+                    s.name(),
+                    r.versions,
+                    r.registry_changes,
+                    r.audit_entries,
+                    r.shipments,
+                    r.bytes as f64 / 1e6
+                );
             }
             Ok(())
         }

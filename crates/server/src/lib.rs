@@ -12,6 +12,7 @@ mod clinical;
 mod html;
 mod office;
 mod patient_views;
+mod replication_api;
 mod views;
 
 use std::net::SocketAddr;
@@ -31,6 +32,13 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub network: service::Network,
     pub network_name: String,
+    /// The token a primary (or `renkei restore --from`) must present to the replication
+    /// endpoints; None = replication endpoints refused.
+    pub replication_token: Option<String>,
+    /// This server is a replica: it serves replication only.
+    pub replica: bool,
+    /// The off-site copies this primary ships to (shown with their lag to the office).
+    pub sites: Arc<Vec<service::offsite::Site>>,
 }
 
 impl AppState {
@@ -39,6 +47,9 @@ impl AppState {
             network: service::Network::new(store.clone()),
             store,
             network_name,
+            replication_token: None,
+            replica: false,
+            sites: Arc::new(Vec::new()),
         }
     }
 }
@@ -104,6 +115,11 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(agent_api::routes())
         .merge(office::routes())
+        .merge(replication_api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            replication_api::replica_guard,
+        ))
         .with_state(state)
 }
 

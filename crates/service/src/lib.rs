@@ -8,6 +8,7 @@
 mod access;
 mod identity;
 mod office;
+pub mod offsite;
 mod search;
 mod settings;
 mod timeline;
@@ -147,6 +148,8 @@ pub struct Network {
     pub(crate) hash_params: Option<auth::HashParams>,
     /// Facility agents' runs in progress (see `upload.rs`).
     pub(crate) agent_runs: upload::SharedAgentRuns,
+    /// A replica applies one shipment at a time.
+    pub(crate) apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Network {
@@ -159,6 +162,7 @@ impl Network {
             totp_required: true,
             hash_params: None,
             agent_runs: Default::default(),
+            apply_lock: Default::default(),
         }
     }
 

@@ -10,6 +10,7 @@
 mod bench_scale;
 mod facts;
 mod registry;
+mod replication;
 mod schema;
 mod viewer;
 
@@ -47,9 +48,9 @@ pub(crate) struct Inner {
     /// One writer at a time (SQLite allows no more); readers use their own connection.
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
-    packs: LocalPacks,
+    pub(crate) packs: LocalPacks,
     /// The audit chain's newest (seq, hash), kept outside the database.
-    audit_anchor: PathBuf,
+    pub(crate) audit_anchor: PathBuf,
     _lock: fs::File,
 }
 
@@ -75,6 +76,17 @@ fn open_connection(path: &Path) -> Result<Connection> {
 impl SqliteStore {
     /// Open (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        Self::open_with(data_dir, false)
+    }
+
+    /// Open the store even while a server holds it: for commands that read (restore, verify,
+    /// status) and append the odd audit entry, which SQLite's own locking serialises with
+    /// the server's writes. No migration is run: the server has done it.
+    pub fn open_alongside(data_dir: &Path) -> Result<SqliteStore> {
+        Self::open_with(data_dir, true)
+    }
+
+    fn open_with(data_dir: &Path, alongside: bool) -> Result<SqliteStore> {
         fs::create_dir_all(data_dir).map_err(|e| StoreError::Blob {
             path: data_dir.display().to_string(),
             source: e,
@@ -89,11 +101,20 @@ impl SqliteStore {
                 path: lock_path.display().to_string(),
                 source: e,
             })?;
-        fs2::FileExt::try_lock_exclusive(&lock)
-            .map_err(|_| StoreError::Locked(data_dir.display().to_string()))?;
+        let locked = fs2::FileExt::try_lock_exclusive(&lock).is_ok();
+        if !locked && !alongside {
+            return Err(StoreError::Locked(data_dir.display().to_string()));
+        }
         let db_path = data_dir.join(DB_FILE);
+        if !locked && !db_path.exists() {
+            return Err(StoreError::NotFound(format!("no store in {}", data_dir.display())));
+        }
         let mut writer = open_connection(&db_path)?;
-        schema::migrate(&mut writer)?;
+        if locked {
+            schema::migrate(&mut writer)?;
+        } else {
+            schema::check_current(&writer)?;
+        }
         let reader = open_connection(&db_path)?;
         let packs = LocalPacks::open(data_dir.join("blobs"))?;
         Ok(SqliteStore {
@@ -883,7 +904,7 @@ fn write_batch(
                     &f.sha256.0[..],
                     f.bytes.len() as i64,
                     run.0,
-                    at
+                    f.recorded_at.as_deref().unwrap_or(&at)
                 ])
                 .map_err(db_err)?;
             if existing.is_some() {
@@ -942,7 +963,7 @@ fn write_batch(
                             f.path,
                             reason,
                             line.map(|l| l as i64),
-                            at
+                            f.recorded_at.as_deref().unwrap_or(&at)
                         ])
                         .map_err(db_err)?;
                 }

@@ -286,7 +286,7 @@ fn entry_of(t: (i64, String, Vec<u8>, Vec<u8>)) -> Result<audit::Entry> {
 }
 
 /// The anchor file: the newest (seq, hash) of the audit chain, outside the database.
-fn write_anchor(path: &Path, seq: u64, hash: &[u8; 32]) -> Result<()> {
+pub(crate) fn write_anchor(path: &Path, seq: u64, hash: &[u8; 32]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let text = format!("{seq} {}\n", store::packs::hex(hash));
     std::fs::write(&tmp, text).map_err(|e| StoreError::Blob {
@@ -1173,4 +1173,82 @@ fn demographics_row(r: &Row) -> rusqlite::Result<Demographics> {
         zip: r.get(5)?,
         address: r.get(6)?,
     })
+}
+
+/// Audit entries after `seq`, oldest first (the replication stream).
+pub(crate) fn audit_after(conn: &Connection, seq: u64, limit: i64) -> Result<Vec<audit::Entry>> {
+    query_all(
+        conn,
+        "SELECT seq, event, prev_hash, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        params![seq as i64, limit],
+        entry_from,
+        entry_of,
+    )
+}
+
+/// Append a primary's entries as they are. Each must continue this chain: its hash is
+/// recomputed from the previous one and its event, so a replica never holds an entry the
+/// primary's chain would not verify. Entries already here must be the same entries.
+pub(crate) fn append_replicated_audit(
+    conn: &mut Connection,
+    entries: &[audit::Entry],
+) -> Result<Option<(u64, [u8; 32])>> {
+    let tx = conn.transaction().map_err(db_err)?;
+    let mut head: Option<(u64, [u8; 32])> = tx
+        .query_row(
+            "SELECT seq, event, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            entry_from,
+        )
+        .optional()
+        .map_err(db_err)?
+        .map(entry_of)
+        .transpose()?
+        .map(|e| (e.seq, e.hash));
+    let mut appended = false;
+    for entry in entries {
+        if let Some((seq, _)) = head {
+            if entry.seq <= seq {
+                let here: Vec<u8> = tx
+                    .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [entry.seq as i64], |r| r.get(0))
+                    .map_err(db_err)?;
+                if here != entry.hash {
+                    return Err(StoreError::Conflict(format!(
+                        "audit entry {} differs from the one already replicated here: the primary's chain has changed",
+                        entry.seq
+                    )));
+                }
+                continue;
+            }
+        }
+        let expected = audit::append(head.as_ref().map(|(s, h)| (s, h)), entry.event.clone());
+        if expected.seq != entry.seq || expected.hash != entry.hash || expected.prev_hash != entry.prev_hash {
+            return Err(StoreError::Conflict(format!(
+                "audit entry {} does not continue the chain held here (head {})",
+                entry.seq,
+                head.map(|h| h.0).unwrap_or(0)
+            )));
+        }
+        let e = &entry.event;
+        tx.execute(
+            "INSERT INTO audit_log(seq, at, actor, action, patient, flagged, event, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                entry.seq as i64,
+                e.at.0,
+                e.actor,
+                e.action.as_str(),
+                e.patient.as_ref().map(|p| p.as_str().to_owned()),
+                e.flagged,
+                String::from_utf8_lossy(&audit::canonical(e)),
+                &entry.prev_hash[..],
+                &entry.hash[..]
+            ],
+        )
+        .map_err(db_err)?;
+        head = Some((entry.seq, entry.hash));
+        appended = true;
+    }
+    tx.commit().map_err(db_err)?;
+    Ok(if appended { head } else { None })
 }

@@ -359,12 +359,133 @@ fn search_keys_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(SEARCH_KEYS_INDEXES)
 }
 
+/// 5: replication. The registry tables are journaled by triggers, in the same transaction as
+/// each change, so that no change can reach the store without reaching the journal; sites
+/// and this node's role are kept apart (they describe this copy, they are not shipped).
+const REPLICATION_TABLES: &str = "
+    CREATE TABLE replication_journal (
+        seq INTEGER PRIMARY KEY,
+        tbl TEXT NOT NULL,
+        op TEXT NOT NULL,
+        row TEXT NOT NULL
+    );
+    CREATE TABLE replication_sites (
+        name TEXT PRIMARY KEY,
+        state TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE node (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+";
+
+fn replication_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(REPLICATION_TABLES)?;
+    install_journal_triggers(tx)?;
+    // A store that already holds a network starts its journal with every registry row as it
+    // stands, so a site added later receives the whole registry, not only later changes.
+    for table in JOURNALED {
+        let cols = columns(tx, table)?;
+        tx.execute_batch(&format!(
+            "INSERT INTO replication_journal(tbl, op, row) SELECT '{table}', 'upsert', {} FROM {table}",
+            json_of(&cols, "")
+        ))?;
+    }
+    Ok(())
+}
+
+/// The network's own tables, shipped to replicas row by row. Not here: what the ingest derives
+/// from raw files (records, facts, local demographics, quarantine — a replica derives them
+/// again), sessions (per server) and the audit log (shipped by sequence number).
+pub const JOURNALED: &[&str] = &[
+    "facilities",
+    "regional_ids",
+    "links",
+    "merges",
+    "consents",
+    "users",
+    "api_keys",
+    "settings",
+];
+
+/// (name, declared type, part of the primary key) of each column.
+pub fn columns(
+    conn: &rusqlite::Connection,
+    table: &str,
+) -> rusqlite::Result<Vec<(String, String, bool)>> {
+    let mut st = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(5)? > 0,
+        ))
+    })?;
+    rows.collect()
+}
+
+/// `json_object('col', NEW.col, …)`; BLOB columns as hex.
+fn json_of(cols: &[(String, String, bool)], prefix: &str) -> String {
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|(name, ty, _)| {
+            if ty.eq_ignore_ascii_case("BLOB") {
+                format!("'{name}', hex({prefix}{name})")
+            } else {
+                format!("'{name}', {prefix}{name}")
+            }
+        })
+        .collect();
+    format!("json_object({})", parts.join(", "))
+}
+
+/// (Re)create the journal triggers from the tables' current columns: called after every
+/// migration, so a column added later is journaled too.
+fn install_journal_triggers(tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+    for table in JOURNALED {
+        let cols = columns(tx, table)?;
+        let keys: Vec<(String, String, bool)> = cols.iter().filter(|c| c.2).cloned().collect();
+        let upsert = json_of(&cols, "NEW.");
+        let key = json_of(&keys, "OLD.");
+        tx.execute_batch(&format!(
+            "DROP TRIGGER IF EXISTS journal_{table}_insert;
+             DROP TRIGGER IF EXISTS journal_{table}_update;
+             DROP TRIGGER IF EXISTS journal_{table}_delete;
+             CREATE TRIGGER journal_{table}_insert AFTER INSERT ON {table}
+                 BEGIN INSERT INTO replication_journal(tbl, op, row) VALUES ('{table}', 'upsert', {upsert}); END;
+             CREATE TRIGGER journal_{table}_update AFTER UPDATE ON {table}
+                 BEGIN INSERT INTO replication_journal(tbl, op, row) VALUES ('{table}', 'upsert', {upsert}); END;
+             CREATE TRIGGER journal_{table}_delete AFTER DELETE ON {table}
+                 BEGIN INSERT INTO replication_journal(tbl, op, row) VALUES ('{table}', 'delete', {key}); END;"
+        ))?;
+    }
+    Ok(())
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
-const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[search_keys_step];
+const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] =
+    &[search_keys_step, replication_step];
+
+/// The first schema version with the replication journal.
+const JOURNAL_SINCE: usize = MIGRATIONS.len() + 2;
 
 /// The schema version this renkei writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len() + RUST_STEPS.len();
+
+/// The schema must be exactly this renkei's (a store opened alongside a server is not
+/// migrated).
+pub fn check_current(conn: &Connection) -> Result<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::Database(e.to_string()))?;
+    if current as usize != SCHEMA_VERSION {
+        return Err(StoreError::Database(format!(
+            "the running server's database schema is version {current}, this renkei's is {SCHEMA_VERSION}: use the same renkei version"
+        )));
+    }
+    Ok(())
+}
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let db = |e: rusqlite::Error| StoreError::Database(e.to_string());
@@ -392,6 +513,12 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         step(&tx).map_err(db)?;
         tx.execute_batch(&format!("PRAGMA user_version = {version}"))
             .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    if current < SCHEMA_VERSION && SCHEMA_VERSION > JOURNAL_SINCE {
+        // A later step may have changed a journaled table's columns.
+        let tx = conn.transaction().map_err(db)?;
+        install_journal_triggers(&tx).map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())

@@ -185,6 +185,23 @@ impl LocalPacks {
         Ok(())
     }
 
+    /// Put back a pack whose file is missing or damaged, atomically. The damaged file, if
+    /// any, is moved to `damaged/` beside the packs rather than deleted: it is evidence.
+    pub fn replace(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path_of(name);
+        if path.exists() {
+            let aside = self.root.join("damaged");
+            fs::create_dir_all(&aside).map_err(|e| io_err(&aside, e))?;
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            let to = aside.join(format!("{name}.pack.{stamp}"));
+            fs::rename(&path, &to).map_err(|e| io_err(&to, e))?;
+        }
+        self.write(name, bytes)
+    }
+
     /// Decompress one frame.
     pub fn read_frame(&self, pack: &str, offset: u64, len: u32) -> Result<Vec<u8>> {
         let path = self.path_of(pack);

@@ -1,0 +1,159 @@
+//! The replication endpoints (`/api/v1/replication/…`): what a primary calls on a replica,
+//! and what `renkei restore --from` / `renkei verify --site` call on a renkei site. Only the
+//! replication token is accepted (never a user session or a facility key): these calls move
+//! whole networks' data and are made by machines.
+//!
+//! On a replica every other page and API answers 503 ([`replica_guard`]): serving the viewer
+//! would mean writing audit entries of the replica's own, which would fork the primary's
+//! chain it is copying.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use replication::remote::{decode_contents, encode_contents, Applied, ContentsRequest, ReplicaStatus};
+use replication::wire::MAX_SHIPMENT_BYTES;
+use serde::Deserialize;
+use serde_json::json;
+use service::ServiceError;
+use sha2::Digest;
+use store::{BlobReport, StoredFile};
+
+use crate::api::{invalid, ApiError, ApiResult};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/replication/status", get(status))
+        .route(
+            "/api/v1/replication/shipments",
+            post(shipment).layer(DefaultBodyLimit::max(MAX_SHIPMENT_BYTES)),
+        )
+        .route("/api/v1/replication/tree", get(tree))
+        .route("/api/v1/replication/contents", post(contents))
+        .route("/api/v1/replication/verify", post(verify))
+        .route(
+            "/api/v1/replication/repair",
+            post(repair).layer(DefaultBodyLimit::max(MAX_SHIPMENT_BYTES)),
+        )
+}
+
+/// The caller must present this server's replication token.
+fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(expected) = state.replication_token.as_deref() else {
+        return Err(ApiError::from(ServiceError::Forbidden(
+            "replication is not enabled on this server (no replication token configured)".into(),
+        )));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compare digests: equal length, no early exit on the first differing byte.
+    let a = sha2::Sha256::digest(given.as_bytes());
+    let b = sha2::Sha256::digest(expected.as_bytes());
+    if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 || given.is_empty() {
+        return Err(ApiError::from(ServiceError::Unauthenticated(
+            "wrong or missing replication token".into(),
+        )));
+    }
+    Ok(())
+}
+
+async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<ReplicaStatus>> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.network.replica_status().await?))
+}
+
+async fn shipment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Applied>> {
+    authorize(&state, &headers)?;
+    let (feed, contents) =
+        replication::wire::decode(&body).map_err(|e| invalid(e.to_string()))?;
+    Ok(Json(state.network.apply_shipment(feed, contents).await?))
+}
+
+#[derive(Deserialize)]
+struct TreeQuery {
+    facility: String,
+    as_of: Option<String>,
+}
+
+async fn tree(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TreeQuery>,
+) -> ApiResult<Json<Vec<StoredFile>>> {
+    authorize(&state, &headers)?;
+    let code = model::FacilityCode::parse(&q.facility)
+        .map_err(|e| invalid(format!("facility: {e}")))?;
+    let as_of = q.as_of.as_deref().map(service::offsite::as_of).transpose()?;
+    Ok(Json(state.network.tree_as_of(&code, as_of.as_deref()).await?))
+}
+
+async fn contents(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<ContentsRequest>,
+) -> Response {
+    let run = async {
+        authorize(&state, &headers)?;
+        let shas = req
+            .sha256
+            .iter()
+            .map(|h| model::Sha256::from_hex(h).ok_or_else(|| invalid(format!("sha256: {h} is not a SHA-256"))))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let found = state.network.contents_by_sha(&shas).await?;
+        Ok::<_, ApiError>(encode_contents(&found))
+    };
+    match run.await {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, replication::wire::CONTENT_TYPE)],
+            Body::from(body),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn verify(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<BlobReport>> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.network.verify_local().await?))
+}
+
+async fn repair(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&state, &headers)?;
+    let contents = decode_contents(&body).map_err(invalid)?;
+    let n = state.network.repack(contents.into_iter().collect()).await?;
+    Ok(Json(json!({ "repaired": n })))
+}
+
+/// On a replica, everything but replication and health answers 503 with the reason.
+pub async fn replica_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !state.replica
+        || path.starts_with("/api/v1/replication/")
+        || path == "/healthz"
+        || path.starts_with("/static/")
+    {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "このサーバーは複製（レプリカ）です。昇格（renkei promote）するまで閲覧・登録はできません。\n\
+         This server is a replica: it serves nothing but replication until it is promoted with `renkei promote`.\n",
+    )
+        .into_response()
+}
