@@ -102,7 +102,9 @@ impl Config {
 pub async fn ship_forever(network: Network, sites: Arc<Vec<Site>>, interval: Duration) {
     loop {
         for site in sites.iter() {
-            if let Err(e) = network.ship_to(site).await {
+            let round: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
+                Box::pin(network.ship_to(site));
+            if let Err(e) = round.await {
                 eprintln!("replication to site {}: {e}", site.name());
             }
         }

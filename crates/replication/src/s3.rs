@@ -1,1 +1,1221 @@
-//! An S3-compatible bucket as a site (written by a helper; see the module plan in lib.rs).
+//! An S3-compatible bucket as an off-site backup site.
+//!
+//! The bucket holds only immutable objects, each written once and never deleted or
+//! overwritten by shipping — so a ransomware that takes the primary (and its credentials to
+//! write here) still cannot destroy what was shipped, especially with Object Lock on:
+//!
+//! ```text
+//! [prefix/]packs/{name[0..2]}/{name}.pack                       the primary's packs, as stored
+//! [prefix/]versions/{facility}/{first:020}-{last:020}-{h16}.jsonl.zst   store::FeedVersion lines
+//! [prefix/]registry/{first:020}-{last:020}-{h16}.jsonl.zst              store::RegistryChange lines
+//! [prefix/]audit/{first:020}-{last:020}-{h16}.jsonl.zst                 audit::Entry lines
+//! ```
+//!
+//! A pack's name is the SHA-256 of its bytes; `h16` is the first 16 hex digits of the SHA-256
+//! of the log object's (compressed) bytes. Both make every key name its content: a re-ship
+//! after a crash writes the same or a new key, never different bytes under an existing key,
+//! and `verify` can check every object against its key alone. Readers dedupe the versions of
+//! overlapping logs.
+//!
+//! Within one shipment packs go first, then version logs, then registry and audit logs, so a
+//! log never points at a pack that is not in the bucket yet.
+//!
+//! No patient data is logged here: file paths (`0001234567/01/...`) hold patient IDs, so they
+//! only appear in errors, which go to the operator.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use model::{FacilityCode, Sha256};
+use object_store::aws::{AmazonS3Builder, Checksum};
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, HeaderMap, HeaderValue, ObjectStore, ObjectStoreExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use store::{BlobLocation, Feed, FeedVersion, LocalPacks, RegistryChange};
+
+use crate::{Result, SiteConfig, SiteError};
+
+/// Requests in flight at once: enough to hide the latency of a distant bucket, few enough not
+/// to be throttled or to hold many packs in memory.
+const CONCURRENCY: usize = 4;
+/// zstd level of the log objects (JSON lines compress ~10× at this level already).
+const LOG_ZSTD_LEVEL: i32 = 3;
+
+/// Where the bytes of a pack come from: the primary's store when shipping, or any copy whose
+/// bytes hash to the pack's name when repairing.
+#[async_trait]
+pub trait PackSource: Send + Sync {
+    /// The pack's bytes as stored, or None if this source does not have it.
+    async fn pack(&self, name: &str) -> Result<Option<Vec<u8>>>;
+}
+
+#[async_trait]
+impl PackSource for LocalPacks {
+    async fn pack(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        if !is_pack_name(name) {
+            // Never turn an arbitrary string into a file path.
+            return Ok(None);
+        }
+        let path = self.path_of(name);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SiteError::Store(store::StoreError::Blob {
+                path: path.display().to_string(),
+                source,
+            })),
+        }
+    }
+}
+
+/// Another S3 site can be the source of a repair (or of a restore into a local store): its
+/// copy is returned only if its bytes hash to the name.
+#[async_trait]
+impl PackSource for S3Site {
+    async fn pack(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        if !is_pack_name(name) {
+            return Ok(None);
+        }
+        let key = pack_key(name);
+        match self.get_opt(&key).await? {
+            Some(bytes) if hex_sha(&bytes) == name => Ok(Some(bytes)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// What one [`S3Site::ship`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipOutcome {
+    pub packs_uploaded: u64,
+    /// Packs already in the bucket (shipped by an earlier feed).
+    pub packs_skipped: u64,
+    /// Log objects written (versions per facility, registry, audit).
+    pub log_objects: u64,
+    /// Log objects already in the bucket with the same bytes (a re-ship of the same feed).
+    pub log_objects_skipped: u64,
+    /// Bytes uploaded in total (packs and logs).
+    pub bytes_uploaded: u64,
+    pub versions: u64,
+    pub registry_changes: u64,
+    pub audit_entries: u64,
+}
+
+/// One file of a facility's tree as restored from a site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteFile {
+    pub path: String,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// When the network recorded this version (RFC 3339).
+    pub recorded_at: String,
+    /// Every known place of this content in the bucket, the version's own first; reads fall
+    /// back to the next one when one is damaged.
+    pub locations: Vec<BlobLocation>,
+}
+
+/// What is wrong with a pack object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackDamage {
+    Missing,
+    Corrupt,
+}
+
+/// A pack that a version log points at but that the bucket cannot give back intact (or a
+/// pack object whose bytes do not hash to its name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SitePackProblem {
+    pub pack: String,
+    pub key: String,
+    pub damage: PackDamage,
+    pub detail: String,
+    /// Version lines (deduplicated) whose content is in this pack: how much is at stake.
+    pub versions: u64,
+}
+
+/// A log object that does not match the hash in its key or does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogProblem {
+    pub key: String,
+    pub detail: String,
+}
+
+/// The result of [`S3Site::verify`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteReport {
+    pub site: String,
+    /// Objects read in full (logs and packs).
+    pub objects_checked: u64,
+    pub bytes_checked: u64,
+    pub log_objects: u64,
+    /// Distinct version lines found in the version logs.
+    pub versions: u64,
+    pub packs_checked: u64,
+    pub pack_problems: Vec<SitePackProblem>,
+    pub log_problems: Vec<LogProblem>,
+}
+
+impl SiteReport {
+    pub fn is_clean(&self) -> bool {
+        self.pack_problems.is_empty() && self.log_problems.is_empty()
+    }
+}
+
+/// The result of [`S3Site::repair`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairOutcome {
+    /// Packs put back (names).
+    pub repaired: Vec<String>,
+    /// Objects that could not be repaired: (key or pack name, why).
+    pub unrepaired: Vec<(String, String)>,
+}
+
+/// An S3-compatible bucket as a site. See the module documentation for the layout.
+pub struct S3Site {
+    name: String,
+    /// Key prefix without slashes at either end ("" = the bucket's root).
+    prefix: String,
+    /// For reads, HEADs and listings.
+    store: Arc<dyn ObjectStore>,
+    /// How to build a writer: kept so that the Object Lock retain-until date is computed when
+    /// writing, not when the site was opened.
+    builder: AmazonS3Builder,
+    object_lock_days: Option<u32>,
+}
+
+impl std::fmt::Debug for S3Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No credentials in debug output.
+        f.debug_struct("S3Site")
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .field("object_lock_days", &self.object_lock_days)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Site {
+    /// Open a site from its configuration: `url` is the endpoint, `bucket` is required,
+    /// `region` defaults to `us-east-1` (what most S3-compatible servers accept). Requests are
+    /// path-style (`endpoint/bucket/key`), which every S3-compatible server understands;
+    /// plain `http://` endpoints are allowed (a server on loopback or a private network).
+    pub fn new(cfg: &SiteConfig) -> Result<S3Site> {
+        let site_err = |message: String| SiteError::Site {
+            site: cfg.name.clone(),
+            message,
+        };
+        let url = cfg.required("url", &cfg.url)?;
+        let bucket = cfg.required("bucket", &cfg.bucket)?;
+        let region = cfg.region.as_deref().unwrap_or("us-east-1");
+        let mut builder = AmazonS3Builder::new()
+            .with_endpoint(url)
+            .with_bucket_name(bucket)
+            .with_region(region)
+            .with_virtual_hosted_style_request(false)
+            .with_allow_http(url.starts_with("http://"));
+        if let Some(key) = &cfg.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = cfg.secret_access_key()? {
+            builder = builder.with_secret_access_key(secret);
+        }
+        let store = builder
+            .clone()
+            .build()
+            .map_err(|e| site_err(format!("invalid S3 configuration: {e}")))?;
+        let prefix = cfg
+            .prefix
+            .as_deref()
+            .unwrap_or("")
+            .trim_matches('/')
+            .to_owned();
+        if !prefix.is_empty() {
+            ObjectPath::parse(&prefix)
+                .map_err(|e| site_err(format!("invalid prefix {prefix:?}: {e}")))?;
+        }
+        Ok(S3Site {
+            name: cfg.name.clone(),
+            prefix,
+            store: Arc::new(store),
+            builder,
+            object_lock_days: cfg.object_lock_days,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Ship one feed. Idempotent: packs already in the bucket are skipped (HEAD first), and a
+    /// log object's key names its bytes, so re-shipping the same feed writes nothing new or
+    /// only logs whose versions readers dedupe. Every pack is checked against its name before
+    /// upload: a damaged pack on the primary is never propagated.
+    pub async fn ship(&self, feed: &Feed, packs: &dyn PackSource) -> Result<ShipOutcome> {
+        let writer = self.writer()?;
+        let mut out = ShipOutcome {
+            versions: feed.versions.len() as u64,
+            registry_changes: feed.registry.len() as u64,
+            audit_entries: feed.audit.len() as u64,
+            ..ShipOutcome::default()
+        };
+
+        // 1. Packs, so that no log points at a pack that is not here.
+        // Owned names: a stream of borrowed `&str` items makes this future's `Send` bound
+        // higher-ranked, which a spawned task cannot prove.
+        let names: BTreeSet<String> = feed
+            .versions
+            .iter()
+            .filter_map(|v| v.location.as_ref())
+            .map(|l| l.pack.clone())
+            .collect();
+        let shipped: Vec<Option<u64>> = stream::iter(names)
+            .map(|name: String| {
+                let writer = writer.clone();
+                async move { self.ship_pack(&*writer, &name, packs).await }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for s in shipped {
+            match s {
+                Some(bytes) => {
+                    out.packs_uploaded += 1;
+                    out.bytes_uploaded += bytes;
+                }
+                None => out.packs_skipped += 1,
+            }
+        }
+
+        // 2. Version logs, one object per facility.
+        let mut by_facility: BTreeMap<&FacilityCode, Vec<&FeedVersion>> = BTreeMap::new();
+        for v in &feed.versions {
+            by_facility.entry(&v.facility).or_default().push(v);
+        }
+        for (facility, mut versions) in by_facility {
+            versions.sort_by_key(|v| v.id);
+            let (first, last) = (versions[0].id, versions[versions.len() - 1].id);
+            let dir = format!("versions/{facility}");
+            self.ship_log(&*writer, &dir, first, last, &versions, &mut out)
+                .await?;
+        }
+
+        // 3. Registry changes, 4. audit entries.
+        if let (Some(first), Some(last)) = (feed.registry.first(), feed.registry.last()) {
+            self.ship_log(
+                &*writer,
+                "registry",
+                first.seq,
+                last.seq,
+                &feed.registry,
+                &mut out,
+            )
+            .await?;
+        }
+        if let (Some(first), Some(last)) = (feed.audit.first(), feed.audit.last()) {
+            self.ship_log(
+                &*writer,
+                "audit",
+                first.seq,
+                last.seq,
+                &feed.audit,
+                &mut out,
+            )
+            .await?;
+        }
+        tracing::info!(
+            site = %self.name,
+            packs_uploaded = out.packs_uploaded,
+            packs_skipped = out.packs_skipped,
+            log_objects = out.log_objects,
+            bytes = out.bytes_uploaded,
+            versions = out.versions,
+            "shipped to S3 site"
+        );
+        Ok(out)
+    }
+
+    /// Upload one pack unless it is there; the bytes uploaded, or None if skipped.
+    async fn ship_pack(
+        &self,
+        writer: &dyn ObjectStore,
+        name: &str,
+        packs: &dyn PackSource,
+    ) -> Result<Option<u64>> {
+        let key = pack_key(name);
+        if self.exists(&key).await? {
+            return Ok(None);
+        }
+        let bytes = packs.pack(name).await?.ok_or_else(|| {
+            self.obj_err(
+                &key,
+                "a version points at this pack but the source does not have it",
+            )
+        })?;
+        if hex_sha(&bytes) != name {
+            return Err(self.obj_err(
+                &key,
+                "the source's copy does not hash to its name (damaged pack on the primary: \
+                 run verify there); not shipped",
+            ));
+        }
+        let len = bytes.len() as u64;
+        self.put(writer, &key, bytes).await?;
+        Ok(Some(len))
+    }
+
+    /// Write one log object (`{dir}/{first:020}-{last:020}-{h16}.jsonl.zst`) unless an object
+    /// with the same key, hence the same bytes, is there.
+    async fn ship_log<T: Serialize>(
+        &self,
+        writer: &dyn ObjectStore,
+        dir: &str,
+        first: impl Into<i128>,
+        last: impl Into<i128>,
+        items: &[T],
+        out: &mut ShipOutcome,
+    ) -> Result<()> {
+        let bytes = encode_log(items).map_err(|e| self.obj_err(dir, &e))?;
+        let key = format!(
+            "{dir}/{:020}-{:020}-{}.jsonl.zst",
+            first.into(),
+            last.into(),
+            &hex_sha(&bytes)[..16]
+        );
+        if self.exists(&key).await? {
+            out.log_objects_skipped += 1;
+            return Ok(());
+        }
+        out.bytes_uploaded += bytes.len() as u64;
+        self.put(writer, &key, bytes).await?;
+        out.log_objects += 1;
+        Ok(())
+    }
+
+    /// The facilities that have version logs in the bucket.
+    pub async fn facilities(&self) -> Result<Vec<FacilityCode>> {
+        let dir = self.path("versions")?;
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(|e| self.obj_err("versions/", &e.to_string()))?;
+        let mut out = Vec::new();
+        for p in listed.common_prefixes {
+            let Some(last) = p.filename() else { continue };
+            match FacilityCode::parse(last) {
+                Ok(code) => out.push(code),
+                Err(_) => tracing::warn!(site = %self.name, dir = %p, "not a facility folder"),
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The facility's tree as of a time (None = latest): see [`select_tree`]. Every line of
+    /// every version log of the facility is read.
+    pub async fn tree_as_of(
+        &self,
+        facility: &FacilityCode,
+        as_of: Option<&str>,
+    ) -> Result<Vec<SiteFile>> {
+        let versions = self.read_versions(Some(facility)).await?;
+        Ok(select_tree(&versions, as_of))
+    }
+
+    /// Read contents back, each checked against its SHA-256, in the order of `files`.
+    ///
+    /// Locations are grouped by pack and frame, each frame is fetched and decompressed once,
+    /// and a few packs are read concurrently. The frames of one pack are fetched as ranges
+    /// that object_store coalesces when they are close (1 MiB), so when most of a pack is
+    /// needed it is read in one request, and when little is, only those frames travel. A
+    /// location that fails (missing object, bad frame, hash mismatch) falls back to the
+    /// file's next location; if none works, the error names the path and why.
+    pub async fn read_contents(&self, files: &[SiteFile]) -> Result<Vec<Vec<u8>>> {
+        let wants: Vec<Want> = files
+            .iter()
+            .map(|f| Want {
+                sha: f.sha256,
+                locations: &f.locations,
+            })
+            .collect();
+        let results = self.fetch(&wants).await;
+        files
+            .iter()
+            .zip(results)
+            .map(|(f, r)| {
+                r.map_err(|why| SiteError::Site {
+                    site: self.name.clone(),
+                    message: format!("cannot read {} ({}): {why}", f.path, f.sha256),
+                })
+            })
+            .collect()
+    }
+
+    /// Contents by hash from anywhere in the bucket (to repair another site or a store): every
+    /// version log is read to find where each content is. Contents that are nowhere or that
+    /// cannot be read back intact are absent from the map; the caller compares.
+    pub async fn contents_by_sha(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>> {
+        let versions = self.read_versions(None).await?;
+        let wanted: BTreeSet<Sha256> = shas.iter().copied().collect();
+        let mut locations: BTreeMap<Sha256, Vec<BlobLocation>> = BTreeMap::new();
+        for v in &versions {
+            if let (Some(sha), Some(loc)) = (v.sha256, &v.location) {
+                if wanted.contains(&sha) {
+                    let locs = locations.entry(sha).or_default();
+                    if !locs.contains(loc) {
+                        locs.push(loc.clone());
+                    }
+                }
+            }
+        }
+        let entries: Vec<(Sha256, Vec<BlobLocation>)> = locations.into_iter().collect();
+        let wants: Vec<Want> = entries
+            .iter()
+            .map(|(sha, locs)| Want {
+                sha: *sha,
+                locations: locs,
+            })
+            .collect();
+        let results = self.fetch(&wants).await;
+        let mut out = HashMap::new();
+        for ((sha, _), r) in entries.iter().zip(results) {
+            match r {
+                Ok(bytes) => {
+                    out.insert(*sha, bytes);
+                }
+                Err(why) => tracing::warn!(site = %self.name, %sha, %why, "content unreadable"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Check the site: every log object against the hash in its key and that it decodes;
+    /// every pack object against its name (read in full, streamed); every pack a version log
+    /// points at exists. Problems are reported, not raised: only a failure to talk to the
+    /// bucket at all is an error.
+    pub async fn verify(&self) -> Result<SiteReport> {
+        let mut report = SiteReport {
+            site: self.name.clone(),
+            ..SiteReport::default()
+        };
+
+        // Logs.
+        let (versions, mut problems, stats) = self.read_all_logs::<FeedVersion>("versions").await?;
+        report.log_problems.append(&mut problems);
+        report.add(stats);
+        let (_, mut problems, stats) = self.read_all_logs::<RegistryChange>("registry").await?;
+        report.log_problems.append(&mut problems);
+        report.add(stats);
+        let (_, mut problems, stats) = self.read_all_logs::<audit::Entry>("audit").await?;
+        report.log_problems.append(&mut problems);
+        report.add(stats);
+
+        let versions = dedupe_versions(versions);
+        report.versions = versions.len() as u64;
+        let mut referenced: BTreeMap<String, u64> = BTreeMap::new();
+        for v in &versions {
+            if let Some(loc) = &v.location {
+                *referenced.entry(loc.pack.clone()).or_default() += 1;
+            }
+        }
+
+        // Packs: every object under packs/, and every referenced pack.
+        let listed = self.list("packs").await?;
+        let mut present: BTreeMap<String, String> = BTreeMap::new();
+        for (key, _) in &listed {
+            let stem = key
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".pack"))
+                .unwrap_or("");
+            if is_pack_name(stem) && *key == pack_key(stem) {
+                present.insert(stem.to_owned(), key.clone());
+            } else {
+                report.pack_problems.push(SitePackProblem {
+                    pack: stem.to_owned(),
+                    key: key.clone(),
+                    damage: PackDamage::Corrupt,
+                    detail: "not a pack key (packs/xx/<sha256>.pack)".into(),
+                    versions: 0,
+                });
+            }
+        }
+        for (name, count) in &referenced {
+            if !present.contains_key(name) {
+                report.pack_problems.push(SitePackProblem {
+                    pack: name.clone(),
+                    key: pack_key(name),
+                    damage: PackDamage::Missing,
+                    detail: "a version log points at it but the object is not in the bucket".into(),
+                    versions: *count,
+                });
+            }
+        }
+        let checked: Vec<(String, String, u64, Option<String>)> = stream::iter(present)
+            .map(|(name, key)| async move {
+                let (len, problem) = self.check_pack(&name, &key).await?;
+                Ok::<_, SiteError>((name, key, len, problem))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (name, key, len, problem) in checked {
+            report.packs_checked += 1;
+            report.objects_checked += 1;
+            report.bytes_checked += len;
+            if let Some(detail) = problem {
+                report.pack_problems.push(SitePackProblem {
+                    versions: referenced.get(&name).copied().unwrap_or(0),
+                    pack: name,
+                    key,
+                    damage: PackDamage::Corrupt,
+                    detail,
+                });
+            }
+        }
+        report.pack_problems.sort_by(|a, b| a.key.cmp(&b.key));
+        report.log_problems.sort_by(|a, b| a.key.cmp(&b.key));
+        tracing::info!(
+            site = %self.name,
+            objects = report.objects_checked,
+            bytes = report.bytes_checked,
+            pack_problems = report.pack_problems.len(),
+            log_problems = report.log_problems.len(),
+            "verified S3 site"
+        );
+        Ok(report)
+    }
+
+    /// Stream one pack object through SHA-256: (bytes read, what is wrong).
+    async fn check_pack(&self, name: &str, key: &str) -> Result<(u64, Option<String>)> {
+        let path = self.path(key)?;
+        let got = match self.store.get(&path).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Ok((0, Some("listed but gone when read".into())))
+            }
+            Err(e) => return Err(self.obj_err(key, &e.to_string())),
+        };
+        let mut chunks = got.into_stream();
+        let mut hasher = sha2::Sha256::new();
+        let mut len = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| self.obj_err(key, &e.to_string()))?;
+            len += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual == name {
+            Ok((len, None))
+        } else {
+            Ok((
+                len,
+                Some(format!("its bytes hash to {actual}, not to its name")),
+            ))
+        }
+    }
+
+    /// Repair the packs of a report: for each missing or corrupt pack, take a copy from
+    /// `source` whose bytes hash to the name and PUT it.
+    ///
+    /// For a corrupt pack this PUT overwrites the object: the only overwrite this site ever
+    /// does, and a safe one, because the new bytes are exactly those the key names (on a
+    /// versioned bucket with Object Lock, the damaged version stays, locked, beside it).
+    /// Log problems are not repaired here: shipping the primary's streams again (resetting
+    /// the site's cursor) writes new, good log objects beside them.
+    pub async fn repair(
+        &self,
+        report: &SiteReport,
+        source: &dyn PackSource,
+    ) -> Result<RepairOutcome> {
+        let writer = self.writer()?;
+        let mut out = RepairOutcome::default();
+        for p in &report.pack_problems {
+            if !is_pack_name(&p.pack) || p.key != pack_key(&p.pack) {
+                out.unrepaired.push((
+                    p.key.clone(),
+                    "not a pack key: left for the operator".into(),
+                ));
+                continue;
+            }
+            match source.pack(&p.pack).await? {
+                None => out
+                    .unrepaired
+                    .push((p.pack.clone(), "the source has no copy".into())),
+                Some(bytes) if hex_sha(&bytes) != p.pack => out.unrepaired.push((
+                    p.pack.clone(),
+                    "the source's copy does not hash to the name either".into(),
+                )),
+                Some(bytes) => {
+                    self.put(&*writer, &p.key, bytes).await?;
+                    out.repaired.push(p.pack.clone());
+                }
+            }
+        }
+        for l in &report.log_problems {
+            out.unrepaired.push((
+                l.key.clone(),
+                format!(
+                    "{}: ship the primary's streams again to write a good copy",
+                    l.detail
+                ),
+            ));
+        }
+        tracing::info!(
+            site = %self.name,
+            repaired = out.repaired.len(),
+            unrepaired = out.unrepaired.len(),
+            "repaired S3 site"
+        );
+        Ok(out)
+    }
+
+    // ----- reading logs -----
+
+    /// Every version line of one facility (or of all), duplicates included: they may carry
+    /// other locations of the same content ([`select_tree`] dedupes). A damaged log object is an error here: a restore must not silently miss
+    /// versions (run verify to see which).
+    async fn read_versions(&self, facility: Option<&FacilityCode>) -> Result<Vec<FeedVersion>> {
+        let dir = match facility {
+            Some(f) => format!("versions/{f}"),
+            None => "versions".to_owned(),
+        };
+        let (versions, problems, _) = self.read_all_logs::<FeedVersion>(&dir).await?;
+        if let Some(p) = problems.first() {
+            return Err(self.obj_err(&p.key, &p.detail));
+        }
+        Ok(versions)
+    }
+
+    /// Read every log object under `dir`: the items, the objects that failed, and stats.
+    async fn read_all_logs<T: DeserializeOwned + Send>(
+        &self,
+        dir: &str,
+    ) -> Result<(Vec<T>, Vec<LogProblem>, LogStats)> {
+        let listed = self.list(dir).await?;
+        let results: Vec<(String, u64, std::result::Result<Vec<T>, String>)> = stream::iter(listed)
+            .map(|(key, size)| async move {
+                let bytes = match self.get_opt(&key).await? {
+                    Some(b) => b,
+                    None => return Ok((key, size, Err("listed but gone when read".into()))),
+                };
+                let decoded = decode_log::<T>(&key, &bytes);
+                Ok::<_, SiteError>((key, bytes.len() as u64, decoded))
+            })
+            .buffer_unordered(CONCURRENCY * 2)
+            .try_collect()
+            .await?;
+        let mut items = Vec::new();
+        let mut problems = Vec::new();
+        let mut stats = LogStats::default();
+        for (key, len, r) in results {
+            stats.objects += 1;
+            stats.bytes += len;
+            match r {
+                Ok(mut v) => items.append(&mut v),
+                Err(detail) => problems.push(LogProblem { key, detail }),
+            }
+        }
+        Ok((items, problems, stats))
+    }
+
+    // ----- reading contents -----
+
+    /// Fetch contents with fallback over their locations: per want, its bytes or why not.
+    async fn fetch(&self, wants: &[Want<'_>]) -> Vec<std::result::Result<Vec<u8>, String>> {
+        let n = wants.len();
+        let mut results: Vec<Option<Vec<u8>>> = vec![None; n];
+        let mut reasons: Vec<Vec<String>> = vec![Vec::new(); n];
+        let mut next = vec![0usize; n];
+        loop {
+            // One round: each unresolved content's next location, grouped by pack and frame.
+            let mut plan: BTreeMap<&str, BTreeMap<(u64, u32), Vec<(usize, &BlobLocation)>>> =
+                BTreeMap::new();
+            for (i, w) in wants.iter().enumerate() {
+                if results[i].is_some() {
+                    continue;
+                }
+                if let Some(loc) = w.locations.get(next[i]) {
+                    next[i] += 1;
+                    plan.entry(loc.pack.as_str())
+                        .or_default()
+                        .entry((loc.frame_offset, loc.frame_len))
+                        .or_default()
+                        .push((i, loc));
+                }
+            }
+            if plan.is_empty() {
+                break;
+            }
+            let outcomes: Vec<Vec<(usize, std::result::Result<Vec<u8>, String>)>> =
+                stream::iter(plan)
+                    .map(|(pack, frames)| self.fetch_pack(pack, frames, wants))
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
+            for (i, r) in outcomes.into_iter().flatten() {
+                match r {
+                    Ok(bytes) => results[i] = Some(bytes),
+                    Err(why) => reasons[i].push(why),
+                }
+            }
+        }
+        results
+            .into_iter()
+            .zip(reasons)
+            .map(|(r, why)| match r {
+                Some(bytes) => Ok(bytes),
+                None if why.is_empty() => Err("no known location in this site".to_owned()),
+                None => Err(why.join("; ")),
+            })
+            .collect()
+    }
+
+    /// Fetch the needed frames of one pack, decompress each once, cut the contents out.
+    async fn fetch_pack(
+        &self,
+        pack: &str,
+        frames: BTreeMap<(u64, u32), Vec<(usize, &BlobLocation)>>,
+        wants: &[Want<'_>],
+    ) -> Vec<(usize, std::result::Result<Vec<u8>, String>)> {
+        let fail_all = |why: String| -> Vec<(usize, std::result::Result<Vec<u8>, String>)> {
+            frames
+                .values()
+                .flatten()
+                .map(|(i, _)| (*i, Err(format!("pack {pack}: {why}"))))
+                .collect()
+        };
+        if !is_pack_name(pack) {
+            return fail_all("not a pack name".into());
+        }
+        let key = pack_key(pack);
+        let path = match self.path(&key) {
+            Ok(p) => p,
+            Err(e) => return fail_all(e.to_string()),
+        };
+        let ranges: Vec<std::ops::Range<u64>> = frames
+            .keys()
+            .map(|&(off, len)| off..off.saturating_add(u64::from(len)))
+            .collect();
+        let fetched = match self.store.get_ranges(&path, &ranges).await {
+            Ok(f) => f,
+            Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+            Err(e) => return fail_all(e.to_string()),
+        };
+        let mut out = Vec::new();
+        for ((_, contents), compressed) in frames.iter().zip(fetched) {
+            // Decompress only as far as the furthest content needs: bounded memory even if a
+            // damaged frame header claims a huge size.
+            let need = contents
+                .iter()
+                .map(|(_, l)| u64::from(l.offset) + u64::from(l.len))
+                .max()
+                .unwrap_or(0);
+            let frame = decompress_prefix(&compressed, need);
+            for (i, loc) in contents {
+                let r = match &frame {
+                    Ok(frame) => {
+                        LocalPacks::extract(frame, loc, &wants[*i].sha).map_err(|e| e.to_string())
+                    }
+                    Err(why) => Err(format!("pack {pack} frame at {}: {why}", loc.frame_offset)),
+                };
+                out.push((*i, r));
+            }
+        }
+        out
+    }
+
+    // ----- object helpers -----
+
+    /// A store for writing. With `object_lock_days`, every PUT carries
+    /// `x-amz-object-lock-mode: COMPLIANCE` and `x-amz-object-lock-retain-until-date` (now +
+    /// days), set as default headers of a client built for this call (object_store has no
+    /// per-request header for these; its attributes cover only content headers and user
+    /// metadata), with a SHA-256 checksum header because S3 requires one on locked PUTs.
+    /// Reads use the plain client, so lock headers never go on a GET.
+    fn writer(&self) -> Result<Arc<dyn ObjectStore>> {
+        let Some(days) = self.object_lock_days else {
+            return Ok(self.store.clone());
+        };
+        let until = model::UnixTime::now()
+            .plus_seconds(i64::from(days) * 86_400)
+            .rfc3339();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amz-object-lock-mode",
+            HeaderValue::from_static("COMPLIANCE"),
+        );
+        headers.insert(
+            "x-amz-object-lock-retain-until-date",
+            HeaderValue::from_str(&until).map_err(|e| SiteError::Site {
+                site: self.name.clone(),
+                message: format!("object lock date {until}: {e}"),
+            })?,
+        );
+        let store = self
+            .builder
+            .clone()
+            .with_checksum_algorithm(Checksum::SHA256)
+            .with_client_options(ClientOptions::new().with_default_headers(headers))
+            .build()
+            .map_err(|e| SiteError::Site {
+                site: self.name.clone(),
+                message: format!("invalid S3 configuration: {e}"),
+            })?;
+        Ok(Arc::new(store))
+    }
+
+    /// The full object path of a key relative to the prefix.
+    fn path(&self, key: &str) -> Result<ObjectPath> {
+        let full = if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        };
+        ObjectPath::parse(&full).map_err(|e| self.obj_err(key, &format!("invalid key: {e}")))
+    }
+
+    /// Objects under a directory (relative to the prefix): (relative key, size), sorted.
+    async fn list(&self, dir: &str) -> Result<Vec<(String, u64)>> {
+        let path = self.path(dir)?;
+        let metas: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&path))
+            .try_collect()
+            .await
+            .map_err(|e| self.obj_err(&format!("{dir}/"), &e.to_string()))?;
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut out: Vec<(String, u64)> = metas
+            .into_iter()
+            .filter_map(|m| {
+                let full = m.location.to_string();
+                full.strip_prefix(&strip).map(|k| (k.to_owned(), m.size))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool> {
+        match self.store.head(&self.path(key)?).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.obj_err(key, &format!("HEAD failed: {e}"))),
+        }
+    }
+
+    async fn get_opt(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(key)?;
+        let got = match self.store.get(&path).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.obj_err(key, &format!("GET failed: {e}"))),
+        };
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| self.obj_err(key, &format!("GET failed: {e}")))?;
+        Ok(Some(bytes.to_vec()))
+    }
+
+    async fn put(&self, writer: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> Result<()> {
+        writer
+            .put(&self.path(key)?, bytes.into())
+            .await
+            .map_err(|e| self.obj_err(key, &format!("PUT failed: {e}")))?;
+        Ok(())
+    }
+
+    fn obj_err(&self, key: &str, message: &str) -> SiteError {
+        SiteError::Object {
+            site: self.name.clone(),
+            key: key.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// One content to read: its hash and where it may be.
+struct Want<'a> {
+    sha: Sha256,
+    locations: &'a [BlobLocation],
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct LogStats {
+    objects: u64,
+    bytes: u64,
+}
+
+impl SiteReport {
+    fn add(&mut self, stats: LogStats) {
+        self.log_objects += stats.objects;
+        self.objects_checked += stats.objects;
+        self.bytes_checked += stats.bytes;
+    }
+}
+
+/// Drop duplicate version lines (the same shipment twice, overlapping logs): one per (path,
+/// recorded_at, sha256), keeping the highest id, with every location seen kept on it when
+/// they differ (the first one stays in front).
+pub fn dedupe_versions(versions: Vec<FeedVersion>) -> Vec<FeedVersion> {
+    type Key = (FacilityCode, String, String, Option<Sha256>);
+    let mut seen: BTreeMap<Key, FeedVersion> = BTreeMap::new();
+    for v in versions {
+        let key = (
+            v.facility.clone(),
+            v.path.clone(),
+            v.recorded_at.clone(),
+            v.sha256,
+        );
+        match seen.get_mut(&key) {
+            Some(kept) if v.id > kept.id => {
+                let location = v.location.clone().or_else(|| kept.location.clone());
+                *kept = FeedVersion { location, ..v };
+            }
+            Some(kept) => {
+                if kept.location.is_none() {
+                    kept.location = v.location;
+                }
+            }
+            None => {
+                seen.insert(key, v);
+            }
+        }
+    }
+    seen.into_values().collect()
+}
+
+/// The tree as of `as_of` (RFC 3339, compared as strings — the store writes one fixed UTC
+/// form; None = latest): per path the newest version with `recorded_at <= as_of` (ties: the
+/// higher id), dropping paths whose newest version is a removal. Each file lists every known
+/// location of its content — its own first, then those of other versions with the same hash
+/// — so a read can fall back when a pack is damaged. Sorted by path.
+pub fn select_tree(versions: &[FeedVersion], as_of: Option<&str>) -> Vec<SiteFile> {
+    let mut alternates: HashMap<Sha256, Vec<&BlobLocation>> = HashMap::new();
+    for v in versions {
+        if let (Some(sha), Some(loc)) = (v.sha256, &v.location) {
+            let locs = alternates.entry(sha).or_default();
+            if !locs.contains(&loc) {
+                locs.push(loc);
+            }
+        }
+    }
+    let mut newest: BTreeMap<&str, &FeedVersion> = BTreeMap::new();
+    for v in versions {
+        if as_of.is_some_and(|t| v.recorded_at.as_str() > t) {
+            continue;
+        }
+        match newest.get(v.path.as_str()) {
+            Some(kept)
+                if (kept.recorded_at.as_str(), kept.id) >= (v.recorded_at.as_str(), v.id) => {}
+            _ => {
+                newest.insert(&v.path, v);
+            }
+        }
+    }
+    newest
+        .into_values()
+        .filter_map(|v| {
+            let sha = v.sha256?;
+            let mut locations: Vec<BlobLocation> = v.location.iter().cloned().collect();
+            for loc in alternates.get(&sha).into_iter().flatten() {
+                if !locations.contains(loc) {
+                    locations.push((*loc).clone());
+                }
+            }
+            Some(SiteFile {
+                path: v.path.clone(),
+                sha256: sha,
+                size: v.size,
+                recorded_at: v.recorded_at.clone(),
+                locations,
+            })
+        })
+        .collect()
+}
+
+/// JSON lines, zstd-compressed.
+fn encode_log<T: Serialize>(items: &[T]) -> std::result::Result<Vec<u8>, String> {
+    let mut text = Vec::new();
+    for item in items {
+        serde_json::to_writer(&mut text, item).map_err(|e| format!("cannot encode: {e}"))?;
+        text.push(b'\n');
+    }
+    zstd::bulk::compress(&text, LOG_ZSTD_LEVEL).map_err(|e| format!("cannot compress: {e}"))
+}
+
+/// Check a log object against the hash in its key, decompress and parse its lines.
+fn decode_log<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> std::result::Result<Vec<T>, String> {
+    let Some(h16) = log_key_hash(key) else {
+        return Err("not a log key (<first>-<last>-<h16>.jsonl.zst)".into());
+    };
+    let actual = hex_sha(bytes);
+    if !actual.starts_with(h16) {
+        return Err(format!(
+            "its bytes hash to {}…, not to the {h16} in its key",
+            &actual[..16]
+        ));
+    }
+    let text = zstd::stream::decode_all(bytes).map_err(|e| format!("cannot decompress: {e}"))?;
+    text.split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(n, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", n + 1)))
+        .collect()
+}
+
+/// The h16 of a log key `…/{first:020}-{last:020}-{h16}.jsonl.zst`.
+fn log_key_hash(key: &str) -> Option<&str> {
+    let file = key.rsplit('/').next()?.strip_suffix(".jsonl.zst")?;
+    let mut parts = file.split('-');
+    let (first, last, h16) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str| s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let hex16 = h16.len() == 16 && h16.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (parts.next().is_none() && digits(first) && digits(last) && hex16).then_some(h16)
+}
+
+/// Decompress a frame up to `need` bytes.
+fn decompress_prefix(frame: &[u8], need: u64) -> std::result::Result<Vec<u8>, String> {
+    let decoder = zstd::stream::read::Decoder::with_buffer(frame)
+        .map_err(|e| format!("bad zstd frame: {e}"))?
+        .single_frame();
+    let mut out = Vec::with_capacity(need.min(16 << 20) as usize);
+    decoder
+        .take(need)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("bad zstd frame: {e}"))?;
+    Ok(out)
+}
+
+fn pack_key(name: &str) -> String {
+    format!("packs/{}/{name}.pack", &name[..2.min(name.len())])
+}
+
+fn is_pack_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn hex_sha(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fac(s: &str) -> FacilityCode {
+        FacilityCode::parse(s).unwrap()
+    }
+
+    fn loc(pack: char, frame: u64) -> BlobLocation {
+        BlobLocation {
+            pack: pack.to_string().repeat(64),
+            frame_offset: frame,
+            frame_len: 10,
+            offset: 0,
+            len: 3,
+        }
+    }
+
+    fn v(id: i64, path: &str, sha: Option<u8>, at: &str, l: Option<BlobLocation>) -> FeedVersion {
+        FeedVersion {
+            id,
+            facility: fac("1310000001"),
+            path: path.into(),
+            sha256: sha.map(|b| Sha256([b; 32])),
+            size: 3,
+            recorded_at: at.into(),
+            location: l,
+        }
+    }
+
+    #[test]
+    fn tree_selection() {
+        let versions = vec![
+            v(1, "a", Some(1), "2024-01-01T00:00:00Z", Some(loc('a', 0))),
+            v(2, "b", Some(2), "2024-01-01T00:00:00Z", Some(loc('a', 10))),
+            v(3, "a", Some(3), "2024-02-01T00:00:00Z", Some(loc('b', 0))),
+            v(4, "b", None, "2024-03-01T00:00:00Z", None),
+            // The same content as `b` elsewhere: an alternate location for c.
+            v(5, "c", Some(2), "2024-03-01T00:00:00Z", Some(loc('c', 0))),
+            // Same recorded_at as id 5: the higher id wins.
+            v(6, "c", Some(9), "2024-03-01T00:00:00Z", Some(loc('c', 20))),
+        ];
+        let latest = select_tree(&versions, None);
+        let got: Vec<(&str, u8)> = latest
+            .iter()
+            .map(|f| (f.path.as_str(), f.sha256.0[0]))
+            .collect();
+        assert_eq!(got, vec![("a", 3), ("c", 9)]);
+
+        let jan = select_tree(&versions, Some("2024-01-15T00:00:00Z"));
+        let got: Vec<(&str, u8)> = jan
+            .iter()
+            .map(|f| (f.path.as_str(), f.sha256.0[0]))
+            .collect();
+        assert_eq!(got, vec![("a", 1), ("b", 2)]);
+        // b's content is also where c's first version put it: kept as an alternate.
+        assert_eq!(jan[1].locations, vec![loc('a', 10), loc('c', 0)]);
+
+        // Inclusive bound; nothing before the first version.
+        assert_eq!(
+            select_tree(&versions, Some("2024-02-01T00:00:00Z"))[0]
+                .sha256
+                .0[0],
+            3
+        );
+        assert!(select_tree(&versions, Some("2023-12-31T00:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn dedupe_keeps_one_per_version_and_every_location() {
+        let mut versions = vec![
+            v(1, "a", Some(1), "2024-01-01T00:00:00Z", Some(loc('a', 0))),
+            v(1, "a", Some(1), "2024-01-01T00:00:00Z", Some(loc('a', 0))),
+            v(7, "a", Some(1), "2024-01-01T00:00:00Z", Some(loc('b', 0))),
+        ];
+        versions.push(v(2, "a", None, "2024-02-01T00:00:00Z", None));
+        let d = dedupe_versions(versions.clone());
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].id, 7);
+        // The other location survives as an alternate through select_tree on the raw lines.
+        let tree = select_tree(&versions, Some("2024-01-02T00:00:00Z"));
+        assert_eq!(tree[0].locations.len(), 2);
+    }
+
+    #[test]
+    fn log_round_trip_and_key_check() {
+        let versions = vec![v(
+            1,
+            "a",
+            Some(1),
+            "2024-01-01T00:00:00Z",
+            Some(loc('a', 0)),
+        )];
+        let bytes = encode_log(&versions).unwrap();
+        let key = format!(
+            "versions/1310000001/{:020}-{:020}-{}.jsonl.zst",
+            1,
+            1,
+            &hex_sha(&bytes)[..16]
+        );
+        assert_eq!(decode_log::<FeedVersion>(&key, &bytes).unwrap(), versions);
+        let mut bad = bytes.clone();
+        bad[5] ^= 1;
+        assert!(decode_log::<FeedVersion>(&key, &bad)
+            .unwrap_err()
+            .contains("hash"));
+        assert!(decode_log::<FeedVersion>("versions/x/nope.jsonl.zst", &bytes).is_err());
+    }
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use model::{FacilityCode, Sha256};
 use replication::remote::{Applied, RemoteSite, ReplicaStatus};
-use replication::s3::S3Site;
+use replication::s3::{PackSource, S3Site};
 use replication::{SiteConfig, SiteKind};
 use store::{
     Backlog, BlobReport, FacilityId, Feed, FeedCursor, FileOutcome, ImportTotals, IngestFile,
@@ -250,7 +250,7 @@ impl Network {
                         .ship(&feed, &StorePacks(self.store.clone()))
                         .await
                         .map_err(site_err)?;
-                    report.bytes += out.bytes;
+                    report.bytes += out.bytes_uploaded;
                     state.cursor = feed.next;
                 }
             }
