@@ -146,7 +146,11 @@ enum Command {
         repair: bool,
     },
     /// The off-site copies and how far behind each is (lag).
-    Sites,
+    Sites {
+        /// One JSON document (for monitoring).
+        #[arg(long)]
+        json: bool,
+    },
     /// Ship to every site now what it lacks (the server does this continuously).
     Ship {
         #[arg(long)]
@@ -482,10 +486,17 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sites => {
+        Command::Sites { json } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
             let network = service::Network::new(open_store_alongside(&cli.data)?);
-            offsite_cli::print_sites(&network, &config.sites()?).await
+            let sites = config.sites()?;
+            if json {
+                let overview = network.site_overview(&sites).await?;
+                println!("{}", serde_json::to_string_pretty(&overview)?);
+                Ok(())
+            } else {
+                offsite_cli::print_sites(&network, &sites).await
+            }
         }
         Command::Ship { site } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use common::{api_login, call, Server};
-use common::{renkei, PASSWORD};
+use common::{renkei, tree, PASSWORD};
 
 fn agent_args<'a>(server: &'a str, root: &'a str, state: &'a str, key: &'a str) -> Vec<&'a str> {
     vec![
@@ -66,29 +65,6 @@ fn stat(stats: &str, label: &str) -> u64 {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no {label:?} in {stats}"))
-}
-
-/// Every file under `root`, by `/`-separated relative path.
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, &rel, out);
-            } else {
-                out.insert(rel, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, "", &mut out);
-    out
 }
 
 /// `renkei export` of the facility (server stopped: it holds the data folder) equals `root`.

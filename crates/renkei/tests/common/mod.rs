@@ -39,6 +39,13 @@ impl Server {
         server
     }
 
+    /// `renkei --data <data> serve <extra…>` on a free port, once `/healthz` answers.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        let (server, _) = Server::spawn(data, extra, Stdio::null());
+        server.wait_healthy(Duration::from_secs(30));
+        server
+    }
+
     /// `renkei --data <data> serve <extra> --listen 127.0.0.1:<free port>`, not waited for.
     fn spawn(data: &Path, extra: &[&str], stdout: Stdio) -> (Server, Option<ChildStdout>) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -362,4 +369,44 @@ pub fn renkei(data: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file under `root`, by `/`-separated relative path.
+pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, &rel, out);
+            } else {
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, "", &mut out);
+    out
+}
+
+/// `diff -r want got` must print nothing.
+pub fn assert_same_tree(want: &Path, got: &Path) {
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(want)
+        .arg(got)
+        .output()
+        .expect("diff");
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "diff -r {} {}:\n{}",
+        want.display(),
+        got.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -337,6 +337,8 @@ struct Dashboard {
     counts: Vec<DashCount>,
     audit_ok: bool,
     audit_text: String,
+    /// Off-site copies (遠隔地バックアップ) and how far behind each is.
+    sites: Vec<SiteRow>,
 }
 
 async fn dashboard(
@@ -393,7 +395,23 @@ async fn dashboard(
     } else {
         format!("異常 (BROKEN): {}", tail.problems.join("; "))
     };
+    let sites = net
+        .site_overview(&state.sites)
+        .await
+        .map_err(e)?
+        .into_iter()
+        .map(|o| SiteRow {
+            lagging: o.lag_seconds > 300 || o.state.last_error.is_some(),
+            name: o.name,
+            kind: o.kind,
+            pending: o.backlog.versions + o.backlog.registry + o.backlog.audit,
+            lag: o.lag_seconds,
+            last_ok: o.state.last_ok_at.unwrap_or_else(|| "—".into()),
+            error: o.state.last_error.unwrap_or_default(),
+        })
+        .collect();
     let t = Dashboard {
+        sites,
         network_name: state.network_name.clone(),
         audit_ok: tail.problems.is_empty(),
         chrome,
@@ -403,6 +421,19 @@ async fn dashboard(
     };
     let html = render(&t).map_err(|e| err(&state, &t.chrome, e))?;
     Ok(page(html))
+}
+
+/// One off-site copy on the dashboard.
+struct SiteRow {
+    name: String,
+    kind: String,
+    /// Items (file versions, registry changes, audit entries) not yet at the site.
+    pending: u64,
+    /// Seconds since the oldest file version not yet at the site was accepted.
+    lag: u64,
+    last_ok: String,
+    error: String,
+    lagging: bool,
 }
 
 #[cfg(test)]
