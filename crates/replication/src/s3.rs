@@ -388,11 +388,17 @@ impl S3Site {
         items: &[T],
         out: &mut ShipOutcome,
     ) -> Result<()> {
+        let (first, last) = (first.into(), last.into());
+        if first < 0 || last < first {
+            // The key's fixed-width numbers are what orders and names the logs.
+            return Err(self.obj_err(
+                dir,
+                &format!("cannot name a log of items {first}..{last}: not ascending from 0"),
+            ));
+        }
         let bytes = encode_log(items).map_err(|e| self.obj_err(dir, &e))?;
         let key = format!(
-            "{dir}/{:020}-{:020}-{}.jsonl.zst",
-            first.into(),
-            last.into(),
+            "{dir}/{first:020}-{last:020}-{}.jsonl.zst",
             &hex_sha(&bytes)[..16]
         );
         if self.exists(&key).await? {
@@ -1289,6 +1295,16 @@ mod tests {
         // The other location survives as an alternate through select_tree on the raw lines.
         let tree = select_tree(&versions, Some("2024-01-02T00:00:00Z"));
         assert_eq!(tree[0].locations.len(), 2);
+    }
+
+    #[test]
+    fn ranges_merge_when_close() {
+        assert_eq!(
+            merge_ranges(&[30..40, 0..10, 12..20, 5..8], 2),
+            vec![0..20, 30..40]
+        );
+        assert_eq!(merge_ranges(&[0..10, 20..30], 100), vec![0..30]);
+        assert!(merge_ranges(&[], 1).is_empty());
     }
 
     #[test]
