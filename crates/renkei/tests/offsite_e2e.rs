@@ -39,17 +39,24 @@ fn renkei_status(data: &Path, args: &[&str]) -> (bool, String) {
 fn wait_caught_up(primary: &Path) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let sites: Value = serde_json::from_str(&renkei(primary, &["sites", "--json"])).expect("json");
+        let sites: Value =
+            serde_json::from_str(&renkei(primary, &["sites", "--json"])).expect("json");
         let list = sites.as_array().expect("sites");
         assert_eq!(list.len(), 2, "{sites}");
         let done = list.iter().all(|s| {
             let b = &s["backlog"];
-            b["versions"] == 0 && b["registry"] == 0 && b["audit"] == 0 && s["state"]["last_error"].is_null()
+            b["versions"] == 0
+                && b["registry"] == 0
+                && b["audit"] == 0
+                && s["state"]["last_error"].is_null()
         });
         if done {
             return sites;
         }
-        assert!(Instant::now() < deadline, "sites never caught up: {sites:#}");
+        assert!(
+            Instant::now() < deadline,
+            "sites never caught up: {sites:#}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -110,7 +117,15 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     let replica = tmp.path().join("replica");
     renkei(
         &primary,
-        &["synth", "--out", region.to_str().expect("utf8"), "--patients", "30", "--seed", "11"],
+        &[
+            "synth",
+            "--out",
+            region.to_str().expect("utf8"),
+            "--patients",
+            "30",
+            "--seed",
+            "11",
+        ],
     );
     let (code, root) = std::fs::read_dir(&region)
         .expect("region")
@@ -123,7 +138,8 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     assert!(files > 100, "{files} files");
 
     // The S3 bucket and the replica.
-    let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup").expect("rclone serve s3");
+    let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
+        .expect("rclone serve s3");
     std::fs::create_dir_all(&replica).expect("replica folder");
     std::fs::write(
         replica.join("renkei.toml"),
@@ -170,7 +186,9 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
         "PUT",
         &format!("/api/v1/facilities/{code}"),
         Some(&admin),
-        Some(&json!({"name": "石巻テスト病院", "kind": "hospital", "area": "石巻", "discloses": true, "views": true})),
+        Some(
+            &json!({"name": "石巻テスト病院", "kind": "hospital", "area": "石巻", "discloses": true, "views": true}),
+        ),
     );
     assert_eq!(status, 200, "{body}");
     let (status, body) = call(
@@ -178,31 +196,60 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
         "POST",
         "/api/v1/users",
         Some(&admin),
-        Some(&json!({"login": "office", "display_name": "事務局", "profession": "network_operator", "password": PASSWORD})),
+        Some(
+            &json!({"login": "office", "display_name": "事務局", "profession": "network_operator", "password": PASSWORD}),
+        ),
     );
     assert_eq!(status, 200, "{body}");
-    let office = api_login(&server, "office", PASSWORD, body["totp_secret"].as_str().expect("secret"), 0);
-    let (status, key) = call(&server, "POST", &format!("/api/v1/facilities/{code}/api-keys"), Some(&office), None);
+    let office = api_login(
+        &server,
+        "office",
+        PASSWORD,
+        body["totp_secret"].as_str().expect("secret"),
+        0,
+    );
+    let (status, key) = call(
+        &server,
+        "POST",
+        &format!("/api/v1/facilities/{code}/api-keys"),
+        Some(&office),
+        None,
+    );
     assert_eq!(status, 200, "{key}");
     let key_file = tmp.path().join("agent.key");
     std::fs::write(&key_file, key["key"].as_str().expect("key")).expect("key file");
     let state = tmp.path().join("agent-state");
 
     // The agent, killed mid-upload, then rerun to the end.
-    let mut slow = agent(&server.url(), &root, &state, &key_file, &["--batch-files", "20", "--limit-kbps", "200"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("agent");
+    let mut slow = agent(
+        &server.url(),
+        &root,
+        &state,
+        &key_file,
+        &["--batch-files", "20", "--limit-kbps", "200"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("agent");
     std::thread::sleep(Duration::from_millis(1500));
     slow.kill().expect("kill -9");
     slow.wait().expect("reap");
-    let out = agent(&server.url(), &root, &state, &key_file, &[]).output().expect("agent");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = agent(&server.url(), &root, &state, &key_file, &[])
+        .output()
+        .expect("agent");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sites = wait_caught_up(&primary);
     for s in sites.as_array().expect("sites") {
         assert_eq!(s["lag_seconds"], 0, "{s}");
-        assert!(s["state"]["shipped_versions"].as_u64().expect("n") >= files as u64, "{s}");
+        assert!(
+            s["state"]["shipped_versions"].as_u64().expect("n") >= files as u64,
+            "{s}"
+        );
     }
 
     // Remember this moment, then change the tree: one file modified, one deleted.
@@ -211,34 +258,69 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     std::thread::sleep(Duration::from_millis(1100));
     let as_of = renkei(&primary, &["sites", "--json"]);
     let as_of: Value = serde_json::from_str(&as_of).expect("json");
-    let t1 = as_of[0]["state"]["last_ok_at"].as_str().expect("time").to_owned();
+    let t1 = as_of[0]["state"]["last_ok_at"]
+        .as_str()
+        .expect("time")
+        .to_owned();
     std::thread::sleep(Duration::from_millis(1100));
     let all: Vec<String> = tree(&root).into_keys().collect();
     let changed = root.join(&all[all.len() / 2]);
     let mut bytes = std::fs::read(&changed).expect("read");
     bytes.extend_from_slice(b"NTE|1||\xe5\xa4\x89\xe6\x9b\xb4\xe5\xbe\x8c\r");
     std::fs::write(&changed, bytes).expect("modify");
-    std::fs::remove_file(root.join(&all[all.len() / 3])).expect("delete");
-    let out = agent(&server.url(), &root, &state, &key_file, &[]).output().expect("agent");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deleted = root.join(&all[all.len() / 3]);
+    std::fs::remove_file(&deleted).expect("delete");
+    // Folders are not files: a restore has no empty ones.
+    let mut dir = deleted.parent().map(Path::to_path_buf);
+    while let Some(d) = dir.filter(|d| d != &root) {
+        if std::fs::remove_dir(&d).is_err() {
+            break;
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    let out = agent(&server.url(), &root, &state, &key_file, &[])
+        .output()
+        .expect("agent");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_caught_up(&primary);
 
     // Every copy is intact.
     let (ok, report) = renkei_status(&primary, &["verify"]);
     assert!(ok, "{report}");
-    assert!(report.contains("local:") && report.contains("dc-tokyo:") && report.contains("s3-osaka:"), "{report}");
+    assert!(
+        report.contains("local:") && report.contains("dc-tokyo:") && report.contains("s3-osaka:"),
+        "{report}"
+    );
 
     // Damage the primary's packs and the bucket's pack objects: one corrupt, one deleted each.
     let local_packs = packs_under(&primary.join("blobs"));
     let bucket_packs = packs_under(&s3.bucket_dir());
-    assert!(local_packs.len() >= 2 && bucket_packs.len() >= 2, "{local_packs:?} {bucket_packs:?}");
+    assert!(
+        local_packs.len() >= 2 && bucket_packs.len() >= 4,
+        "{local_packs:?} {bucket_packs:?}"
+    );
     damage(&local_packs[0]);
     std::fs::remove_file(&local_packs[1]).expect("delete pack");
+    // Other packs in the bucket: each site is damaged on its own, so each has a good copy
+    // elsewhere.
+    let hit: Vec<_> = local_packs[..2].iter().map(|p| p.file_name()).collect();
+    let bucket_packs: Vec<_> = bucket_packs
+        .into_iter()
+        .filter(|p| !hit.contains(&p.file_name()))
+        .collect();
+    assert!(bucket_packs.len() >= 2, "{bucket_packs:?}");
     damage(&bucket_packs[bucket_packs.len() - 1]);
     std::fs::remove_file(&bucket_packs[0]).expect("delete object");
     let (ok, report) = renkei_status(&primary, &["verify"]);
     assert!(!ok, "damage must be reported: {report}");
-    assert!(report.contains("corrupt") && report.contains("missing"), "{report}");
+    assert!(
+        report.contains("corrupt") && report.contains("missing"),
+        "{report}"
+    );
     let (ok, report) = renkei_status(&primary, &["verify", "--repair"]);
     assert!(ok, "{report}");
     assert!(report.contains("repaired"), "{report}");
@@ -247,17 +329,49 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
 
     // Restores from the bucket: now, and as of before the change.
     let from_s3 = tmp.path().join("from-s3");
-    renkei(&primary, &["restore", "--facility", &code, "--to", from_s3.to_str().expect("utf8"), "--from", "s3-osaka"]);
+    renkei(
+        &primary,
+        &[
+            "restore",
+            "--facility",
+            &code,
+            "--to",
+            from_s3.to_str().expect("utf8"),
+            "--from",
+            "s3-osaka",
+        ],
+    );
     assert_same_tree(&root, &from_s3);
     let old_s3 = tmp.path().join("old-s3");
     renkei(
         &primary,
-        &["restore", "--facility", &code, "--to", old_s3.to_str().expect("utf8"), "--from", "s3-osaka", "--as-of", &t1],
+        &[
+            "restore",
+            "--facility",
+            &code,
+            "--to",
+            old_s3.to_str().expect("utf8"),
+            "--from",
+            "s3-osaka",
+            "--as-of",
+            &t1,
+        ],
     );
     assert_same_tree(&before, &old_s3);
     // And from the replica, through its replication API.
     let from_replica = tmp.path().join("from-replica");
-    renkei(&primary, &["restore", "--facility", &code, "--to", from_replica.to_str().expect("utf8"), "--from", "dc-tokyo"]);
+    renkei(
+        &primary,
+        &[
+            "restore",
+            "--facility",
+            &code,
+            "--to",
+            from_replica.to_str().expect("utf8"),
+            "--from",
+            "dc-tokyo",
+        ],
+    );
     assert_same_tree(&root, &from_replica);
 
     // The primary is lost. The replica is promoted and serves; the tree comes back from it.
@@ -267,19 +381,46 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     let promoted = renkei(&replica, &["promote"]);
     assert!(promoted.contains("now the primary"), "{promoted}");
     let restored = tmp.path().join("restored");
-    renkei(&replica, &["restore", "--facility", &code, "--to", restored.to_str().expect("utf8")]);
+    renkei(
+        &replica,
+        &[
+            "restore",
+            "--facility",
+            &code,
+            "--to",
+            restored.to_str().expect("utf8"),
+        ],
+    );
     assert_same_tree(&root, &restored);
     let restored_old = tmp.path().join("restored-old");
     renkei(
         &replica,
-        &["restore", "--facility", &code, "--to", restored_old.to_str().expect("utf8"), "--as-of", &t1],
+        &[
+            "restore",
+            "--facility",
+            &code,
+            "--to",
+            restored_old.to_str().expect("utf8"),
+            "--as-of",
+            &t1,
+        ],
     );
     assert_same_tree(&before, &restored_old);
     let new_primary = Server::start(&replica);
-    assert_eq!(get_with(&new_primary, "/login", "").0, 200, "the promoted server serves");
+    assert_eq!(
+        get_with(&new_primary, "/login", "").0,
+        200,
+        "the promoted server serves"
+    );
     // The replicated registry signs the old users in, and the audit chain came over whole.
     let admin = api_login(&new_primary, "admin", PASSWORD, &admin_secret, 1);
-    let (status, body) = call(&new_primary, "GET", "/api/v1/audit/verify", Some(&admin), None);
+    let (status, body) = call(
+        &new_primary,
+        "GET",
+        "/api/v1/audit/verify",
+        Some(&admin),
+        None,
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ok"], true, "{body}");
 }
