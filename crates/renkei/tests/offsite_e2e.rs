@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use common::{api_login, assert_same_tree, call, get_with, renkei, tree, Server, PASSWORD};
+use common::{
+    api_login, assert_same_tree, call, get_html, get_with, html_login, renkei, tree, Server,
+    PASSWORD,
+};
 
 const TOKEN: &str = "replication-token-for-the-test-0123456789";
 
@@ -201,13 +204,8 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
         ),
     );
     assert_eq!(status, 200, "{body}");
-    let office = api_login(
-        &server,
-        "office",
-        PASSWORD,
-        body["totp_secret"].as_str().expect("secret"),
-        0,
-    );
+    let office_secret = body["totp_secret"].as_str().expect("secret").to_owned();
+    let office = api_login(&server, "office", PASSWORD, &office_secret, 0);
     let (status, key) = call(
         &server,
         "POST",
@@ -251,6 +249,17 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
             "{s}"
         );
     }
+    // The office sees both copies and their lag on its dashboard.
+    let cookie = html_login(&server, "office", PASSWORD, &office_secret, 1);
+    let (status, page) = get_html(&server, "/office", &cookie);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("id=\"sites\"")
+            && page.contains("dc-tokyo")
+            && page.contains("s3-osaka")
+            && page.contains("0 秒"),
+        "{page}"
+    );
 
     // Remember this moment, then change the tree: one file modified, one deleted.
     let before = tmp.path().join("before");

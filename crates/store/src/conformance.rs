@@ -89,6 +89,13 @@ pub async fn run_all(store: &dyn Store) {
         .expect("replay");
     assert_eq!(again.versions, 0, "replayed batch adds nothing");
     let digest_once = store.content_digest(fac).await.expect("digest");
+    let asked = vec![
+        "100/000/1000001/20240401/OML-11/a_1".to_owned(),
+        "100/000/1000001/nothing-here".to_owned(),
+    ];
+    let some = store.current_hashes_of(fac, &asked).await.expect("lookup");
+    assert_eq!(some.len(), 1, "only held paths answer");
+    assert_eq!(some[&asked[0]], sha256(b"MSH|one"));
 
     // Read back byte for byte, in the order asked.
     let files = store.current_files(fac).await.expect("files");
