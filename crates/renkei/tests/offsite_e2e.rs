@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use common::{
-    api_login, assert_same_tree, call, get_html, get_with, html_login, renkei, tree, Server,
-    PASSWORD,
+    agent_status, api_login, assert_same_tree, call, get_html, get_with, html_login, number,
+    renkei, tree, Server, PASSWORD,
 };
 
 const TOKEN: &str = "replication-token-for-the-test-0123456789";
@@ -230,9 +230,23 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     .stderr(Stdio::null())
     .spawn()
     .expect("agent");
-    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = agent_status(&state);
+        if s.contains("sent ") && number(&s, "sent") > 0 {
+            break;
+        }
+        assert!(
+            slow.try_wait().expect("wait").is_none(),
+            "the agent ended before a batch was acknowledged: {s}"
+        );
+        assert!(Instant::now() < deadline, "no batch acknowledged: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     slow.kill().expect("kill -9");
     slow.wait().expect("reap");
+    let s = agent_status(&state);
+    assert!(number(&s, "pending") > 0, "killed mid-upload: {s}");
     let out = agent(&server.url(), &root, &state, &key_file, &[])
         .output()
         .expect("agent");
