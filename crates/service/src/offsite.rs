@@ -303,7 +303,7 @@ impl Network {
     pub async fn apply_shipment(
         &self,
         feed: Feed,
-        mut contents: HashMap<Sha256, Vec<u8>>,
+        contents: HashMap<Sha256, Vec<u8>>,
     ) -> Result<Applied> {
         let _one_at_a_time = self.apply_lock.lock().await;
         let NodeRole::Replica { applied, .. } = self.store.node_role().await? else {
@@ -325,11 +325,19 @@ impl Network {
             .cloned()
             .collect();
         self.store.apply_audit(&entries).await?;
-        let versions: Vec<_> = feed
+        let versions: Vec<store::FeedVersion> = feed
             .versions
             .iter()
             .filter(|v| v.id > applied.version)
+            .cloned()
             .collect();
+        // Classifying is CPU work (decode, parse, facts): off the async threads, on every core.
+        let (versions, mut classified) =
+            tokio::task::spawn_blocking(move || classify_versions(versions, contents))
+                .await
+                .map_err(|e| {
+                    ServiceError::Internal(format!("classifying a shipment stopped: {e}"))
+                })??;
         let mut i = 0;
         while i < versions.len() {
             // A run of consecutive versions of one facility is one import run here.
@@ -343,12 +351,13 @@ impl Network {
             let mut totals = ImportTotals::default();
             let mut batch: Vec<IngestFile> = Vec::new();
             let mut batch_paths: HashSet<String> = HashSet::new();
-            for v in &versions[i..end] {
+            for (v, file) in versions[i..end].iter().zip(classified[i..end].iter_mut()) {
+                // One version per path per store batch; a removal between contents keeps its place.
                 if batch_paths.contains(&v.path) || v.sha256.is_none() {
                     self.flush(facility, run, &mut batch, &mut totals).await?;
                     batch_paths.clear();
                 }
-                match v.sha256 {
+                match file.take() {
                     None => {
                         self.store
                             .apply_removals(
@@ -358,27 +367,7 @@ impl Network {
                             )
                             .await?;
                     }
-                    Some(sha) => {
-                        let bytes = contents.remove(&sha).or_else(|| {
-                            // The same content twice in one shipment.
-                            batch
-                                .iter()
-                                .find(|f| f.sha256 == sha)
-                                .map(|f| f.bytes.clone())
-                        });
-                        let Some(bytes) = bytes else {
-                            return Err(ServiceError::Invalid(format!(
-                                "version {} arrived without its content",
-                                v.id
-                            )));
-                        };
-                        let mut file = ingest::ingest_file(
-                            &v.path,
-                            bytes,
-                            sha,
-                            &ingest::ClassifyOptions::default(),
-                        );
-                        file.recorded_at = Some(v.recorded_at.clone());
+                    Some(file) => {
                         totals.files_seen += 1;
                         batch_paths.insert(v.path.clone());
                         batch.push(file);
@@ -777,6 +766,49 @@ impl Network {
             }
         }
     }
+}
+
+/// Each version's file as the ingest makes it (None for a removal), keeping the primary's
+/// `recorded_at`; the versions are split across the machine's cores.
+fn classify_versions(
+    versions: Vec<store::FeedVersion>,
+    contents: HashMap<Sha256, Vec<u8>>,
+) -> Result<(Vec<store::FeedVersion>, Vec<Option<IngestFile>>)> {
+    let options = ingest::ClassifyOptions::default();
+    let one = |v: &store::FeedVersion| -> Result<Option<IngestFile>> {
+        let Some(sha) = v.sha256 else {
+            return Ok(None);
+        };
+        let bytes = contents.get(&sha).cloned().ok_or_else(|| {
+            ServiceError::Invalid(format!("version {} arrived without its content", v.id))
+        })?;
+        let mut file = ingest::ingest_file(&v.path, bytes, sha, &options);
+        file.recorded_at = Some(v.recorded_at.clone());
+        Ok(Some(file))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = versions.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<Option<IngestFile>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = versions
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Result<Vec<_>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ServiceError::Internal(
+                        "a classifier thread panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut files = Vec::with_capacity(versions.len());
+    for p in parts {
+        files.extend(p?);
+    }
+    Ok((versions, files))
 }
 
 /// Packs read from this store, for an S3 site.
