@@ -349,6 +349,15 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     assert!(report.contains("repaired"), "{report}");
     let (ok, report) = renkei_status(&primary, &["verify"]);
     assert!(ok, "clean after repair: {report}");
+    // The replica's own packs: checked and mended through its replication API.
+    let replica_packs = packs_under(&replica.join("blobs"));
+    damage(&replica_packs[0]);
+    let (ok, report) = renkei_status(&primary, &["verify", "--site", "dc-tokyo"]);
+    assert!(!ok && report.contains("corrupt"), "{report}");
+    let (ok, report) = renkei_status(&primary, &["verify", "--site", "dc-tokyo", "--repair"]);
+    assert!(ok && report.contains("repaired"), "{report}");
+    let (ok, report) = renkei_status(&primary, &["verify", "--site", "dc-tokyo"]);
+    assert!(ok, "{report}");
 
     // Restores from the bucket: now, and as of before the change.
     let from_s3 = tmp.path().join("from-s3");
