@@ -204,6 +204,17 @@ fn sql_value(table: &str, column: &str, ty: &str, v: &serde_json::Value) -> Resu
 }
 
 fn apply_change(tx: &Connection, change: &RegistryChange) -> Result<()> {
+    if change.op == RowOp::Delete {
+        // renkei never deletes a registry row (links are ended, consents withdrawn, users
+        // deactivated): a deletion in a shipment means the primary's database was changed
+        // behind renkei — possibly by an attacker erasing history. The copy keeps the row and
+        // refuses; the primary's office sees the error with the site's lag.
+        return Err(StoreError::Conflict(format!(
+            "shipment deletes a row of {} ({}): renkei never deletes registry rows, so the primary's database was changed outside renkei; this copy keeps the row and refuses the shipment",
+            change.table,
+            serde_json::Value::Object(change.row.clone())
+        )));
+    }
     let table = JOURNALED
         .iter()
         .find(|t| **t == change.table)
@@ -228,35 +239,23 @@ fn apply_change(tx: &Connection, change: &RegistryChange) -> Result<()> {
         values.push(sql_value(table, col, ty, v)?);
     }
     let keys: Vec<&str> = cols.iter().filter(|c| c.2).map(|c| c.0.as_str()).collect();
-    let sql = match change.op {
-        RowOp::Upsert => {
-            let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-            let sets: Vec<String> = names
-                .iter()
-                .filter(|n| !keys.contains(&n.as_str()))
-                .map(|n| format!("{n} = excluded.{n}"))
-                .collect();
-            let on_conflict = if sets.is_empty() {
-                "DO NOTHING".to_owned()
-            } else {
-                format!("DO UPDATE SET {}", sets.join(", "))
-            };
-            format!(
-                "INSERT INTO {table}({}) VALUES ({}) ON CONFLICT({}) {on_conflict}",
-                names.join(", "),
-                marks.join(", "),
-                keys.join(", ")
-            )
-        }
-        RowOp::Delete => {
-            let conds: Vec<String> = names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| format!("{n} = ?{}", i + 1))
-                .collect();
-            format!("DELETE FROM {table} WHERE {}", conds.join(" AND "))
-        }
+    let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let sets: Vec<String> = names
+        .iter()
+        .filter(|n| !keys.contains(&n.as_str()))
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    let on_conflict = if sets.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        format!("DO UPDATE SET {}", sets.join(", "))
     };
+    let sql = format!(
+        "INSERT INTO {table}({}) VALUES ({}) ON CONFLICT({}) {on_conflict}",
+        names.join(", "),
+        marks.join(", "),
+        keys.join(", ")
+    );
     tx.execute(&sql, rusqlite::params_from_iter(values))
         .map_err(|e| {
             StoreError::Database(format!(

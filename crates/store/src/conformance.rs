@@ -1420,6 +1420,21 @@ pub async fn run_replication(primary: &dyn Store, replica: &dyn Store) {
             .is_some(),
         "facility replicated"
     );
+    // A deletion never reaches a copy: renkei does not delete registry rows.
+    let mut deletion = feed.registry[0].clone();
+    deletion.op = crate::RowOp::Delete;
+    assert!(
+        replica.apply_registry(&[deletion]).await.is_err(),
+        "deletions are refused"
+    );
+    assert!(
+        replica
+            .facility(&code, false)
+            .await
+            .expect("lookup")
+            .is_some(),
+        "the row stays"
+    );
     replica.apply_audit(&feed.audit).await.expect("audit");
     replica
         .apply_audit(&feed.audit)
