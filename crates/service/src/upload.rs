@@ -6,10 +6,8 @@
 //! Files are classified exactly as `renkei import` does ([`ingest::ingest_file`]), so a tree
 //! sent by the agent and the same tree imported from disk give the same store content.
 //!
-//! Run totals (what `renkei import`'s run summary shows) are counted in memory per run and
-//! written when the run finishes. After a server restart an unfinished run is picked up again
-//! from the store, with the totals of the batches received since the restart only; the files
-//! themselves are all stored.
+//! Run totals (what `renkei import`'s run summary shows) are counted per run and kept with the
+//! run after every batch, so a run picked up again after a server restart continues its counts.
 //!
 //! Check and batch look up only the paths they carry (`Store::current_hashes_of`), so a
 //! call costs the same at a clinic and at a hospital with millions of files.
@@ -105,10 +103,12 @@ impl Network {
                 "run {run} is already finished"
             )));
         }
+        // Its totals so far were kept with the run.
+        let totals = found.totals.clone().unwrap_or_default();
         self.agent_runs
             .lock()
             .entry(run)
-            .or_insert_with(|| (facility, ImportTotals::default()));
+            .or_insert_with(|| (facility, totals));
         Ok(())
     }
 
@@ -243,8 +243,12 @@ impl Network {
             answer.stored = out.versions;
             totals.files_new = out.versions;
         }
-        if let Some((_, t)) = self.agent_runs.lock().get_mut(&run) {
+        let so_far = self.agent_runs.lock().get_mut(&run).map(|(_, t)| {
             add_totals(t, &totals);
+            t.clone()
+        });
+        if let Some(t) = so_far {
+            self.store.save_run_totals(ImportRunId(run), &t).await?;
         }
         let mut e = self.event(principal, audit::Action::Import);
         e.target = facility.code.to_string();

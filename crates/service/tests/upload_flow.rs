@@ -166,6 +166,10 @@ async fn an_agent_uploads_a_tree_like_an_import() {
     assert_eq!(first.received, half as u64);
     assert_eq!(first.stored, half as u64);
     assert_eq!(first.already_current, 0);
+    // The server restarts between two batches of the run: the counts so far were kept with
+    // the run, so the finished run's totals still cover both.
+    let restarted = Network::new(a.store.clone()).with_test_hashing();
+    let net = &restarted;
     let second = net
         .agent_store_batch(&a.key, run, upload::encode_batch(&a.files[half..]))
         .await

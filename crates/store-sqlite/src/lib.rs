@@ -269,6 +269,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn save_run_totals(&self, run: ImportRunId, totals: &ImportTotals) -> Result<()> {
+        let json = serde_json_lite(totals);
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                conn.execute(
+                    "UPDATE import_runs SET totals = ?1 WHERE id = ?2 AND finished_at IS NULL",
+                    params![json, run.0],
+                )
+                .map_err(db_err)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn finish_import(
         &self,
         facility: FacilityId,

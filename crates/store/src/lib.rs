@@ -267,6 +267,10 @@ pub trait Store: Registry + Replication + Send + Sync {
         files: Vec<IngestFile>,
     ) -> Result<BatchOutcome>;
 
+    /// Keep an unfinished run's totals so far (a facility agent's run spans many calls and
+    /// may outlive a server restart).
+    async fn save_run_totals(&self, run: ImportRunId, totals: &ImportTotals) -> Result<()>;
+
     /// Close a run. With `seen = Some(paths)` (a full scan of the tree), current files not in
     /// `seen` are marked removed as of this run (their history stays). Returns how many.
     async fn finish_import(
