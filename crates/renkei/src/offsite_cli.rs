@@ -215,6 +215,9 @@ pub async fn verify(
         for p in &c.problems {
             println!("  problem: {p}");
         }
+        for n in &c.notes {
+            println!("  note: {n}");
+        }
         for r in &c.repaired {
             println!("  repaired: {r}");
         }

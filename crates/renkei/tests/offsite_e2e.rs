@@ -328,16 +328,26 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     );
     damage(&local_packs[0]);
     std::fs::remove_file(&local_packs[1]).expect("delete pack");
-    // Other packs in the bucket: each site is damaged on its own, so each has a good copy
-    // elsewhere.
-    let hit: Vec<_> = local_packs[..2].iter().map(|p| p.file_name()).collect();
-    let bucket_packs: Vec<_> = bucket_packs
-        .into_iter()
-        .filter(|p| !hit.contains(&p.file_name()))
-        .collect();
-    assert!(bucket_packs.len() >= 2, "{bucket_packs:?}");
-    damage(&bucket_packs[bucket_packs.len() - 1]);
-    std::fs::remove_file(&bucket_packs[0]).expect("delete object");
+    // In the bucket: the pack the primary lost is lost there too (no identical copy is left
+    // anywhere: the bucket gets its contents relocated into a new pack), and another pack is
+    // corrupt (the primary's identical copy mends it).
+    let lost = local_packs[1].file_name().expect("name").to_owned();
+    let same_in_bucket = bucket_packs
+        .iter()
+        .find(|p| p.file_name() == Some(lost.as_os_str()))
+        .expect("the bucket mirrors the primary's packs")
+        .clone();
+    std::fs::remove_file(&same_in_bucket).expect("delete object");
+    let other = bucket_packs
+        .iter()
+        .rev()
+        .find(|p| {
+            local_packs[..2]
+                .iter()
+                .all(|l| l.file_name() != p.file_name())
+        })
+        .expect("another pack");
+    damage(other);
     let (ok, report) = renkei_status(&primary, &["verify"]);
     assert!(!ok, "damage must be reported: {report}");
     assert!(
@@ -346,7 +356,12 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     );
     let (ok, report) = renkei_status(&primary, &["verify", "--repair"]);
     assert!(ok, "{report}");
-    assert!(report.contains("repaired"), "{report}");
+    assert!(
+        report.contains("restored from s3-osaka")
+            && report.contains("rebuilt from other sites")
+            && report.contains("relocated"),
+        "each repair path was taken: {report}"
+    );
     let (ok, report) = renkei_status(&primary, &["verify"]);
     assert!(ok, "clean after repair: {report}");
     // The replica's own packs: checked and mended through its replication API.

@@ -20,14 +20,22 @@
 //! Within one shipment packs go first, then version logs, then registry and audit logs, so a
 //! log never points at a pack that is not in the bucket yet.
 //!
+//! A damaged pack is mended by putting back an identical copy ([`S3Site::repair`]) or, when
+//! no copy of that exact pack exists anywhere, by *relocation*
+//! ([`S3Site::repair_with_contents`]): its contents, found by hash elsewhere, go into a new
+//! pack, and new version-log objects repeat the affected version lines with the new location.
+//! Readers already keep every location of a content and fall back from one to the next, so
+//! nothing is overwritten or deleted and no reader needs to know about relocations; `verify`
+//! reports a damaged pack whose every content is intact elsewhere as *covered*.
+//!
 //! No patient data is logged here: file paths (`0001234567/01/...`) hold patient IDs, so they
 //! only appear in errors, which go to the operator.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -39,7 +47,7 @@ use object_store::{ClientOptions, HeaderMap, HeaderValue, ObjectStore, ObjectSto
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use store::{BlobLocation, Feed, FeedVersion, LocalPacks, RegistryChange};
+use store::{BlobLocation, Feed, FeedVersion, LocalPacks, PackBuilder, RegistryChange};
 
 use crate::{Result, SiteConfig, SiteError};
 
@@ -91,6 +99,36 @@ impl PackSource for S3Site {
             Some(bytes) if hex_sha(&bytes) == name => Ok(Some(bytes)),
             _ => Ok(None),
         }
+    }
+}
+
+/// Where raw contents come from, by hash, when no identical copy of a damaged pack exists:
+/// the primary's store (whatever packs it keeps them in), another site, or anything else.
+/// [`S3Site::repair_with_contents`] checks every content against its hash, so a source may
+/// be wrong without harm; it must not invent hashes it was not asked for (they are ignored).
+#[async_trait]
+pub trait ContentSource: Send + Sync {
+    /// The contents this source holds among `shas`; absent ones are simply not in the map.
+    async fn contents(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>>;
+}
+
+/// Contents already in memory (a restore read back, a test).
+#[async_trait]
+impl ContentSource for HashMap<Sha256, Vec<u8>> {
+    async fn contents(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>> {
+        Ok(shas
+            .iter()
+            .filter_map(|s| self.get(s).map(|b| (*s, b.clone())))
+            .collect())
+    }
+}
+
+/// Another S3 site's contents, from wherever it keeps them (its packs need not be this
+/// site's).
+#[async_trait]
+impl ContentSource for S3Site {
+    async fn contents(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>> {
+        self.contents_by_sha(shas).await
     }
 }
 
@@ -162,14 +200,40 @@ pub struct SiteReport {
     /// Distinct version lines found in the version logs.
     pub versions: u64,
     pub packs_checked: u64,
+    /// Damaged packs that put something at stake: some content they hold has no intact
+    /// copy anywhere else in the bucket.
     pub pack_problems: Vec<SitePackProblem>,
+    /// Damaged (missing or corrupt) packs whose every content also sits in another pack that
+    /// is present and hashes right — typically after [`S3Site::repair_with_contents`]
+    /// relocated them. Reads fall back to the intact copy, so these do not make the report
+    /// unclean; they are still listed because the damaged object stays (nothing here is
+    /// deleted) and an operator should know why.
+    #[serde(default)]
+    pub covered: Vec<SitePackProblem>,
     pub log_problems: Vec<LogProblem>,
 }
 
 impl SiteReport {
+    /// Nothing at stake: covered packs do not count (see [`SiteReport::covered`]).
     pub fn is_clean(&self) -> bool {
         self.pack_problems.is_empty() && self.log_problems.is_empty()
     }
+}
+
+/// One damaged pack whose contents were put into a new pack by
+/// [`S3Site::repair_with_contents`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relocation {
+    /// The damaged pack.
+    pub pack: String,
+    /// The new pack holding its contents.
+    pub to: String,
+    /// Contents placed in the new pack.
+    pub contents: u64,
+    /// Version lines written again with the new location.
+    pub versions: u64,
+    /// Relocation log objects written (one per facility; 0 when a previous run wrote them).
+    pub log_objects: u64,
 }
 
 /// The result of [`S3Site::repair`].
@@ -177,6 +241,9 @@ impl SiteReport {
 pub struct RepairOutcome {
     /// Packs put back (names).
     pub repaired: Vec<String>,
+    /// Packs whose contents were relocated (by [`S3Site::repair_with_contents`]).
+    #[serde(default)]
+    pub relocated: Vec<Relocation>,
     /// Objects that could not be repaired: (key or pack name, why).
     pub unrepaired: Vec<(String, String)>,
 }
@@ -195,6 +262,10 @@ pub struct S3Site {
     allow_http: bool,
     /// Set once a range request failed: read whole packs from then on.
     whole_packs: AtomicBool,
+    /// Packs known to be damaged (from the last verify, or a read that found one missing or
+    /// bad): reads try a content's other locations first. Only an ordering hint — a location
+    /// is never skipped because of it.
+    damaged: Mutex<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for S3Site {
@@ -255,6 +326,7 @@ impl S3Site {
             object_lock_days: cfg.object_lock_days,
             allow_http: url.starts_with("http://"),
             whole_packs: AtomicBool::new(false),
+            damaged: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -513,7 +585,9 @@ impl S3Site {
     /// Check the site: every log object against the hash in its key and that it decodes;
     /// every pack object against its name (read in full, streamed); every pack a version log
     /// points at exists. Problems are reported, not raised: only a failure to talk to the
-    /// bucket at all is an error.
+    /// bucket at all is an error. A damaged pack whose every content the logs also place in
+    /// an intact pack goes to [`SiteReport::covered`] instead of the problems: that costs
+    /// nothing more, since every log is read and every pack hashed here anyway.
     pub async fn verify(&self) -> Result<SiteReport> {
         let mut report = SiteReport {
             site: self.name.clone(),
@@ -521,7 +595,7 @@ impl S3Site {
         };
 
         // Logs.
-        let (versions, mut problems, stats) = self.read_all_logs::<FeedVersion>("versions").await?;
+        let (lines, mut problems, stats) = self.read_all_logs::<FeedVersion>("versions").await?;
         report.log_problems.append(&mut problems);
         report.add(stats);
         let (_, mut problems, stats) = self.read_all_logs::<RegistryChange>("registry").await?;
@@ -531,14 +605,10 @@ impl S3Site {
         report.log_problems.append(&mut problems);
         report.add(stats);
 
-        let versions = dedupe_versions(versions);
-        report.versions = versions.len() as u64;
-        let mut referenced: BTreeMap<String, u64> = BTreeMap::new();
-        for v in &versions {
-            if let Some(loc) = &v.location {
-                *referenced.entry(loc.pack.clone()).or_default() += 1;
-            }
-        }
+        // Every line counts, not only the deduplicated ones: a relocation repeats a version
+        // with another location, and both packs are referenced.
+        let placement = Placement::of(&lines);
+        report.versions = placement.versions;
 
         // Packs: every object under packs/, and every referenced pack.
         let listed = self.list("packs").await?;
@@ -561,10 +631,11 @@ impl S3Site {
                 });
             }
         }
-        for (name, count) in &referenced {
-            if !present.contains_key(name) {
-                report.pack_problems.push(SitePackProblem {
-                    pack: name.clone(),
+        let mut damaged: Vec<SitePackProblem> = Vec::new();
+        for (name, count) in &placement.versions_in {
+            if !present.contains_key(*name) {
+                damaged.push(SitePackProblem {
+                    pack: (*name).to_owned(),
                     key: pack_key(name),
                     damage: PackDamage::Missing,
                     detail: "a version log points at it but the object is not in the bucket".into(),
@@ -572,7 +643,7 @@ impl S3Site {
                 });
             }
         }
-        let checked: Vec<(String, String, u64, Option<String>)> = stream::iter(present)
+        let checked: Vec<(String, String, u64, Option<String>)> = stream::iter(present.clone())
             .map(|(name, key)| async move {
                 let (len, problem) = self.check_pack(&name, &key).await?;
                 Ok::<_, SiteError>((name, key, len, problem))
@@ -585,8 +656,12 @@ impl S3Site {
             report.objects_checked += 1;
             report.bytes_checked += len;
             if let Some(detail) = problem {
-                report.pack_problems.push(SitePackProblem {
-                    versions: referenced.get(&name).copied().unwrap_or(0),
+                damaged.push(SitePackProblem {
+                    versions: placement
+                        .versions_in
+                        .get(name.as_str())
+                        .copied()
+                        .unwrap_or(0),
                     pack: name,
                     key,
                     damage: PackDamage::Corrupt,
@@ -594,13 +669,28 @@ impl S3Site {
                 });
             }
         }
+
+        // A damaged pack is covered when every content it holds is also in an intact pack.
+        let bad: BTreeSet<String> = damaged.iter().map(|p| p.pack.clone()).collect();
+        let intact = |pack: &str| present.contains_key(pack) && !bad.contains(pack);
+        for p in damaged {
+            if placement.covered(&p.pack, intact) {
+                report.covered.push(p);
+            } else {
+                report.pack_problems.push(p);
+            }
+        }
+        *self.damaged.lock().unwrap_or_else(|e| e.into_inner()) = bad;
+
         report.pack_problems.sort_by(|a, b| a.key.cmp(&b.key));
+        report.covered.sort_by(|a, b| a.key.cmp(&b.key));
         report.log_problems.sort_by(|a, b| a.key.cmp(&b.key));
         tracing::info!(
             site = %self.name,
             objects = report.objects_checked,
             bytes = report.bytes_checked,
             pack_problems = report.pack_problems.len(),
+            covered = report.covered.len(),
             log_problems = report.log_problems.len(),
             "verified S3 site"
         );
@@ -669,6 +759,7 @@ impl S3Site {
                 )),
                 Some(bytes) => {
                     self.put(&*writer, &p.key, bytes).await?;
+                    self.forget_damaged(&p.pack);
                     out.repaired.push(p.pack.clone());
                 }
             }
@@ -689,6 +780,199 @@ impl S3Site {
             "repaired S3 site"
         );
         Ok(out)
+    }
+
+    /// Repair the packs of a report that no identical copy can mend, by *relocation*: for
+    /// each damaged pack still damaged (one repaired since the report is skipped), the
+    /// contents it holds that have no intact copy elsewhere are taken by hash from `source`
+    /// (each checked against its SHA-256; a wrong one is not used), packed anew with
+    /// [`PackBuilder`] and PUT under the new pack's name; then, per facility, a new version
+    /// log repeats every version line located in the damaged pack with its new location.
+    ///
+    /// Why not simply re-pack under the old name: a pack's name is the hash of its bytes, and
+    /// the primary's packer (or a promoted replica's) does not reproduce another store's
+    /// bytes. Relocation writes only new keys — nothing is overwritten or deleted — and the
+    /// readers' existing fallback over every known location of a content picks the new copy
+    /// up; [`S3Site::verify`] then lists the old pack as covered.
+    ///
+    /// "Intact" means not listed as damaged (or covered) in `report`. Run again with the same
+    /// report and source, it writes the same pack and logs, which are then skipped. Contents
+    /// the source lacks leave the pack unrepaired, naming how many; those it had are still
+    /// relocated, which shrinks what is at stake. Log problems are reported as in
+    /// [`S3Site::repair`].
+    pub async fn repair_with_contents(
+        &self,
+        report: &SiteReport,
+        source: &dyn ContentSource,
+    ) -> Result<RepairOutcome> {
+        let writer = self.writer()?;
+        let mut out = RepairOutcome::default();
+        // A damaged log only hides lines: relocating the ones readable still helps, and the
+        // log itself is reported below.
+        let (lines, _, _) = self.read_all_logs::<FeedVersion>("versions").await?;
+        let placement = Placement::of(&lines);
+        let bad: BTreeSet<&str> = report
+            .pack_problems
+            .iter()
+            .chain(&report.covered)
+            .map(|p| p.pack.as_str())
+            .collect();
+        for p in &report.pack_problems {
+            if !is_pack_name(&p.pack) || p.key != pack_key(&p.pack) {
+                out.unrepaired.push((
+                    p.key.clone(),
+                    "not a pack key: left for the operator".into(),
+                ));
+                continue;
+            }
+            if self.check_pack(&p.pack, &p.key).await?.1.is_none() {
+                // Put back (identically) since the report was made.
+                continue;
+            }
+            let needed: Vec<Sha256> = placement
+                .uncovered(&p.pack, |q| !bad.contains(q))
+                .into_iter()
+                .collect();
+            if needed.is_empty() {
+                if placement.contents_in.contains_key(p.pack.as_str()) {
+                    // Covered by a relocation or re-ship since the report.
+                    continue;
+                }
+                out.unrepaired.push((
+                    p.pack.clone(),
+                    "no version log places any content in it: nothing to relocate".into(),
+                ));
+                continue;
+            }
+            match self
+                .relocate(&*writer, &p.pack, &needed, &lines, source)
+                .await?
+            {
+                Relocated::Done {
+                    relocation,
+                    missing,
+                    wrong,
+                } => {
+                    if missing + wrong > 0 {
+                        out.unrepaired.push((
+                            p.pack.clone(),
+                            format!(
+                                "{} of its {} contents at stake relocated to pack {}; {missing} \
+                                 not held by the source, {wrong} did not match their hash",
+                                relocation.contents,
+                                needed.len(),
+                                relocation.to
+                            ),
+                        ));
+                    }
+                    out.relocated.push(relocation);
+                }
+                Relocated::Nothing { missing, wrong } => out.unrepaired.push((
+                    p.pack.clone(),
+                    format!(
+                        "the source has none of its {} contents at stake intact ({missing} not \
+                         held, {wrong} did not match their hash)",
+                        needed.len()
+                    ),
+                )),
+            }
+        }
+        for l in &report.log_problems {
+            out.unrepaired.push((
+                l.key.clone(),
+                format!(
+                    "{}: ship the primary's streams again to write a good copy",
+                    l.detail
+                ),
+            ));
+        }
+        tracing::info!(
+            site = %self.name,
+            relocated = out.relocated.len(),
+            unrepaired = out.unrepaired.len(),
+            "relocated damaged packs of S3 site"
+        );
+        Ok(out)
+    }
+
+    /// Relocate the contents `needed` of the damaged pack `damaged`: new pack first, then the
+    /// relocation logs, so that no log points at a pack that is not in the bucket.
+    async fn relocate(
+        &self,
+        writer: &dyn ObjectStore,
+        damaged: &str,
+        needed: &[Sha256],
+        lines: &[FeedVersion],
+        source: &dyn ContentSource,
+    ) -> Result<Relocated> {
+        let got = source.contents(needed).await?;
+        let (mut missing, mut wrong) = (0u64, 0u64);
+        let mut builder = PackBuilder::new();
+        // In hash order: the same contents give the same pack, so a second run writes
+        // nothing new.
+        for sha in needed {
+            match got.get(sha) {
+                None => missing += 1,
+                Some(bytes) if store::packs::sha256(bytes) != *sha => {
+                    tracing::warn!(site = %self.name, %sha, "content source returned bytes of another hash: not used");
+                    wrong += 1;
+                }
+                Some(bytes) => builder.add(*sha, bytes)?,
+            }
+        }
+        if builder.is_empty() {
+            return Ok(Relocated::Nothing { missing, wrong });
+        }
+        let pack = builder.finish()?;
+        let key = pack_key(&pack.name);
+        if self.check_pack(&pack.name, &key).await?.1.is_some() {
+            // Absent (or, after an earlier run, damaged: then these exact bytes are what the
+            // key names, as in `repair`).
+            self.put(writer, &key, pack.bytes).await?;
+        }
+        self.forget_damaged(&pack.name);
+        let moved: HashMap<Sha256, BlobLocation> = pack.locations.into_iter().collect();
+
+        // The version lines located in the damaged pack, once each, with the new location.
+        let mut by_facility: BTreeMap<&FacilityCode, BTreeMap<(i64, &str, &str), FeedVersion>> =
+            BTreeMap::new();
+        for v in lines {
+            let (Some(sha), Some(loc)) = (v.sha256, &v.location) else {
+                continue;
+            };
+            let Some(new) = moved.get(&sha) else { continue };
+            if loc.pack != damaged {
+                continue;
+            }
+            by_facility.entry(&v.facility).or_default().insert(
+                (v.id, v.path.as_str(), v.recorded_at.as_str()),
+                FeedVersion {
+                    location: Some(new.clone()),
+                    ..v.clone()
+                },
+            );
+        }
+        let mut shipped = ShipOutcome::default();
+        let mut versions = 0u64;
+        for (facility, lines) in by_facility {
+            let lines: Vec<FeedVersion> = lines.into_values().collect();
+            let (first, last) = (lines[0].id, lines[lines.len() - 1].id);
+            versions += lines.len() as u64;
+            let dir = format!("versions/{facility}");
+            self.ship_log(writer, &dir, first, last, &lines, &mut shipped)
+                .await?;
+        }
+        Ok(Relocated::Done {
+            relocation: Relocation {
+                pack: damaged.to_owned(),
+                to: pack.name,
+                contents: moved.len() as u64,
+                versions,
+                log_objects: shipped.log_objects,
+            },
+            missing,
+            wrong,
+        })
     }
 
     // ----- reading logs -----
@@ -723,7 +1007,8 @@ impl S3Site {
                 let decoded = decode_log::<T>(&key, &bytes);
                 Ok::<_, SiteError>((key, bytes.len() as u64, decoded))
             })
-            .buffer_unordered(CONCURRENCY * 2)
+            // In listing order: readers see lines in a stable order from run to run.
+            .buffered(CONCURRENCY * 2)
             .try_collect()
             .await?;
         let mut items = Vec::new();
@@ -748,14 +1033,29 @@ impl S3Site {
         let mut results: Vec<Option<Vec<u8>>> = vec![None; n];
         let mut reasons: Vec<Vec<String>> = vec![Vec::new(); n];
         let mut next = vec![0usize; n];
+        // Locations in packs known to be damaged go last: after a relocation, the intact
+        // copy is read first instead of after a failed request.
+        let damaged = self
+            .damaged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ordered: Vec<Vec<&BlobLocation>> = wants
+            .iter()
+            .map(|w| {
+                let (good, bad): (Vec<&BlobLocation>, Vec<&BlobLocation>) =
+                    w.locations.iter().partition(|l| !damaged.contains(&l.pack));
+                good.into_iter().chain(bad).collect()
+            })
+            .collect();
         loop {
             // One round: each unresolved content's next location, grouped by pack and frame.
             let mut plan: BTreeMap<&str, Frames<'_>> = BTreeMap::new();
-            for (i, w) in wants.iter().enumerate() {
+            for (i, locations) in ordered.iter().enumerate() {
                 if results[i].is_some() {
                     continue;
                 }
-                if let Some(loc) = w.locations.get(next[i]) {
+                if let Some(&loc) = locations.get(next[i]) {
                     next[i] += 1;
                     plan.entry(loc.pack.as_str())
                         .or_default()
@@ -767,8 +1067,14 @@ impl S3Site {
             if plan.is_empty() {
                 break;
             }
-            let outcomes: Vec<Vec<(usize, Fetched)>> = stream::iter(plan)
+            // Futures built first, not by a closure over borrowed items: such a stream makes
+            // this future's `Send` bound higher-ranked, which a boxed `Send` future (an
+            // `async_trait` method) cannot prove.
+            let pending: Vec<_> = plan
+                .into_iter()
                 .map(|(pack, frames)| self.fetch_pack(pack, frames, wants))
+                .collect();
+            let outcomes: Vec<Vec<(usize, Fetched)>> = stream::iter(pending)
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
@@ -804,6 +1110,10 @@ impl S3Site {
                 .map(|(i, _)| (*i, Err(format!("pack {pack}: {why}"))))
                 .collect()
         };
+        let missing = || {
+            self.mark_damaged(pack);
+            fail_all("missing".into())
+        };
         if !is_pack_name(pack) {
             return fail_all("not a pack name".into());
         }
@@ -820,7 +1130,7 @@ impl S3Site {
         if !self.whole_packs.load(Ordering::Relaxed) {
             let size = match self.store.head(&path).await {
                 Ok(meta) => meta.size,
-                Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+                Err(object_store::Error::NotFound { .. }) => return missing(),
                 Err(e) => return fail_all(chain(&e)),
             };
             // When most of the pack is needed, one GET of all of it beats many ranges.
@@ -829,7 +1139,7 @@ impl S3Site {
             if needed.saturating_mul(2) < size && merged.iter().all(|r| r.end < size) {
                 match self.store.get_ranges(&path, &ranges).await {
                     Ok(parts) => fetched = Some(parts.into_iter().map(Ok).collect()),
-                    Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+                    Err(object_store::Error::NotFound { .. }) => return missing(),
                     Err(e) => {
                         // Some S3-compatible servers (rclone serve s3 1.75) answer a range
                         // request with 200 and the range, which object_store rightly refuses.
@@ -849,7 +1159,7 @@ impl S3Site {
             Some(f) => f,
             None => match self.get_whole(&path, &ranges).await {
                 Ok(f) => f,
-                Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+                Err(object_store::Error::NotFound { .. }) => return missing(),
                 Err(e) => return fail_all(chain(&e)),
             },
         };
@@ -870,6 +1180,10 @@ impl S3Site {
                     }
                     Err(why) => Err(format!("pack {pack} frame at {}: {why}", loc.frame_offset)),
                 };
+                if r.is_err() {
+                    // The bytes arrived but are not what the log says: the pack is damaged.
+                    self.mark_damaged(pack);
+                }
                 out.push((*i, r));
             }
         }
@@ -1007,6 +1321,22 @@ impl S3Site {
         Ok(())
     }
 
+    /// Note a pack as damaged: reads try other locations first (see `damaged`).
+    fn mark_damaged(&self, pack: &str) {
+        self.damaged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pack.to_owned());
+    }
+
+    /// A pack was put back intact.
+    fn forget_damaged(&self, pack: &str) {
+        self.damaged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(pack);
+    }
+
     fn obj_err(&self, key: &str, message: &str) -> SiteError {
         SiteError::Object {
             site: self.name.clone(),
@@ -1014,6 +1344,18 @@ impl S3Site {
             message: message.to_owned(),
         }
     }
+}
+
+/// What [`S3Site::relocate`] did with one damaged pack.
+enum Relocated {
+    /// A new pack and its logs were written; `missing` and `wrong` contents were left out.
+    Done {
+        relocation: Relocation,
+        missing: u64,
+        wrong: u64,
+    },
+    /// The source gave no usable content: nothing was written.
+    Nothing { missing: u64, wrong: u64 },
 }
 
 /// A content read back, or why it could not be.
@@ -1025,6 +1367,75 @@ type Frames<'a> = BTreeMap<(u64, u32), Vec<(usize, &'a BlobLocation)>>;
 struct Want<'a> {
     sha: Sha256,
     locations: &'a [BlobLocation],
+}
+
+/// Where the contents of the version lines are, as the logs tell (every line, duplicates
+/// and relocations included): what verify and the content repair reason about.
+#[derive(Debug, Default)]
+struct Placement<'a> {
+    /// Distinct versions (facility, path, recorded_at, sha256).
+    versions: u64,
+    /// Per pack: distinct versions with a line located in it.
+    versions_in: BTreeMap<&'a str, u64>,
+    /// Per pack: the contents the logs place in it.
+    contents_in: BTreeMap<&'a str, BTreeSet<Sha256>>,
+    /// Per content: the packs the logs place it in.
+    holders: HashMap<Sha256, BTreeSet<&'a str>>,
+}
+
+type VersionKey<'a> = (&'a FacilityCode, &'a str, &'a str, Option<Sha256>);
+
+impl<'a> Placement<'a> {
+    fn of(lines: &'a [FeedVersion]) -> Placement<'a> {
+        let mut out = Placement::default();
+        let mut versions: HashSet<VersionKey<'a>> = HashSet::new();
+        let mut placed: HashSet<(VersionKey<'a>, &'a str)> = HashSet::new();
+        for v in lines {
+            let key = (
+                &v.facility,
+                v.path.as_str(),
+                v.recorded_at.as_str(),
+                v.sha256,
+            );
+            versions.insert(key);
+            let Some(loc) = &v.location else { continue };
+            let pack = loc.pack.as_str();
+            if placed.insert((key, pack)) {
+                *out.versions_in.entry(pack).or_default() += 1;
+            }
+            if let Some(sha) = v.sha256 {
+                out.contents_in.entry(pack).or_default().insert(sha);
+                out.holders.entry(sha).or_default().insert(pack);
+            }
+        }
+        out.versions = versions.len() as u64;
+        out
+    }
+
+    /// The contents of `pack` that no other pack for which `intact` holds has a copy of.
+    fn uncovered(&self, pack: &str, intact: impl Fn(&str) -> bool) -> BTreeSet<Sha256> {
+        self.contents_in
+            .get(pack)
+            .into_iter()
+            .flatten()
+            .filter(|sha| {
+                !self
+                    .holders
+                    .get(*sha)
+                    .into_iter()
+                    .flatten()
+                    .any(|q| *q != pack && intact(q))
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Whether every content of `pack` has an intact copy elsewhere. A pack the logs place
+    /// nothing in is not covered: nothing vouches for it (its log may be the damaged one).
+    fn covered(&self, pack: &str, intact: impl Fn(&str) -> bool) -> bool {
+        self.contents_in.get(pack).is_some_and(|c| !c.is_empty())
+            && self.uncovered(pack, intact).is_empty()
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,11 +1,13 @@
 //! The S3 site against a real S3 server (`rclone serve s3` over a temporary folder): ship,
-//! re-ship, restore a tree as of a time, damage the bucket, verify, repair.
+//! re-ship, restore a tree as of a time, damage the bucket, verify, repair — from identical
+//! packs, or by relocating contents when no identical pack exists anywhere.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use model::{FacilityCode, Sha256};
 use replication::rclone::RcloneS3;
-use replication::s3::{PackDamage, S3Site, SiteFile};
+use replication::s3::{PackDamage, S3Site, SiteFile, SiteReport};
 use store::{
     BlobLocation, Feed, FeedCursor, FeedVersion, LocalPacks, PackBuilder, RegistryChange, RowOp,
 };
@@ -392,4 +394,193 @@ async fn object_lock_headers_are_accepted() {
     let site = S3Site::new(&cfg).unwrap();
     site.ship(&fx.feed_jan, &packs).await.unwrap();
     assert!(site.verify().await.unwrap().is_clean());
+}
+
+/// Every file under the bucket's folder: what a repair wrote, and that it wrote nothing else.
+fn objects(root: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(e.path());
+            } else {
+                out.insert(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn damaged_packs(report: &SiteReport) -> BTreeSet<(String, PackDamage)> {
+    report
+        .pack_problems
+        .iter()
+        .map(|p| (p.pack.clone(), p.damage))
+        .collect()
+}
+
+fn covered_packs(report: &SiteReport) -> BTreeSet<(String, PackDamage)> {
+    report
+        .covered
+        .iter()
+        .map(|p| (p.pack.clone(), p.damage))
+        .collect()
+}
+
+/// The primary lost the packs it shipped (or was promoted from a replica whose packs are its
+/// own): no identical pack exists anywhere, only the contents. Relocation mends the bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn relocation_repairs_without_identical_packs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = LocalPacks::open(tmp.path().join("packs")).unwrap();
+    let fx = fixture(&packs);
+    let server = RcloneS3::start(&tmp.path().join("s3"), "renkei-backup").unwrap();
+    let mut cfg = server.site_config("offsite");
+    cfg.prefix = Some("network-a".into());
+    let site = S3Site::new(&cfg).unwrap();
+    site.ship(&fx.feed_jan, &packs).await.unwrap();
+    site.ship(&fx.feed_feb, &packs).await.unwrap();
+    // An overlapping log: the same version line twice must be relocated once.
+    let mut overlap = fx.feed_feb.clone();
+    overlap.versions.insert(0, fx.feed_jan.versions[0].clone());
+    overlap.registry.clear();
+    overlap.audit.clear();
+    site.ship(&overlap, &packs).await.unwrap();
+
+    // Every content, as the primary's store would give it by hash.
+    let originals: HashMap<Sha256, Vec<u8>> = fx
+        .latest
+        .values()
+        .chain(fx.january.values())
+        .map(|b| (sha(b), b.clone()))
+        .collect();
+
+    // Damage: pack A corrupt, pack B gone (the content of file 1 was in both). Not pack C:
+    // a pack of one content is rebuilt byte for byte, under its own name.
+    let a_file = pack_file(&server, "network-a", &fx.pack_a);
+    let mut bytes = std::fs::read(&a_file).unwrap();
+    bytes[20] ^= 0x40;
+    std::fs::write(&a_file, &bytes).unwrap();
+    std::fs::remove_file(pack_file(&server, "network-a", &fx.pack_b)).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let damaged = BTreeSet::from([
+        (fx.pack_a.clone(), PackDamage::Corrupt),
+        (fx.pack_b.clone(), PackDamage::Missing),
+    ]);
+    let report = site.verify().await.unwrap();
+    assert_eq!(damaged_packs(&report), damaged, "{report:?}");
+    assert!(report.covered.is_empty());
+
+    // No identical pack anywhere: the primary's packs folder is empty.
+    let empty = LocalPacks::open(tmp.path().join("no-packs")).unwrap();
+    let outcome = site.repair(&report, &empty).await.unwrap();
+    assert!(outcome.repaired.is_empty());
+    assert_eq!(outcome.unrepaired.len(), 2);
+
+    // A source whose bytes do not match their hashes is not used: nothing is written.
+    let before = objects(&server.bucket_dir());
+    let liar: HashMap<Sha256, Vec<u8>> = originals
+        .iter()
+        .map(|(s, b)| (*s, [b.as_slice(), b"tampered"].concat()))
+        .collect();
+    let outcome = site.repair_with_contents(&report, &liar).await.unwrap();
+    assert!(outcome.relocated.is_empty(), "{outcome:?}");
+    let unrepaired: BTreeSet<&String> = outcome.unrepaired.iter().map(|(w, _)| w).collect();
+    assert_eq!(unrepaired, BTreeSet::from([&fx.pack_a, &fx.pack_b]));
+    assert!(
+        outcome.unrepaired[0].1.contains("did not match"),
+        "{outcome:?}"
+    );
+    assert_eq!(objects(&server.bucket_dir()), before);
+
+    // A source with one of pack A's contents wrong: the rest is relocated, A stays at stake.
+    let wrong = sha(&fx.january[&(F1.to_owned(), path(5))]);
+    let mut partial = originals.clone();
+    partial.insert(wrong, b"not it".to_vec());
+    let outcome = site.repair_with_contents(&report, &partial).await.unwrap();
+    let moved: BTreeMap<&String, (u64, u64, u64)> = outcome
+        .relocated
+        .iter()
+        .map(|r| (&r.pack, (r.contents, r.versions, r.log_objects)))
+        .collect();
+    // Pack A: 100 contents, but file 5's is wrong. Pack B: 7 contents of 7 versions of both
+    // facilities (file 1's content goes into both new packs: it had no intact copy).
+    assert_eq!(
+        moved,
+        BTreeMap::from([(&fx.pack_a, (99, 99, 1)), (&fx.pack_b, (7, 7, 2))]),
+        "{outcome:?}"
+    );
+    assert!(moved.keys().all(|p| *p != &fx.pack_c));
+    assert_eq!(outcome.unrepaired.len(), 1, "{outcome:?}");
+    assert!(
+        outcome.unrepaired[0].0 == fx.pack_a && outcome.unrepaired[0].1.contains("1 did not match"),
+        "{outcome:?}"
+    );
+    let middle = site.verify().await.unwrap();
+    assert_eq!(
+        damaged_packs(&middle),
+        BTreeSet::from([(fx.pack_a.clone(), PackDamage::Corrupt)])
+    );
+    assert_eq!(
+        covered_packs(&middle),
+        BTreeSet::from([(fx.pack_b.clone(), PackDamage::Missing)])
+    );
+
+    // The whole source: pack A's last content is relocated too; nothing was overwritten or
+    // deleted on the way.
+    let before = objects(&server.bucket_dir());
+    let outcome = site
+        .repair_with_contents(&middle, &originals)
+        .await
+        .unwrap();
+    assert!(outcome.unrepaired.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.relocated.len(), 1);
+    assert_eq!(
+        (
+            outcome.relocated[0].contents,
+            outcome.relocated[0].log_objects
+        ),
+        (1, 1)
+    );
+    let after_objects = objects(&server.bucket_dir());
+    assert!(after_objects.is_superset(&before));
+    assert_eq!(
+        std::fs::read(&a_file).unwrap(),
+        bytes,
+        "the damaged pack stays as it was"
+    );
+
+    let after = site.verify().await.unwrap();
+    assert!(after.is_clean(), "{after:?}");
+    assert_eq!(
+        covered_packs(&after),
+        damaged,
+        "still listed for the operator"
+    );
+    assert_eq!(after.covered[0].versions + after.covered[1].versions, 107);
+    assert_eq!(after.versions, 109, "relocation lines are not new versions");
+
+    // Reads: byte for byte, latest and as of January, from this site and from a fresh one
+    // that knows nothing about the damage (it falls back location by location).
+    assert_eq!(restore(&site, None).await.unwrap(), fx.latest);
+    let fresh = S3Site::new(&cfg).unwrap();
+    assert_eq!(restore(&fresh, None).await.unwrap(), fx.latest);
+    assert_eq!(
+        restore(&fresh, Some("2024-01-31T00:00:00Z")).await.unwrap(),
+        fx.january
+    );
+    let shas: Vec<Sha256> = originals.keys().copied().collect();
+    assert_eq!(fresh.contents_by_sha(&shas).await.unwrap(), originals);
+
+    // Again, with the stale report: everything is covered now, nothing is written.
+    let outcome = site
+        .repair_with_contents(&report, &originals)
+        .await
+        .unwrap();
+    assert!(
+        outcome.relocated.is_empty() && outcome.unrepaired.is_empty(),
+        "{outcome:?}"
+    );
+    assert_eq!(objects(&server.bucket_dir()), after_objects);
 }

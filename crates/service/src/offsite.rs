@@ -12,7 +12,7 @@ use std::path::Path;
 
 use model::{FacilityCode, Sha256};
 use replication::remote::{Applied, RemoteSite, ReplicaStatus};
-use replication::s3::{PackSource, S3Site};
+use replication::s3::{ContentSource, PackSource, S3Site, SiteReport};
 use replication::{SiteConfig, SiteKind};
 use store::{
     Backlog, BlobReport, FacilityId, Feed, FeedCursor, FileOutcome, ImportTotals, IngestFile,
@@ -112,6 +112,9 @@ pub struct SiteCheck {
     pub checked_bytes: u64,
     /// Human-readable problems (missing/corrupt packs or objects, with what they hold).
     pub problems: Vec<String>,
+    /// Damage that puts nothing at stake (an S3 pack whose every content is intact in another
+    /// pack, after a relocation): shown to the operator, not a problem.
+    pub notes: Vec<String>,
     pub repaired: Vec<String>,
     pub unrepaired: Vec<String>,
 }
@@ -652,6 +655,7 @@ impl Network {
                     )
                 })
                 .collect(),
+            notes: Vec::new(),
             repaired: Vec::new(),
             unrepaired: Vec::new(),
         };
@@ -686,6 +690,7 @@ impl Network {
                             )
                         })
                         .collect(),
+                    notes: Vec::new(),
                     repaired: Vec::new(),
                     unrepaired: Vec::new(),
                 };
@@ -733,6 +738,17 @@ impl Network {
                                 .map(|l| format!("log object {}: {}", l.key, l.detail)),
                         )
                         .collect(),
+                    notes: report
+                        .covered
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "pack object {} is {:?} ({}), but every content of its {} \
+                                 versions is intact in another pack: nothing at stake",
+                                p.key, p.damage, p.detail, p.versions
+                            )
+                        })
+                        .collect(),
                     repaired: Vec::new(),
                     unrepaired: Vec::new(),
                 };
@@ -744,18 +760,37 @@ impl Network {
                     // Packs this store does not hold (it was promoted from a replica, say)
                     // may be at another S3 site.
                     for other in sites {
-                        if outcome.unrepaired.is_empty() {
-                            break;
-                        }
                         if let Site::Bucket(o) = other {
+                            let left = still_damaged(&report, &outcome.unrepaired);
+                            if left.pack_problems.is_empty() {
+                                break;
+                            }
                             if o.name() != b.name() {
-                                let more = b.repair(&report, o.as_ref()).await.map_err(site_err)?;
+                                let more = b.repair(&left, o.as_ref()).await.map_err(site_err)?;
                                 outcome.repaired.extend(more.repaired);
                                 outcome.unrepaired = more.unrepaired;
                             }
                         }
                     }
+                    // No identical copy anywhere (this store re-packed the same contents
+                    // under other names, or was promoted from a replica whose packs are its
+                    // own): relocate the contents this store holds into new packs there.
+                    let left = still_damaged(&report, &outcome.unrepaired);
+                    if !left.pack_problems.is_empty() {
+                        let more = b
+                            .repair_with_contents(&left, &StoreContents(self))
+                            .await
+                            .map_err(site_err)?;
+                        outcome.relocated.extend(more.relocated);
+                        outcome.unrepaired = more.unrepaired;
+                    }
                     check.repaired = outcome.repaired;
+                    check.repaired.extend(outcome.relocated.iter().map(|r| {
+                        format!(
+                            "pack {}: {} contents of {} versions relocated to pack {}",
+                            r.pack, r.contents, r.versions, r.to
+                        )
+                    }));
                     check.unrepaired = outcome
                         .unrepaired
                         .into_iter()
@@ -809,6 +844,35 @@ fn classify_versions(
         files.extend(p?);
     }
     Ok((versions, files))
+}
+
+/// The part of a report not repaired yet: its pack problems named in `unrepaired` (by pack
+/// name, or by key for objects that are not packs), everything else as it was.
+fn still_damaged(report: &SiteReport, unrepaired: &[(String, String)]) -> SiteReport {
+    let mut left = report.clone();
+    left.pack_problems.retain(|p| {
+        unrepaired
+            .iter()
+            .any(|(what, _)| *what == p.pack || *what == p.key)
+    });
+    left
+}
+
+/// Contents read from this store by hash, wherever its packs keep them: the source of a
+/// relocation at an S3 site whose packs this store does not have.
+struct StoreContents<'a>(&'a Network);
+
+#[async_trait::async_trait]
+impl ContentSource for StoreContents<'_> {
+    async fn contents(&self, shas: &[Sha256]) -> replication::Result<HashMap<Sha256, Vec<u8>>> {
+        self.0
+            .contents_by_sha(shas)
+            .await
+            .map_err(|e| replication::SiteError::Site {
+                site: "local".into(),
+                message: format!("reading contents from this store: {e}"),
+            })
+    }
 }
 
 /// Packs read from this store, for an S3 site.
