@@ -9,10 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
+use common::{add_office, api_key, bootstrap_admin, put_facility};
 use common::{agent_status, number, renkei, tree, PASSWORD};
-use common::{api_login, call, Server};
+use common::{api_login, Server};
 
 fn agent_args<'a>(server: &'a str, root: &'a str, state: &'a str, key: &'a str) -> Vec<&'a str> {
     vec![
@@ -111,47 +110,15 @@ fn the_agent_uploads_resumes_after_kill_and_sends_only_changes() {
     let files = tree(&root).len() as u64;
     assert!(files > 100, "{files} files");
 
-    let boot = renkei(&data, &["user", "bootstrap", "--login", "admin"]);
-    let admin_secret = boot
-        .lines()
-        .find_map(|l| l.strip_prefix("secret:"))
-        .expect("secret")
-        .trim()
-        .to_owned();
+    let admin_secret = bootstrap_admin(&data);
     let mut server = Server::start(&data);
     let admin = api_login(&server, "admin", PASSWORD, &admin_secret, 0);
-    let (status, body) = call(
-        &server,
-        "PUT",
-        &format!("/api/v1/facilities/{code}"),
-        Some(&admin),
-        Some(
-            &json!({"name": "仙台テスト病院", "kind": "hospital", "area": "仙台", "discloses": true, "views": true}),
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        Some(&admin),
-        Some(
-            &json!({"login": "office", "display_name": "事務局", "profession": "network_operator", "password": PASSWORD}),
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let office_secret = body["totp_secret"].as_str().expect("secret").to_owned();
+    put_facility(&server, &admin, &code, "仙台テスト病院");
+    let office_secret = add_office(&server, &admin);
     let office = api_login(&server, "office", PASSWORD, &office_secret, 0);
-    let (status, key) = call(
-        &server,
-        "POST",
-        &format!("/api/v1/facilities/{code}/api-keys"),
-        Some(&office),
-        None,
-    );
-    assert_eq!(status, 200, "{key}");
+    let key = api_key(&server, &office, &code);
     let key_file = tmp.path().join("agent.key");
-    std::fs::write(&key_file, key["key"].as_str().expect("key")).expect("key file");
+    std::fs::write(&key_file, &key).expect("key file");
 
     let state = tmp.path().join("state");
     let url = server.url();

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use common::{add_office, api_key, bootstrap_admin, put_facility};
 use common::{
     agent_status, api_login, assert_same_tree, call, get_html, get_with, html_login, number,
     renkei, tree, Server, PASSWORD,
@@ -75,6 +76,20 @@ fn agent(url: &str, root: &Path, state: &Path, key: &Path, extra: &[&str]) -> Co
         .args(extra)
         .env_remove("RENKEI_AGENT_KEY");
     c
+}
+
+/// `renkei restore` of the facility into `to` (with `extra` flags) equals the tree `want`.
+fn restore_equals(data: &Path, code: &str, to: &Path, extra: &[&str], want: &Path) {
+    let mut args = vec![
+        "restore",
+        "--facility",
+        code,
+        "--to",
+        to.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    renkei(data, &args);
+    assert_same_tree(want, to);
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -175,47 +190,15 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
         ),
     )
     .expect("primary config");
-    let boot = renkei(&primary, &["user", "bootstrap", "--login", "admin"]);
-    let admin_secret = boot
-        .lines()
-        .find_map(|l| l.strip_prefix("secret:"))
-        .expect("secret")
-        .trim()
-        .to_owned();
+    let admin_secret = bootstrap_admin(&primary);
     let server = Server::start(&primary);
     let admin = api_login(&server, "admin", PASSWORD, &admin_secret, 0);
-    let (status, body) = call(
-        &server,
-        "PUT",
-        &format!("/api/v1/facilities/{code}"),
-        Some(&admin),
-        Some(
-            &json!({"name": "石巻テスト病院", "kind": "hospital", "area": "石巻", "discloses": true, "views": true}),
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        Some(&admin),
-        Some(
-            &json!({"login": "office", "display_name": "事務局", "profession": "network_operator", "password": PASSWORD}),
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    let office_secret = body["totp_secret"].as_str().expect("secret").to_owned();
+    put_facility(&server, &admin, &code, "石巻テスト病院");
+    let office_secret = add_office(&server, &admin);
     let office = api_login(&server, "office", PASSWORD, &office_secret, 0);
-    let (status, key) = call(
-        &server,
-        "POST",
-        &format!("/api/v1/facilities/{code}/api-keys"),
-        Some(&office),
-        None,
-    );
-    assert_eq!(status, 200, "{key}");
+    let key = api_key(&server, &office, &code);
     let key_file = tmp.path().join("agent.key");
-    std::fs::write(&key_file, key["key"].as_str().expect("key")).expect("key file");
+    std::fs::write(&key_file, &key).expect("key file");
     let state = tmp.path().join("agent-state");
 
     // The agent, killed mid-upload, then rerun to the end.
@@ -375,51 +358,28 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     assert!(ok, "{report}");
 
     // Restores from the bucket: now, and as of before the change.
-    let from_s3 = tmp.path().join("from-s3");
-    renkei(
+    restore_equals(
         &primary,
-        &[
-            "restore",
-            "--facility",
-            &code,
-            "--to",
-            from_s3.to_str().expect("utf8"),
-            "--from",
-            "s3-osaka",
-        ],
+        &code,
+        &tmp.path().join("from-s3"),
+        &["--from", "s3-osaka"],
+        &root,
     );
-    assert_same_tree(&root, &from_s3);
-    let old_s3 = tmp.path().join("old-s3");
-    renkei(
+    restore_equals(
         &primary,
-        &[
-            "restore",
-            "--facility",
-            &code,
-            "--to",
-            old_s3.to_str().expect("utf8"),
-            "--from",
-            "s3-osaka",
-            "--as-of",
-            &t1,
-        ],
+        &code,
+        &tmp.path().join("old-s3"),
+        &["--from", "s3-osaka", "--as-of", &t1],
+        &before,
     );
-    assert_same_tree(&before, &old_s3);
     // And from the replica, through its replication API.
-    let from_replica = tmp.path().join("from-replica");
-    renkei(
+    restore_equals(
         &primary,
-        &[
-            "restore",
-            "--facility",
-            &code,
-            "--to",
-            from_replica.to_str().expect("utf8"),
-            "--from",
-            "dc-tokyo",
-        ],
+        &code,
+        &tmp.path().join("from-replica"),
+        &["--from", "dc-tokyo"],
+        &root,
     );
-    assert_same_tree(&root, &from_replica);
 
     // The primary is lost. The replica is promoted and serves; the tree comes back from it.
     drop(server);
@@ -427,32 +387,14 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     drop(replica_server);
     let promoted = renkei(&replica, &["promote"]);
     assert!(promoted.contains("now the primary"), "{promoted}");
-    let restored = tmp.path().join("restored");
-    renkei(
+    restore_equals(&replica, &code, &tmp.path().join("restored"), &[], &root);
+    restore_equals(
         &replica,
-        &[
-            "restore",
-            "--facility",
-            &code,
-            "--to",
-            restored.to_str().expect("utf8"),
-        ],
+        &code,
+        &tmp.path().join("restored-old"),
+        &["--as-of", &t1],
+        &before,
     );
-    assert_same_tree(&root, &restored);
-    let restored_old = tmp.path().join("restored-old");
-    renkei(
-        &replica,
-        &[
-            "restore",
-            "--facility",
-            &code,
-            "--to",
-            restored_old.to_str().expect("utf8"),
-            "--as-of",
-            &t1,
-        ],
-    );
-    assert_same_tree(&before, &restored_old);
     let new_primary = Server::start(&replica);
     assert_eq!(
         get_with(&new_primary, "/login", "").0,

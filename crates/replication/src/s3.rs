@@ -764,15 +764,7 @@ impl S3Site {
                 }
             }
         }
-        for l in &report.log_problems {
-            out.unrepaired.push((
-                l.key.clone(),
-                format!(
-                    "{}: ship the primary's streams again to write a good copy",
-                    l.detail
-                ),
-            ));
-        }
+        out.unrepaired.extend(log_advice(report));
         tracing::info!(
             site = %self.name,
             repaired = out.repaired.len(),
@@ -877,15 +869,7 @@ impl S3Site {
                 )),
             }
         }
-        for l in &report.log_problems {
-            out.unrepaired.push((
-                l.key.clone(),
-                format!(
-                    "{}: ship the primary's streams again to write a good copy",
-                    l.detail
-                ),
-            ));
-        }
+        out.unrepaired.extend(log_advice(report));
         tracing::info!(
             site = %self.name,
             relocated = out.relocated.len(),
@@ -1624,6 +1608,20 @@ fn is_pack_name(name: &str) -> bool {
 
 fn hex_sha(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Damaged log objects are not mended by a repair: the primary's next shipment of the same
+/// items writes a good copy under a new key.
+fn log_advice(report: &SiteReport) -> impl Iterator<Item = (String, String)> + '_ {
+    report.log_problems.iter().map(|l| {
+        (
+            l.key.clone(),
+            format!(
+                "{}: ship the primary's streams again to write a good copy",
+                l.detail
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

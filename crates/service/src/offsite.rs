@@ -638,27 +638,7 @@ impl Network {
     /// `renkei verify` of this data folder; with `repair`, from the configured sites.
     pub async fn check_local(&self, repair: bool, sites: &[Site]) -> Result<SiteCheck> {
         let report = self.store.verify_blobs().await?;
-        let mut check = SiteCheck {
-            site: "local".into(),
-            checked_objects: report.packs_checked,
-            checked_bytes: report.bytes_checked,
-            problems: report
-                .problems
-                .iter()
-                .map(|p| {
-                    format!(
-                        "pack {} is {} ({} of its {} contents unreadable)",
-                        p.pack,
-                        p.problem,
-                        p.bad_contents.len(),
-                        p.bad_contents.len() + p.good_contents.len()
-                    )
-                })
-                .collect(),
-            notes: Vec::new(),
-            repaired: Vec::new(),
-            unrepaired: Vec::new(),
-        };
+        let mut check = blob_check("local", &report);
         if repair && !report.problems.is_empty() {
             let sources: Vec<&Site> = sites.iter().collect();
             let (done, not) = self.repair_local(&report, &sources).await?;
@@ -674,26 +654,7 @@ impl Network {
         match site {
             Site::Replica(r) => {
                 let report = r.verify().await.map_err(site_err)?;
-                let mut check = SiteCheck {
-                    site: r.name().to_owned(),
-                    checked_objects: report.packs_checked,
-                    checked_bytes: report.bytes_checked,
-                    problems: report
-                        .problems
-                        .iter()
-                        .map(|p| {
-                            format!(
-                                "pack {} is {} ({} contents unreadable)",
-                                p.pack,
-                                p.problem,
-                                p.bad_contents.len()
-                            )
-                        })
-                        .collect(),
-                    notes: Vec::new(),
-                    repaired: Vec::new(),
-                    unrepaired: Vec::new(),
-                };
+                let mut check = blob_check(r.name(), &report);
                 if repair && !report.problems.is_empty() {
                     for p in &report.problems {
                         let mut all: Vec<Sha256> = p.bad_contents.clone();
@@ -800,6 +761,31 @@ impl Network {
                 Ok(check)
             }
         }
+    }
+}
+
+/// A store's blob report as a site check (this data folder or a replica's own).
+fn blob_check(site: &str, report: &BlobReport) -> SiteCheck {
+    SiteCheck {
+        site: site.to_owned(),
+        checked_objects: report.packs_checked,
+        checked_bytes: report.bytes_checked,
+        problems: report
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "pack {} is {} ({} of its {} contents unreadable)",
+                    p.pack,
+                    p.problem,
+                    p.bad_contents.len(),
+                    p.bad_contents.len() + p.good_contents.len()
+                )
+            })
+            .collect(),
+        notes: Vec::new(),
+        repaired: Vec::new(),
+        unrepaired: Vec::new(),
     }
 }
 

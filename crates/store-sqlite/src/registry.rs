@@ -1060,31 +1060,11 @@ impl Registry for SqliteStore {
                     .transpose()?;
                 let mut prev = head.map(|e| (e.seq, e.hash));
                 let mut out = Vec::with_capacity(events.len());
-                {
-                    let mut ins = tx
-                        .prepare_cached(
-                            "INSERT INTO audit_log(seq, at, actor, action, patient, flagged, event, prev_hash, hash)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        )
-                        .map_err(db_err)?;
-                    for ev in events {
-                        let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
-                        let e = &entry.event;
-                        ins.execute(params![
-                            entry.seq as i64,
-                            e.at.0,
-                            e.actor,
-                            e.action.as_str(),
-                            e.patient.as_ref().map(|p| p.as_str().to_owned()),
-                            e.flagged,
-                            String::from_utf8_lossy(&audit::canonical(e)),
-                            &entry.prev_hash[..],
-                            &entry.hash[..]
-                        ])
-                        .map_err(db_err)?;
-                        prev = Some((entry.seq, entry.hash));
-                        out.push(entry);
-                    }
+                for ev in events {
+                    let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
+                    insert_entry(&tx, &entry)?;
+                    prev = Some((entry.seq, entry.hash));
+                    out.push(entry);
                 }
                 tx.commit().map_err(db_err)?;
                 if let Some((seq, hash)) = prev {
@@ -1236,26 +1216,34 @@ pub(crate) fn append_replicated_audit(
                 head.map(|h| h.0).unwrap_or(0)
             )));
         }
-        let e = &entry.event;
-        tx.execute(
-            "INSERT INTO audit_log(seq, at, actor, action, patient, flagged, event, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                entry.seq as i64,
-                e.at.0,
-                e.actor,
-                e.action.as_str(),
-                e.patient.as_ref().map(|p| p.as_str().to_owned()),
-                e.flagged,
-                String::from_utf8_lossy(&audit::canonical(e)),
-                &entry.prev_hash[..],
-                &entry.hash[..]
-            ],
-        )
-        .map_err(db_err)?;
+        insert_entry(&tx, entry)?;
         head = Some((entry.seq, entry.hash));
         appended = true;
     }
     tx.commit().map_err(db_err)?;
     Ok(if appended { head } else { None })
+}
+
+/// Write one audit entry as computed (the chain is checked by the caller).
+fn insert_entry(conn: &Connection, entry: &audit::Entry) -> Result<()> {
+    let e = &entry.event;
+    conn.prepare_cached(
+        "INSERT INTO audit_log(seq, at, actor, action, patient, flagged, event, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut ins| {
+        ins.execute(params![
+            entry.seq as i64,
+            e.at.0,
+            e.actor,
+            e.action.as_str(),
+            e.patient.as_ref().map(|p| p.as_str().to_owned()),
+            e.flagged,
+            String::from_utf8_lossy(&audit::canonical(e)),
+            &entry.prev_hash[..],
+            &entry.hash[..]
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
 }

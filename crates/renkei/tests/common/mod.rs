@@ -430,3 +430,55 @@ pub fn agent_status(state: &Path) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
 }
+
+/// `renkei user bootstrap --login admin` (server stopped); the administrator's TOTP secret.
+pub fn bootstrap_admin(data: &Path) -> String {
+    let boot = renkei(data, &["user", "bootstrap", "--login", "admin"]);
+    boot.lines()
+        .find_map(|l| l.strip_prefix("secret:"))
+        .expect("secret")
+        .trim()
+        .to_owned()
+}
+
+/// Register (or change) a participating hospital that discloses and views.
+pub fn put_facility(server: &Server, token: &str, code: &str, name: &str) {
+    let (status, body) = call(
+        server,
+        "PUT",
+        &format!("/api/v1/facilities/{code}"),
+        Some(token),
+        Some(
+            &serde_json::json!({"name": name, "kind": "hospital", "area": "仙台", "discloses": true, "views": true}),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Create the `office` user (network operator); its TOTP secret.
+pub fn add_office(server: &Server, admin: &str) -> String {
+    let (status, body) = call(
+        server,
+        "POST",
+        "/api/v1/users",
+        Some(admin),
+        Some(
+            &serde_json::json!({"login": "office", "display_name": "事務局", "profession": "network_operator", "password": PASSWORD}),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["totp_secret"].as_str().expect("secret").to_owned()
+}
+
+/// A new API key (the facility agent's credential) of the facility.
+pub fn api_key(server: &Server, token: &str, code: &str) -> String {
+    let (status, key) = call(
+        server,
+        "POST",
+        &format!("/api/v1/facilities/{code}/api-keys"),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{key}");
+    key["key"].as_str().expect("key").to_owned()
+}
