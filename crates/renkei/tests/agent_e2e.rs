@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{add_office, api_key, bootstrap_admin, put_facility};
+use common::{add_office, api_key, bootstrap_admin, largest_synth_facility, put_facility};
 use common::{agent_status, number, renkei, tree, PASSWORD};
 use common::{api_login, Server};
 
@@ -87,26 +87,7 @@ fn the_agent_uploads_resumes_after_kill_and_sends_only_changes() {
     let tmp = tempfile::tempdir().expect("tmp");
     let region = tmp.path().join("region");
     let data = tmp.path().join("data");
-    renkei(
-        &data,
-        &[
-            "synth",
-            "--out",
-            region.to_str().expect("utf8"),
-            "--patients",
-            "20",
-            "--seed",
-            "3",
-        ],
-    );
-    // The facility with the most files.
-    let (code, root) = std::fs::read_dir(&region)
-        .expect("region")
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .max_by_key(|(_, p)| tree(p).len())
-        .expect("a facility");
+    let (code, root) = largest_synth_facility(&region, 20, 3);
     let files = tree(&root).len() as u64;
     assert!(files > 100, "{files} files");
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{add_office, api_key, bootstrap_admin, put_facility};
+use common::{add_office, api_key, bootstrap_admin, largest_synth_facility, put_facility};
 use common::{
     agent_status, api_login, assert_same_tree, call, get_html, get_with, html_login, number,
     renkei, tree, Server, PASSWORD,
@@ -133,25 +133,7 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     let region = tmp.path().join("region");
     let primary = tmp.path().join("primary");
     let replica = tmp.path().join("replica");
-    renkei(
-        &primary,
-        &[
-            "synth",
-            "--out",
-            region.to_str().expect("utf8"),
-            "--patients",
-            "30",
-            "--seed",
-            "11",
-        ],
-    );
-    let (code, root) = std::fs::read_dir(&region)
-        .expect("region")
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .max_by_key(|(_, p)| tree(p).len())
-        .expect("a facility");
+    let (code, root) = largest_synth_facility(&region, 30, 11);
     let files = tree(&root).len();
     assert!(files > 100, "{files} files");
 

@@ -482,3 +482,32 @@ pub fn api_key(server: &Server, token: &str, code: &str) -> String {
     assert_eq!(status, 200, "{key}");
     key["key"].as_str().expect("key").to_owned()
 }
+
+/// `renkei synth` of a region into `region`; the code and tree of its facility with the most
+/// files.
+pub fn largest_synth_facility(
+    region: &Path,
+    patients: u32,
+    seed: u64,
+) -> (String, std::path::PathBuf) {
+    let scratch = region.with_extension("synth-data");
+    renkei(
+        &scratch,
+        &[
+            "synth",
+            "--out",
+            region.to_str().expect("utf8"),
+            "--patients",
+            &patients.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ],
+    );
+    std::fs::read_dir(region)
+        .expect("region")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .max_by_key(|(_, p)| tree(p).len())
+        .expect("a facility")
+}
