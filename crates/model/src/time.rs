@@ -227,7 +227,13 @@ mod as_of_tests {
             UnixTime::parse_as_of("2026-11-25").unwrap().rfc3339(),
             "2026-11-25T14:59:59Z"
         );
-        for bad in ["", "yesterday", "2026-13-01", "2026-11-25T25:00Z", "2026-11-25X"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-11-25T25:00Z",
+            "2026-11-25X",
+        ] {
             assert_eq!(UnixTime::parse_as_of(bad), None, "{bad}");
         }
     }

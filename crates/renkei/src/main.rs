@@ -3,6 +3,7 @@
 mod admin;
 mod agent_cli;
 mod bench;
+mod bench_offsite;
 mod bench_viewer;
 mod cli_progress;
 mod offsite_cli;
@@ -482,7 +483,14 @@ async fn run(cli: Cli) -> Result<()> {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
             let network = service::Network::new(open_store_alongside(&cli.data)?);
             if !offsite_cli::verify(&network, &config, &site, repair).await? {
-                bail!("some copies are damaged{}", if repair { " and could not be repaired" } else { " (run with --repair)" });
+                bail!(
+                    "some copies are damaged{}",
+                    if repair {
+                        " and could not be repaired"
+                    } else {
+                        " (run with --repair)"
+                    }
+                );
             }
             Ok(())
         }

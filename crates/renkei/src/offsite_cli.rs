@@ -86,7 +86,11 @@ impl Config {
             let known: Vec<&str> = self.sites.iter().map(|s| s.name.as_str()).collect();
             bail!(
                 "no site named {name:?} in the configuration (sites: {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
             );
         };
         Ok(Site::from_config(cfg)?)
@@ -152,7 +156,10 @@ pub async fn restore(
     actor: &str,
 ) -> Result<()> {
     let as_of = as_of.map(service::offsite::as_of).transpose()?;
-    let site = from.filter(|f| *f != "local").map(|f| config.site(f)).transpose()?;
+    let site = from
+        .filter(|f| *f != "local")
+        .map(|f| config.site(f))
+        .transpose()?;
     let source = match &site {
         Some(s) => RestoreSource::Site(s),
         None => RestoreSource::Local,

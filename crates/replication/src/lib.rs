@@ -11,6 +11,7 @@
 //! Nothing here deletes or overwrites a copy: every object and every applied change is new.
 
 pub mod config;
+pub mod rclone;
 pub mod remote;
 pub mod s3;
 pub mod wire;

@@ -42,7 +42,10 @@ pub struct RemoteSite {
 
 impl RemoteSite {
     pub fn new(cfg: &SiteConfig) -> Result<RemoteSite> {
-        let base = cfg.required("url", &cfg.url)?.trim_end_matches('/').to_owned();
+        let base = cfg
+            .required("url", &cfg.url)?
+            .trim_end_matches('/')
+            .to_owned();
         let token = cfg.token()?.ok_or_else(|| SiteError::Site {
             site: cfg.name.clone(),
             message: "a renkei site needs `token`, `token_file` or `token_env`".into(),
@@ -70,7 +73,12 @@ impl RemoteSite {
         }
     }
 
-    fn call(&self, req: ureq::Request, what: &str, body: Option<(&str, &[u8])>) -> Result<ureq::Response> {
+    fn call(
+        &self,
+        req: ureq::Request,
+        what: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<ureq::Response> {
         let req = req.set("Authorization", &format!("Bearer {}", self.token));
         let res = match body {
             Some((ctype, bytes)) => req.set("Content-Type", ctype).send_bytes(bytes),
@@ -98,7 +106,12 @@ impl RemoteSite {
 
     pub async fn status(&self) -> Result<ReplicaStatus> {
         self.blocking(|me| {
-            let r = me.call(me.agent.get(&format!("{}/api/v1/replication/status", me.base)), "status", None)?;
+            let r = me.call(
+                me.agent
+                    .get(&format!("{}/api/v1/replication/status", me.base)),
+                "status",
+                None,
+            )?;
             r.into_json().map_err(|e| me.err("status answer", e))
         })
         .await
@@ -109,7 +122,8 @@ impl RemoteSite {
     pub async fn ship(&self, body: Vec<u8>) -> Result<Applied> {
         self.blocking(move |me| {
             let r = me.call(
-                me.agent.post(&format!("{}/api/v1/replication/shipments", me.base)),
+                me.agent
+                    .post(&format!("{}/api/v1/replication/shipments", me.base)),
                 "shipment",
                 Some((wire::CONTENT_TYPE, &body)),
             )?;
@@ -119,7 +133,11 @@ impl RemoteSite {
     }
 
     /// The facility's tree as the replica holds it (at `as_of`).
-    pub async fn tree(&self, facility: &FacilityCode, as_of: Option<&str>) -> Result<Vec<StoredFile>> {
+    pub async fn tree(
+        &self,
+        facility: &FacilityCode,
+        as_of: Option<&str>,
+    ) -> Result<Vec<StoredFile>> {
         let facility = facility.as_str().to_owned();
         let as_of = as_of.map(str::to_owned);
         self.blocking(move |me| {
@@ -144,7 +162,8 @@ impl RemoteSite {
         self.blocking(move |me| {
             let body = serde_json::to_vec(&req).map_err(|e| me.err("contents request", e))?;
             let r = me.call(
-                me.agent.post(&format!("{}/api/v1/replication/contents", me.base)),
+                me.agent
+                    .post(&format!("{}/api/v1/replication/contents", me.base)),
                 "contents",
                 Some(("application/json", &body)),
             )?;
@@ -159,7 +178,12 @@ impl RemoteSite {
     /// Ask the replica to check its own packs.
     pub async fn verify(&self) -> Result<BlobReport> {
         self.blocking(|me| {
-            let r = me.call(me.agent.post(&format!("{}/api/v1/replication/verify", me.base)), "verify", Some(("application/json", b"{}")))?;
+            let r = me.call(
+                me.agent
+                    .post(&format!("{}/api/v1/replication/verify", me.base)),
+                "verify",
+                Some(("application/json", b"{}")),
+            )?;
             r.into_json().map_err(|e| me.err("verify answer", e))
         })
         .await
@@ -170,7 +194,8 @@ impl RemoteSite {
         let body = encode_contents(contents);
         self.blocking(move |me| {
             let r = me.call(
-                me.agent.post(&format!("{}/api/v1/replication/repair", me.base)),
+                me.agent
+                    .post(&format!("{}/api/v1/replication/repair", me.base)),
                 "repair",
                 Some((wire::CONTENT_TYPE, &body)),
             )?;

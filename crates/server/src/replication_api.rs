@@ -14,7 +14,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use replication::remote::{decode_contents, encode_contents, Applied, ContentsRequest, ReplicaStatus};
+use replication::remote::{
+    decode_contents, encode_contents, Applied, ContentsRequest, ReplicaStatus,
+};
 use replication::wire::MAX_SHIPMENT_BYTES;
 use serde::Deserialize;
 use serde_json::json;
@@ -56,7 +58,12 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     // Compare digests: equal length, no early exit on the first differing byte.
     let a = sha2::Sha256::digest(given.as_bytes());
     let b = sha2::Sha256::digest(expected.as_bytes());
-    if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 || given.is_empty() {
+    if a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        != 0
+        || given.is_empty()
+    {
         return Err(ApiError::from(ServiceError::Unauthenticated(
             "wrong or missing replication token".into(),
         )));
@@ -64,7 +71,10 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     Ok(())
 }
 
-async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<ReplicaStatus>> {
+async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<ReplicaStatus>> {
     authorize(&state, &headers)?;
     Ok(Json(state.network.replica_status().await?))
 }
@@ -75,8 +85,7 @@ async fn shipment(
     body: Bytes,
 ) -> ApiResult<Json<Applied>> {
     authorize(&state, &headers)?;
-    let (feed, contents) =
-        replication::wire::decode(&body).map_err(|e| invalid(e.to_string()))?;
+    let (feed, contents) = replication::wire::decode(&body).map_err(|e| invalid(e.to_string()))?;
     Ok(Json(state.network.apply_shipment(feed, contents).await?))
 }
 
@@ -92,10 +101,16 @@ async fn tree(
     Query(q): Query<TreeQuery>,
 ) -> ApiResult<Json<Vec<StoredFile>>> {
     authorize(&state, &headers)?;
-    let code = model::FacilityCode::parse(&q.facility)
-        .map_err(|e| invalid(format!("facility: {e}")))?;
-    let as_of = q.as_of.as_deref().map(service::offsite::as_of).transpose()?;
-    Ok(Json(state.network.tree_as_of(&code, as_of.as_deref()).await?))
+    let code =
+        model::FacilityCode::parse(&q.facility).map_err(|e| invalid(format!("facility: {e}")))?;
+    let as_of = q
+        .as_of
+        .as_deref()
+        .map(service::offsite::as_of)
+        .transpose()?;
+    Ok(Json(
+        state.network.tree_as_of(&code, as_of.as_deref()).await?,
+    ))
 }
 
 async fn contents(
@@ -108,7 +123,10 @@ async fn contents(
         let shas = req
             .sha256
             .iter()
-            .map(|h| model::Sha256::from_hex(h).ok_or_else(|| invalid(format!("sha256: {h} is not a SHA-256"))))
+            .map(|h| {
+                model::Sha256::from_hex(h)
+                    .ok_or_else(|| invalid(format!("sha256: {h} is not a SHA-256")))
+            })
             .collect::<ApiResult<Vec<_>>>()?;
         let found = state.network.contents_by_sha(&shas).await?;
         Ok::<_, ApiError>(encode_contents(&found))

@@ -169,7 +169,11 @@ impl Network {
             ));
         };
         self.store.set_node_role(&NodeRole::Primary).await?;
-        let mut e = audit::Event::new(model::UnixTime::now(), actor.to_owned(), audit::Action::FacilityChange);
+        let mut e = audit::Event::new(
+            model::UnixTime::now(),
+            actor.to_owned(),
+            audit::Action::FacilityChange,
+        );
         e.target = format!(
             "promoted to primary (replicated through registry {}, audit {}, version {})",
             applied.registry, applied.audit, applied.version
@@ -346,13 +350,20 @@ impl Network {
                 match v.sha256 {
                     None => {
                         self.store
-                            .apply_removals(facility, run, &[(v.path.clone(), v.recorded_at.clone())])
+                            .apply_removals(
+                                facility,
+                                run,
+                                &[(v.path.clone(), v.recorded_at.clone())],
+                            )
                             .await?;
                     }
                     Some(sha) => {
                         let bytes = contents.remove(&sha).or_else(|| {
                             // The same content twice in one shipment.
-                            batch.iter().find(|f| f.sha256 == sha).map(|f| f.bytes.clone())
+                            batch
+                                .iter()
+                                .find(|f| f.sha256 == sha)
+                                .map(|f| f.bytes.clone())
                         });
                         let Some(bytes) = bytes else {
                             return Err(ServiceError::Invalid(format!(
@@ -360,8 +371,12 @@ impl Network {
                                 v.id
                             )));
                         };
-                        let mut file =
-                            ingest::ingest_file(&v.path, bytes, sha, &ingest::ClassifyOptions::default());
+                        let mut file = ingest::ingest_file(
+                            &v.path,
+                            bytes,
+                            sha,
+                            &ingest::ClassifyOptions::default(),
+                        );
                         file.recorded_at = Some(v.recorded_at.clone());
                         totals.files_seen += 1;
                         batch_paths.insert(v.path.clone());
@@ -370,7 +385,9 @@ impl Network {
                 }
             }
             self.flush(facility, run, &mut batch, &mut totals).await?;
-            self.store.finish_import(facility, run, &totals, None).await?;
+            self.store
+                .finish_import(facility, run, &totals, None)
+                .await?;
             i = end;
         }
         let next = FeedCursor {
@@ -530,7 +547,11 @@ impl Network {
             }
         }
         if matches!(self.store.node_role().await?, NodeRole::Primary) {
-            let mut e = audit::Event::new(model::UnixTime::now(), actor.to_owned(), audit::Action::Export);
+            let mut e = audit::Event::new(
+                model::UnixTime::now(),
+                actor.to_owned(),
+                audit::Action::Export,
+            );
             e.target = format!(
                 "restore of facility {code}{}: {} files",
                 as_of.map(|t| format!(" as of {t}")).unwrap_or_default(),
@@ -566,7 +587,12 @@ impl Network {
                 if let Site::Bucket(b) = site {
                     if let Ok(Some(bytes)) = b.pack(&p.pack).await {
                         if self.store.restore_pack(&p.pack, &bytes).await.is_ok() {
-                            repaired.push(format!("pack {} ({}) restored from {}", p.pack, p.problem, b.name()));
+                            repaired.push(format!(
+                                "pack {} ({}) restored from {}",
+                                p.pack,
+                                p.problem,
+                                b.name()
+                            ));
                             done = true;
                             break;
                         }
@@ -577,7 +603,8 @@ impl Network {
                 continue;
             }
             // Rebuild: the contents still readable here plus the damaged ones from a site.
-            let mut found: HashMap<Sha256, Vec<u8>> = self.contents_by_sha(&p.good_contents).await?;
+            let mut found: HashMap<Sha256, Vec<u8>> =
+                self.contents_by_sha(&p.good_contents).await?;
             let mut missing: Vec<Sha256> = p.bad_contents.clone();
             for site in sources {
                 if missing.is_empty() {
@@ -593,8 +620,14 @@ impl Network {
                 }
             }
             if missing.is_empty() {
-                let n = self.store.repack_contents(found.into_iter().collect()).await?;
-                repaired.push(format!("pack {} ({}): {n} contents rebuilt from other sites", p.pack, p.problem));
+                let n = self
+                    .store
+                    .repack_contents(found.into_iter().collect())
+                    .await?;
+                repaired.push(format!(
+                    "pack {} ({}): {n} contents rebuilt from other sites",
+                    p.pack, p.problem
+                ));
             } else {
                 unrepaired.push(format!(
                     "pack {} ({}): {} contents found at no site",
@@ -654,7 +687,14 @@ impl Network {
                     problems: report
                         .problems
                         .iter()
-                        .map(|p| format!("pack {} is {} ({} contents unreadable)", p.pack, p.problem, p.bad_contents.len()))
+                        .map(|p| {
+                            format!(
+                                "pack {} is {} ({} contents unreadable)",
+                                p.pack,
+                                p.problem,
+                                p.bad_contents.len()
+                            )
+                        })
                         .collect(),
                     repaired: Vec::new(),
                     unrepaired: Vec::new(),
@@ -668,9 +708,14 @@ impl Network {
                         let missing = all.iter().filter(|s| !got.contains_key(s)).count();
                         if missing == 0 {
                             let n = r.repair(&got).await.map_err(site_err)?;
-                            check.repaired.push(format!("pack {}: {n} contents rebuilt from this store", p.pack));
+                            check.repaired.push(format!(
+                                "pack {}: {n} contents rebuilt from this store",
+                                p.pack
+                            ));
                         } else {
-                            check.unrepaired.push(format!("pack {}: {missing} contents not held here", p.pack));
+                            check
+                                .unrepaired
+                                .push(format!("pack {}: {missing} contents not held here", p.pack));
                         }
                     }
                 }
@@ -685,8 +730,18 @@ impl Network {
                     problems: report
                         .pack_problems
                         .iter()
-                        .map(|p| format!("pack object {} is {:?}: {} ({} versions refer to it)", p.key, p.damage, p.detail, p.versions))
-                        .chain(report.log_problems.iter().map(|l| format!("log object {}: {}", l.key, l.detail)))
+                        .map(|p| {
+                            format!(
+                                "pack object {} is {:?}: {} ({} versions refer to it)",
+                                p.key, p.damage, p.detail, p.versions
+                            )
+                        })
+                        .chain(
+                            report
+                                .log_problems
+                                .iter()
+                                .map(|l| format!("log object {}: {}", l.key, l.detail)),
+                        )
                         .collect(),
                     repaired: Vec::new(),
                     unrepaired: Vec::new(),

@@ -107,7 +107,10 @@ impl SqliteStore {
         }
         let db_path = data_dir.join(DB_FILE);
         if !locked && !db_path.exists() {
-            return Err(StoreError::NotFound(format!("no store in {}", data_dir.display())));
+            return Err(StoreError::NotFound(format!(
+                "no store in {}",
+                data_dir.display()
+            )));
         }
         let mut writer = open_connection(&db_path)?;
         if locked {

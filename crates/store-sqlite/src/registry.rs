@@ -1210,7 +1210,11 @@ pub(crate) fn append_replicated_audit(
         if let Some((seq, _)) = head {
             if entry.seq <= seq {
                 let here: Vec<u8> = tx
-                    .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [entry.seq as i64], |r| r.get(0))
+                    .query_row(
+                        "SELECT hash FROM audit_log WHERE seq = ?1",
+                        [entry.seq as i64],
+                        |r| r.get(0),
+                    )
                     .map_err(db_err)?;
                 if here != entry.hash {
                     return Err(StoreError::Conflict(format!(
@@ -1222,7 +1226,10 @@ pub(crate) fn append_replicated_audit(
             }
         }
         let expected = audit::append(head.as_ref().map(|(s, h)| (s, h)), entry.event.clone());
-        if expected.seq != entry.seq || expected.hash != entry.hash || expected.prev_hash != entry.prev_hash {
+        if expected.seq != entry.seq
+            || expected.hash != entry.hash
+            || expected.prev_hash != entry.prev_hash
+        {
             return Err(StoreError::Conflict(format!(
                 "audit entry {} does not continue the chain held here (head {})",
                 entry.seq,

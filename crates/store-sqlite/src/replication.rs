@@ -125,7 +125,10 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
                     len: size as u32,
                 }),
                 (Some(sha), ..) => {
-                    return Err(corrupt("file version", format!("content {sha} has no blob entry")))
+                    return Err(corrupt(
+                        "file version",
+                        format!("content {sha} has no blob entry"),
+                    ))
                 }
                 _ => None,
             };
@@ -185,8 +188,7 @@ fn sql_value(table: &str, column: &str, ty: &str, v: &serde_json::Value) -> Resu
             None => Value::Real(n.as_f64().unwrap_or_default()),
         },
         J::String(s) if ty.eq_ignore_ascii_case("BLOB") => Value::Blob(
-            hex::decode(s)
-                .map_err(|e| corrupt(&format!("replicated {table}.{column}"), e))?,
+            hex::decode(s).map_err(|e| corrupt(&format!("replicated {table}.{column}"), e))?,
         ),
         J::String(s) => Value::Text(s.clone()),
         other => {
@@ -202,7 +204,12 @@ fn apply_change(tx: &Connection, change: &RegistryChange) -> Result<()> {
     let table = JOURNALED
         .iter()
         .find(|t| **t == change.table)
-        .ok_or_else(|| corrupt("replicated change", format!("unknown table {}", change.table)))?;
+        .ok_or_else(|| {
+            corrupt(
+                "replicated change",
+                format!("unknown table {}", change.table),
+            )
+        })?;
     let cols = columns(tx, table).map_err(db_err)?;
     let mut names = Vec::new();
     let mut values = Vec::new();
@@ -257,7 +264,12 @@ fn apply_change(tx: &Connection, change: &RegistryChange) -> Result<()> {
     Ok(())
 }
 
-fn pack_problem(packs: &LocalPacks, conn: &Connection, pack_id: i64, name: &str) -> Result<Option<PackProblem>> {
+fn pack_problem(
+    packs: &LocalPacks,
+    conn: &Connection,
+    pack_id: i64,
+    name: &str,
+) -> Result<Option<PackProblem>> {
     let path = packs.path_of(name);
     let problem = match std::fs::read(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
@@ -383,7 +395,9 @@ impl Replication for SqliteStore {
         self.blocking(move |inner| {
             inner.read(|conn| {
                 let json: Option<String> = conn
-                    .query_row("SELECT value FROM node WHERE key = 'role'", [], |r| r.get(0))
+                    .query_row("SELECT value FROM node WHERE key = 'role'", [], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(db_err)?;
                 match json {
@@ -428,7 +442,8 @@ impl Replication for SqliteStore {
     async fn apply_audit(&self, entries: &[audit::Entry]) -> Result<()> {
         let entries = entries.to_vec();
         self.blocking(move |inner| {
-            let head = inner.write(|conn| crate::registry::append_replicated_audit(conn, &entries))?;
+            let head =
+                inner.write(|conn| crate::registry::append_replicated_audit(conn, &entries))?;
             if let Some((seq, hash)) = head {
                 crate::registry::write_anchor(&inner.audit_anchor, seq, &hash)?;
             }

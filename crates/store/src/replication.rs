@@ -183,8 +183,11 @@ pub trait Replication {
 
     /// The facility's tree as it stood at `as_of` (RFC 3339; None = now): for each path, its
     /// newest version recorded at or before that time, unless that version is a removal.
-    async fn files_as_of(&self, facility: FacilityId, as_of: Option<&str>)
-        -> Result<Vec<StoredFile>>;
+    async fn files_as_of(
+        &self,
+        facility: FacilityId,
+        as_of: Option<&str>,
+    ) -> Result<Vec<StoredFile>>;
 
     /// `recorded_at` of the oldest file version kept: `--as-of` earlier than this has nothing.
     async fn oldest_version_at(&self) -> Result<Option<String>>;
