@@ -25,9 +25,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use model::{FacilityCode, Sha256};
 use object_store::aws::{AmazonS3Builder, Checksum};
@@ -43,6 +46,8 @@ use crate::{Result, SiteConfig, SiteError};
 /// Requests in flight at once: enough to hide the latency of a distant bucket, few enough not
 /// to be throttled or to hold many packs in memory.
 const CONCURRENCY: usize = 4;
+/// Ranges of one pack closer than this are fetched as one (object_store's own default).
+const RANGE_GAP: u64 = 1024 * 1024;
 /// zstd level of the log objects (JSON lines compress ~10× at this level already).
 const LOG_ZSTD_LEVEL: i32 = 3;
 
@@ -120,7 +125,7 @@ pub struct SiteFile {
 }
 
 /// What is wrong with a pack object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PackDamage {
     Missing,
@@ -187,6 +192,9 @@ pub struct S3Site {
     /// writing, not when the site was opened.
     builder: AmazonS3Builder,
     object_lock_days: Option<u32>,
+    allow_http: bool,
+    /// Set once a range request failed: read whole packs from then on.
+    whole_packs: AtomicBool,
 }
 
 impl std::fmt::Debug for S3Site {
@@ -245,6 +253,8 @@ impl S3Site {
             store: Arc::new(store),
             builder,
             object_lock_days: cfg.object_lock_days,
+            allow_http: url.starts_with("http://"),
+            whole_packs: AtomicBool::new(false),
         })
     }
 
@@ -380,11 +390,17 @@ impl S3Site {
         items: &[T],
         out: &mut ShipOutcome,
     ) -> Result<()> {
+        let (first, last) = (first.into(), last.into());
+        if first < 0 || last < first {
+            // The key's fixed-width numbers are what orders and names the logs.
+            return Err(self.obj_err(
+                dir,
+                &format!("cannot name a log of items {first}..{last}: not ascending from 0"),
+            ));
+        }
         let bytes = encode_log(items).map_err(|e| self.obj_err(dir, &e))?;
         let key = format!(
-            "{dir}/{:020}-{:020}-{}.jsonl.zst",
-            first.into(),
-            last.into(),
+            "{dir}/{first:020}-{last:020}-{}.jsonl.zst",
             &hex_sha(&bytes)[..16]
         );
         if self.exists(&key).await? {
@@ -404,7 +420,7 @@ impl S3Site {
             .store
             .list_with_delimiter(Some(&dir))
             .await
-            .map_err(|e| self.obj_err("versions/", &e.to_string()))?;
+            .map_err(|e| self.obj_err("versions/", &chain(&e)))?;
         let mut out = Vec::new();
         for p in listed.common_prefixes {
             let Some(last) = p.filename() else { continue };
@@ -431,9 +447,8 @@ impl S3Site {
     /// Read contents back, each checked against its SHA-256, in the order of `files`.
     ///
     /// Locations are grouped by pack and frame, each frame is fetched and decompressed once,
-    /// and a few packs are read concurrently. The frames of one pack are fetched as ranges
-    /// that object_store coalesces when they are close (1 MiB), so when most of a pack is
-    /// needed it is read in one request, and when little is, only those frames travel. A
+    /// and a few packs are read concurrently. When most of a pack is needed it is read in one
+    /// GET; when little is, only its frames travel, as ranges (close ones merged). A
     /// location that fails (missing object, bad frame, hash mismatch) falls back to the
     /// file's next location; if none works, the error names the path and why.
     pub async fn read_contents(&self, files: &[SiteFile]) -> Result<Vec<Vec<u8>>> {
@@ -600,13 +615,13 @@ impl S3Site {
             Err(object_store::Error::NotFound { .. }) => {
                 return Ok((0, Some("listed but gone when read".into())))
             }
-            Err(e) => return Err(self.obj_err(key, &e.to_string())),
+            Err(e) => return Err(self.obj_err(key, &chain(&e))),
         };
         let mut chunks = got.into_stream();
         let mut hasher = sha2::Sha256::new();
         let mut len = 0u64;
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| self.obj_err(key, &e.to_string()))?;
+            let chunk = chunk.map_err(|e| self.obj_err(key, &chain(&e)))?;
             len += chunk.len() as u64;
             hasher.update(&chunk);
         }
@@ -728,15 +743,14 @@ impl S3Site {
     // ----- reading contents -----
 
     /// Fetch contents with fallback over their locations: per want, its bytes or why not.
-    async fn fetch(&self, wants: &[Want<'_>]) -> Vec<std::result::Result<Vec<u8>, String>> {
+    async fn fetch(&self, wants: &[Want<'_>]) -> Vec<Fetched> {
         let n = wants.len();
         let mut results: Vec<Option<Vec<u8>>> = vec![None; n];
         let mut reasons: Vec<Vec<String>> = vec![Vec::new(); n];
         let mut next = vec![0usize; n];
         loop {
             // One round: each unresolved content's next location, grouped by pack and frame.
-            let mut plan: BTreeMap<&str, BTreeMap<(u64, u32), Vec<(usize, &BlobLocation)>>> =
-                BTreeMap::new();
+            let mut plan: BTreeMap<&str, Frames<'_>> = BTreeMap::new();
             for (i, w) in wants.iter().enumerate() {
                 if results[i].is_some() {
                     continue;
@@ -753,12 +767,11 @@ impl S3Site {
             if plan.is_empty() {
                 break;
             }
-            let outcomes: Vec<Vec<(usize, std::result::Result<Vec<u8>, String>)>> =
-                stream::iter(plan)
-                    .map(|(pack, frames)| self.fetch_pack(pack, frames, wants))
-                    .buffer_unordered(CONCURRENCY)
-                    .collect()
-                    .await;
+            let outcomes: Vec<Vec<(usize, Fetched)>> = stream::iter(plan)
+                .map(|(pack, frames)| self.fetch_pack(pack, frames, wants))
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
             for (i, r) in outcomes.into_iter().flatten() {
                 match r {
                     Ok(bytes) => results[i] = Some(bytes),
@@ -781,10 +794,10 @@ impl S3Site {
     async fn fetch_pack(
         &self,
         pack: &str,
-        frames: BTreeMap<(u64, u32), Vec<(usize, &BlobLocation)>>,
+        frames: Frames<'_>,
         wants: &[Want<'_>],
-    ) -> Vec<(usize, std::result::Result<Vec<u8>, String>)> {
-        let fail_all = |why: String| -> Vec<(usize, std::result::Result<Vec<u8>, String>)> {
+    ) -> Vec<(usize, Fetched)> {
+        let fail_all = |why: String| -> Vec<(usize, Fetched)> {
             frames
                 .values()
                 .flatten()
@@ -797,16 +810,48 @@ impl S3Site {
         let key = pack_key(pack);
         let path = match self.path(&key) {
             Ok(p) => p,
-            Err(e) => return fail_all(e.to_string()),
+            Err(e) => return fail_all(chain(&e)),
         };
-        let ranges: Vec<std::ops::Range<u64>> = frames
+        let ranges: Vec<Range<u64>> = frames
             .keys()
             .map(|&(off, len)| off..off.saturating_add(u64::from(len)))
             .collect();
-        let fetched = match self.store.get_ranges(&path, &ranges).await {
-            Ok(f) => f,
-            Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
-            Err(e) => return fail_all(e.to_string()),
+        let mut fetched = None;
+        if !self.whole_packs.load(Ordering::Relaxed) {
+            let size = match self.store.head(&path).await {
+                Ok(meta) => meta.size,
+                Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+                Err(e) => return fail_all(chain(&e)),
+            };
+            // When most of the pack is needed, one GET of all of it beats many ranges.
+            let merged = merge_ranges(&ranges, RANGE_GAP);
+            let needed: u64 = merged.iter().map(|r| r.end - r.start).sum();
+            if needed.saturating_mul(2) < size && merged.iter().all(|r| r.end < size) {
+                match self.store.get_ranges(&path, &ranges).await {
+                    Ok(parts) => fetched = Some(parts.into_iter().map(Ok).collect()),
+                    Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+                    Err(e) => {
+                        // Some S3-compatible servers (rclone serve s3 1.75) answer a range
+                        // request with 200 and the range, which object_store rightly refuses.
+                        // Whole objects are always right, just slower: use them from now on.
+                        if !self.whole_packs.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(
+                                site = %self.name,
+                                error = %chain(&e),
+                                "range request failed: reading whole packs from this site"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let fetched: Vec<std::result::Result<Bytes, String>> = match fetched {
+            Some(f) => f,
+            None => match self.get_whole(&path, &ranges).await {
+                Ok(f) => f,
+                Err(object_store::Error::NotFound { .. }) => return fail_all("missing".into()),
+                Err(e) => return fail_all(chain(&e)),
+            },
         };
         let mut out = Vec::new();
         for ((_, contents), compressed) in frames.iter().zip(fetched) {
@@ -817,7 +862,7 @@ impl S3Site {
                 .map(|(_, l)| u64::from(l.offset) + u64::from(l.len))
                 .max()
                 .unwrap_or(0);
-            let frame = decompress_prefix(&compressed, need);
+            let frame = compressed.and_then(|c| decompress_prefix(&c, need));
             for (i, loc) in contents {
                 let r = match &frame {
                     Ok(frame) => {
@@ -829,6 +874,28 @@ impl S3Site {
             }
         }
         out
+    }
+
+    /// GET a whole pack and cut the frames out of it.
+    async fn get_whole(
+        &self,
+        path: &ObjectPath,
+        ranges: &[Range<u64>],
+    ) -> std::result::Result<Vec<std::result::Result<Bytes, String>>, object_store::Error> {
+        let all = self.store.get(path).await?.bytes().await?;
+        Ok(ranges
+            .iter()
+            .map(|r| {
+                if r.end <= all.len() as u64 {
+                    Ok(all.slice(r.start as usize..r.end as usize))
+                } else {
+                    Err(format!(
+                        "frame {r:?} beyond the end of the pack ({} bytes)",
+                        all.len()
+                    ))
+                }
+            })
+            .collect())
     }
 
     // ----- object helpers -----
@@ -862,7 +929,11 @@ impl S3Site {
             .builder
             .clone()
             .with_checksum_algorithm(Checksum::SHA256)
-            .with_client_options(ClientOptions::new().with_default_headers(headers))
+            .with_client_options(
+                ClientOptions::new()
+                    .with_allow_http(self.allow_http)
+                    .with_default_headers(headers),
+            )
             .build()
             .map_err(|e| SiteError::Site {
                 site: self.name.clone(),
@@ -889,7 +960,7 @@ impl S3Site {
             .list(Some(&path))
             .try_collect()
             .await
-            .map_err(|e| self.obj_err(&format!("{dir}/"), &e.to_string()))?;
+            .map_err(|e| self.obj_err(&format!("{dir}/"), &chain(&e)))?;
         let strip = if self.prefix.is_empty() {
             String::new()
         } else {
@@ -910,7 +981,7 @@ impl S3Site {
         match self.store.head(&self.path(key)?).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.obj_err(key, &format!("HEAD failed: {e}"))),
+            Err(e) => Err(self.obj_err(key, &format!("HEAD failed: {}", chain(&e)))),
         }
     }
 
@@ -919,12 +990,12 @@ impl S3Site {
         let got = match self.store.get(&path).await {
             Ok(g) => g,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.obj_err(key, &format!("GET failed: {e}"))),
+            Err(e) => return Err(self.obj_err(key, &format!("GET failed: {}", chain(&e)))),
         };
         let bytes = got
             .bytes()
             .await
-            .map_err(|e| self.obj_err(key, &format!("GET failed: {e}")))?;
+            .map_err(|e| self.obj_err(key, &format!("GET failed: {}", chain(&e))))?;
         Ok(Some(bytes.to_vec()))
     }
 
@@ -932,7 +1003,7 @@ impl S3Site {
         writer
             .put(&self.path(key)?, bytes.into())
             .await
-            .map_err(|e| self.obj_err(key, &format!("PUT failed: {e}")))?;
+            .map_err(|e| self.obj_err(key, &format!("PUT failed: {}", chain(&e))))?;
         Ok(())
     }
 
@@ -944,6 +1015,11 @@ impl S3Site {
         }
     }
 }
+
+/// A content read back, or why it could not be.
+type Fetched = std::result::Result<Vec<u8>, String>;
+/// The frames of one pack to fetch, each with the contents (want index, location) in it.
+type Frames<'a> = BTreeMap<(u64, u32), Vec<(usize, &'a BlobLocation)>>;
 
 /// One content to read: its hash and where it may be.
 struct Want<'a> {
@@ -1098,6 +1174,35 @@ fn decompress_prefix(frame: &[u8], need: u64) -> std::result::Result<Vec<u8>, St
     Ok(out)
 }
 
+/// Sorted, merged ranges: two ranges closer than `gap` become one.
+fn merge_ranges(ranges: &[Range<u64>], gap: u64) -> Vec<Range<u64>> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for r in sorted {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end.saturating_add(gap) => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// An error and its sources: object_store's own message hides the HTTP cause.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 fn pack_key(name: &str) -> String {
     format!("packs/{}/{name}.pack", &name[..2.min(name.len())])
 }
@@ -1192,6 +1297,16 @@ mod tests {
         // The other location survives as an alternate through select_tree on the raw lines.
         let tree = select_tree(&versions, Some("2024-01-02T00:00:00Z"));
         assert_eq!(tree[0].locations.len(), 2);
+    }
+
+    #[test]
+    fn ranges_merge_when_close() {
+        assert_eq!(
+            merge_ranges(&[30..40, 0..10, 12..20, 5..8], 2),
+            vec![0..20, 30..40]
+        );
+        assert_eq!(merge_ranges(&[0..10, 20..30], 100), vec![0..30]);
+        assert!(merge_ranges(&[], 1).is_empty());
     }
 
     #[test]
