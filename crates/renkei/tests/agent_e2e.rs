@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use common::{agent_status, number, renkei, tree, PASSWORD};
 use common::{api_login, call, Server};
-use common::{renkei, tree, PASSWORD};
 
 fn agent_args<'a>(server: &'a str, root: &'a str, state: &'a str, key: &'a str) -> Vec<&'a str> {
     vec![
@@ -45,16 +45,6 @@ fn agent_once(args: &[&str]) -> String {
         "the key is never printed: {stderr}"
     );
     stdout
-}
-
-/// The number after `word` in a summary or status text.
-fn number(text: &str, word: &str) -> u64 {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words
-        .windows(2)
-        .find(|w| w[0] == word)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or_else(|| panic!("no number after {word:?} in {text}"))
 }
 
 /// A `renkei stats` line's number.
@@ -171,13 +161,7 @@ fn the_agent_uploads_resumes_after_kill_and_sends_only_changes() {
         key_file.to_str().expect("utf8").to_owned(),
     );
     let args = agent_args(&url, &root_s, &state_s, &key_s);
-    let status_of = || {
-        Command::new(env!("CARGO_BIN_EXE_renkei"))
-            .args(["agent", "status", "--state", &state_s])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let status_of = || agent_status(&state);
 
     // 1. A slow first run (small batches, 300 kB/s), killed once a batch is acknowledged.
     let mut slow = Command::new(env!("CARGO_BIN_EXE_renkei"))

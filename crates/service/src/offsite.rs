@@ -27,14 +27,15 @@ pub const SHIPMENT_ITEMS: usize = 2000;
 /// One configured remote site.
 pub enum Site {
     Replica(RemoteSite),
-    Bucket(S3Site),
+    /// Boxed: the S3 client is large and sites live in a list.
+    Bucket(Box<S3Site>),
 }
 
 impl Site {
     pub fn from_config(cfg: &SiteConfig) -> Result<Site> {
         let site = match cfg.kind {
             Some(SiteKind::Renkei) => Site::Replica(RemoteSite::new(cfg).map_err(site_err)?),
-            Some(SiteKind::S3) => Site::Bucket(S3Site::new(cfg).map_err(site_err)?),
+            Some(SiteKind::S3) => Site::Bucket(Box::new(S3Site::new(cfg).map_err(site_err)?)),
             None => {
                 return Err(ServiceError::Invalid(format!(
                     "site {}: `kind` must be \"renkei\" or \"s3\"",
@@ -759,7 +760,7 @@ impl Network {
                         }
                         if let Site::Bucket(o) = other {
                             if o.name() != b.name() {
-                                let more = b.repair(&report, o).await.map_err(site_err)?;
+                                let more = b.repair(&report, o.as_ref()).await.map_err(site_err)?;
                                 outcome.repaired.extend(more.repaired);
                                 outcome.unrepaired = more.unrepaired;
                             }

@@ -11,9 +11,8 @@
 //! from the store, with the totals of the batches received since the restart only; the files
 //! themselves are all stored.
 //!
-//! Scaling note: check and batch both read the facility's current path → hash map
-//! (`Store::current_hashes`) once per call. Fine for the facility sizes measured so far; a
-//! store method answering for just the paths asked about would remove the O(tree) read.
+//! Check and batch look up only the paths they carry (`Store::current_hashes_of`), so a
+//! call costs the same at a clinic and at a hospital with millions of files.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -164,7 +163,8 @@ impl Network {
         for f in &req.files {
             upload::check_path(&f.path).map_err(invalid)?;
         }
-        let current = self.store.current_hashes(fid).await?;
+        let paths: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
+        let current = self.store.current_hashes_of(fid, &paths).await?;
         let missing = req
             .files
             .iter()
@@ -187,11 +187,15 @@ impl Network {
     ) -> Result<BatchAnswer> {
         let (fid, facility) = self.agent_facility(principal, "agent batch").await?;
         self.agent_run(fid, run).await?;
-        let current = self.store.current_hashes(fid).await?;
         // Hashing and classifying are CPU work: off the async threads.
+        let batch =
+            tokio::task::spawn_blocking(move || upload::decode_batch(&body).map_err(invalid))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("batch decoding stopped: {e}")))??;
+        let paths: Vec<String> = batch.iter().map(|f| f.path.clone()).collect();
+        let current = self.store.current_hashes_of(fid, &paths).await?;
         let (received, files) =
             tokio::task::spawn_blocking(move || -> Result<(u64, Vec<IngestFile>)> {
-                let batch = upload::decode_batch(&body).map_err(invalid)?;
                 let received = batch.len() as u64;
                 let options = ingest::ClassifyOptions::default();
                 let files = batch

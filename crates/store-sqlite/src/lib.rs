@@ -319,6 +319,36 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn current_hashes_of(
+        &self,
+        facility: FacilityId,
+        paths: &[String],
+    ) -> Result<HashMap<String, Sha256>> {
+        let paths = paths.to_vec();
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT v.sha256 FROM files f JOIN file_versions v ON v.id = f.current_version
+                         WHERE f.facility_id = ?1 AND f.path = ?2 AND v.sha256 IS NOT NULL",
+                    )
+                    .map_err(db_err)?;
+                let mut out = HashMap::with_capacity(paths.len());
+                for path in paths {
+                    let sha: Option<Vec<u8>> = st
+                        .query_row(params![facility.0, path], |r| r.get(0))
+                        .optional()
+                        .map_err(db_err)?;
+                    if let Some(sha) = sha {
+                        out.insert(path, sha_from(sha)?);
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
     async fn current_files(&self, facility: FacilityId) -> Result<Vec<StoredFile>> {
         self.blocking(move |inner| {
             inner.read(|conn| {

@@ -62,8 +62,9 @@ async fn sqlite_viewer_reads_conform() {
     store::conformance::run_viewer(&store).await;
 }
 
-/// A store written before the search keys existed (schema 3) gets them filled in when it is
-/// opened by this version: its patients are found by name at once.
+/// A store written before the search keys and the replication journal existed (schema 3)
+/// gets them when it is opened by this version: its patients are found by name at once and
+/// its registry is in the journal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_keys_are_backfilled_for_existing_stores() {
     use store::{NameQuery, PatientSearch, Store};
@@ -113,8 +114,22 @@ async fn search_keys_are_backfilled_for_existing_stores() {
     // Back to schema 3, as an older renkei left it.
     {
         let conn = rusqlite::Connection::open(dir.path().join("renkei.db")).expect("db");
+        let triggers: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'journal_%'",
+            )
+            .expect("triggers")
+            .query_map([], |r| r.get(0))
+            .expect("triggers")
+            .collect::<Result<_, _>>()
+            .expect("triggers");
+        for t in triggers {
+            conn.execute_batch(&format!("DROP TRIGGER {t}"))
+                .expect("drop trigger");
+        }
         conn.execute_batch(
-            "DROP INDEX local_patients_by_kanji; DROP INDEX local_patients_by_kana;
+            "DROP TABLE replication_journal; DROP TABLE replication_sites; DROP TABLE node;
+             DROP INDEX local_patients_by_kanji; DROP INDEX local_patients_by_kana;
              ALTER TABLE local_patients DROP COLUMN search_kanji;
              ALTER TABLE local_patients DROP COLUMN search_kana;
              PRAGMA user_version = 3;",
@@ -122,6 +137,24 @@ async fn search_keys_are_backfilled_for_existing_stores() {
         .expect("downgrade");
     }
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("reopen migrates");
+    // The replication journal starts with the registry as it stood: a site added later gets
+    // the facilities registered before the journal existed.
+    use store::Replication;
+    let feed = store
+        .feed(&store::FeedCursor::default(), 100)
+        .await
+        .expect("feed");
+    assert!(
+        feed.registry.iter().any(|c| c.table == "facilities"
+            && c.row.get("code").and_then(|v| v.as_str()) == Some("0411111111")),
+        "{:?}",
+        feed.registry
+    );
+    assert_eq!(
+        feed.versions.len(),
+        1,
+        "the file's version is in the stream"
+    );
     for q in ["たかはし", "高橋花子"] {
         let hits = store
             .search_local_patients(&PatientSearch {
@@ -132,4 +165,25 @@ async fn search_keys_are_backfilled_for_existing_stores() {
             .expect("search");
         assert_eq!(hits.len(), 1, "{q}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_replication_conforms() {
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let primary = store_sqlite::SqliteStore::open(a.path()).expect("open");
+    let replica = store_sqlite::SqliteStore::open(b.path()).expect("open");
+    store::conformance::run_replication(&primary, &replica).await;
+}
+
+/// A command can read the data folder while a server holds it (restore, verify, sites).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opened_alongside_a_running_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _server = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    let side = store_sqlite::SqliteStore::open_alongside(dir.path()).expect("alongside");
+    use store::Store;
+    assert!(side.facilities().await.expect("read").is_empty());
 }

@@ -89,6 +89,13 @@ pub async fn run_all(store: &dyn Store) {
         .expect("replay");
     assert_eq!(again.versions, 0, "replayed batch adds nothing");
     let digest_once = store.content_digest(fac).await.expect("digest");
+    let asked = vec![
+        "100/000/1000001/20240401/OML-11/a_1".to_owned(),
+        "100/000/1000001/nothing-here".to_owned(),
+    ];
+    let some = store.current_hashes_of(fac, &asked).await.expect("lookup");
+    assert_eq!(some.len(), 1, "only held paths answer");
+    assert_eq!(some[&asked[0]], sha256(b"MSH|one"));
 
     // Read back byte for byte, in the order asked.
     let files = store.current_files(fac).await.expect("files");
@@ -1224,4 +1231,245 @@ pub async fn run_viewer(store: &dyn Store) {
         .expect("versions");
     assert_eq!(versions.len(), 2);
     assert!(!versions[0].live && versions[1].live);
+}
+
+/// Replication streams, point-in-time reads and blob checks. `primary` and `replica` must be
+/// fresh, empty stores of the backend.
+pub async fn run_replication(primary: &dyn Store, replica: &dyn Store) {
+    use crate::{FeedCursor, NodeRole, SiteState};
+    let code = FacilityCode::parse("0422222222").expect("valid code");
+    let fac = primary
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("id");
+    let at = |mut f: IngestFile, t: &str| {
+        f.recorded_at = Some(t.to_owned());
+        f
+    };
+    let (a, b) = (
+        "100/000/1000001/20240401/OML-11/a_1",
+        "100/000/1000001/20240401/OML-11/b_1",
+    );
+    let run = primary.begin_import(fac, "/src").await.expect("begin");
+    primary
+        .write_batch(
+            fac,
+            run,
+            vec![
+                at(record_file(a, "MSH|a1"), "2026-01-01T00:00:00Z"),
+                at(record_file(b, "MSH|b1"), "2026-01-01T00:00:00Z"),
+            ],
+        )
+        .await
+        .expect("write");
+    primary
+        .write_batch(
+            fac,
+            run,
+            vec![at(record_file(a, "MSH|a2"), "2026-02-01T00:00:00Z")],
+        )
+        .await
+        .expect("update");
+    let seen: HashSet<String> = [a.to_owned()].into();
+    primary
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish with b removed");
+    primary
+        .append_audit(vec![
+            audit::Event::new(model::UnixTime(10), "x", audit::Action::Login),
+            audit::Event::new(model::UnixTime(11), "x", audit::Action::Logout),
+        ])
+        .await
+        .expect("audit");
+
+    // The three streams.
+    let feed = primary
+        .feed(&FeedCursor::default(), 100)
+        .await
+        .expect("feed");
+    assert!(
+        feed.registry.iter().any(|c| c.table == "facilities"
+            && c.row.get("code").and_then(|v| v.as_str()) == Some(code.as_str())),
+        "the facility's registration is journaled: {:?}",
+        feed.registry
+    );
+    assert_eq!(feed.audit.len(), 2, "audit stream");
+    let kinds: Vec<(&str, bool, &str)> = feed
+        .versions
+        .iter()
+        .map(|v| (v.path.as_str(), v.sha256.is_some(), v.recorded_at.as_str()))
+        .collect();
+    assert_eq!(kinds.len(), 4, "versions: {kinds:?}");
+    assert_eq!(
+        &kinds[..3],
+        &[
+            (a, true, "2026-01-01T00:00:00Z"),
+            (b, true, "2026-01-01T00:00:00Z"),
+            (a, true, "2026-02-01T00:00:00Z")
+        ],
+        "recorded_at kept"
+    );
+    assert_eq!(
+        (kinds[3].0, kinds[3].1),
+        (b, false),
+        "the removal is a version"
+    );
+    assert!(
+        feed.versions
+            .iter()
+            .all(|v| v.sha256.is_some() == v.location.is_some()),
+        "contents have a location"
+    );
+    assert!(
+        feed.versions.windows(2).all(|w| w[0].id < w[1].id),
+        "in id order"
+    );
+    assert_eq!(feed.next.version, feed.versions[3].id);
+    assert!(
+        primary
+            .feed(&feed.next, 100)
+            .await
+            .expect("feed")
+            .is_empty(),
+        "nothing after next"
+    );
+    let short = primary.feed(&FeedCursor::default(), 1).await.expect("feed");
+    assert!(
+        short.versions.is_empty(),
+        "no versions before the registry has caught up"
+    );
+    let backlog = primary
+        .backlog(&FeedCursor::default())
+        .await
+        .expect("backlog");
+    assert_eq!((backlog.versions, backlog.audit), (4, 2));
+    assert_eq!(
+        backlog.oldest_version_at.as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
+    assert!(primary
+        .backlog(&feed.next)
+        .await
+        .expect("backlog")
+        .is_empty());
+
+    // Point in time.
+    let then = primary
+        .files_as_of(fac, Some("2026-01-15T00:00:00Z"))
+        .await
+        .expect("as of");
+    assert_eq!(
+        then.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        vec![a, b]
+    );
+    assert_eq!(then[0].sha256, sha256(b"MSH|a1"));
+    let now = primary.files_as_of(fac, None).await.expect("now");
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].sha256, sha256(b"MSH|a2"));
+    assert!(primary
+        .files_as_of(fac, Some("2025-12-31T00:00:00Z"))
+        .await
+        .expect("before")
+        .is_empty());
+    assert_eq!(
+        primary
+            .oldest_version_at()
+            .await
+            .expect("oldest")
+            .as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
+
+    // Sites and roles.
+    assert_eq!(primary.node_role().await.expect("role"), NodeRole::Primary);
+    let state = SiteState {
+        name: "s3".into(),
+        cursor: feed.next,
+        shipped_versions: 4,
+        ..SiteState::default()
+    };
+    primary.put_site_state(&state).await.expect("put");
+    assert_eq!(primary.site_state("s3").await.expect("get"), state);
+    assert_eq!(
+        primary.site_state("other").await.expect("get").cursor,
+        FeedCursor::default()
+    );
+
+    // A replica applies the registry and the audit chain as they are.
+    let role = NodeRole::Replica {
+        applied: FeedCursor::default(),
+        applied_at: None,
+    };
+    replica.set_node_role(&role).await.expect("set role");
+    assert_eq!(replica.node_role().await.expect("role"), role);
+    replica
+        .apply_registry(&feed.registry)
+        .await
+        .expect("registry");
+    replica
+        .apply_registry(&feed.registry)
+        .await
+        .expect("registry again");
+    assert!(
+        replica
+            .facility(&code, false)
+            .await
+            .expect("lookup")
+            .is_some(),
+        "facility replicated"
+    );
+    replica.apply_audit(&feed.audit).await.expect("audit");
+    replica
+        .apply_audit(&feed.audit)
+        .await
+        .expect("audit again is a no-op");
+    assert_eq!(
+        replica.audit_head().await.expect("head"),
+        primary.audit_head().await.expect("head")
+    );
+    let mut forged = feed.audit[1].clone();
+    forged.seq = 3;
+    assert!(
+        replica.apply_audit(&[forged]).await.is_err(),
+        "an entry that does not chain is refused"
+    );
+
+    // Blobs: clean, readable packs, repair input checked.
+    let report = primary.verify_blobs().await.expect("verify");
+    assert!(
+        report.problems.is_empty() && report.packs_checked >= 1,
+        "{report:?}"
+    );
+    let loc = feed.versions[0].location.clone().expect("location");
+    let pack = primary
+        .read_pack(&loc.pack)
+        .await
+        .expect("read")
+        .expect("pack exists");
+    assert_eq!(crate::packs::hex(&sha256(&pack).0), loc.pack);
+    assert!(
+        primary.restore_pack(&loc.pack, b"not it").await.is_err(),
+        "a wrong copy is refused"
+    );
+    assert!(
+        primary
+            .repack_contents(vec![(sha256(b"x"), b"y".to_vec())])
+            .await
+            .is_err(),
+        "hash checked"
+    );
+    let n = primary
+        .repack_contents(vec![(sha256(b"MSH|a1"), b"MSH|a1".to_vec())])
+        .await
+        .expect("repack");
+    assert_eq!(n, 1);
+    assert_eq!(
+        primary
+            .read_blobs(&[sha256(b"MSH|a1")])
+            .await
+            .expect("read"),
+        vec![b"MSH|a1".to_vec()]
+    );
 }

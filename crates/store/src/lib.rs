@@ -248,6 +248,15 @@ pub trait Store: Registry + Replication + Send + Sync {
     /// importer skips files whose content is already current (idempotent re-import).
     async fn current_hashes(&self, facility: FacilityId) -> Result<HashMap<String, Sha256>>;
 
+    /// The current content hash of each of these paths of the facility that has one (absent
+    /// and removed paths are left out): one index lookup per path, so a facility agent's
+    /// check costs what it asks about, not the size of the facility's tree.
+    async fn current_hashes_of(
+        &self,
+        facility: FacilityId,
+        paths: &[String],
+    ) -> Result<HashMap<String, Sha256>>;
+
     /// Store a batch of files atomically: blob bytes, new file versions, record index
     /// entries, quarantine entries. Files whose current content already equals `sha256` are
     /// ignored, so replaying a batch after a crash changes nothing.

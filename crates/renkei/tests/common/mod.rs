@@ -410,3 +410,23 @@ pub fn assert_same_tree(want: &Path, got: &Path) {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The number after `word` in a summary or status text.
+pub fn number(text: &str, word: &str) -> u64 {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == word)
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or_else(|| panic!("no number after {word:?} in {text}"))
+}
+
+/// `renkei agent status --state DIR`.
+pub fn agent_status(state: &Path) -> String {
+    Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args(["agent", "status", "--state"])
+        .arg(state)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
