@@ -82,7 +82,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -619,20 +619,7 @@ pub async fn run(args: Args) -> Result<()> {
         let line = timed_restore(&exe, &data, &big_code, &out, None, &big)?;
         println!("{line}");
         results.push(line.clone());
-        if big.patients < 100_000 {
-            let factor = 100_000.0 / big.patients.max(1) as f64;
-            if let Some(secs) = restore_secs(&line) {
-                let line = format!(
-                    "EXTRAPOLATION (linear, not measured): local restore of a 100,000-patient facility ≈ {} files, {:.0} MB in ≈ {:.0} s",
-                    thousands((big.files as f64 * factor) as u64),
-                    mb(big.bytes) * factor,
-                    secs * factor
-                );
-                println!("{line}");
-                results.push(line);
-            }
-        }
-
+        results.extend(extrapolate(&line, &big));
         if !args.skip_s3_restore {
             let s3 = RcloneS3::start(&work.join("s3-restore"), "renkei-bench")
                 .context("starting rclone serve s3")?;
@@ -655,7 +642,8 @@ pub async fn run(args: Args) -> Result<()> {
             let out = work.join("restored-s3");
             let line = timed_restore(&exe, &data, &big_code, &out, Some("s3"), &big)?;
             println!("{line}");
-            results.push(line);
+            results.push(line.clone());
+            results.extend(extrapolate(&line, &big));
             drop(s3);
         }
     }
@@ -753,6 +741,25 @@ fn timed_restore(
         region.bytes,
         secs,
     ))
+}
+
+/// Below 100,000 patients: the restore line scaled linearly to 100,000, labelled as such.
+fn extrapolate(line: &str, region: &Region) -> Option<String> {
+    if region.patients >= 100_000 {
+        return None;
+    }
+    let factor = 100_000.0 / region.patients.max(1) as f64;
+    let secs = restore_secs(line)?;
+    let what = line.split(" (").next().unwrap_or("restore");
+    let out = format!(
+        "EXTRAPOLATION (linear from {} patients, not measured): {what} of a 100,000-patient facility ≈ {} files, {} MB in ≈ {} s",
+        thousands(region.patients as u64),
+        thousands((region.files as f64 * factor) as u64),
+        thousands((mb(region.bytes) * factor).round() as u64),
+        thousands((secs * factor).round() as u64)
+    );
+    println!("{out}");
+    Some(out)
 }
 
 /// The seconds of a rate line.
