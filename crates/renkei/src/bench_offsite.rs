@@ -616,10 +616,10 @@ pub async fn run(args: Args) -> Result<()> {
         write_config(&data, None, &[])?;
 
         let out = work.join("restored-local");
-        let line = timed_restore(&exe, &data, &big_code, &out, None, &big)?;
+        let (line, secs) = timed_restore(&exe, &data, &big_code, &out, None, &big)?;
         println!("{line}");
         results.push(line.clone());
-        results.extend(extrapolate(&line, &big));
+        results.extend(extrapolate(&line, secs, &big));
         if !args.skip_s3_restore {
             let s3 = RcloneS3::start(&work.join("s3-restore"), "renkei-bench")
                 .context("starting rclone serve s3")?;
@@ -640,10 +640,10 @@ pub async fn run(args: Args) -> Result<()> {
             println!("{line}");
             results.push(line);
             let out = work.join("restored-s3");
-            let line = timed_restore(&exe, &data, &big_code, &out, Some("s3"), &big)?;
+            let (line, secs) = timed_restore(&exe, &data, &big_code, &out, Some("s3"), &big)?;
             println!("{line}");
             results.push(line.clone());
-            results.extend(extrapolate(&line, &big));
+            results.extend(extrapolate(&line, secs, &big));
             drop(s3);
         }
     }
@@ -687,7 +687,7 @@ fn wait_caught_up(exe: &Path, data: &Path, limit: Duration) -> Result<Duration> 
 }
 
 /// `renkei restore --facility CODE --to OUT [--from SITE]`, timed (wall), into a fresh folder
-/// that is removed afterwards.
+/// that is removed afterwards: its rate line and seconds.
 fn timed_restore(
     exe: &Path,
     data: &Path,
@@ -695,7 +695,7 @@ fn timed_restore(
     out: &Path,
     from: Option<&str>,
     region: &Region,
-) -> Result<String> {
+) -> Result<(String, f64)> {
     if out.exists() {
         std::fs::remove_dir_all(out)?;
     }
@@ -731,7 +731,7 @@ fn timed_restore(
         );
     }
     std::fs::remove_dir_all(out)?;
-    Ok(rate_line(
+    let line = rate_line(
         &format!(
             "restore from {} ({} patients)",
             from.unwrap_or("local"),
@@ -740,16 +740,16 @@ fn timed_restore(
         region.files,
         region.bytes,
         secs,
-    ))
+    );
+    Ok((line, secs))
 }
 
 /// Below 100,000 patients: the restore line scaled linearly to 100,000, labelled as such.
-fn extrapolate(line: &str, region: &Region) -> Option<String> {
+fn extrapolate(line: &str, secs: f64, region: &Region) -> Option<String> {
     if region.patients >= 100_000 {
         return None;
     }
     let factor = 100_000.0 / region.patients.max(1) as f64;
-    let secs = restore_secs(line)?;
     let what = line.split(" (").next().unwrap_or("restore");
     let out = format!(
         "EXTRAPOLATION (linear from {} patients, not measured): {what} of a 100,000-patient facility ≈ {} files, {} MB in ≈ {} s",
@@ -760,13 +760,4 @@ fn extrapolate(line: &str, region: &Region) -> Option<String> {
     );
     println!("{out}");
     Some(out)
-}
-
-/// The seconds of a rate line.
-fn restore_secs(line: &str) -> Option<f64> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words
-        .windows(3)
-        .find(|w| w[0] == "in" && w[2] == "s")
-        .and_then(|w| w[1].parse().ok())
 }
