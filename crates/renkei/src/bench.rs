@@ -57,6 +57,31 @@ pub enum BenchCommand {
         #[arg(long)]
         reuse: bool,
     },
+    /// Off-site copies on loopback, all real processes (servers started from this executable,
+    /// the agent, a replica, `rclone serve s3`): agent upload rate, replication lag and backlog
+    /// under load and catch-up time, restore time of a large facility (local and from S3).
+    Offsite {
+        /// Scratch folder: regions, data folders, the bucket, restored trees.
+        #[arg(long)]
+        work: PathBuf,
+        /// Patients of the restored facility (one facility; ~100 files per patient).
+        #[arg(long, default_value_t = 100_000)]
+        patients: usize,
+        /// Patients of the facility the agent uploads (parts 1 and 2).
+        #[arg(long, default_value_t = 300)]
+        agent_patients: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the generated regions and the imported store of the restore part.
+        #[arg(long)]
+        reuse: bool,
+        /// Skip the restore part.
+        #[arg(long)]
+        skip_restore: bool,
+        /// Skip shipping to S3 and restoring from it.
+        #[arg(long)]
+        skip_s3_restore: bool,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
@@ -85,6 +110,26 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
                 target_records,
                 iterations,
                 reuse,
+            })
+            .await
+        }
+        BenchCommand::Offsite {
+            work,
+            patients,
+            agent_patients,
+            seed,
+            reuse,
+            skip_restore,
+            skip_s3_restore,
+        } => {
+            crate::bench_offsite::run(crate::bench_offsite::Args {
+                work,
+                patients,
+                agent_patients,
+                seed,
+                reuse,
+                skip_restore,
+                skip_s3_restore,
             })
             .await
         }
