@@ -429,11 +429,11 @@ async fn run(cli: Cli) -> Result<()> {
                 if !sites.is_empty() {
                     let names: Vec<&str> = sites.iter().map(|s| s.name()).collect();
                     println!("shipping off-site copies to: {}", names.join(", "));
-                    tokio::spawn(offsite_cli::ship_forever(
+                    offsite_cli::ship_forever(
                         state.network.clone(),
                         sites.clone(),
                         config.interval(),
-                    ));
+                    );
                 }
                 state.sites = sites;
             }

@@ -101,18 +101,23 @@ impl Config {
     }
 }
 
-/// The primary's shipping loop: every interval, each site gets what it lacks. Failures are
-/// recorded in the site's state (the office sees them with the lag) and retried next round.
-pub async fn ship_forever(network: Network, sites: Arc<Vec<Site>>, interval: Duration) {
-    loop {
-        for site in sites.iter() {
-            let round: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
-                Box::pin(network.ship_to(site));
-            if let Err(e) = round.await {
-                eprintln!("replication to site {}: {e}", site.name());
+/// The primary's shipping loops, one per site so that a slow or unreachable site never holds
+/// up another: every interval, the site gets what it lacks. Failures are recorded in the
+/// site's state (the office sees them with the lag) and retried next round.
+pub fn ship_forever(network: Network, sites: Arc<Vec<Site>>, interval: Duration) {
+    for index in 0..sites.len() {
+        let (network, sites) = (network.clone(), sites.clone());
+        tokio::spawn(async move {
+            let site = &sites[index];
+            loop {
+                let round: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
+                    Box::pin(network.ship_to(site));
+                if let Err(e) = round.await {
+                    eprintln!("replication to site {}: {e}", site.name());
+                }
+                tokio::time::sleep(interval).await;
             }
-        }
-        tokio::time::sleep(interval).await;
+        });
     }
 }
 
