@@ -124,6 +124,7 @@ enum Command {
     /// Write a facility's SS-MIX2 tree back, byte for byte, from this data folder or an
     /// off-site copy, as it stood now or at an earlier time (災害時の復元).
     Restore {
+        /// Facility code (10 digits).
         #[arg(long)]
         facility: FacilityCode,
         /// New or empty folder to write the tree into.
@@ -143,6 +144,7 @@ enum Command {
         /// Check only these sites (repeatable); default all.
         #[arg(long)]
         site: Vec<String>,
+        /// Mend each damaged copy from a good one (never deletes anything).
         #[arg(long)]
         repair: bool,
     },

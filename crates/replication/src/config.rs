@@ -87,7 +87,14 @@ impl SiteConfig {
     pub fn required<'a>(&self, field: &str, value: &'a Option<String>) -> crate::Result<&'a str> {
         value.as_deref().ok_or_else(|| crate::SiteError::Site {
             site: self.name.clone(),
-            message: format!("`{field}` is required for a {:?} site", self.kind),
+            message: format!(
+                "`{field}` is required for a{} site",
+                match self.kind {
+                    Some(SiteKind::Renkei) => " renkei",
+                    Some(SiteKind::S3) => "n s3",
+                    None => "",
+                }
+            ),
         })
     }
 }

@@ -34,8 +34,9 @@ pub enum Site {
 impl Site {
     pub fn from_config(cfg: &SiteConfig) -> Result<Site> {
         let site = match cfg.kind {
-            Some(SiteKind::Renkei) => Site::Replica(RemoteSite::new(cfg).map_err(site_err)?),
-            Some(SiteKind::S3) => Site::Bucket(Box::new(S3Site::new(cfg).map_err(site_err)?)),
+            // A site that cannot be set up is a configuration mistake: say so as such.
+            Some(SiteKind::Renkei) => Site::Replica(RemoteSite::new(cfg).map_err(config_err)?),
+            Some(SiteKind::S3) => Site::Bucket(Box::new(S3Site::new(cfg).map_err(config_err)?)),
             None => {
                 return Err(ServiceError::Invalid(format!(
                     "site {}: `kind` must be \"renkei\" or \"s3\"",
@@ -59,6 +60,10 @@ impl Site {
             Site::Bucket(_) => "s3",
         }
     }
+}
+
+fn config_err(e: replication::SiteError) -> ServiceError {
+    ServiceError::Invalid(e.to_string())
 }
 
 fn site_err(e: replication::SiteError) -> ServiceError {
