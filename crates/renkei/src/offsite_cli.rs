@@ -235,3 +235,56 @@ pub async fn verify(
     }
     Ok(all_good)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("renkei.toml"), text)?;
+        Config::load(None, dir.path())
+    }
+
+    #[test]
+    fn sites_and_their_mistakes() {
+        let c = load(
+            "[replication]\ninterval_seconds = 2\ntoken = \"t\"\n\n[[site]]\nname = \"dr\"\nkind = \"renkei\"\nurl = \"https://dr.example.jp\"\ntoken_env = \"RENKEI_TEST_UNSET_TOKEN\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.interval(), Duration::from_secs(2));
+        assert_eq!(c.token().expect("token").as_deref(), Some("t"));
+        let e = c.site("dr").err().expect("the token's variable is not set");
+        assert!(
+            format!("{e:#}").contains("RENKEI_TEST_UNSET_TOKEN"),
+            "{e:#}"
+        );
+        let e = c.site("nowhere").err().expect("unknown site");
+        assert!(e.to_string().contains("sites: dr"), "{e}");
+
+        let e = load("[[site]]\nname = \"a\"\nbuket = \"x\"\n").expect_err("typo");
+        assert!(format!("{e:#}").contains("buket"), "{e:#}");
+        let e = load("[[site]]\nname = \"a\"\n[[site]]\nname = \"a\"\n").expect_err("twice");
+        assert!(e.to_string().contains("unique"), "{e}");
+        assert!(
+            load("[[site]]\nname = \"local\"\n").is_err(),
+            "local is this folder"
+        );
+        let e = load("[[site]]\nname = \"b\"\nkind = \"s3\"\nurl = \"http://127.0.0.1:1\"\n")
+            .expect("parses")
+            .site("b")
+            .err()
+            .expect("no bucket");
+        assert!(
+            e.to_string()
+                .contains("`bucket` is required for an s3 site"),
+            "{e}"
+        );
+        // No file: no configuration, no sites.
+        let empty = tempfile::tempdir().expect("tmp");
+        assert!(Config::load(None, empty.path())
+            .expect("none")
+            .sites
+            .is_empty());
+    }
+}
