@@ -26,8 +26,9 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationSection {
-    /// The token a primary must present to ship to this server (makes `serve --replica`
-    /// possible) and that `restore --from` / `verify --site` present to a renkei site.
+    /// The token a primary (or `restore --from` / `verify --site` elsewhere) must present to
+    /// this server's replication endpoints; makes `serve --replica` possible. Each `[[site]]`
+    /// carries the token of that site.
     pub token: Option<String>,
     pub token_file: Option<String>,
     pub token_env: Option<String>,

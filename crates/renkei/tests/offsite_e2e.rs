@@ -394,4 +394,23 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ok"], true, "{body}");
+    // A primary audits raw files it serves to a token holder (a remote restore).
+    let (status, files) = call(
+        &new_primary,
+        "GET",
+        &format!("/api/v1/replication/tree?facility={code}"),
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 200, "{files}");
+    assert_eq!(files.as_array().map(Vec::len), Some(tree(&root).len()));
+    let (status, body) = call(
+        &new_primary,
+        "GET",
+        "/api/v1/audit/users/replication-token",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("for a remote restore"), "{body}");
 }

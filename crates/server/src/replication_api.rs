@@ -108,6 +108,10 @@ async fn tree(
         .as_deref()
         .map(service::offsite::as_of)
         .transpose()?;
+    state
+        .network
+        .audit_replication_read(format!("tree of facility {code} for a remote restore"))
+        .await?;
     Ok(Json(
         state.network.tree_as_of(&code, as_of.as_deref()).await?,
     ))
@@ -129,6 +133,13 @@ async fn contents(
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let found = state.network.contents_by_sha(&shas).await?;
+        state
+            .network
+            .audit_replication_read(format!(
+                "{} raw files sent for a remote restore or repair",
+                found.len()
+            ))
+            .await?;
         Ok::<_, ApiError>(encode_contents(&found))
     };
     match run.await {

@@ -460,6 +460,23 @@ impl Network {
         Ok(self.store.files_as_of(facility, as_of).await?)
     }
 
+    /// A replication-token read of raw files served to another machine (a restore or repair
+    /// there). It bypasses the clinician gate — it moves whole trees, not a patient's record —
+    /// so it is audited here, where it can be: on a primary (a replica's chain is the
+    /// primary's copy and takes no entries of its own).
+    pub async fn audit_replication_read(&self, what: String) -> Result<()> {
+        if matches!(self.store.node_role().await?, NodeRole::Primary) {
+            let mut e = audit::Event::new(
+                model::UnixTime::now(),
+                "replication-token".to_owned(),
+                audit::Action::Export,
+            );
+            e.target = what;
+            self.store.append_audit(vec![e]).await?;
+        }
+        Ok(())
+    }
+
     /// Contents by hash from this store, skipping ones it does not hold.
     pub async fn contents_by_sha(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>> {
         let mut out = HashMap::new();
