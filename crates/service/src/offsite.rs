@@ -479,6 +479,11 @@ impl Network {
 
     /// Contents by hash from this store, skipping ones it does not hold.
     pub async fn contents_by_sha(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>> {
+        // One read for all (each frame decompressed once); only when some content is missing
+        // or damaged here, one by one to keep the rest.
+        if let Ok(all) = self.store.read_blobs(shas).await {
+            return Ok(shas.iter().copied().zip(all).collect());
+        }
         let mut out = HashMap::new();
         for sha in shas {
             if let Ok(mut b) = self.store.read_blobs(std::slice::from_ref(sha)).await {
