@@ -130,6 +130,15 @@ impl RcloneS3 {
         self.root.join(&self.bucket)
     }
 
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// (access key id, secret access key) this server accepts.
+    pub fn credentials(&self) -> (&str, &str) {
+        (&self.access_key_id, &self.secret_access_key)
+    }
+
     /// A site configuration pointing at this server's bucket.
     pub fn site_config(&self, name: &str) -> SiteConfig {
         SiteConfig {

@@ -142,6 +142,11 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Decompress one frame read from a pack (backends that read packs themselves).
+pub fn decode_frame(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    zstd::stream::decode_all(bytes)
+}
+
 pub fn sha256(bytes: &[u8]) -> Sha256 {
     Sha256(sha2::Sha256::digest(bytes).into())
 }

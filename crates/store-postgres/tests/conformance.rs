@@ -1,0 +1,143 @@
+//! The shared store conformance suite on PostgreSQL (the server of `RENKEI_TEST_POSTGRES`,
+//! a fresh database per test), with packs in a local folder and in S3 (`rclone serve s3`).
+
+use store_postgres::testing::TestDatabase;
+use store_postgres::{BlobsLocation, PgConfig, PgStore, S3Location};
+
+struct Fixture {
+    store: PgStore,
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+    _s3: Option<replication::rclone::RcloneS3>,
+}
+
+async fn local() -> Fixture {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = PgStore::connect(&PgConfig {
+        database_url: db.url.clone(),
+        blobs: BlobsLocation::Local(dir.path().join("blobs")),
+        max_connections: 8,
+    })
+    .await
+    .expect("connect");
+    Fixture {
+        store,
+        _db: db,
+        _dir: dir,
+        _s3: None,
+    }
+}
+
+async fn on_s3() -> Fixture {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s3 =
+        replication::rclone::RcloneS3::start(&dir.path().join("s3"), "renkei").expect("rclone");
+    let (key, secret) = s3.credentials();
+    let store = PgStore::connect(&PgConfig {
+        database_url: db.url.clone(),
+        blobs: BlobsLocation::S3(S3Location {
+            bucket: s3.bucket().to_owned(),
+            prefix: "network".into(),
+            endpoint: Some(s3.url()),
+            region: None,
+            access_key_id: Some(key.to_owned()),
+            secret_access_key: Some(secret.to_owned()),
+        }),
+        max_connections: 8,
+    })
+    .await
+    .expect("connect");
+    Fixture {
+        store,
+        _db: db,
+        _dir: dir,
+        _s3: Some(s3),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conforms() {
+    let f = local().await;
+    store::conformance::run_all(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_s3_packs_conforms() {
+    let f = on_s3().await;
+    store::conformance::run_all(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_registry_conforms() {
+    let f = local().await;
+    store::conformance::run_registry(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_facts_conform() {
+    let f = local().await;
+    store::conformance::run_facts(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_viewer_reads_conform() {
+    let f = local().await;
+    store::conformance::run_viewer(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replication_conforms() {
+    let (primary, replica) = (local().await, local().await);
+    store::conformance::run_replication(&primary.store, &replica.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_s3_packs_replicates() {
+    let (primary, replica) = (on_s3().await, local().await);
+    store::conformance::run_replication(&primary.store, &replica.store).await;
+}
+
+/// The database refuses to change, delete or truncate audit entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_rows_cannot_be_changed_through_sql() {
+    use store::Registry;
+    let f = local().await;
+    f.store
+        .append_audit(vec![audit::Event::new(
+            model::UnixTime(1),
+            "x",
+            audit::Action::Login,
+        )])
+        .await
+        .expect("append");
+    for sql in [
+        "UPDATE audit_log SET actor = 'y'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        assert!(
+            sqlx::query(sql).execute(f.store.pool()).await.is_err(),
+            "{sql}"
+        );
+    }
+}
+
+/// Two servers starting at once on an empty database: one migrates, the other waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_migrate_once() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = PgConfig {
+        database_url: db.url.clone(),
+        blobs: BlobsLocation::Local(dir.path().join("blobs")),
+        max_connections: 2,
+    };
+    let (a, b) = tokio::join!(PgStore::connect(&config), PgStore::connect(&config));
+    a.expect("first");
+    b.expect("second");
+    PgStore::connect_alongside(&config)
+        .await
+        .expect("alongside");
+}
