@@ -9,6 +9,7 @@
 //! ```
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -104,6 +105,8 @@ pub struct Blobs {
     /// that points at it is committed).
     local_root: Option<PathBuf>,
     location: BlobsLocation,
+    /// Set once the server answered a range request with a whole object.
+    whole_packs: Arc<AtomicBool>,
 }
 
 fn blob_err(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -132,6 +135,7 @@ impl Blobs {
                     prefix: String::new(),
                     local_root: Some(root),
                     location: location.clone(),
+                    whole_packs: Arc::new(AtomicBool::new(false)),
                 })
             }
             BlobsLocation::S3(s3) => {
@@ -164,6 +168,7 @@ impl Blobs {
                     prefix: s3.prefix.clone(),
                     local_root: None,
                     location: location.clone(),
+                    whole_packs: Arc::new(AtomicBool::new(false)),
                 })
             }
         }
@@ -273,11 +278,37 @@ impl Blobs {
     /// One compressed frame of a pack, decompressed.
     pub async fn read_frame(&self, name: &str, offset: u64, len: u32) -> Result<Vec<u8>> {
         let rel = Self::pack_key(name);
-        let bytes = self
-            .store
-            .get_range(&self.key(&rel), offset..offset + len as u64)
-            .await
-            .map_err(|e| blob_err(&rel, e))?;
+        let key = self.key(&rel);
+        let range = offset..offset + len as u64;
+        let ranged = if self.whole_packs.load(Ordering::Relaxed) {
+            None
+        } else {
+            match self.store.get_range(&key, range.clone()).await {
+                Ok(b) => Some(b),
+                // Some S3-compatible servers (rclone among them) answer a range request with
+                // the whole object, which object_store refuses: read whole packs from then on.
+                Err(e) if e.to_string().contains("non-partial response") => {
+                    self.whole_packs.store(true, Ordering::Relaxed);
+                    None
+                }
+                Err(e) => return Err(blob_err(&rel, e)),
+            }
+        };
+        let bytes = match ranged {
+            Some(b) => b,
+            None => {
+                let whole = self
+                    .store
+                    .get(&key)
+                    .await
+                    .map_err(|e| blob_err(&rel, e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| blob_err(&rel, e))?;
+                let end = (range.end as usize).min(whole.len());
+                whole.slice((range.start as usize).min(end)..end)
+            }
+        };
         if bytes.len() != len as usize {
             return Err(StoreError::Corrupt(format!(
                 "pack {name}: frame at {offset} is short ({} of {len} bytes)",

@@ -12,6 +12,7 @@
 // Stubs are being filled in module by module.
 #![allow(unused_variables, unused_imports, dead_code)]
 
+mod batch;
 pub mod blobs;
 mod facts;
 mod registry;
@@ -138,19 +139,61 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn facility(&self, code: &FacilityCode, create: bool) -> Result<Option<FacilityId>> {
-        unimplemented!("facility")
+        if create {
+            // DO NOTHING would fire the journal trigger only for a real insert, as in SQLite.
+            sqlx::query(
+                "INSERT INTO facilities(code, created_at) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",
+            )
+            .bind(code.as_str())
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        }
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM facilities WHERE code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(id.map(FacilityId))
     }
 
     async fn facilities(&self) -> Result<Vec<(FacilityId, FacilityCode)>> {
-        unimplemented!("facilities")
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, code FROM facilities ORDER BY code")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(id, code)| Ok((FacilityId(id), parse_code(&code)?)))
+            .collect()
     }
 
     async fn begin_import(&self, facility: FacilityId, source: &str) -> Result<ImportRunId> {
-        unimplemented!("begin_import")
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO import_runs(facility_id, source, started_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(facility.0)
+        .bind(source)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ImportRunId(id))
     }
 
     async fn current_hashes(&self, facility: FacilityId) -> Result<HashMap<String, Sha256>> {
-        unimplemented!("current_hashes")
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT f.path, v.sha256 FROM files f JOIN file_versions v ON v.id = f.current_version
+             WHERE f.facility_id = $1 AND v.sha256 IS NOT NULL",
+        )
+        .bind(facility.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(path, sha)| Ok((path, sha_from(sha)?)))
+            .collect()
     }
 
     async fn current_hashes_of(
@@ -158,7 +201,18 @@ impl Store for PgStore {
         facility: FacilityId,
         paths: &[String],
     ) -> Result<HashMap<String, Sha256>> {
-        unimplemented!("current_hashes_of")
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT f.path, v.sha256 FROM files f JOIN file_versions v ON v.id = f.current_version
+             WHERE f.facility_id = $1 AND f.path = ANY($2) AND v.sha256 IS NOT NULL",
+        )
+        .bind(facility.0)
+        .bind(paths)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(path, sha)| Ok((path, sha_from(sha)?)))
+            .collect()
     }
 
     async fn write_batch(
@@ -167,11 +221,17 @@ impl Store for PgStore {
         run: ImportRunId,
         files: Vec<IngestFile>,
     ) -> Result<BatchOutcome> {
-        unimplemented!("write_batch")
+        batch::write_batch(self, facility, run, files).await
     }
 
     async fn save_run_totals(&self, run: ImportRunId, totals: &ImportTotals) -> Result<()> {
-        unimplemented!("save_run_totals")
+        sqlx::query("UPDATE import_runs SET totals = $1 WHERE id = $2 AND finished_at IS NULL")
+            .bind(totals_json(totals))
+            .bind(run.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn finish_import(
@@ -181,27 +241,147 @@ impl Store for PgStore {
         totals: &ImportTotals,
         seen: Option<&HashSet<String>>,
     ) -> Result<u64> {
-        unimplemented!("finish_import")
+        let gone: Vec<String> = match seen {
+            Some(seen) => self
+                .current_hashes(facility)
+                .await?
+                .into_keys()
+                .filter(|p| !seen.contains(p))
+                .collect(),
+            None => Vec::new(),
+        };
+        let at = now();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        batch::remove_paths(&mut tx, facility, run, &gone, &at).await?;
+        sqlx::query(
+            "UPDATE import_runs SET finished_at = $1, totals = $2, removed = $3 WHERE id = $4",
+        )
+        .bind(&at)
+        .bind(totals_json(totals))
+        .bind(gone.len() as i64)
+        .bind(run.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(gone.len() as u64)
     }
 
     async fn current_files(&self, facility: FacilityId) -> Result<Vec<StoredFile>> {
-        unimplemented!("current_files")
+        let rows: Vec<(String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT f.path, v.sha256, v.size FROM files f JOIN file_versions v ON v.id = f.current_version
+             WHERE f.facility_id = $1 AND v.sha256 IS NOT NULL ORDER BY f.path",
+        )
+        .bind(facility.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(path, sha, size)| {
+                Ok(StoredFile {
+                    path,
+                    sha256: sha_from(sha)?,
+                    size: size as u64,
+                })
+            })
+            .collect()
     }
 
     async fn read_blobs(&self, hashes: &[Sha256]) -> Result<Vec<Vec<u8>>> {
-        unimplemented!("read_blobs")
+        batch::read_blobs(self, hashes).await
     }
 
     async fn quarantine(&self, facility: FacilityId) -> Result<Vec<QuarantineEntry>> {
-        unimplemented!("quarantine")
+        let rows: Vec<(String, String, Option<i64>, String)> = sqlx::query_as(
+            "SELECT path, reason, line, recorded_at FROM quarantine WHERE facility_id = $1 ORDER BY path, version_id",
+        )
+        .bind(facility.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(path, reason, line, recorded_at)| QuarantineEntry {
+                path,
+                reason,
+                line: line.map(|l| l as u32),
+                recorded_at,
+            })
+            .collect())
     }
 
     async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>> {
-        unimplemented!("import_runs")
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+        )> = sqlx::query_as(
+            "SELECT r.id, f.code, r.source, r.started_at, r.finished_at, r.totals, r.removed
+                 FROM import_runs r JOIN facilities f ON f.id = r.facility_id
+                 WHERE $1::bigint IS NULL OR r.facility_id = $1 ORDER BY r.id",
+        )
+        .bind(facility.map(|f| f.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(
+                |(id, code, source, started_at, finished_at, totals, removed)| {
+                    Ok(ImportRun {
+                        id,
+                        facility: parse_code(&code)?,
+                        source,
+                        started_at,
+                        finished_at,
+                        totals: totals.and_then(|t| parse_totals(&t)),
+                        removed: removed as u64,
+                    })
+                },
+            )
+            .collect()
     }
 
     async fn stats(&self) -> Result<StoreStats> {
-        unimplemented!("stats")
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_one(&self.pool)
+                .await
+                .map(|v| v.unwrap_or(0) as u64)
+                .map_err(db_err)
+        };
+        let mut s = StoreStats {
+            facilities: count("SELECT COUNT(*) FROM facilities").await?,
+            files: count(
+                "SELECT COUNT(*) FROM files f JOIN file_versions v ON v.id = f.current_version WHERE v.sha256 IS NOT NULL",
+            )
+            .await?,
+            file_versions: count("SELECT COUNT(*) FROM file_versions").await?,
+            records: count("SELECT COUNT(*) FROM records").await?,
+            current_records: count(
+                "SELECT COUNT(*) FROM records r JOIN files f ON f.id = r.file_id WHERE f.current_version = r.version_id",
+            )
+            .await?,
+            quarantined: count("SELECT COUNT(*) FROM quarantine").await?,
+            blobs: count("SELECT COUNT(*) FROM blobs").await?,
+            raw_bytes: count("SELECT SUM(size)::bigint FROM blobs").await?,
+            packed_bytes: count("SELECT SUM(size)::bigint FROM packs").await?,
+            index_bytes: count("SELECT pg_database_size(current_database())").await?,
+            records_per_kind: Default::default(),
+        };
+        let kinds: Vec<(String, i64)> =
+            sqlx::query_as("SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        for (k, n) in kinds {
+            s.records_per_kind.insert(k, n as u64);
+        }
+        Ok(s)
     }
 
     async fn patient_records(
@@ -209,7 +389,62 @@ impl Store for PgStore {
         facility: FacilityId,
         local_id: &str,
     ) -> Result<Vec<StoredRecord>> {
-        unimplemented!("patient_records")
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            Vec<u8>,
+        )> = sqlx::query_as(
+            "SELECT r.version_id, f.path, r.storage, r.kind, r.date, r.order_no, r.written_at, r.department,
+                    r.condition, r.message_type, v.sha256
+             FROM records r JOIN files f ON f.id = r.file_id JOIN file_versions v ON v.id = r.version_id
+             WHERE r.facility_id = $1 AND r.patient_id = $2 AND f.current_version = r.version_id
+             ORDER BY r.date DESC, r.written_at DESC",
+        )
+        .bind(facility.0)
+        .bind(local_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(
+                |(
+                    version_id,
+                    path,
+                    storage,
+                    kind,
+                    date,
+                    order_no,
+                    written_at,
+                    department,
+                    condition,
+                    message_type,
+                    sha,
+                )| {
+                    Ok(StoredRecord {
+                        version_id,
+                        path,
+                        storage: storage_of(&storage),
+                        kind,
+                        date,
+                        order_no,
+                        written_at,
+                        department,
+                        condition: condition_of(condition),
+                        message_type,
+                        sha256: sha_from(sha)?,
+                    })
+                },
+            )
+            .collect()
     }
 
     async fn patient_records_page(
@@ -304,10 +539,125 @@ impl Store for PgStore {
     }
 
     async fn facility_overview(&self) -> Result<Vec<FacilityOverview>> {
-        unimplemented!("facility_overview")
+        let rows: Vec<(String, i64, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT fa.code,
+                (SELECT COUNT(*) FROM files f JOIN file_versions v ON v.id = f.current_version
+                  WHERE f.facility_id = fa.id AND v.sha256 IS NOT NULL),
+                (SELECT COUNT(*) FROM records r JOIN files f ON f.id = r.file_id
+                  WHERE r.facility_id = fa.id AND f.current_version = r.version_id),
+                (SELECT COUNT(*) FROM quarantine q JOIN files f ON f.current_version = q.version_id
+                  WHERE q.facility_id = fa.id),
+                (SELECT MAX(finished_at) FROM import_runs WHERE facility_id = fa.id)
+             FROM facilities fa ORDER BY fa.code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(code, files, records, quarantined, last_import)| {
+                Ok(FacilityOverview {
+                    code: parse_code(&code)?,
+                    files: files as u64,
+                    records: records as u64,
+                    quarantined: quarantined as u64,
+                    last_import,
+                })
+            })
+            .collect()
     }
 
     async fn content_digest(&self, facility: FacilityId) -> Result<String> {
-        unimplemented!("content_digest")
+        use futures::TryStreamExt;
+        use sha2::Digest;
+        use sqlx::Row;
+        use store::DigestValue;
+        let mut hasher = sha2::Sha256::new();
+        // Streamed: a facility's whole history does not have to fit in memory.
+        let mut rows = sqlx::query(
+            "SELECT f.path, v.sha256, (v.id = f.current_version)::int::int8 AS live, r.storage, r.patient_id, r.date,
+                    r.kind, r.order_no, r.written_at, r.department, r.condition, r.message_type, r.encoding,
+                    q.reason, q.line
+             FROM files f JOIN file_versions v ON v.file_id = f.id
+             LEFT JOIN records r ON r.version_id = v.id AND r.facility_id = f.facility_id
+             LEFT JOIN quarantine q ON q.version_id = v.id
+             WHERE f.facility_id = $1 ORDER BY f.path, v.id",
+        )
+        .bind(facility.0)
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(db_err)? {
+            let text = |i: usize| -> Result<DigestValue> {
+                Ok(r.try_get::<Option<String>, _>(i)
+                    .map_err(db_err)?
+                    .map_or(DigestValue::Null, DigestValue::Text))
+            };
+            let int = |i: usize| -> Result<DigestValue> {
+                Ok(r.try_get::<Option<i64>, _>(i)
+                    .map_err(db_err)?
+                    .map_or(DigestValue::Null, DigestValue::Int))
+            };
+            let bytes = r
+                .try_get::<Option<Vec<u8>>, _>(1)
+                .map_err(db_err)?
+                .map_or(DigestValue::Null, DigestValue::Bytes);
+            let fields = [
+                text(0)?,
+                bytes,
+                int(2)?,
+                text(3)?,
+                text(4)?,
+                text(5)?,
+                text(6)?,
+                text(7)?,
+                text(8)?,
+                text(9)?,
+                int(10)?,
+                text(11)?,
+                text(12)?,
+                text(13)?,
+                int(14)?,
+            ];
+            for f in &fields {
+                f.feed(&mut hasher);
+            }
+            hasher.update(b"\n");
+        }
+        Ok(store::packs::hex(&hasher.finalize()))
     }
+}
+
+pub(crate) fn parse_code(code: &str) -> Result<FacilityCode> {
+    FacilityCode::parse(code).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn storage_of(s: &str) -> store::StorageKind {
+    if s == "E" {
+        store::StorageKind::Extended
+    } else {
+        store::StorageKind::Standard
+    }
+}
+
+pub(crate) fn condition_of(c: i64) -> ssmix2::Condition {
+    match c {
+        0 => ssmix2::Condition::Deleted,
+        2 => ssmix2::Condition::Superseded,
+        _ => ssmix2::Condition::Current,
+    }
+}
+
+pub(crate) fn condition_code(c: ssmix2::Condition) -> i64 {
+    match c {
+        ssmix2::Condition::Deleted => 0,
+        ssmix2::Condition::Current => 1,
+        ssmix2::Condition::Superseded => 2,
+    }
+}
+
+/// Run totals as JSON (the embedded store's format, so `renkei migrate` copies them as is).
+fn totals_json(t: &ImportTotals) -> String {
+    serde_json::to_string(t).unwrap_or_default()
+}
+
+fn parse_totals(s: &str) -> Option<ImportTotals> {
+    serde_json::from_str(s).ok()
 }

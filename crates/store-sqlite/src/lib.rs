@@ -777,7 +777,14 @@ impl Store for SqliteStore {
                 while let Some(r) = rows.next().map_err(db_err)? {
                     for i in 0..15 {
                         let v: rusqlite::types::Value = r.get(i).map_err(db_err)?;
-                        hasher.update(format!("{v:?}\u{1F}").as_bytes());
+                        let v = match v {
+                            rusqlite::types::Value::Null => store::DigestValue::Null,
+                            rusqlite::types::Value::Integer(i) => store::DigestValue::Int(i),
+                            rusqlite::types::Value::Real(f) => store::DigestValue::Text(f.to_string()),
+                            rusqlite::types::Value::Text(t) => store::DigestValue::Text(t),
+                            rusqlite::types::Value::Blob(b) => store::DigestValue::Bytes(b),
+                        };
+                        v.feed(&mut hasher);
                     }
                     hasher.update(b"\n");
                 }

@@ -407,3 +407,32 @@ pub trait Store: Registry + Replication + Send + Sync {
     /// timestamps: two stores with the same digest hold the same data.
     async fn content_digest(&self, facility: FacilityId) -> Result<String>;
 }
+
+/// One field of a row fed to [`Store::content_digest`], in a form every backend produces
+/// alike (so that a network moved between backends can be checked by its digests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestValue {
+    Null,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl DigestValue {
+    /// Append this field to a digest: a type tag, the value, a unit separator.
+    pub fn feed(&self, hasher: &mut impl sha2::Digest) {
+        match self {
+            DigestValue::Null => hasher.update(b"N"),
+            DigestValue::Int(i) => hasher.update(format!("I{i}").as_bytes()),
+            DigestValue::Text(t) => {
+                hasher.update(b"T");
+                hasher.update(t.as_bytes());
+            }
+            DigestValue::Bytes(b) => {
+                hasher.update(b"B");
+                hasher.update(packs::hex(b).as_bytes());
+            }
+        }
+        hasher.update("\u{1F}".as_bytes());
+    }
+}

@@ -1,0 +1,612 @@
+//! The import path on PostgreSQL: a batch of files becomes one pack in the blob store and a
+//! handful of multi-row statements (one per table, arrays bound with `UNNEST`) in one
+//! transaction — the batching that keeps a networked database near the embedded store's
+//! import rate.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+use model::Sha256;
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+use store::{
+    BatchOutcome, BlobLocation, FacilityId, FileOutcome, ImportRunId, IngestFile, LocalPacks,
+    PackBuilder, Result, StorageKind, StoreError,
+};
+
+use crate::facts::{self, FactsOf};
+use crate::schema::VERSIONS_LOCK;
+use crate::{condition_code, db_err, now, sha_from, PgStore};
+
+/// Frames fetched at once when reading contents (each is a ranged GET on S3).
+const READ_CONCURRENCY: usize = 16;
+
+/// Take the next `n` file-version ids, in order, under [`VERSIONS_LOCK`] (held to commit):
+/// versions become visible in id order, which the replication feed relies on.
+pub(crate) async fn take_version_ids(tx: &mut PgConnection, n: usize) -> Result<Vec<i64>> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(VERSIONS_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "SELECT nextval('file_versions_id_seq') FROM generate_series(1, $1) ORDER BY 1",
+    )
+    .bind(n as i64)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)
+}
+
+/// Path → (file id, current content) for the given paths of a facility.
+async fn current_of(
+    conn: &mut PgConnection,
+    facility: FacilityId,
+    paths: &[String],
+) -> Result<HashMap<String, (i64, Option<Vec<u8>>)>> {
+    let rows = sqlx::query(
+        "SELECT f.path, f.id, v.sha256 FROM files f LEFT JOIN file_versions v ON v.id = f.current_version
+         WHERE f.facility_id = $1 AND f.path = ANY($2)",
+    )
+    .bind(facility.0)
+    .bind(paths)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0).map_err(db_err)?,
+                (
+                    r.try_get::<i64, _>(1).map_err(db_err)?,
+                    r.try_get::<Option<Vec<u8>>, _>(2).map_err(db_err)?,
+                ),
+            ))
+        })
+        .collect()
+}
+
+pub(crate) async fn write_batch(
+    store: &PgStore,
+    facility: FacilityId,
+    run: ImportRunId,
+    files: Vec<IngestFile>,
+) -> Result<BatchOutcome> {
+    let mut outcome = BatchOutcome::default();
+    if files.is_empty() {
+        return Ok(outcome);
+    }
+    let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+
+    // 1. Which files look like new versions, and which of their contents are new anywhere.
+    //    Checked again under the lock below; this first look only decides what to pack.
+    let mut conn = store.pool.acquire().await.map_err(db_err)?;
+    let current = current_of(&mut conn, facility, &paths).await?;
+    let candidates: Vec<&IngestFile> = files
+        .iter()
+        .filter(
+            |f| !matches!(current.get(&f.path), Some((_, Some(sha))) if sha[..] == f.sha256.0[..]),
+        )
+        .collect();
+    let wanted: Vec<Vec<u8>> = candidates
+        .iter()
+        .map(|f| f.sha256.0.to_vec())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let known: HashSet<Vec<u8>> =
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT sha256 FROM blobs WHERE sha256 = ANY($1)")
+            .bind(&wanted)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .collect();
+    drop(conn);
+
+    // 2. New contents go into one pack, stored durably before the index that points at it.
+    let mut to_pack: Vec<(Sha256, Vec<u8>)> = Vec::new();
+    let mut in_pack = HashSet::new();
+    for f in &candidates {
+        if !known.contains(&f.sha256.0[..]) && in_pack.insert(f.sha256) {
+            to_pack.push((f.sha256, f.bytes.clone()));
+        }
+    }
+    let pack = if to_pack.is_empty() {
+        None
+    } else {
+        let pack = tokio::task::spawn_blocking(move || {
+            let mut builder = PackBuilder::new();
+            for (sha, bytes) in &to_pack {
+                builder.add(*sha, bytes)?;
+            }
+            builder.finish()
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("packing task failed: {e}")))??;
+        store
+            .blobs
+            .write_pack(&pack.name, pack.bytes.clone())
+            .await?;
+        Some(pack)
+    };
+
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    if let Some(pack) = &pack {
+        let pack_id: i64 = sqlx::query_scalar(
+            "INSERT INTO packs(name, size, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        )
+        .bind(&pack.name)
+        .bind(pack.bytes.len() as i64)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_blobs(&mut tx, pack_id, &pack.locations).await?;
+        outcome.new_blobs = pack.locations.len() as u64;
+        outcome.packed_bytes = pack.bytes.len() as u64;
+    }
+
+    // 3. Under the versions lock: what is really new now (another server may have written
+    //    some of these paths since step 1), then versions, files, records, facts.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(VERSIONS_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let current = current_of(&mut tx, facility, &paths).await?;
+    let mut fresh: Vec<(Option<i64>, &IngestFile)> = Vec::with_capacity(files.len());
+    let mut seen_paths = HashSet::new();
+    for f in &files {
+        if !seen_paths.insert(f.path.as_str()) {
+            // The same path twice in one batch: the first is kept, as a replay would.
+            continue;
+        }
+        match current.get(&f.path) {
+            Some((_, Some(sha))) if sha[..] == f.sha256.0[..] => {}
+            Some((id, _)) => fresh.push((Some(*id), f)),
+            None => fresh.push((None, f)),
+        }
+    }
+    if fresh.is_empty() {
+        tx.commit().await.map_err(db_err)?;
+        return Ok(outcome);
+    }
+    let version_ids = take_version_ids(&mut tx, fresh.len()).await?;
+    let at = now();
+
+    // New paths get their file row already pointing at their first version.
+    let (mut new_paths, mut new_versions) = (Vec::new(), Vec::new());
+    for ((existing, f), vid) in fresh.iter().zip(&version_ids) {
+        if existing.is_none() {
+            new_paths.push(f.path.clone());
+            new_versions.push(*vid);
+        }
+    }
+    let mut file_ids: HashMap<String, i64> = HashMap::new();
+    if !new_paths.is_empty() {
+        let rows = sqlx::query(
+            "INSERT INTO files(facility_id, path, current_version)
+             SELECT $1, p, v FROM UNNEST($2::text[], $3::bigint[]) AS u(p, v)
+             RETURNING path, id",
+        )
+        .bind(facility.0)
+        .bind(&new_paths)
+        .bind(&new_versions)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for r in rows {
+            file_ids.insert(
+                r.try_get::<String, _>(0).map_err(db_err)?,
+                r.try_get::<i64, _>(1).map_err(db_err)?,
+            );
+        }
+    }
+    let file_id_of = |existing: &Option<i64>, path: &str| -> Result<i64> {
+        existing
+            .or_else(|| file_ids.get(path).copied())
+            .ok_or_else(|| StoreError::Corrupt(format!("file row for {path} missing")))
+    };
+
+    let mut v_ids = Vec::with_capacity(fresh.len());
+    let mut v_files = Vec::with_capacity(fresh.len());
+    let mut v_shas: Vec<Vec<u8>> = Vec::with_capacity(fresh.len());
+    let mut v_sizes = Vec::with_capacity(fresh.len());
+    let mut v_times: Vec<&str> = Vec::with_capacity(fresh.len());
+    let (mut moved_files, mut moved_versions) = (Vec::new(), Vec::new());
+    let mut records = RecordColumns::default();
+    let mut quarantine = QuarantineColumns::default();
+    let (mut notice_versions, mut notice_texts) = (Vec::new(), Vec::new());
+    let mut patients: HashMap<&str, (&store::RecordIndex, &model::Demographics)> = HashMap::new();
+    let mut fact_items = Vec::new();
+    for ((existing, f), &vid) in fresh.iter().zip(&version_ids) {
+        let file_id = file_id_of(existing, &f.path)?;
+        v_ids.push(vid);
+        v_files.push(file_id);
+        v_shas.push(f.sha256.0.to_vec());
+        v_sizes.push(f.bytes.len() as i64);
+        v_times.push(f.recorded_at.as_deref().unwrap_or(&at));
+        if existing.is_some() {
+            moved_files.push(file_id);
+            moved_versions.push(vid);
+        }
+        match &f.outcome {
+            FileOutcome::Record(r) => {
+                if let Some(d) = &f.demographics {
+                    // The newest ADT-00 of a patient wins (by file-name timestamp), whatever
+                    // the order files arrive in; later in the batch wins a tie, as in SQLite.
+                    let newer = patients
+                        .get(r.patient_id.as_str())
+                        .map(|(old, _)| r.written_at >= old.written_at)
+                        .unwrap_or(true);
+                    if newer {
+                        patients.insert(&r.patient_id, (r, d));
+                    }
+                }
+                records.push(file_id, vid, r);
+                if !f.facts.is_empty() {
+                    fact_items.push(FactsOf {
+                        patient_id: &r.patient_id,
+                        version_id: vid,
+                        facts: &f.facts,
+                    });
+                }
+            }
+            FileOutcome::Quarantined { reason, line } => {
+                quarantine.version_id.push(vid);
+                quarantine.path.push(f.path.as_str());
+                quarantine.reason.push(reason.as_str());
+                quarantine.line.push(line.map(|l| l as i64));
+                quarantine
+                    .recorded_at
+                    .push(f.recorded_at.as_deref().unwrap_or(&at));
+            }
+        }
+        for n in &f.notices {
+            notice_versions.push(vid);
+            notice_texts.push(n.as_str());
+        }
+        outcome.versions += 1;
+    }
+
+    sqlx::query(
+        "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at)
+         SELECT i, f, s, z, $5, t FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[], $6::text[])
+             AS u(i, f, s, z, t)",
+    )
+    .bind(&v_ids)
+    .bind(&v_files)
+    .bind(&v_shas)
+    .bind(&v_sizes)
+    .bind(run.0)
+    .bind(&v_times)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if !moved_files.is_empty() {
+        sqlx::query(
+            "UPDATE files SET current_version = u.v FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v)
+             WHERE files.id = u.f",
+        )
+        .bind(&moved_files)
+        .bind(&moved_versions)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    records.insert(&mut tx, facility).await?;
+    quarantine.insert(&mut tx, facility, run).await?;
+    if !notice_versions.is_empty() {
+        sqlx::query(
+            "INSERT INTO notices(facility_id, import_run, version_id, message)
+             SELECT $1, $2, v, m FROM UNNEST($3::bigint[], $4::text[]) AS u(v, m)",
+        )
+        .bind(facility.0)
+        .bind(run.0)
+        .bind(&notice_versions)
+        .bind(&notice_texts)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    put_patients(&mut tx, facility, patients.into_values().collect()).await?;
+    if !fact_items.is_empty() {
+        facts::insert(&mut tx, facility, &fact_items).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(outcome)
+}
+
+pub(crate) async fn insert_blobs(
+    tx: &mut PgConnection,
+    pack_id: i64,
+    locations: &[(Sha256, BlobLocation)],
+) -> Result<()> {
+    let shas: Vec<Vec<u8>> = locations.iter().map(|(s, _)| s.0.to_vec()).collect();
+    let sizes: Vec<i64> = locations.iter().map(|(_, l)| l.len as i64).collect();
+    let frame_offsets: Vec<i64> = locations
+        .iter()
+        .map(|(_, l)| l.frame_offset as i64)
+        .collect();
+    let frame_lens: Vec<i64> = locations.iter().map(|(_, l)| l.frame_len as i64).collect();
+    let offsets: Vec<i64> = locations.iter().map(|(_, l)| l.offset as i64).collect();
+    sqlx::query(
+        r#"INSERT INTO blobs(sha256, size, pack_id, frame_offset, frame_len, "offset")
+           SELECT s, z, $2, fo, fl, o FROM UNNEST($1::bytea[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+               AS u(s, z, fo, fl, o)
+           ON CONFLICT (sha256) DO NOTHING"#,
+    )
+    .bind(&shas)
+    .bind(pack_id)
+    .bind(&sizes)
+    .bind(&frame_offsets)
+    .bind(&frame_lens)
+    .bind(&offsets)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct RecordColumns<'a> {
+    file_id: Vec<i64>,
+    version_id: Vec<i64>,
+    storage: Vec<&'static str>,
+    patient_id: Vec<&'a str>,
+    date: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    order_no: Vec<&'a str>,
+    written_at: Vec<&'a str>,
+    department: Vec<&'a str>,
+    condition: Vec<i64>,
+    message_type: Vec<Option<&'a str>>,
+    encoding: Vec<Option<&'a str>>,
+}
+
+impl<'a> RecordColumns<'a> {
+    fn push(&mut self, file_id: i64, version_id: i64, r: &'a store::RecordIndex) {
+        self.file_id.push(file_id);
+        self.version_id.push(version_id);
+        self.storage.push(match r.storage {
+            StorageKind::Standard => "S",
+            StorageKind::Extended => "E",
+        });
+        self.patient_id.push(&r.patient_id);
+        self.date.push(&r.date);
+        self.kind.push(&r.kind);
+        self.order_no.push(&r.order_no);
+        self.written_at.push(&r.written_at);
+        self.department.push(&r.department);
+        self.condition.push(condition_code(r.condition));
+        self.message_type.push(r.message_type.as_deref());
+        self.encoding.push(r.nonconforming_encoding.as_deref());
+    }
+
+    async fn insert(&self, tx: &mut PgConnection, facility: FacilityId) -> Result<()> {
+        if self.version_id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO records(facility_id, file_id, version_id, storage, patient_id, date, kind, order_no,
+                                 written_at, department, condition, message_type, encoding)
+             SELECT $1, u.* FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                        $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[]) AS u",
+        )
+        .bind(facility.0)
+        .bind(&self.file_id)
+        .bind(&self.version_id)
+        .bind(&self.storage)
+        .bind(&self.patient_id)
+        .bind(&self.date)
+        .bind(&self.kind)
+        .bind(&self.order_no)
+        .bind(&self.written_at)
+        .bind(&self.department)
+        .bind(&self.condition)
+        .bind(&self.message_type)
+        .bind(&self.encoding)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct QuarantineColumns<'a> {
+    version_id: Vec<i64>,
+    path: Vec<&'a str>,
+    reason: Vec<&'a str>,
+    line: Vec<Option<i64>>,
+    recorded_at: Vec<&'a str>,
+}
+
+impl QuarantineColumns<'_> {
+    async fn insert(
+        &self,
+        tx: &mut PgConnection,
+        facility: FacilityId,
+        run: ImportRunId,
+    ) -> Result<()> {
+        if self.version_id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO quarantine(facility_id, import_run, version_id, path, reason, line, recorded_at)
+             SELECT $1, $2, u.* FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS u",
+        )
+        .bind(facility.0)
+        .bind(run.0)
+        .bind(&self.version_id)
+        .bind(&self.path)
+        .bind(&self.reason)
+        .bind(&self.line)
+        .bind(&self.recorded_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// Demographics of the batch's newest ADT-00 per patient; a stored newer one is kept.
+async fn put_patients(
+    tx: &mut PgConnection,
+    facility: FacilityId,
+    patients: Vec<(&store::RecordIndex, &model::Demographics)>,
+) -> Result<()> {
+    if patients.is_empty() {
+        return Ok(());
+    }
+    let col = |f: &dyn Fn(&store::RecordIndex, &model::Demographics) -> String| -> Vec<String> {
+        patients.iter().map(|(r, d)| f(r, d)).collect()
+    };
+    sqlx::query(
+        "INSERT INTO local_patients(facility_id, local_id, name_kanji, name_kana, birth_date, sex, phone, zip,
+                                    address, written_at, search_kanji, search_kana)
+         SELECT $1, u.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) AS u
+         ON CONFLICT (facility_id, local_id) DO UPDATE SET name_kanji = EXCLUDED.name_kanji,
+             name_kana = EXCLUDED.name_kana, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex,
+             phone = EXCLUDED.phone, zip = EXCLUDED.zip, address = EXCLUDED.address,
+             written_at = EXCLUDED.written_at, search_kanji = EXCLUDED.search_kanji,
+             search_kana = EXCLUDED.search_kana
+         WHERE EXCLUDED.written_at >= local_patients.written_at",
+    )
+    .bind(facility.0)
+    .bind(col(&|r, _| r.patient_id.clone()))
+    .bind(col(&|_, d| d.name_kanji.clone()))
+    .bind(col(&|_, d| d.name_kana.clone()))
+    .bind(col(&|_, d| d.birth_date.clone()))
+    .bind(col(&|_, d| d.sex.clone()))
+    .bind(col(&|_, d| d.phone.clone()))
+    .bind(col(&|_, d| d.zip.clone()))
+    .bind(col(&|_, d| d.address.clone()))
+    .bind(col(&|r, _| r.written_at.clone()))
+    .bind(col(&|_, d| store::kanji_search_key(&d.name_kanji)))
+    .bind(col(&|_, d| store::kana_search_key(&d.name_kana)))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Mark these current paths of a facility removed as of `run` (a new version with no
+/// content each; their history stays).
+pub(crate) async fn remove_paths(
+    tx: &mut Transaction<'_, Postgres>,
+    facility: FacilityId,
+    run: ImportRunId,
+    paths: &[String],
+    at: &str,
+) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let ids = take_version_ids(tx, paths.len()).await?;
+    let file_ids: Vec<(String, i64)> =
+        sqlx::query_as("SELECT path, id FROM files WHERE facility_id = $1 AND path = ANY($2)")
+            .bind(facility.0)
+            .bind(paths)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    let file_ids: HashMap<String, i64> = file_ids.into_iter().collect();
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        files.push(
+            *file_ids
+                .get(p)
+                .ok_or_else(|| StoreError::NotFound(format!("file {p}")))?,
+        );
+    }
+    sqlx::query(
+        "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at)
+         SELECT i, f, NULL, 0, $3, $4 FROM UNNEST($1::bigint[], $2::bigint[]) AS u(i, f)",
+    )
+    .bind(&ids)
+    .bind(&files)
+    .bind(run.0)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE files SET current_version = u.v FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v)
+         WHERE files.id = u.f",
+    )
+    .bind(&files)
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Where each content is, in the order asked.
+pub(crate) async fn locations(store: &PgStore, hashes: &[Sha256]) -> Result<Vec<BlobLocation>> {
+    let keys: Vec<Vec<u8>> = hashes.iter().map(|h| h.0.to_vec()).collect();
+    let rows = sqlx::query(
+        r#"SELECT b.sha256, p.name, b.frame_offset, b.frame_len, b."offset", b.size
+           FROM blobs b JOIN packs p ON p.id = b.pack_id WHERE b.sha256 = ANY($1)"#,
+    )
+    .bind(&keys)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(db_err)?;
+    let mut found: HashMap<Sha256, BlobLocation> = HashMap::with_capacity(rows.len());
+    for r in rows {
+        found.insert(
+            sha_from(r.try_get(0).map_err(db_err)?)?,
+            BlobLocation {
+                pack: r.try_get(1).map_err(db_err)?,
+                frame_offset: r.try_get::<i64, _>(2).map_err(db_err)? as u64,
+                frame_len: r.try_get::<i64, _>(3).map_err(db_err)? as u32,
+                offset: r.try_get::<i64, _>(4).map_err(db_err)? as u32,
+                len: r.try_get::<i64, _>(5).map_err(db_err)? as u32,
+            },
+        );
+    }
+    hashes
+        .iter()
+        .map(|h| {
+            found
+                .get(h)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound(format!("content {h}")))
+        })
+        .collect()
+}
+
+/// Raw contents in the order asked; each frame is fetched (and decompressed) once, several
+/// at a time.
+pub(crate) async fn read_blobs(store: &PgStore, hashes: &[Sha256]) -> Result<Vec<Vec<u8>>> {
+    let locations = locations(store, hashes).await?;
+    let frames: HashSet<(String, u64, u32)> = locations
+        .iter()
+        .map(|l| (l.pack.clone(), l.frame_offset, l.frame_len))
+        .collect();
+    let fetched: HashMap<(String, u64), Vec<u8>> = futures::stream::iter(frames)
+        .map(|(pack, offset, len)| async move {
+            let frame = store.blobs.read_frame(&pack, offset, len).await?;
+            Ok::<_, StoreError>(((pack, offset), frame))
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    locations
+        .iter()
+        .zip(hashes)
+        .map(|(loc, sha)| {
+            let frame = fetched
+                .get(&(loc.pack.clone(), loc.frame_offset))
+                .ok_or_else(|| StoreError::Corrupt(format!("frame of {sha} not read")))?;
+            LocalPacks::extract(frame, loc, sha)
+        })
+        .collect()
+}
