@@ -7,6 +7,7 @@ mod bench_offsite;
 mod bench_viewer;
 mod cli_progress;
 mod offsite_cli;
+mod store_config;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use model::FacilityCode;
 use store::Store;
-use store_sqlite::SqliteStore;
 
 use crate::cli_progress::Bar;
 
@@ -38,6 +38,20 @@ struct Cli {
     /// when it exists.
     #[arg(long, global = true, env = "RENKEI_CONFIG")]
     config: Option<PathBuf>,
+    /// The network's database: `postgres://user@host/db` for the scale-out store (several
+    /// servers on one database); default: the embedded store in the data folder
+    /// (`[store] database_url` in the configuration file).
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Where a PostgreSQL store keeps its packs: a folder (default `<data>/blobs`) or
+    /// `s3://bucket/prefix` (endpoint and keys from `[store]` or AWS_* variables).
+    #[arg(long, global = true, env = "RENKEI_BLOBS")]
+    blobs: Option<String>,
     #[command(flatten)]
     sign_in: admin::SignIn,
     #[command(subcommand)]
@@ -244,17 +258,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// For commands that may run while the server does (restore, verify, sites, ship).
-fn open_store_alongside(data: &Path) -> Result<Arc<dyn Store>> {
-    let store = SqliteStore::open_alongside(data)
-        .with_context(|| format!("opening the data folder {}", data.display()))?;
-    Ok(Arc::new(store))
-}
-
-fn open_store(data: &Path) -> Result<Arc<dyn Store>> {
-    let store = SqliteStore::open(data)
-        .with_context(|| format!("opening the data folder {}", data.display()))?;
-    Ok(Arc::new(store))
+/// The store this command works on (see [`store_config`]).
+fn store_place(cli: &Cli) -> Result<store_config::StorePlace> {
+    let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+    store_config::StorePlace::resolve(
+        &config.store,
+        &cli.data,
+        cli.database_url.as_deref(),
+        cli.blobs.as_deref(),
+    )
 }
 
 /// An audit event for a command run directly on the data folder (import, export): the actor
@@ -269,8 +281,8 @@ fn local_event(action: audit::Action, target: &str) -> audit::Event {
     e
 }
 
-fn network(data: &Path) -> Result<service::Network> {
-    Ok(service::Network::new(open_store(data)?))
+async fn network(place: &store_config::StorePlace) -> Result<service::Network> {
+    Ok(service::Network::new(place.open().await?))
 }
 
 async fn facility_id(store: &dyn Store, code: &FacilityCode) -> Result<store::FacilityId> {
@@ -281,6 +293,7 @@ async fn facility_id(store: &dyn Store, code: &FacilityCode) -> Result<store::Fa
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let place = store_place(&cli)?;
     match cli.command {
         Command::Import {
             facility,
@@ -289,7 +302,7 @@ async fn run(cli: Cli) -> Result<()> {
             partial,
             accept_unterminated,
         } => {
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let options = ingest::ImportOptions {
                 partial,
                 classify: ingest::ClassifyOptions {
@@ -334,7 +347,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Export { facility, to } => {
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let id = facility_id(store.as_ref(), &facility).await?;
             let result =
                 ingest::export_tree(store.clone(), id, &to, Arc::new(Bar::new("files"))).await;
@@ -406,7 +419,7 @@ async fn run(cli: Cli) -> Result<()> {
             replica,
         } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let mut state = server::AppState::new(store.clone(), network_name);
             state.replication_token = config.token()?;
             if replica {
@@ -450,7 +463,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Promote => {
-            let network = network(&cli.data)?;
+            let network = network(&place).await?;
             let actor = local_event(audit::Action::FacilityChange, "").actor;
             let applied = network.promote(&actor).await?;
             println!(
@@ -468,7 +481,7 @@ async fn run(cli: Cli) -> Result<()> {
             from,
         } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
-            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            let network = service::Network::new(place.open_alongside().await?);
             let actor = local_event(audit::Action::Export, "").actor;
             offsite_cli::restore(
                 &network,
@@ -483,7 +496,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { site, repair } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
-            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            let network = service::Network::new(place.open_alongside().await?);
             if !offsite_cli::verify(&network, &config, &site, repair).await? {
                 bail!(
                     "some copies are damaged{}",
@@ -498,7 +511,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Sites { json } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
-            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            let network = service::Network::new(place.open_alongside().await?);
             let sites = config.sites()?;
             if json {
                 let overview = network.site_overview(&sites).await?;
@@ -510,7 +523,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Ship { site } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
-            let network = service::Network::new(open_store_alongside(&cli.data)?);
+            let network = service::Network::new(place.open_alongside().await?);
             for s in config.sites()? {
                 if !site.is_empty() && !site.iter().any(|n| n == s.name()) {
                     continue;
@@ -529,7 +542,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Stats => {
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let s = store.stats().await?;
             println!("facilities        {}", s.facilities);
             println!("files (current)   {}", s.files);
@@ -555,7 +568,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Quarantine { facility } => {
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let id = facility_id(store.as_ref(), &facility).await?;
             let entries = store.quarantine(id).await?;
             for q in &entries {
@@ -571,7 +584,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Runs { facility } => {
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let id = match &facility {
                 Some(code) => Some(facility_id(store.as_ref(), code).await?),
                 None => None,
@@ -592,7 +605,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Digest { facility } => {
-            let store = open_store(&cli.data)?;
+            let store = place.open().await?;
             let id = facility_id(store.as_ref(), &facility).await?;
             println!("{}", store.content_digest(id).await?);
             Ok(())
@@ -601,28 +614,28 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Agent { cmd } => tokio::task::spawn_blocking(move || agent_cli::run(cmd))
             .await
             .context("the agent stopped")?,
-        Command::Login => admin::login(&network(&cli.data)?, &cli.data, &cli.sign_in).await,
-        Command::Logout => admin::logout(&network(&cli.data)?, &cli.data).await,
+        Command::Login => admin::login(&network(&place).await?, &cli.data, &cli.sign_in).await,
+        Command::Logout => admin::logout(&network(&place).await?, &cli.data).await,
         Command::Facility { cmd } => {
-            admin::facility(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+            admin::facility(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::User { cmd } => {
-            admin::user(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+            admin::user(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Patient { cmd } => {
-            admin::patient(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+            admin::patient(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Link { cmd } => {
-            admin::link(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+            admin::link(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Consent { cmd } => {
-            admin::consent(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+            admin::consent(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Settings { cmd } => {
-            admin::settings(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await
+            admin::settings(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Audit { cmd } => {
-            if admin::audit(&network(&cli.data)?, &cli.data, &cli.sign_in, cmd).await? {
+            if admin::audit(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await? {
                 Ok(())
             } else {
                 std::process::exit(3)

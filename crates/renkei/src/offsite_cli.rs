@@ -21,6 +21,8 @@ pub struct Config {
     pub replication: ReplicationSection,
     #[serde(default, rename = "site")]
     pub sites: Vec<SiteConfig>,
+    #[serde(default)]
+    pub store: crate::store_config::StoreSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

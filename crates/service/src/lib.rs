@@ -7,6 +7,7 @@
 
 mod access;
 mod identity;
+pub mod migrate;
 mod office;
 pub mod offsite;
 mod search;

@@ -277,7 +277,7 @@ impl Network {
         }
     }
 
-    async fn contents_of(&self, feed: &Feed) -> Result<HashMap<Sha256, Vec<u8>>> {
+    pub(crate) async fn contents_of(&self, feed: &Feed) -> Result<HashMap<Sha256, Vec<u8>>> {
         let mut shas: Vec<Sha256> = feed.versions.iter().filter_map(|v| v.sha256).collect();
         shas.sort();
         shas.dedup();
