@@ -6,6 +6,7 @@ mod bench;
 mod bench_offsite;
 mod bench_viewer;
 mod cli_progress;
+mod migrate_cli;
 mod offsite_cli;
 mod store_config;
 
@@ -135,6 +136,27 @@ enum Command {
     },
     /// Make this replica the primary (disaster recovery). Run with the server stopped.
     Promote,
+    /// Move the whole network to another store — typically from the embedded SQLite store to
+    /// PostgreSQL (+ S3) when it outgrows one machine — and compare the two afterwards (counts
+    /// and checksums). Stop the servers first; the target must be empty.
+    Migrate {
+        /// The store to copy: `sqlite://DATA-FOLDER` or `postgres://…`.
+        #[arg(long)]
+        from: String,
+        /// The store to fill: `postgres://…` or `sqlite://DATA-FOLDER`.
+        #[arg(long)]
+        to: String,
+        /// Where a PostgreSQL source keeps its packs (default `<data>/blobs`).
+        #[arg(long)]
+        from_blobs: Option<String>,
+        /// Where the PostgreSQL target puts its packs: a folder or `s3://bucket/prefix`
+        /// (default `<data>/blobs`).
+        #[arg(long)]
+        to_blobs: Option<String>,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a facility's SS-MIX2 tree back, byte for byte, from this data folder or an
     /// off-site copy, as it stood now or at an earlier time (災害時の復元).
     Restore {
@@ -461,6 +483,26 @@ async fn run(cli: Cli) -> Result<()> {
                 _ = tokio::signal::ctrl_c() => println!("stopping"),
             }
             Ok(())
+        }
+        Command::Migrate {
+            from,
+            to,
+            from_blobs,
+            to_blobs,
+            json,
+        } => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            let source = store_config::StorePlace::parse(
+                &from,
+                &config.store,
+                &cli.data,
+                from_blobs.as_deref(),
+            )
+            .context("--from")?;
+            let target =
+                store_config::StorePlace::parse(&to, &config.store, &cli.data, to_blobs.as_deref())
+                    .context("--to")?;
+            migrate_cli::run(&source, &target, json).await
         }
         Command::Promote => {
             let network = network(&place).await?;

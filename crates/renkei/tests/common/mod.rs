@@ -99,9 +99,17 @@ impl DemoServer {
     /// `renkei serve --demo --demo-patients <patients>`, once `/healthz` answers.
     pub fn start(patients: u32) -> DemoServer {
         let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("data");
+        DemoServer::start_in(&data, patients, tmp)
+    }
+
+    /// `renkei --data <data> serve --demo …` (the data folder may hold a renkei.toml, e.g.
+    /// one pointing at PostgreSQL); `keep` lives as long as the server.
+    pub fn start_in(data: &Path, patients: u32, keep: tempfile::TempDir) -> DemoServer {
+        let tmp = keep;
         let patients = patients.to_string();
         let (server, stdout) = Server::spawn(
-            &tmp.path().join("data"),
+            data,
             &["--demo", "--demo-patients", &patients],
             Stdio::piped(),
         );
