@@ -14,11 +14,7 @@ pub async fn run(source: &StorePlace, target: &StorePlace, json: bool) -> Result
     let from = service::Network::new(source.open().await?);
     let to = service::Network::new(target.open().await?);
     let actor = crate::local_event(audit::Action::Export, "").actor;
-    eprintln!(
-        "copying {} into {}",
-        source.describe(),
-        target.describe()
-    );
+    eprintln!("copying {} into {}", source.describe(), target.describe());
     let total = from.store().stats().await?.file_versions;
     let bar = Bar::new("file versions");
     ingest::Progress::start(&bar, total);

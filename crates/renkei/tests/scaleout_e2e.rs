@@ -22,7 +22,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A data folder whose renkei.toml points at the database and the bucket.
-fn data_folder(root: &Path, name: &str, db: &TestDatabase, s3: &replication::rclone::RcloneS3) -> std::path::PathBuf {
+fn data_folder(
+    root: &Path,
+    name: &str,
+    db: &TestDatabase,
+    s3: &replication::rclone::RcloneS3,
+) -> std::path::PathBuf {
     let data = root.join(name);
     std::fs::create_dir_all(&data).expect("data");
     let (key, secret) = s3.credentials();
@@ -160,7 +165,13 @@ fn migrate_embedded_network_to_postgres() {
     let tmp = tempfile::tempdir().expect("tmp");
     let sqlite_data = tmp.path().join("embedded");
     let demo = DemoServer::start_in(&sqlite_data, 12, tempfile::tempdir().expect("tmp"));
-    let token = api_login(&demo.server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 0);
+    let token = api_login(
+        &demo.server,
+        "doctor",
+        DEMO_PASSWORD,
+        demo.secret("doctor"),
+        0,
+    );
     let before = records(&demo.server, &token, &demo.consented);
     let secret = demo.secret("doctor").to_owned();
     let consented = demo.consented.clone();
@@ -189,9 +200,16 @@ fn migrate_embedded_network_to_postgres() {
     );
     let report: Value = serde_json::from_str(&stdout).expect("json report");
     let checks = report["checks"].as_array().expect("checks");
-    for what in ["file versions", "records (live)", "audit chain head", "registry users"] {
+    for what in [
+        "file versions",
+        "records (live)",
+        "audit chain head",
+        "registry users",
+    ] {
         assert!(
-            checks.iter().any(|c| c["what"] == what && c["same"] == true),
+            checks
+                .iter()
+                .any(|c| c["what"] == what && c["same"] == true),
             "{what}: {report}"
         );
     }

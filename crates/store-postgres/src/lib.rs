@@ -9,9 +9,6 @@
 //! RENKEI_BLOBS          packs: a folder (default DATA/blobs) or s3://bucket/prefix
 //! ```
 
-// Stubs are being filled in module by module.
-#![allow(unused_variables, unused_imports, dead_code)]
-
 mod batch;
 pub mod blobs;
 mod facts;

@@ -18,7 +18,7 @@ use model::{
     FacilityStatus, Link, LocalPatient, Profession, RegionalId, UnixTime, User,
 };
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use store::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Result, Session, StoreError};
 
 use crate::{db_err, PgStore};
@@ -303,59 +303,6 @@ pub(crate) async fn audit_after(
     .iter()
     .map(entry_of)
     .collect()
-}
-
-/// Append a primary's entries as they are, in one transaction under the audit lock. Each
-/// must continue this chain: its hash is recomputed from the previous one and its event, so
-/// a replica never holds an entry the primary's chain would not verify. Entries already here
-/// must be the same entries. Returns the new head when something was appended (the caller
-/// writes the anchor).
-pub(crate) async fn append_replicated_audit(
-    pool: &PgPool,
-    entries: &[audit::Entry],
-) -> Result<Option<(u64, [u8; 32])>> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    lock_audit(&mut tx).await?;
-    let mut head = audit_head_entry(&mut tx).await?.map(|e| (e.seq, e.hash));
-    let mut new = Vec::new();
-    for entry in entries {
-        if let Some((seq, _)) = head {
-            if entry.seq <= seq {
-                let here: Option<Vec<u8>> =
-                    match new.iter().find(|e: &&audit::Entry| e.seq == entry.seq) {
-                        Some(e) => Some(e.hash.to_vec()),
-                        None => sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
-                            .bind(entry.seq as i64)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_err)?,
-                    };
-                if here.as_deref() != Some(&entry.hash[..]) {
-                    return Err(StoreError::Conflict(format!(
-                        "audit entry {} differs from the one already replicated here: the primary's chain has changed",
-                        entry.seq
-                    )));
-                }
-                continue;
-            }
-        }
-        let expected = audit::append(head.as_ref().map(|(s, h)| (s, h)), entry.event.clone());
-        if expected.seq != entry.seq
-            || expected.hash != entry.hash
-            || expected.prev_hash != entry.prev_hash
-        {
-            return Err(StoreError::Conflict(format!(
-                "audit entry {} does not continue the chain held here (head {})",
-                entry.seq,
-                head.map(|h| h.0).unwrap_or(0)
-            )));
-        }
-        head = Some((entry.seq, entry.hash));
-        new.push(entry.clone());
-    }
-    insert_entries(&mut tx, &new).await?;
-    tx.commit().await.map_err(db_err)?;
-    Ok(if new.is_empty() { None } else { head })
 }
 
 /// `merged_into` of a regional ID, locked as `lock` says (None: never issued).

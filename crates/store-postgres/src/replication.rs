@@ -75,37 +75,6 @@ fn unhex(s: &str) -> std::result::Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Audit entries after `seq`, in order.
-pub(crate) async fn audit_after(
-    conn: &mut PgConnection,
-    seq: u64,
-    limit: i64,
-) -> Result<Vec<audit::Entry>> {
-    let rows = sqlx::query(
-        "SELECT seq, event, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
-    .bind(seq as i64)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let hash = |v: Vec<u8>| -> Result<[u8; 32]> {
-        v.try_into()
-            .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))
-    };
-    rows.iter()
-        .map(|r| {
-            let event: String = r.try_get(1).map_err(db_err)?;
-            Ok(audit::Entry {
-                seq: r.try_get::<i64, _>(0).map_err(db_err)? as u64,
-                event: serde_json::from_str(&event).map_err(|e| corrupt("audit event", e))?,
-                prev_hash: hash(r.try_get(2).map_err(db_err)?)?,
-                hash: hash(r.try_get(3).map_err(db_err)?)?,
-            })
-        })
-        .collect()
-}
-
 async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) -> Result<Feed> {
     let limit = limit.clamp(1, i64::MAX as usize) as i64;
     let mut feed = Feed {
@@ -143,7 +112,7 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
             row,
         });
     }
-    feed.audit = audit_after(conn, after.audit, limit).await?;
+    feed.audit = crate::registry::audit_after(conn, after.audit, limit).await?;
     if let Some(last) = feed.audit.last() {
         feed.next.audit = last.seq;
     }
@@ -520,70 +489,9 @@ pub(crate) async fn append_replicated_audit(
     if fresh.is_empty() {
         return Ok(None);
     }
-    insert_audit_entries(&mut tx, stored_head, &fresh).await?;
+    crate::registry::insert_entries(&mut tx, &fresh).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(head)
-}
-
-/// Write audit entries that follow entry `after`, as computed, in one statement (the chain is
-/// checked by the caller, under the audit lock), creating the partitions they start.
-pub(crate) async fn insert_audit_entries(
-    conn: &mut PgConnection,
-    after: u64,
-    entries: &[audit::Entry],
-) -> Result<()> {
-    let partition = |seq: u64| (seq as i64).max(1) / crate::schema::AUDIT_PARTITION_SIZE;
-    // The partition of the entry before exists (none yet: the first is made at migration,
-    // but making sure costs nothing).
-    let mut ensured = (after > 0).then(|| partition(after));
-    let n = entries.len();
-    let (mut seq, mut at, mut actor, mut action, mut patient) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut flagged, mut event, mut prev_hash, mut hash) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for entry in entries {
-        if ensured != Some(partition(entry.seq)) {
-            crate::schema::ensure_audit_partition(&mut *conn, entry.seq as i64).await?;
-            ensured = Some(partition(entry.seq));
-        }
-        let e = &entry.event;
-        seq.push(entry.seq as i64);
-        at.push(e.at.0);
-        actor.push(e.actor.clone());
-        action.push(e.action.as_str().to_owned());
-        patient.push(e.patient.as_ref().map(|p| p.as_str().to_owned()));
-        flagged.push(e.flagged as i64);
-        event.push(String::from_utf8_lossy(&audit::canonical(e)).into_owned());
-        prev_hash.push(entry.prev_hash.to_vec());
-        hash.push(entry.hash.to_vec());
-    }
-    sqlx::query(
-        "INSERT INTO audit_log(seq, at, actor, action, patient, flagged, event, prev_hash, hash)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                              $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(actor)
-    .bind(action)
-    .bind(patient)
-    .bind(flagged)
-    .bind(event)
-    .bind(prev_hash)
-    .bind(hash)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
 }
 
 /// What is wrong with one pack, given its bytes as read (None = missing), or None when it
