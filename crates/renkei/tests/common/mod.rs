@@ -46,8 +46,24 @@ impl Server {
         server
     }
 
+    /// `renkei --data <data> serve` with these environment variables set for it alone.
+    pub fn start_env(data: &Path, env: &[(&str, &str)]) -> Server {
+        let (server, _) = Server::spawn_env(data, &[], Stdio::null(), env);
+        server.wait_healthy(Duration::from_secs(30));
+        server
+    }
+
     /// `renkei --data <data> serve <extra> --listen 127.0.0.1:<free port>`, not waited for.
     fn spawn(data: &Path, extra: &[&str], stdout: Stdio) -> (Server, Option<ChildStdout>) {
+        Server::spawn_env(data, extra, stdout, &[])
+    }
+
+    fn spawn_env(
+        data: &Path,
+        extra: &[&str],
+        stdout: Stdio,
+        env: &[(&str, &str)],
+    ) -> (Server, Option<ChildStdout>) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("port")
             .local_addr()
@@ -59,6 +75,7 @@ impl Server {
             .arg("serve")
             .args(extra)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .envs(env.iter().copied())
             .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
