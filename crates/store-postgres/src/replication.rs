@@ -13,13 +13,13 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
-use model::{FacilityCode, Sha256};
+use model::Sha256;
 use sqlx::{PgConnection, PgPool, Row};
 use store::packs::{decode_frame, hex, sha256};
 use store::{
-    Backlog, BlobLocation, BlobReport, FacilityId, Feed, FeedCursor, FeedVersion, ImportRunId,
-    LocalPacks, NodeRole, PackBuilder, PackProblem, RegistryChange, Replication, Result, RowOp,
-    SiteState, StoreError, StoredFile,
+    Backlog, BlobLocation, BlobReport, FacilityId, Feed, FeedCursor, ImportRunId, LocalPacks,
+    NodeRole, PackBuilder, PackProblem, RegistryChange, Replication, Result, RowOp, SiteState,
+    StoreError, StoredFile,
 };
 
 use crate::schema::{columns, AUDIT_LOCK, JOURNALED, VERSIONS_LOCK};
@@ -135,45 +135,21 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
         .await
         .map_err(db_err)?;
         for r in &rows {
-            let id: i64 = r.try_get(0).map_err(db_err)?;
-            let code: String = r.try_get(1).map_err(db_err)?;
-            let path: String = r.try_get(2).map_err(db_err)?;
-            let sha: Option<Vec<u8>> = r.try_get(3).map_err(db_err)?;
-            let size: i64 = r.try_get(4).map_err(db_err)?;
-            let recorded_at: String = r.try_get(5).map_err(db_err)?;
-            let pack: Option<String> = r.try_get(6).map_err(db_err)?;
-            let frame_offset: Option<i64> = r.try_get(7).map_err(db_err)?;
-            let frame_len: Option<i64> = r.try_get(8).map_err(db_err)?;
-            let offset: Option<i64> = r.try_get(9).map_err(db_err)?;
-            let facility = FacilityCode::parse(&code)
-                .map_err(|e| corrupt("facility code", format!("{code}: {e}")))?;
-            let sha256 = sha.map(sha_from).transpose()?;
-            let location = match (sha256, pack, frame_offset, frame_len, offset) {
-                (Some(_), Some(pack), Some(fo), Some(fl), Some(o)) => Some(BlobLocation {
-                    pack,
-                    frame_offset: fo as u64,
-                    frame_len: fl as u32,
-                    offset: o as u32,
-                    len: size as u32,
-                }),
-                (Some(sha), ..) => {
-                    return Err(corrupt(
-                        "file version",
-                        format!("content {sha} has no blob entry"),
-                    ))
-                }
-                _ => None,
-            };
-            feed.next.version = id;
-            feed.versions.push(FeedVersion {
-                id,
-                facility,
-                path,
-                sha256,
-                size: size as u64,
-                recorded_at,
-                location,
-            });
+            let version = store::VersionRow {
+                id: r.try_get(0).map_err(db_err)?,
+                facility: r.try_get(1).map_err(db_err)?,
+                path: r.try_get(2).map_err(db_err)?,
+                sha256: r.try_get(3).map_err(db_err)?,
+                size: r.try_get(4).map_err(db_err)?,
+                recorded_at: r.try_get(5).map_err(db_err)?,
+                pack: r.try_get(6).map_err(db_err)?,
+                frame_offset: r.try_get(7).map_err(db_err)?,
+                frame_len: r.try_get(8).map_err(db_err)?,
+                offset: r.try_get(9).map_err(db_err)?,
+            }
+            .into_feed_version()?;
+            feed.next.version = version.id;
+            feed.versions.push(version);
         }
     }
     Ok(feed)
@@ -448,43 +424,18 @@ pub(crate) async fn append_replicated_audit(
     }
     let mut fresh: Vec<audit::Entry> = Vec::new();
     for entry in entries {
-        if let Some((seq, _)) = head {
-            if entry.seq <= seq {
-                let known = match here.get(&entry.seq) {
-                    Some(hash) => Some(&hash[..]),
-                    None => fresh
-                        .iter()
-                        .find(|e| e.seq == entry.seq)
-                        .map(|e| &e.hash[..]),
-                };
-                let Some(known) = known else {
-                    return Err(StoreError::Database(format!(
-                        "audit entry {} is missing here although the chain is past it",
-                        entry.seq
-                    )));
-                };
-                if known != entry.hash {
-                    return Err(StoreError::Conflict(format!(
-                        "audit entry {} differs from the one already replicated here: the primary's chain has changed",
-                        entry.seq
-                    )));
-                }
-                continue;
-            }
+        let append = store::replicated_audit_step(head, entry, || {
+            Ok(here.get(&entry.seq).cloned().or_else(|| {
+                fresh
+                    .iter()
+                    .find(|e| e.seq == entry.seq)
+                    .map(|e| e.hash.to_vec())
+            }))
+        })?;
+        if append {
+            head = Some((entry.seq, entry.hash));
+            fresh.push(entry.clone());
         }
-        let expected = audit::append(head.as_ref().map(|(s, h)| (s, h)), entry.event.clone());
-        if expected.seq != entry.seq
-            || expected.hash != entry.hash
-            || expected.prev_hash != entry.prev_hash
-        {
-            return Err(StoreError::Conflict(format!(
-                "audit entry {} does not continue the chain held here (head {})",
-                entry.seq,
-                head.map(|h| h.0).unwrap_or(0)
-            )));
-        }
-        head = Some((entry.seq, entry.hash));
-        fresh.push(entry.clone());
     }
     if fresh.is_empty() {
         return Ok(None);

@@ -1187,38 +1187,20 @@ pub(crate) fn append_replicated_audit(
         .map(|e| (e.seq, e.hash));
     let mut appended = false;
     for entry in entries {
-        if let Some((seq, _)) = head {
-            if entry.seq <= seq {
-                let here: Vec<u8> = tx
-                    .query_row(
-                        "SELECT hash FROM audit_log WHERE seq = ?1",
-                        [entry.seq as i64],
-                        |r| r.get(0),
-                    )
-                    .map_err(db_err)?;
-                if here != entry.hash {
-                    return Err(StoreError::Conflict(format!(
-                        "audit entry {} differs from the one already replicated here: the primary's chain has changed",
-                        entry.seq
-                    )));
-                }
-                continue;
-            }
+        let append = store::replicated_audit_step(head, entry, || {
+            tx.query_row(
+                "SELECT hash FROM audit_log WHERE seq = ?1",
+                [entry.seq as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)
+        })?;
+        if append {
+            insert_entry(&tx, entry)?;
+            head = Some((entry.seq, entry.hash));
+            appended = true;
         }
-        let expected = audit::append(head.as_ref().map(|(s, h)| (s, h)), entry.event.clone());
-        if expected.seq != entry.seq
-            || expected.hash != entry.hash
-            || expected.prev_hash != entry.prev_hash
-        {
-            return Err(StoreError::Conflict(format!(
-                "audit entry {} does not continue the chain held here (head {})",
-                entry.seq,
-                head.map(|h| h.0).unwrap_or(0)
-            )));
-        }
-        insert_entry(&tx, entry)?;
-        head = Some((entry.seq, entry.hash));
-        appended = true;
     }
     tx.commit().map_err(db_err)?;
     Ok(if appended { head } else { None })

@@ -3,14 +3,14 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use model::{FacilityCode, Sha256};
+use model::Sha256;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use store::packs::{sha256, LocalPacks};
 use store::{
-    Backlog, BlobLocation, BlobReport, FacilityId, Feed, FeedCursor, FeedVersion, ImportRunId,
-    NodeRole, PackBuilder, PackProblem, RegistryChange, Replication, Result, RowOp, SiteState,
-    StoreError, StoredFile,
+    Backlog, BlobLocation, BlobReport, FacilityId, Feed, FeedCursor, ImportRunId, NodeRole,
+    PackBuilder, PackProblem, RegistryChange, Replication, Result, RowOp, SiteState, StoreError,
+    StoredFile,
 };
 
 use crate::schema::{columns, JOURNALED};
@@ -111,37 +111,33 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
             })
             .map_err(db_err)?;
         for row in rows {
-            let (id, code, path, sha, size, recorded_at, pack, frame_offset, frame_len, offset): Row =
-                row.map_err(db_err)?;
-            let facility = FacilityCode::parse(&code)
-                .map_err(|e| corrupt("facility code", format!("{code}: {e}")))?;
-            let sha256 = sha.map(sha_from).transpose()?;
-            let location = match (sha256, pack, frame_offset, frame_len, offset) {
-                (Some(_), Some(pack), Some(fo), Some(fl), Some(o)) => Some(BlobLocation {
-                    pack,
-                    frame_offset: fo as u64,
-                    frame_len: fl as u32,
-                    offset: o as u32,
-                    len: size as u32,
-                }),
-                (Some(sha), ..) => {
-                    return Err(corrupt(
-                        "file version",
-                        format!("content {sha} has no blob entry"),
-                    ))
-                }
-                _ => None,
-            };
-            feed.next.version = id;
-            feed.versions.push(FeedVersion {
+            let (
                 id,
                 facility,
                 path,
                 sha256,
-                size: size as u64,
+                size,
                 recorded_at,
-                location,
-            });
+                pack,
+                frame_offset,
+                frame_len,
+                offset,
+            ): Row = row.map_err(db_err)?;
+            let version = store::VersionRow {
+                id,
+                facility,
+                path,
+                sha256,
+                size,
+                recorded_at,
+                pack,
+                frame_offset,
+                frame_len,
+                offset,
+            }
+            .into_feed_version()?;
+            feed.next.version = version.id;
+            feed.versions.push(version);
         }
     }
     Ok(feed)

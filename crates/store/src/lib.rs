@@ -28,8 +28,8 @@ pub use facts::{
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
 pub use replication::{
-    Backlog, BlobReport, Feed, FeedCursor, FeedVersion, NodeRole, PackProblem, RegistryChange,
-    Replication, RowOp, SiteState,
+    replicated_audit_step, Backlog, BlobReport, Feed, FeedCursor, FeedVersion, NodeRole,
+    PackProblem, RegistryChange, Replication, RowOp, SiteState, VersionRow,
 };
 pub use search::{
     kana_search_key, kanji_search_key, LocalPatientHit, NameQuery, PagedRecord, PatientSearch,

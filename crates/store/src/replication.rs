@@ -206,3 +206,105 @@ pub trait Replication {
     /// from contents found elsewhere). Each content is checked against its hash first.
     async fn repack_contents(&self, contents: Vec<(Sha256, Vec<u8>)>) -> Result<u64>;
 }
+
+/// A file version as every backend reads it for the feed (its row joined with its blob's
+/// location), before it is checked and typed.
+pub struct VersionRow {
+    pub id: i64,
+    pub facility: String,
+    pub path: String,
+    pub sha256: Option<Vec<u8>>,
+    pub size: i64,
+    pub recorded_at: String,
+    pub pack: Option<String>,
+    pub frame_offset: Option<i64>,
+    pub frame_len: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl VersionRow {
+    pub fn into_feed_version(self) -> Result<FeedVersion> {
+        let corrupt = |what: &str, e: String| crate::StoreError::Corrupt(format!("{what}: {e}"));
+        let facility = FacilityCode::parse(&self.facility)
+            .map_err(|e| corrupt("facility code", format!("{}: {e}", self.facility)))?;
+        let sha256 = self
+            .sha256
+            .map(|b| {
+                <[u8; 32]>::try_from(b)
+                    .map(Sha256)
+                    .map_err(|_| corrupt("file version", "stored hash is not 32 bytes".into()))
+            })
+            .transpose()?;
+        let location = match (
+            sha256,
+            self.pack,
+            self.frame_offset,
+            self.frame_len,
+            self.offset,
+        ) {
+            (Some(_), Some(pack), Some(fo), Some(fl), Some(o)) => Some(BlobLocation {
+                pack,
+                frame_offset: fo as u64,
+                frame_len: fl as u32,
+                offset: o as u32,
+                len: self.size as u32,
+            }),
+            (Some(sha), ..) => {
+                return Err(corrupt(
+                    "file version",
+                    format!("content {sha} has no blob entry"),
+                ))
+            }
+            _ => None,
+        };
+        Ok(FeedVersion {
+            id: self.id,
+            facility,
+            path: self.path,
+            sha256,
+            size: self.size as u64,
+            recorded_at: self.recorded_at,
+            location,
+        })
+    }
+}
+
+/// Whether a primary's audit entry is to be appended here (true) or is already here (false),
+/// given this copy's chain head; `stored_hash` gives the hash held here for the entry's
+/// number when it is at or before the head. An entry that would fork the chain is refused:
+/// a copy never holds an entry the primary's chain would not verify.
+pub fn replicated_audit_step(
+    head: Option<(u64, [u8; 32])>,
+    entry: &audit::Entry,
+    stored_hash: impl FnOnce() -> Result<Option<Vec<u8>>>,
+) -> Result<bool> {
+    if let Some((seq, _)) = head {
+        if entry.seq <= seq {
+            let Some(here) = stored_hash()? else {
+                return Err(crate::StoreError::Database(format!(
+                    "audit entry {} is missing here although the chain is past it",
+                    entry.seq
+                )));
+            };
+            if here != entry.hash {
+                return Err(crate::StoreError::Conflict(format!(
+                    "audit entry {} differs from the one already replicated here: the primary's chain has changed",
+                    entry.seq
+                )));
+            }
+            return Ok(false);
+        }
+    }
+    let expected = audit::append(head.as_ref().map(|(s, h)| (s, h)), entry.event.clone());
+    if expected.seq != entry.seq
+        || expected.hash != entry.hash
+        || expected.prev_hash != entry.prev_hash
+    {
+        return Err(crate::StoreError::Conflict(format!(
+            "audit entry {} does not continue the chain held here (head {})",
+            entry.seq,
+            head.map(|h| h.0).unwrap_or(0)
+        )));
+    }
+    Ok(true)
+}
