@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use ssmix2::StoragePath;
 use store::Store;
+use store_postgres::{BlobsLocation, PgConfig, PgStore};
 use store_sqlite::SqliteStore;
 
 #[derive(Subcommand)]
@@ -30,6 +31,15 @@ pub enum BenchCommand {
         /// Measure the import only (skip the single-core parse stages).
         #[arg(long)]
         import_only: bool,
+        /// Import into PostgreSQL instead of the embedded store: an empty database
+        /// (`createdb renkei_bench`), packs in WORK/bench-pg-blobs. Not read from
+        /// RENKEI_DATABASE_URL, so that a benchmark never lands in a real network's database.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Facilities imported at once (each its own writer; PostgreSQL takes several, the
+        /// embedded store serialises them on its single writer).
+        #[arg(long, default_value_t = 1)]
+        writers: usize,
     },
     /// Server time of the clinician viewer's screens (service calls: gate, store reads,
     /// audit) for a patient with ≥ 5,000 records on a store of ≥ 10M records. Builds the
@@ -56,6 +66,12 @@ pub enum BenchCommand {
         /// Time the store already built in --work instead of building it again.
         #[arg(long)]
         reuse: bool,
+        /// Build (and time) on PostgreSQL instead of the embedded store: an empty database
+        /// for a build (`createdb renkei_bench`), packs in --work/viewer-pg/blobs. Not read
+        /// from RENKEI_DATABASE_URL, so that a benchmark never lands in a real network's
+        /// database by accident.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Off-site copies on loopback, all real processes (servers started from this executable,
     /// the agent, a replica, `rclone serve s3`): agent upload rate, replication lag and backlog
@@ -92,7 +108,20 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             region,
             work,
             import_only,
-        } => ingest(patients, seed, region, work, import_only).await,
+            database_url,
+            writers,
+        } => {
+            ingest(IngestArgs {
+                patients,
+                seed,
+                region,
+                work,
+                import_only,
+                database_url,
+                writers,
+            })
+            .await
+        }
         BenchCommand::Viewer {
             work,
             patients,
@@ -101,6 +130,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             target_records,
             iterations,
             reuse,
+            database_url,
         } => {
             crate::bench_viewer::run(crate::bench_viewer::Args {
                 work,
@@ -110,6 +140,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
                 target_records,
                 iterations,
                 reuse,
+                database_url,
             })
             .await
         }
@@ -144,13 +175,82 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn ingest(
+struct IngestArgs {
     patients: usize,
     seed: u64,
     region: Option<PathBuf>,
     work: Option<PathBuf>,
     import_only: bool,
-) -> Result<()> {
+    database_url: Option<String>,
+    writers: usize,
+}
+
+/// What one facility's import reported, summed.
+#[derive(Default)]
+struct ImportSums {
+    imported: u64,
+    quarantined: u64,
+    list: Duration,
+    read: Duration,
+    write: Duration,
+}
+
+/// Import every facility, `writers` at a time.
+async fn import_all(
+    store: Arc<dyn Store>,
+    facilities: &[(model::FacilityCode, PathBuf)],
+    writers: usize,
+) -> Result<ImportSums> {
+    let queue = Arc::new(std::sync::Mutex::new(facilities.to_vec()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..writers.max(1) {
+        let (store, queue) = (store.clone(), queue.clone());
+        tasks.spawn(async move {
+            let mut sums = ImportSums::default();
+            loop {
+                let next = queue.lock().map_err(|_| anyhow::anyhow!("queue"))?.pop();
+                let Some((code, root)) = next else {
+                    return Ok::<_, anyhow::Error>(sums);
+                };
+                let id = store.facility(&code, true).await?.context("facility")?;
+                let r = ingest::import_tree(
+                    store.clone(),
+                    id,
+                    &root,
+                    &Default::default(),
+                    Arc::new(ingest::NoProgress),
+                )
+                .await?;
+                sums.imported += r.totals.files_seen;
+                sums.quarantined += r.totals.quarantined;
+                sums.list += r.list_time;
+                sums.read += r.read_time;
+                sums.write += r.write_time;
+            }
+        });
+    }
+    let mut all = ImportSums::default();
+    while let Some(done) = tasks.join_next().await {
+        let s = done??;
+        all.imported += s.imported;
+        all.quarantined += s.quarantined;
+        all.list += s.list;
+        all.read += s.read;
+        all.write += s.write;
+    }
+    Ok(all)
+}
+
+async fn ingest(args: IngestArgs) -> Result<()> {
+    let IngestArgs {
+        patients,
+        seed,
+        region,
+        work,
+        import_only,
+        database_url,
+        writers,
+    } = args;
     let scratch = match &work {
         Some(w) => {
             std::fs::create_dir_all(w)?;
@@ -224,32 +324,45 @@ async fn ingest(
     }
 
     // 2. Full import into a fresh store, all cores.
-    let data = work_dir.join("bench-store");
-    if data.exists() {
-        std::fs::remove_dir_all(&data)?;
-    }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data)?);
+    let (store, writer_label): (Arc<dyn Store>, String) = match &database_url {
+        None => {
+            let data = work_dir.join("bench-store");
+            if data.exists() {
+                std::fs::remove_dir_all(&data)?;
+            }
+            (Arc::new(SqliteStore::open(&data)?), "SQLite WAL".to_owned())
+        }
+        Some(url) => {
+            let config = PgConfig {
+                database_url: url.clone(),
+                blobs: BlobsLocation::Local(work_dir.join("bench-pg-blobs")),
+                max_connections: (2 * writers.max(1)) as u32,
+            };
+            let stats = PgStore::connect(&config).await?.stats().await?;
+            if stats.facilities > 0 || stats.file_versions > 0 {
+                bail!(
+                    "{} is not empty ({} facilities, {} file versions): import into an empty database (dropdb/createdb)",
+                    store_postgres::redact_url(url),
+                    stats.facilities,
+                    stats.file_versions
+                );
+            }
+            // The database is empty: packs left in the folder belong to no store.
+            let blobs = work_dir.join("bench-pg-blobs");
+            if blobs.exists() {
+                std::fs::remove_dir_all(&blobs)?;
+            }
+            (
+                Arc::new(PgStore::connect(&config).await?),
+                format!("PostgreSQL, {} writer(s)", writers.max(1)),
+            )
+        }
+    };
     let t = Instant::now();
-    let mut imported = 0u64;
-    let mut quarantined = 0u64;
-    let (mut list_t, mut read_t, mut write_t) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    for (code, root) in &facilities {
-        let id = store.facility(code, true).await?.context("facility")?;
-        let r = ingest::import_tree(
-            store.clone(),
-            id,
-            root,
-            &Default::default(),
-            Arc::new(ingest::NoProgress),
-        )
-        .await?;
-        imported += r.totals.files_seen;
-        quarantined += r.totals.quarantined;
-        list_t += r.list_time;
-        read_t += r.read_time;
-        write_t += r.write_time;
-    }
+    let sums = import_all(store.clone(), &facilities, writers).await?;
     let import_secs = t.elapsed().as_secs_f64().max(1e-9);
+    let (imported, quarantined) = (sums.imported, sums.quarantined);
+    let (list_t, read_t, write_t) = (sums.list, sums.read, sums.write);
     let stats = store.stats().await?;
     let stored = stats.packed_bytes + stats.index_bytes;
     drop(store);
@@ -277,7 +390,7 @@ async fn ingest(
         );
     }
     println!(
-        "| full import ({cores} cores: read, SHA-256, parse, compress, SQLite WAL) | {:.0} files/s, {:.1} MB/s ({imported} files in {import_secs:.1} s, {quarantined} quarantined) |",
+        "| full import ({cores} cores: read, SHA-256, parse, compress, {writer_label}) | {:.0} files/s, {:.1} MB/s ({imported} files in {import_secs:.1} s, {quarantined} quarantined) |",
         imported as f64 / import_secs,
         raw_bytes as f64 / 1e6 / import_secs
     );

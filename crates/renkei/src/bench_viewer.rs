@@ -8,6 +8,11 @@
 //! large target patient at two facilities, which is enrolled and consented to through the
 //! service like any patient.
 //!
+//! With `--database-url postgres://…` the same is built on PostgreSQL instead (issue 6): the
+//! same region imported with the same importer into an empty database (packs in
+//! `--work/viewer-pg/blobs`), the same network set-up, `PgStore::scale_for_benchmark` (the
+//! same copies, in SQL) and the same enrolment, then the same screens are timed.
+//!
 //! What is timed is the service call each screen's HTTP handler makes — the gate's decisions,
 //! the store reads and the audit append (one fsync'd write per look) — without HTML rendering
 //! and HTTP. Each screen is one small function in [`SCREENS`].
@@ -23,6 +28,7 @@ use model::{ConsentScope, Date, LocalPatient, RegionalId, UnixTime};
 use serde::{Deserialize, Serialize};
 use service::{Network, Principal};
 use store::Store;
+use store_postgres::{BlobsLocation, PgConfig, PgStore};
 use store_sqlite::{ScaleOptions, SqliteStore};
 
 use crate::bench::percentile;
@@ -47,6 +53,44 @@ pub struct Args {
     pub target_records: usize,
     pub iterations: usize,
     pub reuse: bool,
+    /// Build and time on this PostgreSQL database (empty for a build) instead of the
+    /// embedded store.
+    pub database_url: Option<String>,
+}
+
+/// Where the benchmark store lives.
+enum Backend {
+    Sqlite,
+    Postgres(PgConfig),
+}
+
+impl Backend {
+    fn label(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "embedded SQLite store",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// The folder of the store (SQLite) or of its packs and description (PostgreSQL).
+    fn folder(&self, work: &Path) -> PathBuf {
+        match self {
+            Backend::Sqlite => work.join("viewer-store"),
+            Backend::Postgres(_) => work.join("viewer-pg"),
+        }
+    }
+}
+
+/// What the scaling step made, whichever backend.
+struct Scaled {
+    records: u64,
+    local_patients: u64,
+    lab_results: u64,
+    target_local_id: String,
+    target: Vec<(model::FacilityCode, u64)>,
+    elapsed: Duration,
+    /// PostgreSQL: the `VACUUM (ANALYZE)` after the copies.
+    vacuum: Duration,
 }
 
 /// What was built, kept in the store folder so that `--reuse` can time it again.
@@ -67,6 +111,9 @@ struct StoreInfo {
     data_end: String,
     import_secs: f64,
     scale_secs: f64,
+    /// PostgreSQL: seconds of `VACUUM (ANALYZE)` after scaling.
+    #[serde(default)]
+    vacuum_secs: f64,
 }
 
 /// What every screen function gets.
@@ -244,7 +291,15 @@ fn record_list(cx: &Ctx) -> ScreenFuture<'_> {
 pub async fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.work)
         .with_context(|| format!("creating {}", args.work.display()))?;
-    let data = args.work.join("viewer-store");
+    let backend = match &args.database_url {
+        None => Backend::Sqlite,
+        Some(url) => Backend::Postgres(PgConfig {
+            database_url: url.clone(),
+            blobs: BlobsLocation::Local(args.work.join("viewer-pg").join("blobs")),
+            max_connections: 4,
+        }),
+    };
+    let data = backend.folder(&args.work);
     let info_path = data.join(INFO_FILE);
     let (store, info) = if args.reuse {
         let json = std::fs::read_to_string(&info_path).with_context(|| {
@@ -255,10 +310,13 @@ pub async fn run(args: Args) -> Result<()> {
         })?;
         let info: StoreInfo = serde_json::from_str(&json).context("reading bench-viewer.json")?;
         eprintln!("reusing the benchmark store in {}", data.display());
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data)?);
+        let store: Arc<dyn Store> = match &backend {
+            Backend::Sqlite => Arc::new(SqliteStore::open(&data)?),
+            Backend::Postgres(config) => Arc::new(PgStore::connect(config).await?),
+        };
         (store, info)
     } else {
-        build(&args, &data, &info_path).await?
+        build(&args, &backend, &data, &info_path).await?
     };
 
     let net = Network::new(store).with_test_hashing();
@@ -301,8 +359,8 @@ pub async fn run(args: Args) -> Result<()> {
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "## renkei bench viewer — {} records ({} copies of a {}-record region), {} local patients, {} lab results",
-        info.records, info.copies, info.base_records, info.local_patients, info.lab_results
+        "## renkei bench viewer — {} records ({} copies of a {}-record region), {} local patients, {} lab results — {}",
+        info.records, info.copies, info.base_records, info.local_patients, info.lab_results, backend.label()
     );
     println!();
     let parts: Vec<String> = info
@@ -367,7 +425,12 @@ async fn sign_in_doctor(net: &Network) -> Result<Principal> {
 }
 
 /// Generate, import, set up the network, scale, enrol the target patient.
-async fn build(args: &Args, data: &Path, info_path: &Path) -> Result<(Arc<dyn Store>, StoreInfo)> {
+async fn build(
+    args: &Args,
+    backend: &Backend,
+    data: &Path,
+    info_path: &Path,
+) -> Result<(Arc<dyn Store>, StoreInfo)> {
     let region = args.work.join("region");
     if !region.join("manifest.json").exists() {
         eprintln!(
@@ -390,14 +453,43 @@ async fn build(args: &Args, data: &Path, info_path: &Path) -> Result<(Arc<dyn St
         );
     }
     let manifest = synth::Manifest::read(&region.join("manifest.json"))?;
-    if data.exists() {
-        std::fs::remove_dir_all(data)
-            .with_context(|| format!("removing the old benchmark store {}", data.display()))?;
-    }
-    let sqlite = Arc::new(SqliteStore::open(data)?);
-    let store: Arc<dyn Store> = sqlite.clone();
+    let remove_old = || -> Result<()> {
+        if data.exists() {
+            std::fs::remove_dir_all(data)
+                .with_context(|| format!("removing the old benchmark store {}", data.display()))?;
+        }
+        Ok(())
+    };
+    let (sqlite, postgres) = match backend {
+        Backend::Sqlite => {
+            remove_old()?;
+            (Some(Arc::new(SqliteStore::open(data)?)), None)
+        }
+        Backend::Postgres(config) => {
+            let pg = Arc::new(PgStore::connect(config).await?);
+            let stats = pg.stats().await?;
+            if stats.facilities > 0 || stats.file_versions > 0 {
+                bail!(
+                    "{} is not empty ({} facilities, {} file versions): build into an empty database (dropdb/createdb), or time it again with --reuse",
+                    store_postgres::redact_url(&config.database_url),
+                    stats.facilities,
+                    stats.file_versions
+                );
+            }
+            // The database is empty: packs left in the folder belong to no store.
+            remove_old()?;
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("creating {}", data.display()))?;
+            (None, Some(pg))
+        }
+    };
+    let store: Arc<dyn Store> = match (&sqlite, &postgres) {
+        (Some(s), _) => s.clone(),
+        (_, Some(p)) => p.clone(),
+        _ => bail!("no store"),
+    };
 
-    eprintln!("importing the region into {}", data.display());
+    eprintln!("importing the region into the {}", backend.label());
     let t = Instant::now();
     for (code, root) in crate::region_facilities(&region)? {
         let id = store.facility(&code, true).await?.context("facility")?;
@@ -433,26 +525,67 @@ async fn build(args: &Args, data: &Path, info_path: &Path) -> Result<(Arc<dyn St
         "scaling: {copies} copies of {base_records} records, then a {}-record patient",
         args.target_records
     );
-    let options = ScaleOptions {
-        copies,
-        target_local_id: TARGET_LOCAL_ID.into(),
-        target_records: args.target_records,
+    let start = Instant::now();
+    let progress = move |done: usize, total: usize| {
+        let secs = start.elapsed().as_secs_f64();
+        let left = secs / done.max(1) as f64 * (total - done) as f64;
+        eprintln!("  step {done}/{total}: {secs:.0} s elapsed, ~{left:.0} s left");
     };
-    let scaler = sqlite.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        let start = Instant::now();
-        scaler.scale_for_benchmark(&options, &|done, total| {
-            let secs = start.elapsed().as_secs_f64();
-            let left = secs / done.max(1) as f64 * (total - done) as f64;
-            eprintln!("  step {done}/{total}: {secs:.0} s elapsed, ~{left:.0} s left");
-        })
-    })
-    .await??;
+    let report = match (&sqlite, &postgres) {
+        (Some(sqlite), _) => {
+            let options = ScaleOptions {
+                copies,
+                target_local_id: TARGET_LOCAL_ID.into(),
+                target_records: args.target_records,
+            };
+            let scaler = sqlite.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                scaler.scale_for_benchmark(&options, &progress)
+            })
+            .await??;
+            Scaled {
+                records: r.records,
+                local_patients: r.local_patients,
+                lab_results: r.lab_results,
+                target_local_id: r.target_local_id,
+                target: r
+                    .target
+                    .into_iter()
+                    .map(|t| (t.facility, t.records))
+                    .collect(),
+                elapsed: r.elapsed,
+                vacuum: Duration::ZERO,
+            }
+        }
+        (_, Some(pg)) => {
+            let options = store_postgres::ScaleOptions {
+                copies,
+                target_local_id: TARGET_LOCAL_ID.into(),
+                target_records: args.target_records,
+            };
+            let r = pg.scale_for_benchmark(&options, &progress).await?;
+            Scaled {
+                records: r.records,
+                local_patients: r.local_patients,
+                lab_results: r.lab_results,
+                target_local_id: r.target_local_id,
+                target: r
+                    .target
+                    .into_iter()
+                    .map(|t| (t.facility, t.records))
+                    .collect(),
+                elapsed: r.elapsed,
+                vacuum: r.vacuum,
+            }
+        }
+        _ => bail!("no store"),
+    };
     eprintln!(
-        "  {} records, {} local patients in {:.1} s",
+        "  {} records, {} local patients in {:.1} s (+ {:.1} s VACUUM (ANALYZE))",
         report.records,
         report.local_patients,
-        report.elapsed.as_secs_f64()
+        report.elapsed.as_secs_f64(),
+        report.vacuum.as_secs_f64()
     );
 
     // The target patient joins the network like any patient: enrolled at both facilities by
@@ -461,7 +594,7 @@ async fn build(args: &Args, data: &Path, info_path: &Path) -> Result<(Arc<dyn St
         .target
         .iter()
         .map(|t| LocalPatient {
-            facility: t.facility.clone(),
+            facility: t.0.clone(),
             local_id: report.target_local_id.clone(),
         })
         .collect();
@@ -489,7 +622,7 @@ async fn build(args: &Args, data: &Path, info_path: &Path) -> Result<(Arc<dyn St
         target: report
             .target
             .iter()
-            .map(|t| (t.facility.to_string(), t.records))
+            .map(|t| (t.0.to_string(), t.1))
             .collect(),
         target_name_kana: demographics.name_kana,
         target_name_kanji: demographics.name_kanji,
@@ -501,6 +634,7 @@ async fn build(args: &Args, data: &Path, info_path: &Path) -> Result<(Arc<dyn St
         data_end: manifest.end_date.replace('-', ""),
         import_secs,
         scale_secs: report.elapsed.as_secs_f64(),
+        vacuum_secs: report.vacuum.as_secs_f64(),
     };
     std::fs::write(info_path, serde_json::to_string_pretty(&info)?)
         .with_context(|| format!("writing {}", info_path.display()))?;

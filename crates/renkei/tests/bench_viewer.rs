@@ -40,17 +40,51 @@ fn rows(out: &str) -> Vec<(String, u64, u64)> {
 #[test]
 fn bench_viewer_builds_times_every_screen_and_reuses_its_store() {
     let work = tempfile::tempdir().expect("tempdir");
-    let out = bench(
-        work.path(),
-        &[
-            "--patients",
-            "30",
-            "--copies",
-            "2",
-            "--target-records",
-            "400",
-        ],
+    check_build_and_reuse(work.path(), &[]);
+}
+
+/// The same on PostgreSQL (`--database-url`): an empty database, scaled in SQL.
+#[test]
+fn bench_viewer_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let db = rt.block_on(store_postgres::testing::TestDatabase::create());
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = check_build_and_reuse(work.path(), &["--database-url", &db.url]);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("PostgreSQL"),
+        "{out}"
     );
+    // A second build into the same (now full) database is refused, not mixed in.
+    let again = Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args(["bench", "viewer", "--work"])
+        .arg(work.path())
+        .args(["--database-url", &db.url, "--copies", "1"])
+        .output()
+        .expect("run renkei");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    drop(db);
+}
+
+/// Build a tiny store, check every screen, time it again with --reuse; the first output.
+fn check_build_and_reuse(work: &Path, backend: &[&str]) -> String {
+    let mut args = vec![
+        "--patients",
+        "30",
+        "--copies",
+        "2",
+        "--target-records",
+        "400",
+    ];
+    args.extend_from_slice(backend);
+    let out = bench(work, &args);
     // 2 copies + the region itself, and the target patient's records on top.
     let header = out.lines().next().expect("header");
     assert!(header.contains("(2 copies of a "), "{out}");
@@ -97,7 +131,10 @@ fn bench_viewer_builds_times_every_screen_and_reuses_its_store() {
     assert_eq!(list.1, records, "every record of the target is listed");
 
     // Again on the same store, without rebuilding it.
-    let again = bench(work.path(), &["--reuse"]);
+    let mut reuse = vec!["--reuse"];
+    reuse.extend_from_slice(backend);
+    let again = bench(work, &reuse);
     assert_eq!(rows(&again).len(), timed.len(), "{again}");
     assert_eq!(again.lines().next(), Some(header), "same store");
+    out
 }

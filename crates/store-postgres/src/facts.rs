@@ -418,6 +418,20 @@ fn bind_all(
     q
 }
 
+/// The record of fact row `x` if it is live (its version is its file's current version, and
+/// a condition-1 record), for `CROSS JOIN LATERAL`: two primary-key lookups per fact row,
+/// as the embedded store does. `OFFSET 0` keeps it a lookup per row. As a plain join the
+/// planner estimated one live record per patient (the `files` join has two correlated
+/// conditions, `id` and `current_version`, whose selectivities it multiplies) and, for a
+/// patient with thousands of records, probed the fact table's primary key once per record,
+/// each probe reading the patient's whole range: 2.4 s instead of 30 ms for the summary's
+/// labs at 10M records (docs/BENCHMARKS.md, PostgreSQL).
+const LIVE_RECORD: &str = "SELECT r.kind, r.date, r.order_no, r.written_at FROM records r
+     JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
+     WHERE r.facility_id = $1 AND r.patient_id = $2 AND r.version_id = x.version_id
+       AND r.condition = 1
+     OFFSET 0";
+
 /// Live facts of `table` for one local patient. `extra` adds conditions on `x` (the fact
 /// table) with parameters from $3 on; `order` is the ORDER BY clause.
 async fn live<T>(
@@ -432,16 +446,12 @@ async fn live<T>(
     // The record gives kind/date/order; the file's current version says whether it is live;
     // condition 1 is implied (facts are written for `_1` files only) but checked anyway. The
     // record is found by its primary key (facility, patient, version), in the same partition
-    // number as the fact's.
+    // number as the fact's: see [`LIVE_RECORD`] for why this is a lateral lookup.
     let sql = format!(
         "SELECT x.version_id, x.line, r.kind, r.date, r.order_no, r.written_at, {cols}
          FROM {table} x
-         JOIN records r ON r.facility_id = x.facility_id AND r.patient_id = x.patient_id
-                       AND r.version_id = x.version_id
-         JOIN files f ON f.id = r.file_id
-         WHERE x.facility_id = $1 AND x.patient_id = $2
-           AND r.facility_id = $1 AND r.patient_id = $2
-           AND f.current_version = x.version_id AND r.condition = 1 {extra}
+         CROSS JOIN LATERAL ({LIVE_RECORD}) r
+         WHERE x.facility_id = $1 AND x.patient_id = $2 {extra}
          ORDER BY {order}"
     );
     let rows = bind_all(sqlx::query(&sql).bind(facility.0).bind(patient_id), params)
@@ -503,12 +513,8 @@ async fn latest_labs(
            SELECT DISTINCT ON (x.code)
                   x.version_id, x.line, r.kind, r.date, r.order_no, r.written_at, {LAB_COLS}
            FROM lab_results x
-           JOIN records r ON r.facility_id = x.facility_id AND r.patient_id = x.patient_id
-                         AND r.version_id = x.version_id
-           JOIN files f ON f.id = r.file_id
-           WHERE x.facility_id = $1 AND x.patient_id = $2
-             AND r.facility_id = $1 AND r.patient_id = $2
-             AND f.current_version = x.version_id AND r.condition = 1 {extra}
+           CROSS JOIN LATERAL ({LIVE_RECORD}) r
+           WHERE x.facility_id = $1 AND x.patient_id = $2 {extra}
            ORDER BY x.code,
                     (x.observed_at || lpad(x.version_id::text, greatest(12, length(x.version_id::text)), '0')) COLLATE \"C\" DESC,
                     x.line

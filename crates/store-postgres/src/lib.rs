@@ -10,6 +10,7 @@
 //! ```
 
 mod batch;
+pub mod bench_scale;
 pub mod blobs;
 mod facts;
 mod registry;
@@ -36,6 +37,7 @@ use store::{
 };
 use store::{LocalPatientHit, PagedRecord, PatientSearch, RecordFilter, RecordVersion};
 
+pub use bench_scale::{ScaleOptions, ScaleReport, TargetSource};
 pub use blobs::{Blobs, BlobsLocation, S3Location};
 
 /// How to reach the database and the packs.
