@@ -81,18 +81,6 @@ impl Backend {
     }
 }
 
-/// What the scaling step made, whichever backend.
-struct Scaled {
-    records: u64,
-    local_patients: u64,
-    lab_results: u64,
-    target_local_id: String,
-    target: Vec<(model::FacilityCode, u64)>,
-    elapsed: Duration,
-    /// PostgreSQL: the `VACUUM (ANALYZE)` after the copies.
-    vacuum: Duration,
-}
-
 /// What was built, kept in the store folder so that `--reuse` can time it again.
 #[derive(Serialize, Deserialize)]
 struct StoreInfo {
@@ -531,53 +519,18 @@ async fn build(
         let left = secs / done.max(1) as f64 * (total - done) as f64;
         eprintln!("  step {done}/{total}: {secs:.0} s elapsed, ~{left:.0} s left");
     };
+    let options = ScaleOptions {
+        copies,
+        target_local_id: TARGET_LOCAL_ID.into(),
+        target_records: args.target_records,
+    };
     let report = match (&sqlite, &postgres) {
         (Some(sqlite), _) => {
-            let options = ScaleOptions {
-                copies,
-                target_local_id: TARGET_LOCAL_ID.into(),
-                target_records: args.target_records,
-            };
             let scaler = sqlite.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                scaler.scale_for_benchmark(&options, &progress)
-            })
-            .await??;
-            Scaled {
-                records: r.records,
-                local_patients: r.local_patients,
-                lab_results: r.lab_results,
-                target_local_id: r.target_local_id,
-                target: r
-                    .target
-                    .into_iter()
-                    .map(|t| (t.facility, t.records))
-                    .collect(),
-                elapsed: r.elapsed,
-                vacuum: Duration::ZERO,
-            }
+            tokio::task::spawn_blocking(move || scaler.scale_for_benchmark(&options, &progress))
+                .await??
         }
-        (_, Some(pg)) => {
-            let options = store_postgres::ScaleOptions {
-                copies,
-                target_local_id: TARGET_LOCAL_ID.into(),
-                target_records: args.target_records,
-            };
-            let r = pg.scale_for_benchmark(&options, &progress).await?;
-            Scaled {
-                records: r.records,
-                local_patients: r.local_patients,
-                lab_results: r.lab_results,
-                target_local_id: r.target_local_id,
-                target: r
-                    .target
-                    .into_iter()
-                    .map(|t| (t.facility, t.records))
-                    .collect(),
-                elapsed: r.elapsed,
-                vacuum: r.vacuum,
-            }
-        }
+        (_, Some(pg)) => pg.scale_for_benchmark(&options, &progress).await?,
         _ => bail!("no store"),
     };
     eprintln!(
@@ -594,7 +547,7 @@ async fn build(
         .target
         .iter()
         .map(|t| LocalPatient {
-            facility: t.0.clone(),
+            facility: t.facility.clone(),
             local_id: report.target_local_id.clone(),
         })
         .collect();
@@ -622,7 +575,7 @@ async fn build(
         target: report
             .target
             .iter()
-            .map(|t| (t.0.to_string(), t.1))
+            .map(|t| (t.facility.to_string(), t.records))
             .collect(),
         target_name_kana: demographics.name_kana,
         target_name_kanji: demographics.name_kanji,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use model::FacilityCode;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Executor, PgConnection, Postgres};
-use store::{Result, StoreError};
+use store::{Result, ScaleOptions, ScaleReport, StoreError, TargetSource};
 
 use crate::{db_err, schema, PgStore};
 
@@ -47,52 +47,6 @@ const VACUUMED: &[&str] = &[
     "encounters",
     "local_patients",
 ];
-
-/// What [`PgStore::scale_for_benchmark`] asks for (the same as the embedded store's).
-#[derive(Debug, Clone)]
-pub struct ScaleOptions {
-    /// How many copies of the store's patients to add (0: only the target patient).
-    pub copies: usize,
-    /// Local patient ID of the large target patient, at each of its two facilities. ASCII
-    /// letters and digits only.
-    pub target_local_id: String,
-    /// At least this many records for the target patient, split over two facilities.
-    pub target_records: usize,
-}
-
-/// One of the target patient's two facilities.
-#[derive(Debug, Clone)]
-pub struct TargetSource {
-    pub facility: FacilityCode,
-    pub records: u64,
-}
-
-/// What the scaled store holds.
-#[derive(Debug, Clone)]
-pub struct ScaleReport {
-    pub copies: usize,
-    /// Records before scaling (the imported region).
-    pub base_records: u64,
-    /// Records after scaling (every version, like `StoreStats::records`).
-    pub records: u64,
-    pub local_patients: u64,
-    pub lab_results: u64,
-    pub target_local_id: String,
-    pub target: Vec<TargetSource>,
-    /// The original local patient whose demographics (every `local_patients` column) the
-    /// target patient has at both facilities.
-    pub demographics_from: model::LocalPatient,
-    /// Time of the copies and the target patient (what the embedded store's report counts).
-    pub elapsed: Duration,
-    /// Time of the `VACUUM (ANALYZE)` afterwards.
-    pub vacuum: Duration,
-}
-
-impl ScaleReport {
-    pub fn target_records(&self) -> u64 {
-        self.target.iter().map(|t| t.records).sum()
-    }
-}
 
 /// The local patient ID of a copied row.
 #[derive(Clone, Copy)]

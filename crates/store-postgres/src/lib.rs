@@ -37,8 +37,8 @@ use store::{
 };
 use store::{LocalPatientHit, PagedRecord, PatientSearch, RecordFilter, RecordVersion};
 
-pub use bench_scale::{ScaleOptions, ScaleReport, TargetSource};
 pub use blobs::{Blobs, BlobsLocation, S3Location};
+pub use store::{ScaleOptions, ScaleReport, TargetSource};
 
 /// How to reach the database and the packs.
 #[derive(Debug, Clone)]

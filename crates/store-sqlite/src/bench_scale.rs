@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use model::FacilityCode;
 use rusqlite::{params, Connection, OptionalExtension};
-use store::{Result, StoreError};
+use store::{Result, ScaleOptions, ScaleReport, StoreError, TargetSource};
 
 use crate::{db_err, SqliteStore};
 
@@ -38,49 +38,6 @@ const PATIENT_TABLES: &[&str] = &[
     "allergies",
     "encounters",
 ];
-
-/// What [`SqliteStore::scale_for_benchmark`] asks for.
-#[derive(Debug, Clone)]
-pub struct ScaleOptions {
-    /// How many copies of the store's patients to add (0: only the target patient).
-    pub copies: usize,
-    /// Local patient ID of the large target patient, at each of its two facilities. ASCII
-    /// letters and digits only.
-    pub target_local_id: String,
-    /// At least this many records for the target patient, split over two facilities.
-    pub target_records: usize,
-}
-
-/// One of the target patient's two facilities.
-#[derive(Debug, Clone)]
-pub struct TargetSource {
-    pub facility: FacilityCode,
-    pub records: u64,
-}
-
-/// What the scaled store holds.
-#[derive(Debug, Clone)]
-pub struct ScaleReport {
-    pub copies: usize,
-    /// Records before scaling (the imported region).
-    pub base_records: u64,
-    /// Records after scaling (every version, like `StoreStats::records`).
-    pub records: u64,
-    pub local_patients: u64,
-    pub lab_results: u64,
-    pub target_local_id: String,
-    pub target: Vec<TargetSource>,
-    /// The original local patient whose demographics (every `local_patients` column) the
-    /// target patient has at both facilities.
-    pub demographics_from: model::LocalPatient,
-    pub elapsed: Duration,
-}
-
-impl ScaleReport {
-    pub fn target_records(&self) -> u64 {
-        self.target.iter().map(|t| t.records).sum()
-    }
-}
 
 /// The local patient ID of a copied row.
 #[derive(Clone, Copy)]
@@ -434,5 +391,6 @@ fn scale(
         target: target_sources,
         demographics_from,
         elapsed: start.elapsed(),
+        vacuum: Duration::ZERO,
     })
 }

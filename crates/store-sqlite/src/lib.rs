@@ -35,7 +35,7 @@ use store::{
     StoreStats, StoredFile, StoredRecord,
 };
 
-pub use bench_scale::{ScaleOptions, ScaleReport, TargetSource};
+pub use store::{ScaleOptions, ScaleReport, TargetSource};
 
 const DB_FILE: &str = "renkei.db";
 
