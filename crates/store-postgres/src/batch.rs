@@ -252,6 +252,11 @@ pub(crate) async fn write_batch(
                     fact_items.push(FactsOf {
                         patient_id: &r.patient_id,
                         version_id: vid,
+                        kind: &r.kind,
+                        date: &r.date,
+                        order_no: &r.order_no,
+                        written_at: &r.written_at,
+                        current: true,
                         facts: &f.facts,
                     });
                 }
@@ -288,6 +293,7 @@ pub(crate) async fn write_batch(
     .await
     .map_err(db_err)?;
     if !moved_files.is_empty() {
+        supersede(&mut tx, &moved_files).await?;
         sqlx::query(
             "UPDATE files SET current_version = u.v FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v)
              WHERE files.id = u.f",
@@ -319,6 +325,28 @@ pub(crate) async fn write_batch(
     }
     tx.commit().await.map_err(db_err)?;
     Ok(outcome)
+}
+
+/// These files' current versions stop being current (a new version or a removal follows):
+/// their records and facts say so. Called under [`VERSIONS_LOCK`], before
+/// `files.current_version` moves on; every writer that moves a file goes through here, so
+/// `records.current` and the facts' `current` always equal "this version is its file's
+/// current version" (checked by the conformance tests).
+pub(crate) async fn supersede(tx: &mut PgConnection, file_ids: &[i64]) -> Result<()> {
+    if file_ids.is_empty() {
+        return Ok(());
+    }
+    let old: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        "UPDATE records r SET current = false FROM files f
+         WHERE f.id = ANY($1) AND r.version_id = f.current_version AND r.facility_id = f.facility_id
+           AND r.current
+         RETURNING r.facility_id, r.patient_id, r.version_id, r.kind",
+    )
+    .bind(file_ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    facts::supersede(tx, &old).await
 }
 
 pub(crate) async fn insert_blobs(
@@ -536,6 +564,7 @@ pub(crate) async fn remove_paths(
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
+    supersede(tx, &files).await?;
     sqlx::query(
         "UPDATE files SET current_version = u.v FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v)
          WHERE files.id = u.f",

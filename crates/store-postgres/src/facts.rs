@@ -6,7 +6,7 @@
 //! patient_id = $2` on each partitioned table it touches, so PostgreSQL reads one partition
 //! of each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
@@ -18,15 +18,24 @@ use store::{
 
 use crate::db_err;
 
-/// The facts of one new record version, as `write_batch` hands them over.
+/// The facts of one new record version, as `write_batch` hands them over, with the
+/// record's columns each fact row carries (see the schema: a live fact is read without a
+/// lookup of its record).
 pub(crate) struct FactsOf<'a> {
     pub patient_id: &'a str,
     pub version_id: i64,
+    pub kind: &'a str,
+    pub date: &'a str,
+    pub order_no: &'a str,
+    pub written_at: &'a str,
+    /// Whether the version is its file's current version (always, when just written).
+    pub current: bool,
     pub facts: &'a [ClinicalFact],
 }
 
-/// A fact table's columns besides the four common ones (`facility_id, version_id, line,
-/// patient_id`): integer columns first, then text columns, as [`Columns`] collects them.
+/// A fact table's columns besides the common ones (`facility_id, version_id, line,
+/// patient_id` and the record's `kind, date, order_no, written_at, current`): integer
+/// columns first, then text columns, as [`Columns`] collects them.
 struct TableSpec {
     table: &'static str,
     ints: &'static [&'static str],
@@ -116,6 +125,11 @@ struct Columns<'a> {
     version_id: Vec<i64>,
     line: Vec<i64>,
     patient_id: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    date: Vec<&'a str>,
+    order_no: Vec<&'a str>,
+    written_at: Vec<&'a str>,
+    current: Vec<bool>,
     ints: Vec<Vec<Option<i64>>>,
     texts: Vec<Vec<&'a str>>,
 }
@@ -127,6 +141,11 @@ impl<'a> Columns<'a> {
             version_id: Vec::new(),
             line: Vec::new(),
             patient_id: Vec::new(),
+            kind: Vec::new(),
+            date: Vec::new(),
+            order_no: Vec::new(),
+            written_at: Vec::new(),
+            current: Vec::new(),
             ints: vec![Vec::new(); spec.ints.len()],
             texts: vec![Vec::new(); spec.texts.len()],
         }
@@ -143,6 +162,11 @@ impl<'a> Columns<'a> {
         self.version_id.push(item.version_id);
         self.line.push(i64::from(line));
         self.patient_id.push(item.patient_id);
+        self.kind.push(item.kind);
+        self.date.push(item.date);
+        self.order_no.push(item.order_no);
+        self.written_at.push(item.written_at);
+        self.current.push(item.current);
         for (col, v) in self.ints.iter_mut().zip(ints) {
             col.push(v);
         }
@@ -157,15 +181,30 @@ impl<'a> Columns<'a> {
             return Ok(());
         }
         let spec = self.spec;
-        let mut cols = vec!["facility_id", "version_id", "line", "patient_id"];
+        let mut cols = vec![
+            "facility_id",
+            "version_id",
+            "line",
+            "patient_id",
+            "kind",
+            "date",
+            "order_no",
+            "written_at",
+            "current",
+        ];
         cols.extend_from_slice(spec.ints);
         cols.extend_from_slice(spec.texts);
         let mut arrays = vec![
             "$2::bigint[]".to_owned(),
             "$3::bigint[]".to_owned(),
             "$4::text[]".to_owned(),
+            "$5::text[]".to_owned(),
+            "$6::text[]".to_owned(),
+            "$7::text[]".to_owned(),
+            "$8::text[]".to_owned(),
+            "$9::boolean[]".to_owned(),
         ];
-        let mut n = 4;
+        let mut n = 9;
         for _ in spec.ints {
             n += 1;
             arrays.push(format!("${n}::bigint[]"));
@@ -184,7 +223,12 @@ impl<'a> Columns<'a> {
             .bind(facility.0)
             .bind(self.version_id)
             .bind(self.line)
-            .bind(self.patient_id);
+            .bind(self.patient_id)
+            .bind(self.kind)
+            .bind(self.date)
+            .bind(self.order_no)
+            .bind(self.written_at)
+            .bind(self.current);
         for col in self.ints {
             q = q.bind(col);
         }
@@ -418,20 +462,6 @@ fn bind_all(
     q
 }
 
-/// The record of fact row `x` if it is live (its version is its file's current version, and
-/// a condition-1 record), for `CROSS JOIN LATERAL`: two primary-key lookups per fact row,
-/// as the embedded store does. `OFFSET 0` keeps it a lookup per row. As a plain join the
-/// planner estimated one live record per patient (the `files` join has two correlated
-/// conditions, `id` and `current_version`, whose selectivities it multiplies) and, for a
-/// patient with thousands of records, probed the fact table's primary key once per record,
-/// each probe reading the patient's whole range: 2.4 s instead of 30 ms for the summary's
-/// labs at 10M records (docs/BENCHMARKS.md, PostgreSQL).
-const LIVE_RECORD: &str = "SELECT r.kind, r.date, r.order_no, r.written_at FROM records r
-     JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
-     WHERE r.facility_id = $1 AND r.patient_id = $2 AND r.version_id = x.version_id
-       AND r.condition = 1
-     OFFSET 0";
-
 /// Live facts of `table` for one local patient. `extra` adds conditions on `x` (the fact
 /// table) with parameters from $3 on; `order` is the ORDER BY clause.
 async fn live<T>(
@@ -443,15 +473,12 @@ async fn live<T>(
     order: &str,
     fact: Reader<T>,
 ) -> Result<Vec<FactRow<T>>> {
-    // The record gives kind/date/order; the file's current version says whether it is live;
-    // condition 1 is implied (facts are written for `_1` files only) but checked anyway. The
-    // record is found by its primary key (facility, patient, version), in the same partition
-    // number as the fact's: see [`LIVE_RECORD`] for why this is a lateral lookup.
+    // Each row carries its record's columns and whether it is live (`current`; facts are
+    // written for condition-1 `_1` files only): one range of one partition, no lookups.
     let sql = format!(
-        "SELECT x.version_id, x.line, r.kind, r.date, r.order_no, r.written_at, {cols}
+        "SELECT x.version_id, x.line, x.kind, x.date, x.order_no, x.written_at, {cols}
          FROM {table} x
-         CROSS JOIN LATERAL ({LIVE_RECORD}) r
-         WHERE x.facility_id = $1 AND x.patient_id = $2 {extra}
+         WHERE x.facility_id = $1 AND x.patient_id = $2 AND x.current {extra}
          ORDER BY {order}"
     );
     let rows = bind_all(sqlx::query(&sql).bind(facility.0).bind(patient_id), params)
@@ -499,8 +526,10 @@ pub(crate) async fn lab_results(
 /// [`lab_results`] with `latest_per_test`. The embedded store's choice, exactly: per code,
 /// the live row with the greatest `observed_at || printf('%012d', version_id)` (the newest
 /// result; ties: the newer version; then the first line), the results newest first. The
-/// patient's rows are read once (one partition's primary-key range) and one row per test
-/// comes back.
+/// patient's live rows are read once (one partition's primary-key range) and sorted on the
+/// few columns that decide the choice; only the chosen rows (one per test) are then read
+/// whole, by primary key. Sorting whole rows instead — thousands of results with a dozen
+/// text columns each — spilled past `work_mem` and took most of the summary's time.
 async fn latest_labs(
     pool: &PgPool,
     facility: FacilityId,
@@ -508,18 +537,21 @@ async fn latest_labs(
     extra: &str,
     params: Vec<Param>,
 ) -> Result<Vec<FactRow<LabFact>>> {
+    let cols = LAB_COLS.replace("x.", "y.");
     let sql = format!(
-        "SELECT * FROM (
-           SELECT DISTINCT ON (x.code)
-                  x.version_id, x.line, r.kind, r.date, r.order_no, r.written_at, {LAB_COLS}
+        "SELECT y.version_id, y.line, y.kind, y.date, y.order_no, y.written_at, {cols}
+         FROM (
+           SELECT DISTINCT ON (x.code) x.code, x.observed_at, x.version_id, x.line
            FROM lab_results x
-           CROSS JOIN LATERAL ({LIVE_RECORD}) r
-           WHERE x.facility_id = $1 AND x.patient_id = $2 {extra}
+           WHERE x.facility_id = $1 AND x.patient_id = $2 AND x.current {extra}
            ORDER BY x.code,
                     (x.observed_at || lpad(x.version_id::text, greatest(12, length(x.version_id::text)), '0')) COLLATE \"C\" DESC,
                     x.line
          ) latest
-         ORDER BY observed_at DESC, code"
+         JOIN lab_results y ON y.facility_id = $1 AND y.patient_id = $2 AND y.code = latest.code
+              AND y.observed_at = latest.observed_at AND y.version_id = latest.version_id
+              AND y.line = latest.line
+         ORDER BY y.observed_at DESC, y.code"
     );
     let rows = bind_all(sqlx::query(&sql).bind(facility.0).bind(patient_id), params)
         .fetch_all(pool)
@@ -608,6 +640,50 @@ pub(crate) async fn encounters(
     .await
 }
 
+/// The fact table a record kind's facts go to (see `ingest::facts`).
+fn table_of_kind(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "OML-11" => "lab_results",
+        "OMP-01" | "OMP-02" | "OMP-11" | "OMP-12" => "medications",
+        "PPR-01" => "diagnoses",
+        "ADT-61" => "allergies",
+        "ADT-22" | "ADT-52" => "encounters",
+        _ => return None,
+    })
+}
+
+/// The facts of these record versions stop being live (their files moved on): called with
+/// the records [`crate::batch::supersede`] has just marked, in the same transaction.
+pub(crate) async fn supersede(
+    tx: &mut PgConnection,
+    versions: &[(i64, String, i64, String)],
+) -> Result<()> {
+    let mut by_table: BTreeMap<&str, (Vec<i64>, Vec<&str>, Vec<i64>)> = BTreeMap::new();
+    for (facility, patient, version, kind) in versions {
+        if let Some(table) = table_of_kind(kind) {
+            let e = by_table.entry(table).or_default();
+            e.0.push(*facility);
+            e.1.push(patient);
+            e.2.push(*version);
+        }
+    }
+    for (table, (facilities, patients, versions)) in by_table {
+        // The full partition key per row: each lookup reads one partition's index.
+        sqlx::query(&format!(
+            "UPDATE {table} x SET current = false
+             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]) AS o(f, p, v)
+             WHERE x.facility_id = o.f AND x.patient_id = o.p AND x.version_id = o.v AND x.current"
+        ))
+        .bind(facilities)
+        .bind(patients)
+        .bind(versions)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// Facts of every version of one order, oldest version first, live or not.
 pub(crate) async fn order_fact_history(
     pool: &PgPool,
@@ -616,31 +692,24 @@ pub(crate) async fn order_fact_history(
     kind: &str,
     order_no: &str,
 ) -> Result<Vec<HistoricFact>> {
-    let (table, cols, read): (&str, &str, Reader<Fact>) = match kind {
-        "OML-11" => ("lab_results", LAB_COLS, |r, o| lab(r, o).map(Fact::Lab)),
-        "OMP-01" | "OMP-02" | "OMP-11" | "OMP-12" => ("medications", MED_COLS, |r, o| {
-            medication(r, o).map(Fact::Medication)
-        }),
-        "PPR-01" => ("diagnoses", DIAG_COLS, |r, o| {
-            diagnosis(r, o).map(Fact::Diagnosis)
-        }),
-        "ADT-61" => ("allergies", ALLERGY_COLS, |r, o| {
-            allergy(r, o).map(Fact::Allergy)
-        }),
-        "ADT-22" | "ADT-52" => ("encounters", ENC_COLS, |r, o| {
-            encounter(r, o).map(Fact::Encounter)
-        }),
-        _ => return Ok(Vec::new()),
+    let Some(table) = table_of_kind(kind) else {
+        return Ok(Vec::new());
+    };
+    let (cols, read): (&str, Reader<Fact>) = match table {
+        "lab_results" => (LAB_COLS, |r, o| lab(r, o).map(Fact::Lab)),
+        "medications" => (MED_COLS, |r, o| medication(r, o).map(Fact::Medication)),
+        "diagnoses" => (DIAG_COLS, |r, o| diagnosis(r, o).map(Fact::Diagnosis)),
+        "allergies" => (ALLERGY_COLS, |r, o| allergy(r, o).map(Fact::Allergy)),
+        _ => (ENC_COLS, |r, o| encounter(r, o).map(Fact::Encounter)),
     };
     // records_by_order finds every version of the order; each version's facts are found
     // within the patient's rows (one partition of the fact table).
     let sql = format!(
         "SELECT x.version_id, x.line, r.kind, r.date, r.order_no, r.written_at, {cols},
-                COALESCE(f.current_version = r.version_id, false) AND r.condition = 1
+                r.current AND r.condition = 1
          FROM records r
          JOIN {table} x ON x.facility_id = r.facility_id AND x.patient_id = r.patient_id
                        AND x.version_id = r.version_id
-         JOIN files f ON f.id = r.file_id
          WHERE r.facility_id = $1 AND r.patient_id = $2 AND r.kind = $3 AND r.order_no = $4
            AND x.facility_id = $1 AND x.patient_id = $2
          ORDER BY r.written_at, r.version_id, x.line"
@@ -674,9 +743,9 @@ pub(crate) async fn backfill_next(pool: &PgPool, limit: usize) -> Result<Vec<Bac
         "SELECT r.facility_id, r.version_id, f.path, r.patient_id, v.sha256
          FROM facts_backfill b
          JOIN records r ON r.version_id >= b.next_version AND r.version_id <= b.upto
-         JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
+         JOIN files f ON f.id = r.file_id
          JOIN file_versions v ON v.id = r.version_id
-         WHERE r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
+         WHERE r.current AND r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
          ORDER BY r.version_id LIMIT $1"
     );
     let rows = sqlx::query(&sql)
@@ -703,17 +772,61 @@ pub(crate) async fn backfill_put(
     facts: &[BackfilledFacts],
     done_through: i64,
 ) -> Result<()> {
-    let mut by_facility: BTreeMap<i64, Vec<FactsOf<'_>>> = BTreeMap::new();
-    for f in facts {
-        by_facility.entry(f.facility.0).or_default().push(FactsOf {
-            patient_id: &f.patient_id,
-            version_id: f.version_id,
-            facts: &f.facts,
-        });
-    }
     let mut tx = pool.begin().await.map_err(db_err)?;
     {
         let conn = tx.acquire().await.map_err(db_err)?;
+        // The versions lock, as every writer that moves a file on takes it: the records'
+        // `current` flags read here stay true until this commits, so the facts written with
+        // them cannot miss a supersede.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(crate::schema::VERSIONS_LOCK)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT r.facility_id, r.version_id, r.kind, r.date, r.order_no, r.written_at, r.current
+             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]) AS u(f, p, v)
+             JOIN records r ON r.facility_id = u.f AND r.patient_id = u.p AND r.version_id = u.v",
+        )
+        .bind(facts.iter().map(|f| f.facility.0).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.patient_id.as_str()).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.version_id).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        type RecordCols = (String, String, String, String, bool);
+        let mut records: HashMap<(i64, i64), RecordCols> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            records.insert(
+                (r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?),
+                (
+                    r.try_get(2).map_err(db_err)?,
+                    r.try_get(3).map_err(db_err)?,
+                    r.try_get(4).map_err(db_err)?,
+                    r.try_get(5).map_err(db_err)?,
+                    r.try_get(6).map_err(db_err)?,
+                ),
+            );
+        }
+        let mut by_facility: BTreeMap<i64, Vec<FactsOf<'_>>> = BTreeMap::new();
+        for f in facts {
+            // A version whose record is gone has nothing to show facts for.
+            let Some((kind, date, order_no, written_at, current)) =
+                records.get(&(f.facility.0, f.version_id))
+            else {
+                continue;
+            };
+            by_facility.entry(f.facility.0).or_default().push(FactsOf {
+                patient_id: &f.patient_id,
+                version_id: f.version_id,
+                kind,
+                date,
+                order_no,
+                written_at,
+                current: *current,
+                facts: &f.facts,
+            });
+        }
         for (facility, items) in &by_facility {
             insert(&mut *conn, FacilityId(*facility), items).await?;
         }

@@ -362,7 +362,7 @@ impl Store for PgStore {
             file_versions: count("SELECT COUNT(*) FROM file_versions").await?,
             records: count("SELECT COUNT(*) FROM records").await?,
             current_records: count(
-                "SELECT COUNT(*) FROM records r JOIN files f ON f.id = r.file_id WHERE f.current_version = r.version_id",
+                "SELECT COUNT(*) FROM records WHERE current",
             )
             .await?,
             quarantined: count("SELECT COUNT(*) FROM quarantine").await?,
@@ -405,7 +405,7 @@ impl Store for PgStore {
             "SELECT r.version_id, f.path, r.storage, r.kind, r.date, r.order_no, r.written_at, r.department,
                     r.condition, r.message_type, v.sha256
              FROM records r JOIN files f ON f.id = r.file_id JOIN file_versions v ON v.id = r.version_id
-             WHERE r.facility_id = $1 AND r.patient_id = $2 AND f.current_version = r.version_id
+             WHERE r.facility_id = $1 AND r.patient_id = $2 AND r.current
              ORDER BY r.date DESC, r.written_at DESC",
         )
         .bind(facility.0)
@@ -542,8 +542,7 @@ impl Store for PgStore {
             "SELECT fa.code,
                 (SELECT COUNT(*) FROM files f JOIN file_versions v ON v.id = f.current_version
                   WHERE f.facility_id = fa.id AND v.sha256 IS NOT NULL),
-                (SELECT COUNT(*) FROM records r JOIN files f ON f.id = r.file_id
-                  WHERE r.facility_id = fa.id AND f.current_version = r.version_id),
+                (SELECT COUNT(*) FROM records r WHERE r.facility_id = fa.id AND r.current),
                 (SELECT COUNT(*) FROM quarantine q JOIN files f ON f.current_version = q.version_id
                   WHERE q.facility_id = fa.id),
                 (SELECT MAX(finished_at) FROM import_runs WHERE facility_id = fa.id)

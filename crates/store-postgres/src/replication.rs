@@ -684,6 +684,7 @@ impl Replication for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            crate::batch::supersede(&mut tx, &files).await?;
             sqlx::query(
                 "UPDATE files SET current_version = u.v
                  FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v) WHERE files.id = u.f",

@@ -98,7 +98,9 @@ CREATE TABLE file_versions (
 CREATE INDEX file_versions_by_file ON file_versions(file_id);
 CREATE INDEX file_versions_by_time ON file_versions(recorded_at);
 -- The index entry of every understood file version; live while its version is its file's
--- current version. Partitioned by patient: see the module documentation.
+-- current version, which `current` keeps (set false by the writer that moves the file on:
+-- see batch::supersede) so that per-patient reads need no lookup in `files` per row.
+-- Partitioned by patient: see the module documentation.
 CREATE TABLE records (
     version_id BIGINT NOT NULL,
     facility_id BIGINT NOT NULL,
@@ -113,6 +115,7 @@ CREATE TABLE records (
     condition BIGINT NOT NULL,
     message_type TEXT,
     encoding TEXT,
+    current BOOLEAN NOT NULL DEFAULT true,
     PRIMARY KEY (facility_id, patient_id, version_id)
 ) PARTITION BY HASH (facility_id, patient_id);
 -- The timeline read: one patient of one facility, newest first.
@@ -264,11 +267,20 @@ CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_log
 
 -- Clinical facts for the viewer, one row per fact of one current (`_1`) message version;
 -- live exactly when that version is its file's current version. Partitioned like records.
+-- Each row carries its record's kind, date, order number and time and the record's
+-- `current` flag (kept in step by batch::supersede): a patient's live facts are one range
+-- of one partition, read without a lookup per row — the summary of a patient with
+-- thousands of results reads them at the embedded store's speed (docs/BENCHMARKS.md).
 CREATE TABLE lab_results (
     version_id BIGINT NOT NULL,
     line BIGINT NOT NULL,
     facility_id BIGINT NOT NULL,
     patient_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    date TEXT NOT NULL,
+    order_no TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    current BOOLEAN NOT NULL DEFAULT true,
     code TEXT NOT NULL,
     code_system TEXT NOT NULL,
     local_code TEXT NOT NULL,
@@ -287,6 +299,11 @@ CREATE TABLE medications (
     line BIGINT NOT NULL,
     facility_id BIGINT NOT NULL,
     patient_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    date TEXT NOT NULL,
+    order_no TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    current BOOLEAN NOT NULL DEFAULT true,
     rp TEXT NOT NULL,
     hot_code TEXT NOT NULL,
     yj_code TEXT NOT NULL,
@@ -308,6 +325,11 @@ CREATE TABLE diagnoses (
     line BIGINT NOT NULL,
     facility_id BIGINT NOT NULL,
     patient_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    date TEXT NOT NULL,
+    order_no TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    current BOOLEAN NOT NULL DEFAULT true,
     name TEXT NOT NULL,
     medis_code TEXT NOT NULL,
     icd10 TEXT NOT NULL,
@@ -324,6 +346,11 @@ CREATE TABLE allergies (
     line BIGINT NOT NULL,
     facility_id BIGINT NOT NULL,
     patient_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    date TEXT NOT NULL,
+    order_no TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    current BOOLEAN NOT NULL DEFAULT true,
     allergen_type TEXT NOT NULL,
     allergen_type_code TEXT NOT NULL,
     allergen_code TEXT NOT NULL,
@@ -339,6 +366,11 @@ CREATE TABLE encounters (
     line BIGINT NOT NULL,
     facility_id BIGINT NOT NULL,
     patient_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    date TEXT NOT NULL,
+    order_no TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    current BOOLEAN NOT NULL DEFAULT true,
     event TEXT NOT NULL,
     admitted_at TEXT NOT NULL,
     discharged_at TEXT NOT NULL,

@@ -190,7 +190,7 @@ pub(crate) async fn patient_records_page(
     let mut wh = vec![
         "r.facility_id = $1".to_owned(),
         "r.patient_id = $2".to_owned(),
-        "f.current_version = r.version_id".to_owned(),
+        "r.current".to_owned(),
     ];
     if let Some(kinds) = &filter.kinds {
         let mut alts = Vec::new();
@@ -278,7 +278,7 @@ pub(crate) async fn record_version(
     // records_by_version (no partition key is known here: one probe per partition).
     let sql = format!(
         "SELECT {RECORD_COLS}, r.facility_id, r.patient_id,
-                COALESCE(f.current_version = r.version_id, false)
+                r.current
          FROM records r JOIN files f ON f.id = r.file_id JOIN file_versions v ON v.id = r.version_id
          WHERE r.version_id = $1"
     );
@@ -301,7 +301,7 @@ pub(crate) async fn order_versions(
 ) -> Result<Vec<RecordVersion>> {
     let sql = format!(
         "SELECT {RECORD_COLS}, r.facility_id, r.patient_id,
-                COALESCE(f.current_version = r.version_id, false)
+                r.current
          FROM records r JOIN files f ON f.id = r.file_id JOIN file_versions v ON v.id = r.version_id
          WHERE r.facility_id = $1 AND r.patient_id = $2 AND r.kind = $3 AND r.order_no = $4
          ORDER BY r.written_at, r.version_id"

@@ -57,16 +57,62 @@ async fn on_s3() -> Fixture {
     }
 }
 
+/// The `current` flags that PostgreSQL's per-patient reads trust (records and facts) equal
+/// what they stand for — "this version is its file's current version" — and each fact row's
+/// copy of its record's columns equals the record's. Returns how many fact rows are no
+/// longer current, so a test can show it exercised superseding.
+async fn assert_liveness_flags(store: &PgStore) -> i64 {
+    let pool = store.pool();
+    let wrong: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM records r LEFT JOIN files f ON f.id = r.file_id
+         WHERE r.current IS DISTINCT FROM (f.current_version = r.version_id)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("records check");
+    assert_eq!(wrong, 0, "records whose current flag is wrong");
+    let mut superseded = 0;
+    for table in [
+        "lab_results",
+        "medications",
+        "diagnoses",
+        "allergies",
+        "encounters",
+    ] {
+        let (wrong, orphans, old): (i64, i64, i64) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FILTER (WHERE r.version_id IS NOT NULL AND (x.current <> r.current
+                       OR x.kind <> r.kind OR x.date <> r.date OR x.order_no <> r.order_no
+                       OR x.written_at <> r.written_at)),
+                    COUNT(*) FILTER (WHERE r.version_id IS NULL),
+                    COUNT(*) FILTER (WHERE NOT x.current)
+             FROM {table} x LEFT JOIN records r ON r.facility_id = x.facility_id
+                  AND r.patient_id = x.patient_id AND r.version_id = x.version_id"
+        ))
+        .fetch_one(pool)
+        .await
+        .expect("facts check");
+        assert_eq!(
+            (wrong, orphans),
+            (0, 0),
+            "{table}: rows out of step with their record"
+        );
+        superseded += old;
+    }
+    superseded
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_conforms() {
     let f = local().await;
     store::conformance::run_all(&f.store).await;
+    assert_liveness_flags(&f.store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_s3_packs_conforms() {
     let f = on_s3().await;
     store::conformance::run_all(&f.store).await;
+    assert_liveness_flags(&f.store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,24 +125,31 @@ async fn postgres_registry_conforms() {
 async fn postgres_facts_conform() {
     let f = local().await;
     store::conformance::run_facts(&f.store).await;
+    let superseded = assert_liveness_flags(&f.store).await;
+    assert!(superseded > 0, "the facts suite supersedes facts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_viewer_reads_conform() {
     let f = local().await;
     store::conformance::run_viewer(&f.store).await;
+    assert_liveness_flags(&f.store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_replication_conforms() {
     let (primary, replica) = (local().await, local().await);
     store::conformance::run_replication(&primary.store, &replica.store).await;
+    assert_liveness_flags(&primary.store).await;
+    assert_liveness_flags(&replica.store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_s3_packs_replicates() {
     let (primary, replica) = (on_s3().await, local().await);
     store::conformance::run_replication(&primary.store, &replica.store).await;
+    assert_liveness_flags(&primary.store).await;
+    assert_liveness_flags(&replica.store).await;
 }
 
 /// The database refuses to change, delete or truncate audit entries.

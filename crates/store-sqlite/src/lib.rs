@@ -113,6 +113,11 @@ impl SqliteStore {
             )));
         }
         let mut writer = open_connection(&db_path)?;
+        // Every write transaction takes the write lock when it begins. A deferred one reads
+        // first and asks for the lock at its first write; if another process (a command run
+        // alongside the server) committed in between, SQLite cannot wait for it and fails
+        // at once with "database is locked" instead of honouring busy_timeout.
+        writer.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         if locked {
             schema::migrate(&mut writer)?;
         } else {
