@@ -159,13 +159,21 @@ impl Network {
         let mut gate = self
             .open_gate(actor, id, purpose, break_glass_reason)
             .await?;
+        // Every source's records at once (one query per facility in flight together on a
+        // pooled backend), then decided and counted in source order.
+        let sources: Vec<(FacilityCode, String, store::FacilityId)> = gate
+            .sources
+            .iter()
+            .map(|s| (s.facility.clone(), s.local_id.clone(), s.id))
+            .collect();
+        let read = futures::future::try_join_all(
+            sources
+                .iter()
+                .map(|(_, local_id, fid)| self.store.patient_records(*fid, local_id)),
+        )
+        .await?;
         let mut allowed = Vec::new();
-        for i in 0..gate.sources.len() {
-            let (facility, local_id, fid) = {
-                let s = &gate.sources[i];
-                (s.facility.clone(), s.local_id.clone(), s.id)
-            };
-            let records = self.store.patient_records(fid, &local_id).await?;
+        for (i, ((facility, local_id, _), records)) in sources.into_iter().zip(read).enumerate() {
             for record in records {
                 let category = policy::category_of_kind(&record.kind);
                 gate.count(i, category, 1);

@@ -445,29 +445,40 @@ fn is_active_diagnosis(d: &DiagnosisFact) -> bool {
 }
 
 impl Network {
-    /// Live medication lines of every source whose category (prescriptions for OMP-01,
-    /// injections for OMP-02) the gate allows; each line counted under its decision.
-    async fn gated_medications(
+    /// Sources whose prescriptions or injections the gate allows.
+    fn medication_sources(gate: &mut Gate) -> Vec<SourceRef> {
+        sources_where(gate, |gate, i| {
+            gate.allows(i, RecordCategory::Prescriptions)
+                || gate.allows(i, RecordCategory::Injections)
+        })
+    }
+
+    async fn read_medications(
         &self,
-        gate: &mut Gate,
+        sources: Vec<SourceRef>,
         active_on: Option<&str>,
-    ) -> Result<Vec<MedicationLine>> {
+    ) -> Result<Vec<(SourceRef, Vec<FactRow<MedicationFact>>)>> {
+        each_source(sources, |s| async move {
+            Ok(self.store.medications(s.id, &s.local_id, active_on).await?)
+        })
+        .await
+    }
+
+    /// Medication lines of the sources read, counted under the gate, newest first.
+    fn gate_medications(
+        gate: &mut Gate,
+        read: Vec<(SourceRef, Vec<FactRow<MedicationFact>>)>,
+    ) -> Vec<MedicationLine> {
         let mut out = Vec::new();
-        for i in 0..gate.sources.len() {
-            let p = gate.allows(i, RecordCategory::Prescriptions);
-            let inj = gate.allows(i, RecordCategory::Injections);
-            if !p && !inj {
-                continue;
-            }
-            let (facility, local_id, fid) = source_of(gate, i);
-            for row in self.store.medications(fid, &local_id, active_on).await? {
+        for (s, rows) in read {
+            for row in rows {
                 let category = policy::category_of_kind(&row.kind);
-                if !gate.allows(i, category) {
+                if !gate.allows(s.index, category) {
                     continue;
                 }
-                gate.count(i, category, 1);
+                gate.count(s.index, category, 1);
                 out.push(MedicationLine {
-                    line: sourced(&facility, &local_id, row),
+                    line: sourced(&s.facility, &s.local_id, row),
                     category,
                 });
             }
@@ -481,7 +492,42 @@ impl Network {
                 .then(b.line.version_id.cmp(&a.line.version_id))
                 .then(a.line.line.cmp(&b.line.line))
         });
-        Ok(out)
+        out
+    }
+
+    /// Sources whose lab results the gate allows.
+    fn lab_sources(gate: &mut Gate) -> Vec<SourceRef> {
+        sources_where(gate, |gate, i| gate.allows(i, RecordCategory::LabResults))
+    }
+
+    async fn read_labs(
+        &self,
+        sources: Vec<SourceRef>,
+        filter: &LabFilter,
+    ) -> Result<Vec<(SourceRef, Vec<FactRow<LabFact>>)>> {
+        each_source(sources, |s| async move {
+            Ok(self.store.lab_results(s.id, &s.local_id, filter).await?)
+        })
+        .await
+    }
+
+    fn gate_labs(
+        gate: &mut Gate,
+        read: Vec<(SourceRef, Vec<FactRow<LabFact>>)>,
+    ) -> Vec<Sourced<LabFact>> {
+        let mut out = Vec::new();
+        for (s, rows) in read {
+            for row in rows {
+                // Only OML-11 writes lab facts; the kind still decides the category.
+                let category = policy::category_of_kind(&row.kind);
+                if !gate.allows(s.index, category) {
+                    continue;
+                }
+                gate.count(s.index, category, 1);
+                out.push(sourced(&s.facility, &s.local_id, row));
+            }
+        }
+        out
     }
 
     /// Live lab results of every source whose lab results the gate allows.
@@ -490,24 +536,9 @@ impl Network {
         gate: &mut Gate,
         filter: &LabFilter,
     ) -> Result<Vec<Sourced<LabFact>>> {
-        let mut out = Vec::new();
-        for i in 0..gate.sources.len() {
-            if !gate.allows(i, RecordCategory::LabResults) {
-                continue;
-            }
-            let (facility, local_id, fid) = source_of(gate, i);
-            let rows = self.store.lab_results(fid, &local_id, filter).await?;
-            for row in rows {
-                // Only OML-11 writes lab facts; the kind still decides the category.
-                let category = policy::category_of_kind(&row.kind);
-                if !gate.allows(i, category) {
-                    continue;
-                }
-                gate.count(i, category, 1);
-                out.push(sourced(&facility, &local_id, row));
-            }
-        }
-        Ok(out)
+        let sources = Self::lab_sources(gate);
+        let read = self.read_labs(sources, filter).await?;
+        Ok(Self::gate_labs(gate, read))
     }
 
     /// The summary (一目でわかる) of a patient for care.
@@ -530,53 +561,78 @@ impl Network {
             .await?;
         let facility_names = gate.facility_names();
         let today = self.now().date_jst().compact();
-        let mut demographics = Vec::new();
-        let mut allergies = Vec::new();
-        let mut diagnoses = Vec::new();
-        let mut encounters = Vec::new();
-        for i in 0..gate.sources.len() {
-            let (facility, local_id, fid) = source_of(&gate, i);
-            if gate.allows(i, RecordCategory::BasicInfo) {
-                let lp = LocalPatient {
-                    facility: facility.clone(),
-                    local_id: local_id.clone(),
-                };
-                if let Some(d) = self.store.local_patient(&lp).await? {
-                    gate.count(i, RecordCategory::BasicInfo, 1);
-                    demographics.push(SourcedDemographics {
-                        source: facility.clone(),
-                        local_id: local_id.clone(),
-                        demographics: d,
-                    });
-                }
-                for row in self.store.encounters(fid, &local_id).await? {
-                    gate.count(i, RecordCategory::BasicInfo, 1);
-                    encounters.push(sourced(&facility, &local_id, row));
-                }
-            }
-            if gate.allows(i, RecordCategory::Allergies) {
-                for row in self.store.allergies(fid, &local_id).await? {
-                    gate.count(i, RecordCategory::Allergies, 1);
-                    allergies.push(sourced(&facility, &local_id, row));
-                }
-            }
-            if gate.allows(i, RecordCategory::Diagnoses) {
-                for row in self.store.diagnoses(fid, &local_id).await? {
-                    if is_active_diagnosis(&row.fact) {
-                        gate.count(i, RecordCategory::Diagnoses, 1);
-                        diagnoses.push(sourced(&facility, &local_id, row));
-                    }
-                }
-            }
-        }
-        let current_medications = self.gated_medications(&mut gate, Some(&today)).await?;
+        // Every decision first (in the gate, no I/O), then every read at once: each
+        // facility's demographics, encounters, allergies, diagnoses, current medications and
+        // newest results are independent queries.
+        let basic = sources_where(&mut gate, |g, i| g.allows(i, RecordCategory::BasicInfo));
+        let with_allergies =
+            sources_where(&mut gate, |g, i| g.allows(i, RecordCategory::Allergies));
+        let with_diagnoses =
+            sources_where(&mut gate, |g, i| g.allows(i, RecordCategory::Diagnoses));
+        let medication_sources = Self::medication_sources(&mut gate);
+        let lab_sources = Self::lab_sources(&mut gate);
         // The store returns each facility's newest result per code; JLAC10 codes of several
         // facilities are then merged here, newest first wins.
         let latest = LabFilter {
             latest_per_test: true,
             ..Default::default()
         };
-        let mut labs = self.gated_labs(&mut gate, &latest).await?;
+        let (patients, encounter_rows, allergy_rows, diagnosis_rows, medication_rows, lab_rows) = tokio::try_join!(
+            each_source(basic.clone(), |s| async move {
+                let lp = LocalPatient {
+                    facility: s.facility.clone(),
+                    local_id: s.local_id.clone(),
+                };
+                Ok(self.store.local_patient(&lp).await?)
+            }),
+            each_source(basic, |s| async move {
+                Ok(self.store.encounters(s.id, &s.local_id).await?)
+            }),
+            each_source(with_allergies, |s| async move {
+                Ok(self.store.allergies(s.id, &s.local_id).await?)
+            }),
+            each_source(with_diagnoses, |s| async move {
+                Ok(self.store.diagnoses(s.id, &s.local_id).await?)
+            }),
+            self.read_medications(medication_sources, Some(&today)),
+            self.read_labs(lab_sources, &latest),
+        )?;
+        let mut demographics = Vec::new();
+        for (s, found) in patients {
+            if let Some(d) = found {
+                gate.count(s.index, RecordCategory::BasicInfo, 1);
+                demographics.push(SourcedDemographics {
+                    source: s.facility.clone(),
+                    local_id: s.local_id.clone(),
+                    demographics: d,
+                });
+            }
+        }
+        let mut encounters = Vec::new();
+        for (s, rows) in encounter_rows {
+            for row in rows {
+                gate.count(s.index, RecordCategory::BasicInfo, 1);
+                encounters.push(sourced(&s.facility, &s.local_id, row));
+            }
+        }
+        let mut allergies = Vec::new();
+        for (s, rows) in allergy_rows {
+            for row in rows {
+                gate.count(s.index, RecordCategory::Allergies, 1);
+                allergies.push(sourced(&s.facility, &s.local_id, row));
+            }
+        }
+        let mut diagnoses = Vec::new();
+        for (s, rows) in diagnosis_rows {
+            for row in rows {
+                if is_active_diagnosis(&row.fact) {
+                    gate.count(s.index, RecordCategory::Diagnoses, 1);
+                    diagnoses.push(sourced(&s.facility, &s.local_id, row));
+                }
+            }
+        }
+        let current_medications = Self::gate_medications(&mut gate, medication_rows);
+        let mut labs = Self::gate_labs(&mut gate, lab_rows);
         labs.sort_by(|a, b| b.fact.observed_at.cmp(&a.fact.observed_at));
         let mut seen = BTreeSet::new();
         let mut latest_labs: Vec<Sourced<LabFact>> = labs
@@ -747,29 +803,33 @@ impl Network {
         let pharmacies = gate.pharmacies();
         let today = self.now().date_jst();
         let since = today.days() - DUPLICATE_LOOKBACK_DAYS;
-        let lines = self.gated_medications(&mut gate, None).await?;
         // Allergies are their own category: a profession that may see prescriptions but not
         // allergies gets no allergy warning, and the refusal says so.
+        let medication_sources = Self::medication_sources(&mut gate);
+        let with_allergies =
+            sources_where(&mut gate, |g, i| g.allows(i, RecordCategory::Allergies));
+        let lab_sources = Self::lab_sources(&mut gate);
+        let recent = LabFilter {
+            from: Some(store::date_of_day(since)),
+            ..Default::default()
+        };
+        // The three reads at once, each one query per facility.
+        let (medication_rows, allergy_rows, lab_rows) = tokio::try_join!(
+            self.read_medications(medication_sources, None),
+            each_source(with_allergies, |s| async move {
+                Ok(self.store.allergies(s.id, &s.local_id).await?)
+            }),
+            self.read_labs(lab_sources, &recent),
+        )?;
+        let lines = Self::gate_medications(&mut gate, medication_rows);
         let mut allergies = Vec::new();
-        for i in 0..gate.sources.len() {
-            if !gate.allows(i, RecordCategory::Allergies) {
-                continue;
-            }
-            let (facility, local_id, fid) = source_of(&gate, i);
-            for row in self.store.allergies(fid, &local_id).await? {
-                gate.count(i, RecordCategory::Allergies, 1);
-                allergies.push(sourced(&facility, &local_id, row));
+        for (s, rows) in allergy_rows {
+            for row in rows {
+                gate.count(s.index, RecordCategory::Allergies, 1);
+                allergies.push(sourced(&s.facility, &s.local_id, row));
             }
         }
-        let labs = self
-            .gated_labs(
-                &mut gate,
-                &LabFilter {
-                    from: Some(store::date_of_day(since)),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let labs = Self::gate_labs(&mut gate, lab_rows);
         let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("medications")).await?;
         Ok(MedicationList {
@@ -787,6 +847,48 @@ impl Network {
             facility_names,
         })
     }
+}
+
+/// One source (a linked facility's local patient) of the patient being viewed, as the
+/// concurrent reads need it: owned, so no borrow of the gate is held across them.
+#[derive(Clone)]
+struct SourceRef {
+    index: usize,
+    facility: FacilityCode,
+    local_id: String,
+    id: store::FacilityId,
+}
+
+/// The sources for which `allowed` (a gate decision) holds, in source order.
+fn sources_where(gate: &mut Gate, allowed: impl Fn(&mut Gate, usize) -> bool) -> Vec<SourceRef> {
+    let mut out = Vec::new();
+    for i in 0..gate.sources.len() {
+        if allowed(gate, i) {
+            let (facility, local_id, id) = source_of(gate, i);
+            out.push(SourceRef {
+                index: i,
+                facility,
+                local_id,
+                id,
+            });
+        }
+    }
+    out
+}
+
+/// `read` for every source at once, results in the sources' order. On PostgreSQL each read
+/// is a query on its own pooled connection, so a patient seen at several hospitals waits
+/// for the slowest facility's query rather than for the sum of them (the embedded store
+/// serialises them on its reader, as before).
+async fn each_source<T, Fut>(
+    sources: Vec<SourceRef>,
+    read: impl Fn(SourceRef) -> Fut,
+) -> Result<Vec<(SourceRef, T)>>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let results = futures::future::try_join_all(sources.iter().cloned().map(read)).await?;
+    Ok(sources.into_iter().zip(results).collect())
 }
 
 fn source_of(gate: &Gate, i: usize) -> (FacilityCode, String, store::FacilityId) {
