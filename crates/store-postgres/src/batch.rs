@@ -80,17 +80,11 @@ pub(crate) async fn write_batch(
     }
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
 
-    // 1. Which files look like new versions, and which of their contents are new anywhere.
-    //    Checked again under the lock below; this first look only decides what to pack.
-    let mut conn = store.pool.acquire().await.map_err(db_err)?;
-    let current = current_of(&mut conn, facility, &paths).await?;
-    let candidates: Vec<&IngestFile> = files
-        .iter()
-        .filter(
-            |f| !matches!(current.get(&f.path), Some((_, Some(sha))) if sha[..] == f.sha256.0[..]),
-        )
-        .collect();
-    let wanted: Vec<Vec<u8>> = candidates
+    // 1. Which contents are new anywhere: those go into this batch's pack. Which files are
+    //    really new versions is decided under the lock below (the importer has already
+    //    left out the files it found unchanged); a content that is already stored, at this
+    //    path or another, adds nothing to the pack either way.
+    let wanted: Vec<Vec<u8>> = files
         .iter()
         .map(|f| f.sha256.0.to_vec())
         .collect::<HashSet<_>>()
@@ -99,55 +93,59 @@ pub(crate) async fn write_batch(
     let known: HashSet<Vec<u8>> =
         sqlx::query_scalar::<_, Vec<u8>>("SELECT sha256 FROM blobs WHERE sha256 = ANY($1)")
             .bind(&wanted)
-            .fetch_all(&mut *conn)
+            .fetch_all(&store.pool)
             .await
             .map_err(db_err)?
             .into_iter()
             .collect();
-    drop(conn);
 
     // 2. New contents go into one pack, stored durably before the index that points at it.
-    let mut to_pack: Vec<(Sha256, Vec<u8>)> = Vec::new();
+    //    The files move into the packing task and back: their bytes are not copied.
     let mut in_pack = HashSet::new();
-    for f in &candidates {
-        if !known.contains(&f.sha256.0[..]) && in_pack.insert(f.sha256) {
-            to_pack.push((f.sha256, f.bytes.clone()));
-        }
-    }
-    let pack = if to_pack.is_empty() {
-        None
+    let to_pack: Vec<usize> = (0..files.len())
+        .filter(|&i| !known.contains(&files[i].sha256.0[..]) && in_pack.insert(files[i].sha256))
+        .collect();
+    let (files, pack) = if to_pack.is_empty() {
+        (files, None)
     } else {
-        let pack = tokio::task::spawn_blocking(move || {
+        let (files, pack) = tokio::task::spawn_blocking(move || {
             let mut builder = PackBuilder::new();
-            for (sha, bytes) in &to_pack {
-                builder.add(*sha, bytes)?;
+            for &i in &to_pack {
+                builder.add(files[i].sha256, &files[i].bytes)?;
             }
-            builder.finish()
+            builder.finish().map(|pack| (files, pack))
         })
         .await
         .map_err(|e| StoreError::Database(format!("packing task failed: {e}")))??;
-        store
-            .blobs
-            .write_pack(&pack.name, pack.bytes.clone())
-            .await?;
-        Some(pack)
+        (files, Some(pack))
+    };
+    let pack = match pack {
+        Some(mut pack) => {
+            let size = pack.bytes.len();
+            store
+                .blobs
+                .write_pack(&pack.name, std::mem::take(&mut pack.bytes))
+                .await?;
+            Some((pack, size))
+        }
+        None => None,
     };
 
     let mut tx = store.pool.begin().await.map_err(db_err)?;
-    if let Some(pack) = &pack {
+    if let Some((pack, size)) = &pack {
         let pack_id: i64 = sqlx::query_scalar(
             "INSERT INTO packs(name, size, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
         )
         .bind(&pack.name)
-        .bind(pack.bytes.len() as i64)
+        .bind(*size as i64)
         .bind(now())
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         insert_blobs(&mut tx, pack_id, &pack.locations).await?;
         outcome.new_blobs = pack.locations.len() as u64;
-        outcome.packed_bytes = pack.bytes.len() as u64;
+        outcome.packed_bytes = *size as u64;
     }
 
     // 3. Under the versions lock: what is really new now (another server may have written

@@ -739,17 +739,31 @@ const FACT_KINDS: &str =
     "'OML-11', 'OMP-01', 'OMP-02', 'OMP-11', 'OMP-12', 'PPR-01', 'ADT-61', 'ADT-22', 'ADT-52'";
 
 pub(crate) async fn backfill_next(pool: &PgPool, limit: usize) -> Result<Vec<BackfillItem>> {
+    // Every import starts here; almost always there is nothing to do. The range is read
+    // first and bound as constants: joined as columns, its bounds gave the planner no range
+    // to scan records_by_version with, and it read the whole records table (0.4 s per import
+    // at 1M records).
+    let (next, upto): (i64, i64) = sqlx::query_as("SELECT next_version, upto FROM facts_backfill")
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?
+        .unwrap_or((1, 0));
+    if next > upto {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "SELECT r.facility_id, r.version_id, f.path, r.patient_id, v.sha256
-         FROM facts_backfill b
-         JOIN records r ON r.version_id >= b.next_version AND r.version_id <= b.upto
+         FROM records r
          JOIN files f ON f.id = r.file_id
          JOIN file_versions v ON v.id = r.version_id
-         WHERE r.current AND r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
+         WHERE r.version_id >= $2 AND r.version_id <= $3
+           AND r.current AND r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
          ORDER BY r.version_id LIMIT $1"
     );
     let rows = sqlx::query(&sql)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(next)
+        .bind(upto)
         .fetch_all(pool)
         .await
         .map_err(db_err)?;

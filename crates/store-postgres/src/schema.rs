@@ -67,10 +67,13 @@ CREATE TABLE packs (
     created_at TEXT NOT NULL
 );
 -- One row per distinct raw content, wherever it appears.
+-- The tables an import batch writes row by row (blobs, files, file versions, records, facts,
+-- local patients) have no foreign keys: each would be one more index lookup per row, and the
+-- batch writes the rows they would point at itself, in the same transaction.
 CREATE TABLE blobs (
     sha256 BYTEA PRIMARY KEY,
     size BIGINT NOT NULL,
-    pack_id BIGINT NOT NULL REFERENCES packs(id),
+    pack_id BIGINT NOT NULL,
     frame_offset BIGINT NOT NULL,
     frame_len BIGINT NOT NULL,
     "offset" BIGINT NOT NULL
@@ -81,7 +84,7 @@ CREATE SEQUENCE file_versions_id_seq;
 -- One row per path ever seen in a facility's tree.
 CREATE TABLE files (
     id BIGINT PRIMARY KEY DEFAULT nextval('files_id_seq'),
-    facility_id BIGINT NOT NULL REFERENCES facilities(id),
+    facility_id BIGINT NOT NULL,
     path TEXT NOT NULL,
     current_version BIGINT,
     UNIQUE (facility_id, path)
@@ -96,7 +99,6 @@ CREATE TABLE file_versions (
     recorded_at TEXT NOT NULL
 );
 CREATE INDEX file_versions_by_file ON file_versions(file_id);
-CREATE INDEX file_versions_by_time ON file_versions(recorded_at);
 -- The index entry of every understood file version; live while its version is its file's
 -- current version, which `current` keeps (set false by the writer that moves the file on:
 -- see batch::supersede) so that per-patient reads need no lookup in `files` per row.
@@ -143,7 +145,7 @@ CREATE TABLE notices (
 );
 
 CREATE TABLE local_patients (
-    facility_id BIGINT NOT NULL REFERENCES facilities(id),
+    facility_id BIGINT NOT NULL,
     local_id TEXT NOT NULL,
     name_kanji TEXT NOT NULL,
     name_kana TEXT NOT NULL,
