@@ -658,7 +658,9 @@ pub(crate) async fn supersede(
     tx: &mut PgConnection,
     versions: &[(i64, String, i64, String)],
 ) -> Result<()> {
-    let mut by_table: BTreeMap<&str, (Vec<i64>, Vec<&str>, Vec<i64>)> = BTreeMap::new();
+    // Per table: the (facility, patient, version) keys as three columns.
+    type Keys<'a> = (Vec<i64>, Vec<&'a str>, Vec<i64>);
+    let mut by_table: BTreeMap<&str, Keys<'_>> = BTreeMap::new();
     for (facility, patient, version, kind) in versions {
         if let Some(table) = table_of_kind(kind) {
             let e = by_table.entry(table).or_default();
