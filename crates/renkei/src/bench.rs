@@ -40,6 +40,12 @@ pub enum BenchCommand {
         /// embedded store serialises them on its single writer).
         #[arg(long, default_value_t = 1)]
         writers: usize,
+        /// With --database-url: import into a database that already holds a network (say the
+        /// 10M-record store `bench viewer --database-url` built), to measure the rate at that
+        /// scale. The region's facilities are added, or extended where their codes exist;
+        /// new packs go to WORK/bench-pg-blobs. Scratch databases only.
+        #[arg(long, requires = "database_url")]
+        onto_existing: bool,
     },
     /// Server time of the clinician viewer's screens (service calls: gate, store reads,
     /// audit) for a patient with ≥ 5,000 records on a store of ≥ 10M records. Builds the
@@ -110,6 +116,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             import_only,
             database_url,
             writers,
+            onto_existing,
         } => {
             ingest(IngestArgs {
                 patients,
@@ -119,6 +126,7 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
                 import_only,
                 database_url,
                 writers,
+                onto_existing,
             })
             .await
         }
@@ -183,6 +191,7 @@ struct IngestArgs {
     import_only: bool,
     database_url: Option<String>,
     writers: usize,
+    onto_existing: bool,
 }
 
 /// What one facility's import reported, summed.
@@ -250,6 +259,7 @@ async fn ingest(args: IngestArgs) -> Result<()> {
         import_only,
         database_url,
         writers,
+        onto_existing,
     } = args;
     let scratch = match &work {
         Some(w) => {
@@ -339,7 +349,12 @@ async fn ingest(args: IngestArgs) -> Result<()> {
                 max_connections: (2 * writers.max(1)) as u32,
             };
             let stats = PgStore::connect(&config).await?.stats().await?;
-            if stats.facilities > 0 || stats.file_versions > 0 {
+            if onto_existing {
+                println!(
+                    "importing onto {} records ({} file versions) already in the database",
+                    stats.records, stats.file_versions
+                );
+            } else if stats.facilities > 0 || stats.file_versions > 0 {
                 bail!(
                     "{} is not empty ({} facilities, {} file versions): import into an empty database (dropdb/createdb)",
                     store_postgres::redact_url(url),
@@ -349,7 +364,7 @@ async fn ingest(args: IngestArgs) -> Result<()> {
             }
             // The database is empty: packs left in the folder belong to no store.
             let blobs = work_dir.join("bench-pg-blobs");
-            if blobs.exists() {
+            if blobs.exists() && !onto_existing {
                 std::fs::remove_dir_all(&blobs)?;
             }
             (
