@@ -42,8 +42,9 @@ pub enum BenchCommand {
         writers: usize,
         /// With --database-url: import into a database that already holds a network (say the
         /// 10M-record store `bench viewer --database-url` built), to measure the rate at that
-        /// scale. The region's facilities are added, or extended where their codes exist;
-        /// new packs go to WORK/bench-pg-blobs. Scratch databases only.
+        /// scale. The region's facilities are added, or extended where their codes exist
+        /// (partial imports: nothing already there is marked removed); new packs go to
+        /// WORK/bench-pg-blobs. Scratch databases only.
         #[arg(long, requires = "database_url")]
         onto_existing: bool,
     },
@@ -209,6 +210,7 @@ async fn import_all(
     store: Arc<dyn Store>,
     facilities: &[(model::FacilityCode, PathBuf)],
     writers: usize,
+    partial: bool,
 ) -> Result<ImportSums> {
     let queue = Arc::new(std::sync::Mutex::new(facilities.to_vec()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -222,11 +224,15 @@ async fn import_all(
                     return Ok::<_, anyhow::Error>(sums);
                 };
                 let id = store.facility(&code, true).await?.context("facility")?;
+                let options = ingest::ImportOptions {
+                    partial,
+                    ..Default::default()
+                };
                 let r = ingest::import_tree(
                     store.clone(),
                     id,
                     &root,
-                    &Default::default(),
+                    &options,
                     Arc::new(ingest::NoProgress),
                 )
                 .await?;
@@ -374,7 +380,9 @@ async fn ingest(args: IngestArgs) -> Result<()> {
         }
     };
     let t = Instant::now();
-    let sums = import_all(store.clone(), &facilities, writers).await?;
+    // Onto an existing network the region's trees are additions, not whole trees: what the
+    // database holds beyond them is not marked removed.
+    let sums = import_all(store.clone(), &facilities, writers, onto_existing).await?;
     let import_secs = t.elapsed().as_secs_f64().max(1e-9);
     let (imported, quarantined) = (sums.imported, sums.quarantined);
     let (list_t, read_t, write_t) = (sums.list, sums.read, sums.write);
