@@ -47,8 +47,7 @@ async fn current_of(
     paths: &[String],
 ) -> Result<HashMap<String, (i64, Option<Vec<u8>>)>> {
     let rows = sqlx::query(
-        "SELECT f.path, f.id, v.sha256 FROM files f LEFT JOIN file_versions v ON v.id = f.current_version
-         WHERE f.facility_id = $1 AND f.path = ANY($2)",
+        "SELECT path, id, current_sha256 FROM files WHERE facility_id = $1 AND path = ANY($2)",
     )
     .bind(facility.0)
     .bind(paths)
@@ -177,23 +176,25 @@ pub(crate) async fn write_batch(
     let at = now();
 
     // New paths get their file row already pointing at their first version.
-    let (mut new_paths, mut new_versions) = (Vec::new(), Vec::new());
+    let (mut new_paths, mut new_versions, mut new_shas) = (Vec::new(), Vec::new(), Vec::new());
     for ((existing, f), vid) in fresh.iter().zip(&version_ids) {
         if existing.is_none() {
             new_paths.push(f.path.clone());
             new_versions.push(*vid);
+            new_shas.push(f.sha256.0.to_vec());
         }
     }
     let mut file_ids: HashMap<String, i64> = HashMap::new();
     if !new_paths.is_empty() {
         let rows = sqlx::query(
-            "INSERT INTO files(facility_id, path, current_version)
-             SELECT $1, p, v FROM UNNEST($2::text[], $3::bigint[]) AS u(p, v)
+            "INSERT INTO files(facility_id, path, current_version, current_sha256)
+             SELECT $1, p, v, s FROM UNNEST($2::text[], $3::bigint[], $4::bytea[]) AS u(p, v, s)
              RETURNING path, id",
         )
         .bind(facility.0)
         .bind(&new_paths)
         .bind(&new_versions)
+        .bind(&new_shas)
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -215,7 +216,8 @@ pub(crate) async fn write_batch(
     let mut v_shas: Vec<Vec<u8>> = Vec::with_capacity(fresh.len());
     let mut v_sizes = Vec::with_capacity(fresh.len());
     let mut v_times: Vec<&str> = Vec::with_capacity(fresh.len());
-    let (mut moved_files, mut moved_versions) = (Vec::new(), Vec::new());
+    let (mut moved_files, mut moved_versions, mut moved_shas) =
+        (Vec::new(), Vec::new(), Vec::new());
     let mut records = RecordColumns::default();
     let mut quarantine = QuarantineColumns::default();
     let (mut notice_versions, mut notice_texts) = (Vec::new(), Vec::new());
@@ -231,6 +233,7 @@ pub(crate) async fn write_batch(
         if existing.is_some() {
             moved_files.push(file_id);
             moved_versions.push(vid);
+            moved_shas.push(f.sha256.0.to_vec());
         }
         match &f.outcome {
             FileOutcome::Record(r) => {
@@ -293,11 +296,13 @@ pub(crate) async fn write_batch(
     if !moved_files.is_empty() {
         supersede(&mut tx, &moved_files).await?;
         sqlx::query(
-            "UPDATE files SET current_version = u.v FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v)
+            "UPDATE files SET current_version = u.v, current_sha256 = u.s
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[]) AS u(f, v, s)
              WHERE files.id = u.f",
         )
         .bind(&moved_files)
         .bind(&moved_versions)
+        .bind(&moved_shas)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -564,8 +569,8 @@ pub(crate) async fn remove_paths(
     .map_err(db_err)?;
     supersede(tx, &files).await?;
     sqlx::query(
-        "UPDATE files SET current_version = u.v FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v)
-         WHERE files.id = u.f",
+        "UPDATE files SET current_version = u.v, current_sha256 = NULL
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v) WHERE files.id = u.f",
     )
     .bind(&files)
     .bind(&ids)

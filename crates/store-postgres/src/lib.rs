@@ -183,8 +183,8 @@ impl Store for PgStore {
 
     async fn current_hashes(&self, facility: FacilityId) -> Result<HashMap<String, Sha256>> {
         let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT f.path, v.sha256 FROM files f JOIN file_versions v ON v.id = f.current_version
-             WHERE f.facility_id = $1 AND v.sha256 IS NOT NULL",
+            "SELECT path, current_sha256 FROM files
+             WHERE facility_id = $1 AND current_sha256 IS NOT NULL",
         )
         .bind(facility.0)
         .fetch_all(&self.pool)
@@ -201,8 +201,8 @@ impl Store for PgStore {
         paths: &[String],
     ) -> Result<HashMap<String, Sha256>> {
         let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT f.path, v.sha256 FROM files f JOIN file_versions v ON v.id = f.current_version
-             WHERE f.facility_id = $1 AND f.path = ANY($2) AND v.sha256 IS NOT NULL",
+            "SELECT path, current_sha256 FROM files
+             WHERE facility_id = $1 AND path = ANY($2) AND current_sha256 IS NOT NULL",
         )
         .bind(facility.0)
         .bind(paths)

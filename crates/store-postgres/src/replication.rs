@@ -646,9 +646,8 @@ impl Replication for PgStore {
             .map_err(db_err)?;
         let paths: Vec<&str> = removals.iter().map(|(p, _)| p.as_str()).collect();
         let rows = sqlx::query(
-            "SELECT f.path, f.id, v.sha256 IS NOT NULL FROM files f
-             JOIN file_versions v ON v.id = f.current_version
-             WHERE f.facility_id = $1 AND f.path = ANY($2)",
+            "SELECT path, id, current_sha256 IS NOT NULL FROM files
+             WHERE facility_id = $1 AND path = ANY($2) AND current_version IS NOT NULL",
         )
         .bind(facility.0)
         .bind(&paths)
@@ -686,7 +685,7 @@ impl Replication for PgStore {
             .map_err(db_err)?;
             crate::batch::supersede(&mut tx, &files).await?;
             sqlx::query(
-                "UPDATE files SET current_version = u.v
+                "UPDATE files SET current_version = u.v, current_sha256 = NULL
                  FROM UNNEST($1::bigint[], $2::bigint[]) AS u(f, v) WHERE files.id = u.f",
             )
             .bind(&files)

@@ -89,6 +89,10 @@ CREATE TABLE files (
     facility_id BIGINT NOT NULL,
     path TEXT NOT NULL,
     current_version BIGINT,
+    -- The current version's content (NULL once removed), kept with current_version: the
+    -- importer's unchanged-file check reads a facility's paths and hashes as one range,
+    -- without a file_versions lookup per file (1.86M files: 2.4 s → 0.3 s).
+    current_sha256 BYTEA,
     UNIQUE (facility_id, path)
 ) WITH (fillfactor = 90);
 -- Every content a path has had, in order; sha256 NULL marks removal from the tree.

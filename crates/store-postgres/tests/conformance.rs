@@ -58,8 +58,9 @@ async fn on_s3() -> Fixture {
 }
 
 /// The `current` flags that PostgreSQL's per-patient reads trust (records and facts) equal
-/// what they stand for — "this version is its file's current version" — and each fact row's
-/// copy of its record's columns equals the record's. Returns how many fact rows are no
+/// what they stand for — "this version is its file's current version" — each fact row's
+/// copy of its record's columns equals the record's, and each file's `current_sha256` is its
+/// current version's content. Returns how many fact rows are no
 /// longer current, so a test can show it exercised superseding.
 async fn assert_liveness_flags(store: &PgStore) -> i64 {
     let pool = store.pool();
@@ -71,6 +72,17 @@ async fn assert_liveness_flags(store: &PgStore) -> i64 {
     .await
     .expect("records check");
     assert_eq!(wrong, 0, "records whose current flag is wrong");
+    let wrong: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM files f LEFT JOIN file_versions v ON v.id = f.current_version
+         WHERE f.current_sha256 IS DISTINCT FROM v.sha256",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("files check");
+    assert_eq!(
+        wrong, 0,
+        "files whose current_sha256 is not their current version's"
+    );
     let mut superseded = 0;
     for table in [
         "lab_results",
