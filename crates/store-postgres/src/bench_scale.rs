@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use model::FacilityCode;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Executor, PgConnection, Postgres};
-use store::{Result, ScaleOptions, ScaleReport, StoreError, TargetSource};
+use store::{
+    copied_column, CopiedPatient, Result, ScaleOptions, ScaleReport, StoreError, TargetSource,
+};
 
 use crate::{db_err, schema, PgStore};
 
 /// The tables copied, in order. Every column of each is copied (read from the catalogue, so
-/// columns added by later migrations come along); the columns named in [`mapped`] get new
+/// columns added by later migrations come along); the columns named in [`copied_column`] get new
 /// values.
 const TABLES: &[&str] = &[
     "files",
@@ -34,64 +36,6 @@ const TABLES: &[&str] = &[
 /// statement's rows form a handful of runs in every `(facility, patient)` index.
 const COPIES_PER_STEP: usize = 8;
 
-/// The tables vacuumed and analysed afterwards (the scaled ones; partitions are reached
-/// through their parent).
-const VACUUMED: &[&str] = &[
-    "files",
-    "file_versions",
-    "records",
-    "lab_results",
-    "medications",
-    "diagnoses",
-    "allergies",
-    "encounters",
-    "local_patients",
-];
-
-/// The local patient ID of a copied row.
-#[derive(Clone, Copy)]
-enum NewPatient<'a> {
-    /// `{k}-{original}`, k from the statement's `generate_series`.
-    Copy,
-    /// The target patient (ASCII letters and digits, checked).
-    Target(&'a str),
-}
-
-impl NewPatient<'_> {
-    fn expr(self, column: &str) -> String {
-        match self {
-            NewPatient::Copy => format!("bench_k::text || '-' || \"{column}\""),
-            NewPatient::Target(id) => format!("'{id}'"),
-        }
-    }
-}
-
-/// The new value of a copied column, or `None` to copy it as is. `v` and `f` are SQL
-/// expressions for the id offsets of file versions (= record keys) and files, `tag` one
-/// for a short text that makes copied paths unique.
-fn mapped(
-    table: &str,
-    column: &str,
-    v: &str,
-    f: &str,
-    patient: NewPatient,
-    tag: &str,
-) -> Option<String> {
-    Some(match (table, column) {
-        ("files", "id") => format!("id + {f}"),
-        // Short synthetic paths, as in the embedded store's copies.
-        ("files", "path") => format!("{tag} || '/' || id"),
-        ("files", "current_version") => format!("current_version + {v}"),
-        ("file_versions", "id") => format!("id + {v}"),
-        ("file_versions", "file_id") => format!("file_id + {f}"),
-        (_, "version_id") => format!("version_id + {v}"),
-        ("records", "file_id") => format!("file_id + {f}"),
-        (_, "patient_id") => patient.expr("patient_id"),
-        ("local_patients", "local_id") => patient.expr("local_id"),
-        _ => return None,
-    })
-}
-
 /// `INSERT INTO T (cols) SELECT <mapped cols> FROM <from> WHERE <filter>`.
 #[allow(clippy::too_many_arguments)]
 async fn copy_statement(
@@ -99,7 +43,7 @@ async fn copy_statement(
     table: &str,
     v: &str,
     f: &str,
-    patient: NewPatient<'_>,
+    patient: CopiedPatient<'_>,
     tag: &str,
     from: &str,
     filter: &str,
@@ -114,7 +58,7 @@ async fn copy_statement(
     }
     let exprs: Vec<String> = cols
         .iter()
-        .map(|c| mapped(table, c, v, f, patient, tag).unwrap_or_else(|| format!("\"{c}\"")))
+        .map(|c| copied_column(table, c, v, f, patient, tag).unwrap_or_else(|| format!("\"{c}\"")))
         .collect();
     let names: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
     Ok(format!(
@@ -194,7 +138,7 @@ impl PgStore {
         }
         let mut report = result?;
         let t = Instant::now();
-        for table in VACUUMED {
+        for table in TABLES {
             exec(&mut conn, &format!("VACUUM (ANALYZE) {table}")).await?;
         }
         report.vacuum = t.elapsed();
@@ -338,7 +282,7 @@ async fn scale(
                 t,
                 &v,
                 &f,
-                NewPatient::Copy,
+                CopiedPatient::Copy("bench_k::text"),
                 "'b' || bench_k",
                 &from,
                 "true",
@@ -352,7 +296,7 @@ async fn scale(
 
     // 2. The target patient: each round under its own offsets, after the copies'.
     let mut tx = conn.begin().await.map_err(db_err)?;
-    let patient = NewPatient::Target(target);
+    let patient = CopiedPatient::Target(target);
     for round in 0..rounds {
         let k = options.copies as i64 + 1 + round as i64;
         let (v, f) = ((k * v_stride).to_string(), (k * f_stride).to_string());
@@ -450,43 +394,4 @@ async fn scale(
         elapsed,
         vacuum: Duration::ZERO,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copies_get_new_ids_and_patients() {
-        let v = "bench_k * 10";
-        let f = "bench_k * 7";
-        assert_eq!(
-            mapped("records", "patient_id", v, f, NewPatient::Copy, "'b'").as_deref(),
-            Some("bench_k::text || '-' || \"patient_id\"")
-        );
-        assert_eq!(
-            mapped("files", "id", v, f, NewPatient::Copy, "'b'").as_deref(),
-            Some("id + bench_k * 7")
-        );
-        assert_eq!(
-            mapped("lab_results", "version_id", v, f, NewPatient::Copy, "'b'").as_deref(),
-            Some("version_id + bench_k * 10")
-        );
-        assert_eq!(
-            mapped(
-                "local_patients",
-                "local_id",
-                "0",
-                "0",
-                NewPatient::Target("BIG"),
-                "'x'"
-            )
-            .as_deref(),
-            Some("'BIG'")
-        );
-        assert_eq!(
-            mapped("records", "kind", v, f, NewPatient::Copy, "'b'"),
-            None
-        );
-    }
 }

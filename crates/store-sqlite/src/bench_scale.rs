@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 
 use model::FacilityCode;
 use rusqlite::{params, Connection, OptionalExtension};
-use store::{Result, ScaleOptions, ScaleReport, StoreError, TargetSource};
+use store::{
+    copied_column, CopiedPatient, Result, ScaleOptions, ScaleReport, StoreError, TargetSource,
+};
 
 use crate::{db_err, SqliteStore};
 
 /// The tables copied, in order. Every column of each is copied (read with `PRAGMA
 /// table_info`, so columns added by later migrations come along); the columns named in
-/// [`mapped`] get new values.
+/// [`copied_column`] get new values.
 const TABLES: &[&str] = &[
     "files",
     "file_versions",
@@ -39,51 +41,6 @@ const PATIENT_TABLES: &[&str] = &[
     "encounters",
 ];
 
-/// The local patient ID of a copied row.
-#[derive(Clone, Copy)]
-enum NewPatient<'a> {
-    /// `{k}-{original}` (copy k).
-    Copy(usize),
-    /// The target patient (ASCII letters and digits, checked).
-    Target(&'a str),
-}
-
-impl NewPatient<'_> {
-    fn expr(self, column: &str) -> String {
-        match self {
-            NewPatient::Copy(k) => format!("'{k}-' || {column}"),
-            NewPatient::Target(id) => format!("'{id}'"),
-        }
-    }
-}
-
-/// The new value of a copied column, or `None` to copy it as is. `v` and `f` are the id
-/// offsets of file versions (= record keys) and files, `tag` a short text that makes copied
-/// paths unique.
-fn mapped(
-    table: &str,
-    column: &str,
-    v: i64,
-    f: i64,
-    patient: NewPatient,
-    tag: &str,
-) -> Option<String> {
-    Some(match (table, column) {
-        ("files", "id") => format!("id + {f}"),
-        // Short synthetic paths: the real ones are ~100 bytes, stored twice (table and
-        // unique index), and nothing reads a copy's path except the record detail.
-        ("files", "path") => format!("'{tag}/' || id"),
-        ("files", "current_version") => format!("current_version + {v}"),
-        ("file_versions", "id") => format!("id + {v}"),
-        ("file_versions", "file_id") => format!("file_id + {f}"),
-        (_, "version_id") => format!("version_id + {v}"),
-        ("records", "file_id") => format!("file_id + {f}"),
-        (_, "patient_id") => patient.expr("patient_id"),
-        ("local_patients", "local_id") => patient.expr("local_id"),
-        _ => return None,
-    })
-}
-
 fn columns(conn: &Connection, table: &str) -> Result<Vec<String>> {
     let mut st = conn
         .prepare(&format!("PRAGMA table_info({table})"))
@@ -105,14 +62,15 @@ fn copy_statement(
     table: &str,
     v: i64,
     f: i64,
-    patient: NewPatient,
+    patient: CopiedPatient,
     tag: &str,
     filter: &str,
 ) -> Result<String> {
     let cols = columns(conn, table)?;
+    let (v, f, tag) = (v.to_string(), f.to_string(), format!("'{tag}'"));
     let exprs: Vec<String> = cols
         .iter()
-        .map(|c| mapped(table, c, v, f, patient, tag).unwrap_or_else(|| c.clone()))
+        .map(|c| copied_column(table, c, &v, &f, patient, &tag).unwrap_or_else(|| c.clone()))
         .collect();
     Ok(format!(
         "INSERT INTO main.{table} ({}) SELECT {} FROM temp.bench_src_{table} WHERE {filter}",
@@ -304,8 +262,10 @@ fn scale(
     for k in 1..=options.copies {
         let tx = conn.transaction().map_err(db_err)?;
         let (v, f) = (k as i64 * v_stride, k as i64 * f_stride);
+        let copy = format!("'{k}'");
         for t in TABLES {
-            let sql = copy_statement(&tx, t, v, f, NewPatient::Copy(k), &format!("b{k}"), "1")?;
+            let patient = CopiedPatient::Copy(&copy);
+            let sql = copy_statement(&tx, t, v, f, patient, &format!("b{k}"), "1")?;
             tx.execute(&sql, []).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
@@ -314,7 +274,7 @@ fn scale(
 
     // 2. The target patient: each round under its own offsets, after the copies'.
     let tx = conn.transaction().map_err(db_err)?;
-    let patient = NewPatient::Target(target);
+    let patient = CopiedPatient::Target(target);
     for round in 0..rounds {
         let k = options.copies as i64 + 1 + round as i64;
         let (v, f) = (k * v_stride, k * f_stride);

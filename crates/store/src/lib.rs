@@ -21,7 +21,7 @@ use model::{FacilityCode, Sha256};
 use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
-pub use bench_scale::{ScaleOptions, ScaleReport, TargetSource};
+pub use bench_scale::{copied_column, CopiedPatient, ScaleOptions, ScaleReport, TargetSource};
 pub use facts::{
     add_days, add_days_to, date_of_day, day_number, AllergyFact, BackfillItem, BackfilledFacts,
     ClinicalFact, DiagnosisFact, EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter,
