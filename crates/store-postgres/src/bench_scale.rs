@@ -17,20 +17,8 @@ use store::{
 
 use crate::{db_err, schema, PgStore};
 
-/// The tables copied, in order. Every column of each is copied (read from the catalogue, so
-/// columns added by later migrations come along); the columns named in [`copied_column`] get new
-/// values.
-const TABLES: &[&str] = &[
-    "files",
-    "file_versions",
-    "records",
-    "lab_results",
-    "medications",
-    "diagnoses",
-    "allergies",
-    "encounters",
-    "local_patients",
-];
+/// The tables copied, in order (see [`store::bench_scale::COPIED_TABLES`]).
+const TABLES: &[&str] = store::bench_scale::COPIED_TABLES;
 
 /// Copies made by one statement per table (one transaction): few enough that each
 /// statement's rows form a handful of runs in every `(facility, patient)` index.

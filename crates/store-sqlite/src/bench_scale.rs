@@ -16,20 +16,8 @@ use store::{
 
 use crate::{db_err, SqliteStore};
 
-/// The tables copied, in order. Every column of each is copied (read with `PRAGMA
-/// table_info`, so columns added by later migrations come along); the columns named in
-/// [`copied_column`] get new values.
-const TABLES: &[&str] = &[
-    "files",
-    "file_versions",
-    "records",
-    "lab_results",
-    "medications",
-    "diagnoses",
-    "allergies",
-    "encounters",
-    "local_patients",
-];
+/// The tables copied, in order (see [`store::bench_scale::COPIED_TABLES`]).
+const TABLES: &[&str] = store::bench_scale::COPIED_TABLES;
 
 /// Copied per patient: the tables whose rows belong to one (facility, local patient).
 const PATIENT_TABLES: &[&str] = &[

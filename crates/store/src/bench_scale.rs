@@ -53,6 +53,22 @@ impl ScaleReport {
     }
 }
 
+/// The tables both stores copy, in order (files before the versions, records and facts that
+/// point at them). Every column of each is copied, read from the database's catalogue so that
+/// columns added by later migrations come along; the columns [`copied_column`] names get new
+/// values.
+pub const COPIED_TABLES: &[&str] = &[
+    "files",
+    "file_versions",
+    "records",
+    "lab_results",
+    "medications",
+    "diagnoses",
+    "allergies",
+    "encounters",
+    "local_patients",
+];
+
 /// The local patient ID of a copied row, as SQL over the original column.
 #[derive(Debug, Clone, Copy)]
 pub enum CopiedPatient<'a> {
