@@ -8,6 +8,7 @@ mod bench_viewer;
 mod cli_progress;
 mod migrate_cli;
 mod offsite_cli;
+mod serve_config;
 mod store_config;
 
 use std::path::{Path, PathBuf};
@@ -133,6 +134,13 @@ enum Command {
         /// nothing else. Needs a replication token in the configuration.
         #[arg(long)]
         replica: bool,
+        /// PEM certificate chain: serve HTTPS (rustls) without a reverse proxy. Also
+        /// `tls_cert` in `[server]`.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Make this replica the primary (disaster recovery). Run with the server stopped.
     Promote,
@@ -439,10 +447,14 @@ async fn run(cli: Cli) -> Result<()> {
             demo_patients,
             network_name,
             replica,
+            tls_cert,
+            tls_key,
         } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            let serve_settings = config.server.settings(tls_cert, tls_key)?;
             let store = place.open().await?;
             let mut state = server::AppState::new(store.clone(), network_name);
+            let listen_options = serve_settings.apply(&mut state);
             state.replication_token = config.token()?;
             if replica {
                 if state.replication_token.is_none() {
@@ -474,12 +486,17 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 state.sites = sites;
             }
+            let scheme = if listen_options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             println!(
-                "renkei is serving {} on http://{listen}/ (Ctrl-C to stop)",
+                "renkei is serving {} on {scheme}://{listen}/ (Ctrl-C to stop)",
                 cli.data.display()
             );
             tokio::select! {
-                r = server::serve(state, listen) => r.with_context(|| format!("serving on {listen}"))?,
+                r = server::serve_with(state, listen, listen_options) => r.with_context(|| format!("serving on {listen}"))?,
                 _ = tokio::signal::ctrl_c() => println!("stopping"),
             }
             Ok(())

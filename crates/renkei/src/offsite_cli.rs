@@ -23,6 +23,8 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     #[serde(default)]
     pub store: crate::store_config::StoreSection,
+    #[serde(default)]
+    pub server: crate::serve_config::ServerSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

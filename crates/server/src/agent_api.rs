@@ -15,7 +15,8 @@ use upload::{
 
 use serde_json::json;
 
-use crate::api::{invalid, principal, ApiError, ApiResult};
+use crate::api::{invalid, ApiError, ApiResult};
+use crate::front::Authed;
 use crate::AppState;
 
 /// JSON bodies of check requests: [`upload::MAX_CHECK`] file references fit well within this.
@@ -40,29 +41,28 @@ pub fn routes() -> Router<AppState> {
 
 async fn start_run(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<StartRun>,
 ) -> ApiResult<Json<RunStarted>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(state.network.agent_start_run(&p, &body).await?))
 }
 
 async fn check(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<CheckRequest>,
 ) -> ApiResult<Json<CheckAnswer>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(state.network.agent_check(&p, &body).await?))
 }
 
 async fn files(
     State(state): State<AppState>,
+    Authed(p): Authed,
     headers: HeaderMap,
     Path(run): Path<i64>,
     body: Body,
 ) -> Response {
-    match store_batch(&state, &headers, run, body).await {
+    match store_batch(&state, &p, &headers, run, body).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => e,
     }
@@ -78,13 +78,11 @@ fn too_large() -> Response {
 
 async fn store_batch(
     state: &AppState,
+    p: &service::Principal,
     headers: &HeaderMap,
     run: i64,
     body: Body,
 ) -> Result<BatchAnswer, Response> {
-    let p = principal(state, headers)
-        .await
-        .map_err(IntoResponse::into_response)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -108,17 +106,16 @@ async fn store_batch(
         .map_err(|_| too_large())?;
     state
         .network
-        .agent_store_batch(&p, run, bytes.to_vec())
+        .agent_store_batch(p, run, bytes.to_vec())
         .await
         .map_err(|e| ApiError::from(e).into_response())
 }
 
 async fn finish(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(run): Path<i64>,
     Json(body): Json<FinishRun>,
 ) -> ApiResult<Json<RunFinished>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(state.network.agent_finish_run(&p, run, &body).await?))
 }

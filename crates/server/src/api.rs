@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use service::{ConsentInput, NewUser, Principal, ServiceError};
 
+use crate::front::Authed;
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "renkei_session";
@@ -52,27 +53,9 @@ pub(crate) fn invalid(msg: impl Into<String>) -> ApiError {
 
 /// The bearer token or session cookie of a request.
 fn credential(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = v.strip_prefix("Bearer ") {
-            return Some(t.trim().to_owned());
-        }
-    }
-    crate::html::cookie_token(headers)
-}
-
-pub(crate) async fn principal(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
-    let token = credential(headers).ok_or_else(|| {
-        ApiError(ServiceError::Unauthenticated(
-            "ログインしてください (sign in first)".into(),
-        ))
-    })?;
-    if token.starts_with("rk_") {
-        return Ok(state.network.authenticate_api_key(&token).await?);
-    }
-    Ok(state.network.session(&token).await?)
+    crate::front::bearer(headers)
+        .map(str::to_owned)
+        .or_else(|| crate::html::cookie_token(headers))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -147,17 +130,9 @@ async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> Ap
             facility.as_ref(),
         )
         .await?;
-    // HttpOnly + SameSite=Strict: scripts in the page cannot read it and other sites cannot
-    // send it. Behind TLS the reverse proxy should add Secure.
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-        token.as_str()
-    );
+    let cookie = crate::html::session_cookie(&state, token.as_str());
     Ok((
-        [
-            (header::SET_COOKIE, cookie),
-            (header::CACHE_CONTROL, "no-store".into()),
-        ],
+        [(header::SET_COOKIE, cookie)],
         Json(json!({ "token": token.as_str(), "principal": principal_json(&p) })),
     )
         .into_response())
@@ -170,8 +145,8 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     Ok(Json(json!({ "signed_out": true })))
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    Ok(Json(principal_json(&principal(&state, &headers).await?)))
+async fn me(Authed(p): Authed) -> ApiResult<Json<Value>> {
+    Ok(Json(principal_json(&p)))
 }
 
 #[derive(Deserialize)]
@@ -181,26 +156,20 @@ struct ChooseBody {
 
 async fn choose_facility(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(auth): axum::Extension<crate::front::Authenticated>,
     Json(body): Json<ChooseBody>,
 ) -> ApiResult<Json<Value>> {
-    let token = credential(&headers).ok_or_else(|| {
-        ApiError(ServiceError::Unauthenticated(
-            "ログインしてください (sign in first)".into(),
-        ))
-    })?;
     let p = state
         .network
-        .choose_facility(&token, &facility_code(&body.facility)?)
+        .choose_facility(&auth.token, &facility_code(&body.facility)?)
         .await?;
     Ok(Json(principal_json(&p)))
 }
 
 async fn facilities(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(_): Authed,
 ) -> ApiResult<Json<Vec<Facility>>> {
-    principal(&state, &headers).await?;
     Ok(Json(state.network.facilities().await?))
 }
 
@@ -222,11 +191,10 @@ fn participating() -> String {
 
 async fn put_facility(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(code): Path<String>,
     Json(body): Json<FacilityBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let code = facility_code(&code)?;
     let kind = FacilityKind::parse(&body.kind)
         .ok_or_else(|| invalid(format!("kind {:?} is not a facility kind", body.kind)))?;
@@ -251,10 +219,9 @@ async fn put_facility(
 
 async fn api_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let key = state
         .network
         .create_api_key(&p, &facility_code(&code)?)
@@ -264,8 +231,7 @@ async fn api_key(
     ))
 }
 
-async fn users(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
+async fn users(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Json<Value>> {
     Ok(Json(json!(state.network.users(&p).await?)))
 }
 
@@ -281,10 +247,9 @@ struct UserBody {
 
 async fn add_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<UserBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let profession = Profession::parse(&body.profession).ok_or_else(|| {
         invalid(format!(
             "profession {:?} is not one of the professions",
@@ -343,10 +308,9 @@ struct EnrollBody {
 
 async fn enroll(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<EnrollBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let locals = body
         .locals
         .iter()
@@ -358,10 +322,9 @@ async fn enroll(
 
 async fn links(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(
         state.network.links(&p, &regional_id(&id)?).await?
     )))
@@ -376,10 +339,9 @@ struct LinkBody {
 
 async fn link(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<LinkBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let lp = LocalBody {
         facility: body.facility,
         local_id: body.local_id,
@@ -395,16 +357,14 @@ async fn link(
 
 async fn unlink(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path((facility, local_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let lp = LocalBody { facility, local_id }.local()?;
     Ok(Json(json!(state.network.unlink(&p, &lp).await?)))
 }
 
-async fn candidates(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
+async fn candidates(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Json<Value>> {
     Ok(Json(json!(state.network.candidates(&p).await?)))
 }
 
@@ -416,10 +376,9 @@ struct MergeBody {
 
 async fn merge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<MergeBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(
         state
             .network
@@ -430,10 +389,9 @@ async fn merge(
 
 async fn unmerge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(state.network.unmerge(&p, id).await?)))
 }
 
@@ -451,10 +409,9 @@ struct ConsentBody {
 
 async fn record_consent(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<ConsentBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let date = |field: &str, s: &str| {
         Date::parse(s).ok_or_else(|| invalid(format!("{field} {s:?} is not a date (YYYY-MM-DD)")))
     };
@@ -475,19 +432,17 @@ async fn record_consent(
 
 async fn withdraw_consent(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(state.network.withdraw_consent(&p, id).await?)))
 }
 
 async fn consents(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(
         state.network.consents(&p, &regional_id(&id)?).await?
     )))
@@ -514,11 +469,10 @@ struct RecordsResponse {
 
 async fn records(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(id): Path<String>,
     Query(q): Query<RecordsQuery>,
 ) -> ApiResult<Response> {
-    let p = principal(&state, &headers).await?;
     let purpose = Purpose::parse(&q.purpose).ok_or_else(|| {
         invalid(format!(
             "purpose {:?}: care, emergency or administration",
@@ -556,8 +510,7 @@ async fn records(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
-async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let p = principal(&state, &headers).await?;
+async fn audit_verify(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
     let report = state.network.audit_verify(&p).await?;
     let status = if report.ok() {
         StatusCode::OK
@@ -570,10 +523,9 @@ async fn audit_verify(State(state): State<AppState>, headers: HeaderMap) -> ApiR
 
 async fn who_saw(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(
         state.network.who_saw(&p, &regional_id(&id)?).await?
     )))
@@ -581,32 +533,24 @@ async fn who_saw(
 
 async fn user_activity(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Path(login): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     Ok(Json(json!(state.network.user_activity(&p, &login).await?)))
 }
 
-async fn emergency(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
+async fn emergency(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Json<Value>> {
     Ok(Json(json!(state.network.emergency_review(&p).await?)))
 }
 
-async fn auto_link(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
+async fn auto_link(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "links_made": state.network.auto_link(&p).await? }),
     ))
 }
 
-async fn settings(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
-    if !p.is_office() {
-        return Err(ApiError(ServiceError::Forbidden(
-            "事務局または管理者の権限が必要です (office or administrator only)".into(),
-        )));
-    }
+async fn settings(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Json<Value>> {
+    state.network.require_office_screen(&p, "settings").await?;
     Ok(Json(json!({
         "permission_matrix": state.network.permission_matrix().await?,
         "policy": state.network.policy_settings().await?,
@@ -623,10 +567,9 @@ struct PermissionBody {
 
 async fn set_permission(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<PermissionBody>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     let profession = Profession::parse(&body.profession)
         .ok_or_else(|| invalid(format!("{:?} is not a profession", body.profession)))?;
     let category = model::RecordCategory::parse(&body.category)
@@ -641,20 +584,18 @@ async fn set_permission(
 
 async fn set_policy(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<policy::Settings>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     state.network.set_policy_settings(&p, body.clone()).await?;
     Ok(Json(json!(body)))
 }
 
 async fn set_match(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Json(body): Json<mpi::MatchSettings>,
 ) -> ApiResult<Json<Value>> {
-    let p = principal(&state, &headers).await?;
     state.network.set_match_settings(&p, body.clone()).await?;
     Ok(Json(json!(body)))
 }

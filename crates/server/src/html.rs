@@ -1,6 +1,8 @@
-//! What every HTML screen shares: the signed-in user taken from the session cookie, errors as
-//! pages (mapped to HTTP statuses here, in one place), `no-store` on every page, the static
-//! assets (stylesheet, htmx) and the patient header with its tabs.
+//! What every HTML screen shares: the signed-in user (checked by the front door before the
+//! handler runs, see `front.rs`), errors as pages (mapped to HTTP statuses here, in one
+//! place), the session cookie, the static assets (stylesheet, script, htmx) and the patient
+//! header with its tabs. `no-store` and the security headers are set once for every answer
+//! by the front door.
 //!
 //! Screens are plain server-rendered pages that work without JavaScript; htmx only swaps
 //! parts (next timeline page, a chart) so a tablet on a home visit stays quick.
@@ -17,8 +19,10 @@ use service::{Principal, ServiceError};
 use crate::api::SESSION_COOKIE;
 use crate::AppState;
 
-/// The stylesheet and htmx, compiled into the binary: no CDN, nothing fetched at run time.
+/// The stylesheet, the page script and htmx, compiled into the binary: no CDN, nothing
+/// fetched at run time.
 pub const CSS: &str = include_str!("../static/renkei.css");
+pub const JS: &str = include_str!("../static/renkei.js");
 pub const HTMX: &str = include_str!("../static/htmx.min.js");
 
 pub async fn stylesheet() -> Response {
@@ -28,6 +32,19 @@ pub async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         CSS,
+    )
+        .into_response()
+}
+
+/// Confirmation prompts and select-on-focus: behaviour the Content-Security-Policy forbids as
+/// inline event handlers.
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        JS,
     )
         .into_response()
 }
@@ -43,16 +60,22 @@ pub async fn htmx() -> Response {
         .into_response()
 }
 
-/// A page with patient data (or anything after sign-in): never kept by the browser or a proxy.
+/// A rendered page (the front door marks it `no-store`).
 pub fn page(html: String) -> Response {
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        Html(html),
-    )
-        .into_response()
+    Html(html).into_response()
+}
+
+/// The session cookie: HttpOnly (scripts cannot read it), SameSite=Strict (other sites
+/// cannot send it), `Secure` whenever the server or its proxy speaks TLS.
+pub fn session_cookie(state: &AppState, token: &str) -> String {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}")
+}
+
+/// The cookie that removes the session cookie.
+pub fn cleared_session_cookie(state: &AppState) -> String {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
 }
 
 /// The session token from the cookie.
@@ -84,7 +107,7 @@ pub struct SignedIn {
 }
 
 pub struct ToLogin {
-    htmx: bool,
+    pub htmx: bool,
 }
 
 impl IntoResponse for ToLogin {
@@ -105,15 +128,13 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let htmx = is_htmx(&parts.headers);
-        let Some(token) = cookie_token(&parts.headers) else {
+        let Some(auth) = parts.extensions.get::<crate::front::Authenticated>() else {
             return Err(ToLogin { htmx });
         };
-        let Ok(principal) = state.network.session(&token).await else {
-            return Err(ToLogin { htmx });
-        };
+        let principal = auth.principal.clone();
         let who = match &principal {
             Principal::User { user, acting_for } => format!(
                 "{} ({}){}",
@@ -130,7 +151,7 @@ impl FromRequestParts<AppState> for SignedIn {
             is_office: principal.is_office(),
             principal,
             who,
-            token,
+            token: auth.token.clone(),
         })
     }
 }

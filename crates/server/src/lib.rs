@@ -9,7 +9,9 @@ mod agent_api;
 mod api;
 mod chart;
 mod clinical;
+pub mod front;
 mod html;
+pub mod listener;
 mod office;
 mod patient_views;
 mod replication_api;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -39,6 +41,14 @@ pub struct AppState {
     pub replica: bool,
     /// The off-site copies this primary ships to (shown with their lag to the office).
     pub sites: Arc<Vec<service::offsite::Site>>,
+    /// The server speaks TLS itself (HSTS sent, cookies `Secure`).
+    pub tls: bool,
+    /// Cookies carry `Secure`: the server or the reverse proxy in front of it speaks TLS.
+    pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see [`front::resolve_client`]).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Memory held by request bodies and request timeouts.
+    pub limits: Arc<front::RequestLimits>,
 }
 
 impl AppState {
@@ -50,6 +60,10 @@ impl AppState {
             replication_token: None,
             replica: false,
             sites: Arc::new(Vec::new()),
+            tls: false,
+            secure_cookies: false,
+            trusted_proxies: Arc::new(Vec::new()),
+            limits: Arc::new(front::RequestLimits::default()),
         }
     }
 }
@@ -76,14 +90,29 @@ impl IntoResponse for ServerError {
     }
 }
 
+/// Request bodies most routes accept (JSON and forms); bulk routes set their own.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Sign-in forms are read before anyone is known: they get only what a login needs.
+const LOGIN_BODY_LIMIT: usize = 16 * 1024;
+
 pub fn router(state: AppState) -> Router {
+    use axum::extract::DefaultBodyLimit;
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::post;
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/renkei.css", get(html::stylesheet))
+        .route("/static/renkei.js", get(html::script))
         .route("/static/htmx.min.js", get(html::htmx))
-        .route("/login", get(views::login_page).post(views::login))
-        .route("/logout", get(views::logout))
+        .route(
+            "/login",
+            get(views::login_page)
+                .post(views::login)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+        )
+        .route("/logout", post(views::logout))
         .route(
             "/facility",
             get(views::choose_facility_page).post(views::choose_facility),
@@ -116,17 +145,38 @@ pub fn router(state: AppState) -> Router {
         .merge(agent_api::routes())
         .merge(office::routes())
         .merge(replication_api::routes())
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        // The front door (front.rs), innermost first: the last layer added runs first.
+        .layer(from_fn_with_state(state.clone(), front::request_timeout))
+        .layer(from_fn_with_state(state.clone(), front::body_budget))
+        .layer(from_fn_with_state(state.clone(), front::authenticate))
+        .layer(from_fn_with_state(state.clone(), front::same_origin))
+        .layer(from_fn_with_state(
             state.clone(),
             replication_api::replica_guard,
         ))
+        .layer(axum::middleware::from_fn(front::api_error_shape))
+        .layer(from_fn_with_state(state.clone(), front::response_headers))
+        .layer(from_fn_with_state(state.clone(), front::client_address))
         .with_state(state)
 }
 
-/// Serve until the process is stopped.
+/// Serve until the process is stopped, with the default limits and no TLS.
 pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router(state)).await
+    serve_with(state, addr, listener::ListenOptions::default()).await
+}
+
+/// Serve with the given connection limits, timeouts and TLS.
+pub async fn serve_with(
+    mut state: AppState,
+    addr: SocketAddr,
+    options: listener::ListenOptions,
+) -> std::io::Result<()> {
+    if options.tls.is_some() {
+        state.tls = true;
+        state.secure_cookies = true;
+    }
+    listener::serve_addr(addr, router(state), options).await
 }
 
 struct KindRow {
@@ -176,8 +226,7 @@ async fn status_page(State(state): State<AppState>) -> Result<Response, ServerEr
         kinds,
         stored_percent,
     };
-    let html = page.render()?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
+    Ok(Html(page.render()?).into_response())
 }
 
 #[derive(Serialize)]

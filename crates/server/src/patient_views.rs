@@ -17,7 +17,8 @@ use service::{
 use ssmix2::{Condition, DataKind};
 use store::RecordCursor;
 
-use crate::api::{principal, ApiError};
+use crate::api::ApiError;
+use crate::front::Authed;
 use crate::html::{
     is_htmx, kind_label, page, render, show_date, show_time, urlencode, Chrome, HtmlError,
     PatientChrome, PurposeQuery, SignedIn, Tab,
@@ -171,10 +172,9 @@ pub async fn old_patient_redirect(_me: SignedIn, Query(q): Query<OldPatientQuery
 
 pub async fn search_json(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(p): Authed,
     Query(q): Query<SearchInput>,
 ) -> Result<Response, ApiError> {
-    let p = principal(&state, &headers).await?;
     let c = q.criteria()?;
     let r = state.network.search_patients(&p, &c).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(r)).into_response())
@@ -498,11 +498,10 @@ struct TimelineJson {
 
 pub async fn timeline_json(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path(id): Path<String>,
     Query(p): Query<TimelineParams>,
 ) -> Result<Response, ApiError> {
-    let who = principal(&state, &headers).await?;
     let id = regional(&id)?;
     let q = p.query()?;
     let t = state
@@ -660,11 +659,10 @@ pub async fn record_page(
 
 pub async fn record_json(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path(p): Path<RecordPath>,
     Query(pq): Query<PurposeQuery>,
 ) -> Result<Response, ApiError> {
-    let who = principal(&state, &headers).await?;
     let (_, d) = detail(&state, &who, &p, &pq).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(d)).into_response())
 }

@@ -3,13 +3,16 @@
 //! replication token is accepted (never a user session or a facility key): these calls move
 //! whole networks' data and are made by machines.
 //!
+//! The token is checked by the front door (`front.rs`) before any body is read; a handler
+//! here only runs for a caller that presented it.
+//!
 //! On a replica every other page and API answers 503 ([`replica_guard`]): serving the viewer
 //! would mean writing audit entries of the replica's own, which would fork the primary's
 //! chain it is copying.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,8 +23,6 @@ use replication::remote::{
 use replication::wire::MAX_SHIPMENT_BYTES;
 use serde::Deserialize;
 use serde_json::json;
-use service::ServiceError;
-use sha2::Digest;
 use store::{BlobReport, StoredFile};
 
 use crate::api::{invalid, ApiError, ApiResult};
@@ -43,48 +44,16 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The caller must present this server's replication token.
-fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let Some(expected) = state.replication_token.as_deref() else {
-        return Err(ApiError::from(ServiceError::Forbidden(
-            "replication is not enabled on this server (no replication token configured)".into(),
-        )));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    // Compare digests: equal length, no early exit on the first differing byte.
-    let a = sha2::Sha256::digest(given.as_bytes());
-    let b = sha2::Sha256::digest(expected.as_bytes());
-    if a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        != 0
-        || given.is_empty()
-    {
-        return Err(ApiError::from(ServiceError::Unauthenticated(
-            "wrong or missing replication token".into(),
-        )));
-    }
-    Ok(())
-}
-
 async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<ReplicaStatus>> {
-    authorize(&state, &headers)?;
     Ok(Json(state.network.replica_status().await?))
 }
 
 async fn shipment(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Applied>> {
-    authorize(&state, &headers)?;
     let (feed, contents) = replication::wire::decode(&body).map_err(|e| invalid(e.to_string()))?;
     Ok(Json(state.network.apply_shipment(feed, contents).await?))
 }
@@ -97,10 +66,8 @@ struct TreeQuery {
 
 async fn tree(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<TreeQuery>,
 ) -> ApiResult<Json<Vec<StoredFile>>> {
-    authorize(&state, &headers)?;
     let code =
         model::FacilityCode::parse(&q.facility).map_err(|e| invalid(format!("facility: {e}")))?;
     let as_of = q
@@ -119,11 +86,9 @@ async fn tree(
 
 async fn contents(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Json(req): Json<ContentsRequest>,
 ) -> Response {
     let run = async {
-        authorize(&state, &headers)?;
         let shas = req
             .sha256
             .iter()
@@ -152,17 +117,14 @@ async fn contents(
     }
 }
 
-async fn verify(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<BlobReport>> {
-    authorize(&state, &headers)?;
+async fn verify(State(state): State<AppState>) -> ApiResult<Json<BlobReport>> {
     Ok(Json(state.network.verify_local().await?))
 }
 
 async fn repair(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
-    authorize(&state, &headers)?;
     let contents = decode_contents(&body).map_err(invalid)?;
     let n = state.network.repack(contents.into_iter().collect()).await?;
     Ok(Json(json!({ "repaired": n })))

@@ -9,8 +9,10 @@ use model::FacilityCode;
 use serde::Deserialize;
 use service::Principal;
 
-use crate::api::SESSION_COOKIE;
-use crate::html::{cookie_token, page, render, Chrome, HtmlError, SignedIn};
+use crate::html::{
+    cleared_session_cookie, cookie_token, page, render, session_cookie, Chrome, HtmlError,
+    SignedIn,
+};
 use crate::{AppState, ServerError};
 use service::ServiceError;
 
@@ -69,10 +71,7 @@ pub async fn login(
         .await
     {
         Ok((token, principal)) => {
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-                token.as_str()
-            );
+            let cookie = session_cookie(&state, token.as_str());
             // Someone who works at several facilities says which one they act for now: the
             // gate decides with that facility, and the audit log records it.
             let next = match &principal {
@@ -104,7 +103,8 @@ pub async fn logout(
     if let Some(token) = cookie_token(&headers) {
         let _ = state.network.logout(&token).await;
     }
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = cleared_session_cookie(&state);
+    // 303: the browser follows a POST's answer with a GET of the sign-in page.
     Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
 }
 
@@ -129,11 +129,17 @@ pub async fn choose_facility_page(
 ) -> Result<Response, HtmlError> {
     let chrome = Chrome::new(&state, &me);
     let Principal::User { user, acting_for } = &me.principal else {
-        return Err(HtmlError::new(
-            &state,
-            Some(chrome),
-            ServiceError::Forbidden("only users choose a facility".into()),
-        ));
+        let refusal = state
+            .network
+            .refuse(
+                &me.principal,
+                audit::Action::Login,
+                "facility choice",
+                "not_a_user",
+                "施設の選択は利用者だけです (only users choose a facility)",
+            )
+            .await;
+        return Err(HtmlError::new(&state, Some(chrome), refusal));
     };
     let all = match state.network.facilities().await {
         Ok(all) => all,

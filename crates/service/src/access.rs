@@ -209,14 +209,26 @@ impl Network {
         break_glass_reason: Option<&str>,
     ) -> Result<Gate> {
         let Principal::User { user, acting_for } = actor else {
-            return Err(ServiceError::Forbidden(
-                "facility systems do not read other facilities' records".into(),
-            ));
+            return Err(self
+                .refuse(
+                    actor,
+                    audit::Action::View,
+                    id.as_str(),
+                    "facility_system",
+                    "施設システムのAPIキーでは患者の記録を閲覧できません (facility systems do not read patients' records)",
+                )
+                .await);
         };
         let Some(acting_for) = acting_for else {
-            return Err(ServiceError::Invalid(
-                "操作する施設を選んでください (choose the facility you act for first)".into(),
-            ));
+            let reason = "操作する施設を選んでください (choose the facility you act for first)";
+            let mut e = self.event(actor, audit::Action::View);
+            e.target = id.to_string();
+            e.outcome = audit::Outcome::Refused {
+                code: "no_acting_facility".into(),
+                reason: reason.into(),
+            };
+            self.audit(e).await?;
+            return Err(ServiceError::Invalid(reason.into()));
         };
         if !self.store.regional_id_exists(id).await? {
             // Not even a hint whether the ID exists beyond this: audited like any refusal.

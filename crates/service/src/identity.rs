@@ -298,16 +298,26 @@ impl Network {
     /// Switch the facility a signed-in user acts for.
     pub async fn choose_facility(&self, token: &str, code: &FacilityCode) -> Result<Principal> {
         let principal = self.session(token).await?;
-        let Principal::User { user, .. } = principal else {
-            return Err(ServiceError::Forbidden(
-                "only users choose a facility".into(),
-            ));
+        let user = match &principal {
+            Principal::User { user, .. } if user.facilities.contains(code) => user.clone(),
+            Principal::User { .. } => {
+                let reason = format!("{code} の所属ではありません (you do not work for facility {code})");
+                return Err(self
+                    .refuse(&principal, audit::Action::Login, &code.to_string(), "not_at_facility", &reason)
+                    .await);
+            }
+            Principal::FacilitySystem { .. } => {
+                return Err(self
+                    .refuse(
+                        &principal,
+                        audit::Action::Login,
+                        &code.to_string(),
+                        "not_a_user",
+                        "施設の選択は利用者だけです (only users choose a facility)",
+                    )
+                    .await);
+            }
         };
-        if !user.facilities.contains(code) {
-            return Err(ServiceError::Forbidden(format!(
-                "{code} の所属ではありません (you do not work for facility {code})"
-            )));
-        }
         let facility = self.store.facility_details(code).await?;
         self.store
             .touch_session(&auth::token_hash(token), self.now(), Some(code))

@@ -10,6 +10,7 @@ mod identity;
 pub mod migrate;
 mod office;
 pub mod offsite;
+mod refusal;
 mod search;
 mod settings;
 mod timeline;
@@ -23,6 +24,7 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess};
 pub use identity::{AuthMethod, NewUser};
+pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
 pub use search::{
     age_on, HitFacility, PatientHit, SearchCriteria, SearchInput, SearchResult, SEARCH_LIMIT,
@@ -151,6 +153,8 @@ pub struct Network {
     pub(crate) agent_runs: upload::SharedAgentRuns,
     /// A replica applies one shipment at a time.
     pub(crate) apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Flood limit of unauthenticated refusals in the audit log (see `refusal.rs`).
+    pub(crate) refusals: Arc<refusal::RefusalLimiter>,
 }
 
 impl Network {
@@ -164,6 +168,7 @@ impl Network {
             hash_params: None,
             agent_runs: Default::default(),
             apply_lock: Default::default(),
+            refusals: Default::default(),
         }
     }
 

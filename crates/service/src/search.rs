@@ -252,9 +252,15 @@ impl Network {
         criteria: &SearchCriteria,
     ) -> Result<SearchResult> {
         let Principal::User { user, acting_for } = actor else {
-            return Err(ServiceError::Forbidden(
-                "facility systems do not search patients".into(),
-            ));
+            return Err(self
+                .refuse(
+                    actor,
+                    audit::Action::Search,
+                    "patient search",
+                    "facility_system",
+                    "施設システムのAPIキーでは患者を検索できません (facility systems do not search patients)",
+                )
+                .await);
         };
         let office = actor.is_office();
         let acting_for = match (acting_for, office) {

@@ -453,22 +453,6 @@ pub fn match_settings(form: &FormData) -> Result<mpi::MatchSettings, ServiceErro
     })
 }
 
-/// Is an `Origin` header one of this server's own addresses? `hosts` are the `Host` (and
-/// `X-Forwarded-Host`, set by a reverse proxy) the request came to. An opaque origin (`null`,
-/// sent from sandboxed frames and some redirects) is not ours.
-pub fn origin_is_own(origin: &str, hosts: &[&str]) -> bool {
-    let Some((scheme, authority)) = origin.trim().split_once("://") else {
-        return false;
-    };
-    if !matches!(scheme, "http" | "https") {
-        return false;
-    }
-    let authority = authority.trim_end_matches('/');
-    hosts
-        .iter()
-        .any(|h| !h.is_empty() && h.trim().eq_ignore_ascii_case(authority))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,19 +642,5 @@ mod tests {
                 .to_string()
                 .contains("candidate_min")
         );
-    }
-
-    #[test]
-    fn only_our_own_origin_may_post() {
-        assert!(origin_is_own("http://127.0.0.1:8080", &["127.0.0.1:8080"]));
-        assert!(origin_is_own(
-            "https://renkei.example.jp",
-            &["internal:80", "renkei.example.jp"]
-        ));
-        assert!(!origin_is_own("http://evil.example", &["127.0.0.1:8080"]));
-        assert!(!origin_is_own("null", &["127.0.0.1:8080"]));
-        assert!(!origin_is_own("http://127.0.0.1:8081", &["127.0.0.1:8080"]));
-        assert!(!origin_is_own("ftp://127.0.0.1:8080", &["127.0.0.1:8080"]));
-        assert!(!origin_is_own("http://", &[""]));
     }
 }

@@ -9,8 +9,8 @@
 //! service layer checks permissions and writes the audit log; these handlers only translate.
 //!
 //! Cross-site requests: the session cookie is `SameSite=Strict`, and in addition every POST
-//! here whose `Origin` (or `Sec-Fetch-Site`) says it came from another site is refused
-//! ([`same_origin`]).
+//! whose `Origin` (or `Sec-Fetch-Site`) says it came from another site is refused by the
+//! front door (`front::same_origin`), for these screens and every other route.
 
 mod audit_pages;
 mod candidates;
@@ -21,9 +21,8 @@ mod settings;
 mod users;
 
 use askama::Template;
-use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -32,7 +31,7 @@ use service::ServiceError;
 
 use crate::html::{page, render, Chrome, HtmlError, SignedIn};
 use crate::AppState;
-use form::{origin_is_own, FormData};
+use form::FormData;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -80,42 +79,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/office/settings/policy", post(settings::policy))
         .route("/office/settings/match", post(settings::match_settings))
-        .route_layer(middleware::from_fn(same_origin))
-}
-
-/// Refuse a state-changing request sent from another site. The session cookie is
-/// `SameSite=Strict` already; this is the second lock for browsers or proxies that get that
-/// wrong. A request without `Origin` (old browsers, scripts) is left to the cookie rule.
-pub async fn same_origin(req: Request, next: Next) -> Response {
-    if req.method() == Method::GET || req.method() == Method::HEAD {
-        return next.run(req).await;
-    }
-    let headers = req.headers();
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    let hosts = [text("host"), text("x-forwarded-host")];
-    let origin_bad = headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| !o.to_str().is_ok_and(|o| origin_is_own(o, &hosts)));
-    let fetch_bad = text("sec-fetch-site") == "cross-site";
-    if origin_bad || fetch_bad {
-        // No session lookup here, so no network name either: a forged post is not a
-        // normal user's path and gets the plain refusal page.
-        return HtmlError {
-            error: ServiceError::Forbidden(
-                "他のサイトからの送信は受け付けません (a form sent from another site is refused)"
-                    .into(),
-            ),
-            chrome: None,
-            network_name: "renkei".into(),
-        }
-        .into_response();
-    }
-    next.run(req).await
 }
 
 /// What every office page shows above its content: the office's own tabs and the message of

@@ -46,13 +46,17 @@ struct SettingsPage {
 async fn admin(state: &AppState, me: &SignedIn, q: &FormData) -> Result<(Chrome, Head), HtmlError> {
     let (chrome, head) = office(state, me, "settings", q).await?;
     if !head.is_admin {
-        return Err(err(
-            state,
-            &chrome,
-            ServiceError::Forbidden(
-                "管理者の権限が必要です (only an administrator changes network settings)".into(),
-            ),
-        ));
+        let refusal = state
+            .network
+            .refuse(
+                &me.principal,
+                audit::Action::AuditRead,
+                "settings screen",
+                "not_admin",
+                "管理者の権限が必要です (only an administrator changes network settings)",
+            )
+            .await;
+        return Err(err(state, &chrome, refusal));
     }
     Ok((chrome, head))
 }
