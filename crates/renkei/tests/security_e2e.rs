@@ -103,7 +103,7 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
     );
     let server = &demo.server;
     let host = format!("127.0.0.1:{}", server.port);
-    let office = api_login(server, "office", DEMO_PASSWORD, demo.secret("office"), 0);
+    let office = api_login(server, "office", DEMO_PASSWORD, demo.secret("office"), 1);
     let doctor = api_login(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 0);
 
     // --- Bodies are never read before the credential is checked (finding 3) ---------------
@@ -152,7 +152,7 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
         ),
         (
             "JSON of the wrong shape",
-            format!("POST /api/v1/users HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Bearer {office}\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{{\"login\": 7}}"),
+            format!("POST /api/v1/users HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Bearer {office}\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{{\"login\": 7}}"),
         ),
         (
             "wrong content type",
@@ -199,7 +199,11 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
         assert!(r.no_store(), "{path} lacks no-store: {}", r.head);
     }
     let cookie = html_login(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 1);
-    for path in ["/login".to_owned(), "/search".to_owned(), format!("/patients/{rid}")] {
+    for path in [
+        "/login".to_owned(),
+        "/search".to_owned(),
+        format!("/patients/{rid}"),
+    ] {
         let r = http(server, "GET", &path, Some(&cookie), None, "");
         assert_eq!(r.status, 200, "{path}");
         assert!(r.no_store(), "{path}: {}", r.head);
@@ -208,22 +212,40 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
         assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
-        assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
         assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
         // The pages themselves obey the policy: no inline script, handler or style.
-        for forbidden in ["<script>", " onsubmit=", " onclick=", " onfocus=", " style=", "<style"] {
+        for forbidden in [
+            "<script>",
+            " onsubmit=",
+            " onclick=",
+            " onfocus=",
+            " style=",
+            "<style",
+        ] {
             assert!(!r.body.contains(forbidden), "{path} has {forbidden}");
         }
     }
     let css = http(server, "GET", "/static/renkei.css", None, None, "");
     assert_eq!(css.status, 200);
     assert!(!css.no_store(), "static assets may be cached");
-    assert_eq!(css.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        css.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     let js = http(server, "GET", "/static/renkei.js", None, None, "");
     assert_eq!(js.status, 200);
     assert!(js.body.contains("data-confirm") || js.body.contains("dataset.confirm"));
     // Without TLS the cookie cannot be Secure (the browser would drop it on http://).
-    let r = post_login(server, "nurse", DEMO_PASSWORD, &totp(demo.secret("nurse"), 0));
+    let r = post_login(
+        server,
+        "nurse",
+        DEMO_PASSWORD,
+        &totp(demo.secret("nurse"), 0),
+    );
     let set_cookie = r.header("set-cookie").unwrap_or_default();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
     assert!(!set_cookie.contains("Secure"), "{set_cookie}");
@@ -231,7 +253,14 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
     // --- State changes are POSTs from our own pages only (finding 13) ---------------------
     let evil = "Origin: http://evil.example\r\n";
     let own = format!("Origin: http://{host}\r\n");
-    let r = http(server, "POST", "/facility", Some(&cookie), Some("facility=0410000001"), evil);
+    let r = http(
+        server,
+        "POST",
+        "/facility",
+        Some(&cookie),
+        Some("facility=0410000001"),
+        evil,
+    );
     assert_eq!(r.status, 403, "cross-site facility switch: {}", r.body);
     let r = http(server, "POST", "/logout", Some(&cookie), Some(""), evil);
     assert_eq!(r.status, 403, "cross-site sign-out");
@@ -247,7 +276,10 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
     let r = http(server, "GET", "/logout", Some(&cookie), None, "");
     assert_eq!(r.status, 405, "sign-out is not a GET");
     // Still signed in after all that.
-    assert_eq!(http(server, "GET", "/search", Some(&cookie), None, "").status, 200);
+    assert_eq!(
+        http(server, "GET", "/search", Some(&cookie), None, "").status,
+        200
+    );
     let r = http(server, "POST", "/logout", Some(&cookie), Some(""), &own);
     assert_eq!(r.status, 303);
     let r = http(server, "GET", "/search", Some(&cookie), None, "");
@@ -258,7 +290,7 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
     // A facility system's key asking for patients' records or a search.
     let facilities = call(server, "GET", "/api/v1/facilities", Some(&office), None).1;
     let code = facilities[0]["code"].as_str().expect("code").to_owned();
-    let admin = api_login(server, "admin", DEMO_PASSWORD, demo.secret("admin"), 0);
+    let admin = api_login(server, "admin", DEMO_PASSWORD, demo.secret("admin"), 1);
     let key = api_key(server, &admin, &code);
     let (status, v) = call(
         server,
@@ -268,7 +300,13 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
         None,
     );
     assert_eq!(status, 403, "{v}");
-    let (status, v) = call(server, "GET", "/api/v1/search?q=a", Some(&key), None);
+    let (status, v) = call(
+        server,
+        "GET",
+        "/api/v1/search?name=%E5%B1%B1%E7%94%B0",
+        Some(&key),
+        None,
+    );
     assert_eq!(status, 403, "{v}");
     let codes = refused_codes(&audit_of(server, &office, &format!("api:{code}")));
     assert!(
@@ -295,7 +333,13 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
         let (status, v) = call(server, "GET", "/api/v1/me", Some("not-a-session"), None);
         assert_eq!(status, 401, "{v}");
     }
-    let (status, _) = call(server, "GET", "/api/v1/me", Some("rk_0000000000_bogus"), None);
+    let (status, _) = call(
+        server,
+        "GET",
+        "/api/v1/me",
+        Some("rk_0000000000_bogus"),
+        None,
+    );
     assert_eq!(status, 401);
     let (status, _) = call(server, "GET", "/api/v1/me", None, None);
     assert_eq!(status, 401);
@@ -311,7 +355,10 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
         "cross_site_request",
         "invalid_replication_token",
     ] {
-        assert!(unauth.contains(&expected.to_owned()), "{expected}: {unauth:?}");
+        assert!(
+            unauth.contains(&expected.to_owned()),
+            "{expected}: {unauth:?}"
+        );
     }
 }
 
@@ -336,11 +383,18 @@ fn connections_that_send_nothing_are_closed_and_capped() {
     };
     // Half-open: connected, never a byte.
     let silent = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    assert!(closed_within(silent, Duration::from_secs(5)), "a silent connection stays open");
+    assert!(
+        closed_within(silent, Duration::from_secs(5)),
+        "a silent connection stays open"
+    );
     // Half a request head, never finished.
     let mut slow = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").expect("part");
-    assert!(closed_within(slow, Duration::from_secs(5)), "an unfinished head stays open");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .expect("part");
+    assert!(
+        closed_within(slow, Duration::from_secs(5)),
+        "an unfinished head stays open"
+    );
     // A keep-alive connection after its request, idle.
     let mut idle = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -348,7 +402,10 @@ fn connections_that_send_nothing_are_closed_and_capped() {
     let mut buf = [0u8; 512];
     let n = idle.read(&mut buf).expect("answer");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    assert!(closed_within(idle, Duration::from_secs(5)), "an idle keep-alive stays open");
+    assert!(
+        closed_within(idle, Duration::from_secs(5)),
+        "an idle keep-alive stays open"
+    );
 
     // Four silent connections fill the cap: the fifth client waits until the timeout frees
     // a slot, then is served.
@@ -436,7 +493,10 @@ fn https_without_a_proxy_with_secure_cookies() {
     for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
         let line = line.expect("line");
         if line.trim_start().starts_with("office ") {
-            office_secret = line.split("TOTP secret ").nth(1).map(|s| s.trim().to_owned());
+            office_secret = line
+                .split("TOTP secret ")
+                .nth(1)
+                .map(|s| s.trim().to_owned());
         }
         if line.starts_with("renkei is serving") {
             serving = line;
@@ -448,24 +508,34 @@ fn https_without_a_proxy_with_secure_cookies() {
     let started = Instant::now();
     loop {
         let text = std::panic::catch_unwind(|| {
-            https(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            https(
+                port,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
         });
         if text.is_ok_and(|t| t.starts_with("HTTP/1.1 200")) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no HTTPS answer");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no HTTPS answer"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let page = https(port, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let page = https(
+        port,
+        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(
-        page.to_ascii_lowercase().contains("strict-transport-security: max-age="),
+        page.to_ascii_lowercase()
+            .contains("strict-transport-security: max-age="),
         "{page}"
     );
     let form = format!(
         "login=office&password={}&totp={}&facility=",
         enc(DEMO_PASSWORD),
-        totp(&office_secret, 0)
+        totp(&office_secret, 1)
     );
     let signed_in = https(
         port,

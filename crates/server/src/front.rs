@@ -149,7 +149,11 @@ pub fn resolve_client(
     )
 }
 
-pub async fn client_address(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn client_address(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -294,8 +298,15 @@ pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     }
     let target = format!("{} {}", req.method(), req.uri().path());
-    audit_refusal(&state, CredentialRefusal::CrossSite, client_of(&req), &target).await;
-    let reason = "他のサイトからの送信は受け付けません (a request sent from another site is refused)";
+    audit_refusal(
+        &state,
+        CredentialRefusal::CrossSite,
+        client_of(&req),
+        &target,
+    )
+    .await;
+    let reason =
+        "他のサイトからの送信は受け付けません (a request sent from another site is refused)";
     if is_api(req.uri().path()) {
         return ApiError::from(ServiceError::Forbidden(reason.into())).into_response();
     }
@@ -349,7 +360,10 @@ pub fn replication_token_matches(expected: Option<&str>, given: Option<&str>) ->
     };
     let a = sha2::Sha256::digest(given.as_bytes());
     let b = sha2::Sha256::digest(expected.as_bytes());
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn unauthenticated(api: bool, htmx: bool, message: &str) -> Response {
@@ -375,10 +389,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 ))
                 .into_response();
             }
-            if !replication_token_matches(
-                state.replication_token.as_deref(),
-                bearer(req.headers()),
-            ) {
+            if !replication_token_matches(state.replication_token.as_deref(), bearer(req.headers()))
+            {
                 audit_refusal(
                     &state,
                     CredentialRefusal::InvalidReplicationToken,
@@ -516,7 +528,8 @@ fn too_large(api: bool) -> Response {
 }
 
 fn busy(api: bool) -> Response {
-    let msg = "サーバーが混み合っています。しばらくして再送してください (server busy: retry shortly)";
+    let msg =
+        "サーバーが混み合っています。しばらくして再送してください (server busy: retry shortly)";
     let mut res = if api {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -606,7 +619,10 @@ mod tests {
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(is_cross_site(&Method::PUT, &h));
         h.insert("sec-fetch-site", HeaderValue::from_static("same-site"));
-        assert!(is_cross_site(&Method::POST, &h), "a sibling subdomain is not us");
+        assert!(
+            is_cross_site(&Method::POST, &h),
+            "a sibling subdomain is not us"
+        );
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         assert!(!is_cross_site(&Method::POST, &h));
     }
@@ -629,7 +645,10 @@ mod tests {
             resolve_client(Some(proxy), &h, &[proxy]),
             Some([198, 51, 100, 7].into())
         );
-        assert_eq!(resolve_client(Some(proxy), &HeaderMap::new(), &[proxy]), Some(proxy));
+        assert_eq!(
+            resolve_client(Some(proxy), &HeaderMap::new(), &[proxy]),
+            Some(proxy)
+        );
         assert_eq!(resolve_client(None, &h, &[proxy]), None);
     }
 

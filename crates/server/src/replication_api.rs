@@ -44,16 +44,11 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn status(
-    State(state): State<AppState>,
-) -> ApiResult<Json<ReplicaStatus>> {
+async fn status(State(state): State<AppState>) -> ApiResult<Json<ReplicaStatus>> {
     Ok(Json(state.network.replica_status().await?))
 }
 
-async fn shipment(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> ApiResult<Json<Applied>> {
+async fn shipment(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Applied>> {
     let (feed, contents) = replication::wire::decode(&body).map_err(|e| invalid(e.to_string()))?;
     Ok(Json(state.network.apply_shipment(feed, contents).await?))
 }
@@ -84,10 +79,7 @@ async fn tree(
     ))
 }
 
-async fn contents(
-    State(state): State<AppState>,
-    Json(req): Json<ContentsRequest>,
-) -> Response {
+async fn contents(State(state): State<AppState>, Json(req): Json<ContentsRequest>) -> Response {
     let run = async {
         let shas = req
             .sha256
@@ -121,10 +113,7 @@ async fn verify(State(state): State<AppState>) -> ApiResult<Json<BlobReport>> {
     Ok(Json(state.network.verify_local().await?))
 }
 
-async fn repair(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+async fn repair(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
     let contents = decode_contents(&body).map_err(invalid)?;
     let n = state.network.repack(contents.into_iter().collect()).await?;
     Ok(Json(json!({ "repaired": n })))

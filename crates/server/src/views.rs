@@ -10,8 +10,7 @@ use serde::Deserialize;
 use service::Principal;
 
 use crate::html::{
-    cleared_session_cookie, cookie_token, page, render, session_cookie, Chrome, HtmlError,
-    SignedIn,
+    cleared_session_cookie, cookie_token, page, render, session_cookie, Chrome, HtmlError, SignedIn,
 };
 use crate::{AppState, ServerError};
 use service::ServiceError;

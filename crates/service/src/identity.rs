@@ -301,9 +301,16 @@ impl Network {
         let user = match &principal {
             Principal::User { user, .. } if user.facilities.contains(code) => user.clone(),
             Principal::User { .. } => {
-                let reason = format!("{code} の所属ではありません (you do not work for facility {code})");
+                let reason =
+                    format!("{code} の所属ではありません (you do not work for facility {code})");
                 return Err(self
-                    .refuse(&principal, audit::Action::Login, &code.to_string(), "not_at_facility", &reason)
+                    .refuse(
+                        &principal,
+                        audit::Action::Login,
+                        &code.to_string(),
+                        "not_at_facility",
+                        &reason,
+                    )
                     .await);
             }
             Principal::FacilitySystem { .. } => {

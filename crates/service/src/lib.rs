@@ -24,8 +24,8 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess};
 pub use identity::{AuthMethod, NewUser};
-pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
+pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use search::{
     age_on, HitFacility, PatientHit, SearchCriteria, SearchInput, SearchResult, SEARCH_LIMIT,
     SEARCH_LIMIT_MAX,

@@ -189,13 +189,20 @@ mod tests {
         }
         // Another reason or another address is its own window.
         assert_eq!(l.admit(a, "invalid_api_key", t0), Some(0));
-        assert_eq!(l.admit(Some([10, 0, 0, 8].into()), "invalid_session", t0), Some(0));
+        assert_eq!(
+            l.admit(Some([10, 0, 0, 8].into()), "invalid_session", t0),
+            Some(0)
+        );
         assert_eq!(
             l.admit(a, "invalid_session", t0.plus_seconds(FLOOD_WINDOW_SECONDS)),
             Some(50)
         );
         assert_eq!(
-            l.admit(a, "invalid_session", t0.plus_seconds(FLOOD_WINDOW_SECONDS + 1)),
+            l.admit(
+                a,
+                "invalid_session",
+                t0.plus_seconds(FLOOD_WINDOW_SECONDS + 1)
+            ),
             None
         );
     }
