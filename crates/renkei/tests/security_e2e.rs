@@ -216,7 +216,8 @@ fn the_front_door_authenticates_first_and_audits_every_refusal() {
             r.header("x-content-type-options").as_deref(),
             Some("nosniff")
         );
-        assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
+        assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
+        assert!(!r.body.contains("javascript:"), "{path}: javascript: URL");
         // The pages themselves obey the policy: no inline script, handler or style.
         for forbidden in [
             "<script>",

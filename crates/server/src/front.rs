@@ -185,8 +185,10 @@ pub async fn response_headers(State(state): State<AppState>, req: Request, next:
     set(h, "content-security-policy", CONTENT_SECURITY_POLICY);
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
-    // URLs carry regional IDs and search terms: never send them to another site.
-    set(h, "referrer-policy", "no-referrer");
+    // URLs carry regional IDs and search terms: never send them to another site. (Not
+    // `no-referrer`: under it browsers send `Origin: null` with our own forms, and the
+    // cross-site check could no longer tell our forms from forged ones.)
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(h, "cross-origin-resource-policy", "same-origin");
     set(

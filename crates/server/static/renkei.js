@@ -16,3 +16,11 @@ document.addEventListener("focusin", function (event) {
     input.select();
   }
 });
+// The error page's "back" link: the previous page when there is one, else its own href.
+document.addEventListener("click", function (event) {
+  var link = event.target instanceof Element ? event.target.closest("a[data-history-back]") : null;
+  if (link && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});
