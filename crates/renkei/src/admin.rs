@@ -509,8 +509,13 @@ pub async fn patient(
             let purpose = Purpose::parse(&purpose).with_context(|| {
                 format!("--purpose {purpose:?}: use care, emergency or administration")
             })?;
+            // On the command line, `--reason` with the emergency purpose is the declaration
+            // itself (one explicit command, audited); without it an open window is used.
+            if let (Purpose::Emergency, Some(reason)) = (purpose, reason.as_deref()) {
+                net.start_break_glass(&actor, &regional_id, reason).await?;
+            }
             let access = net
-                .patient_records(&actor, &regional_id, purpose, reason.as_deref())
+                .patient_records(&actor, &regional_id, purpose, None)
                 .await?;
             if let Some(bg) = &access.break_glass {
                 println!(
@@ -530,15 +535,9 @@ pub async fn patient(
             for ((src, cat), n) in &shown {
                 println!("ALLOWED  {src}  {cat}: {n} records");
             }
+            // Why, and nothing about where the patient is treated (the audit log has that).
             for r in &access.refused {
-                println!(
-                    "REFUSED  {}/{}  {}: {} records — {}",
-                    r.source,
-                    r.local_id,
-                    r.category.label_ja(),
-                    r.records,
-                    r.reason
-                );
+                println!("REFUSED  {} — {}", r.code, r.reason);
             }
             if access.allowed.is_empty() && access.refused.is_empty() {
                 println!("no linked records");

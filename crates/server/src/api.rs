@@ -89,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/patients/{id}/links", get(links))
         .route("/api/v1/patients/{id}/consents", get(consents))
         .route("/api/v1/patients/{id}/records", get(records))
+        .route("/api/v1/patients/{id}/emergency", post(start_emergency))
         .route("/api/v1/links", post(link))
         .route("/api/v1/links/{facility}/{local_id}", delete(unlink))
         .route("/api/v1/match-candidates", get(candidates))
@@ -494,9 +495,33 @@ async fn consents(
 }
 
 #[derive(Deserialize)]
+struct EmergencyBody {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Start break-the-glass for this patient (see `Network::start_break_glass`): the window
+/// that `?purpose=emergency` reads then use.
+async fn start_emergency(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<EmergencyBody>,
+) -> ApiResult<Json<Value>> {
+    let p = principal(&state, &headers).await?;
+    Ok(Json(json!(
+        state
+            .network
+            .start_break_glass(&p, &regional_id(&id)?, &body.reason)
+            .await?
+    )))
+}
+
+#[derive(Deserialize)]
 struct RecordsQuery {
     #[serde(default = "care")]
     purpose: String,
+    /// Accepted and ignored: the emergency window is started by `POST …/emergency`.
     reason: Option<String>,
 }
 

@@ -344,7 +344,6 @@ struct TimelinePage {
     to: String,
     all: bool,
     purpose: String,
-    reason: String,
     continued: bool,
 }
 
@@ -482,7 +481,6 @@ pub async fn timeline_page(
         to: q.to.as_deref().map(show_date).unwrap_or_default(),
         all: q.include_superseded,
         purpose: p.purpose.purpose.clone(),
-        reason: p.purpose.reason.clone(),
         continued: q.before.is_some(),
     };
     Ok(page(render(&pg).map_err(err)?))

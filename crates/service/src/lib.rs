@@ -21,7 +21,7 @@ use std::sync::Arc;
 use model::{Facility, FacilityCode, PermissionMatrix, Profession, UnixTime, User};
 use store::{Store, StoreError};
 
-pub use access::{AccessItem, AccessRefusal, PatientAccess};
+pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
 pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
 pub use search::{
