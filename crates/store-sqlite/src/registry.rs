@@ -15,6 +15,52 @@ use crate::{db_err, SqliteStore};
 /// The 3-digit network number in issued regional IDs (configurable later; 000 = unset).
 const NETWORK_PREFIX: u16 = 0;
 
+/// Draws of a new regional ID before giving up: a collision needs two equal 12-digit random
+/// numbers, so a second draw already is rare.
+const ENROLL_ATTEMPTS: usize = 16;
+
+impl SqliteStore {
+    /// Issue a regional ID, trying the candidates `next` gives in turn until one is not
+    /// taken (the UNIQUE constraint decides). `enroll` draws them at random; tests pass their
+    /// own to see a collision retried.
+    pub async fn enroll_trying(
+        &self,
+        by: &str,
+        at: UnixTime,
+        mut next: impl FnMut() -> Result<RegionalId> + Send + 'static,
+    ) -> Result<RegionalId> {
+        let by = by.to_owned();
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                let seq: i64 = tx
+                    .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(db_err)?;
+                for _ in 0..ENROLL_ATTEMPTS {
+                    let id = next()?;
+                    let written = tx
+                        .execute(
+                            "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT DO NOTHING",
+                            params![seq, id.as_str(), at.0, by],
+                        )
+                        .map_err(db_err)?;
+                    if written == 1 {
+                        tx.commit().map_err(db_err)?;
+                        return Ok(id);
+                    }
+                }
+                Err(StoreError::Database(format!(
+                    "could not issue a regional ID: {ENROLL_ATTEMPTS} draws in a row were taken"
+                )))
+            })
+        })
+        .await
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("serialising: {e}")))
 }
@@ -419,23 +465,8 @@ impl Registry for SqliteStore {
     }
 
     async fn enroll(&self, by: &str, at: UnixTime) -> Result<RegionalId> {
-        let by = by.to_owned();
-        self.blocking(move |inner| {
-            inner.write(|conn| {
-                let tx = conn.transaction().map_err(db_err)?;
-                let next: i64 =
-                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids", [], |r| r.get(0)).map_err(db_err)?;
-                let id = RegionalId::issue(NETWORK_PREFIX, next as u64);
-                tx.execute(
-                    "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
-                    params![next, id.as_str(), at.0, by],
-                )
-                .map_err(db_err)?;
-                tx.commit().map_err(db_err)?;
-                Ok(id)
-            })
-        })
-        .await
+        self.enroll_trying(by, at, || store::random_regional_id(NETWORK_PREFIX))
+            .await
     }
 
     async fn regional_id_exists(&self, id: &RegionalId) -> Result<bool> {
