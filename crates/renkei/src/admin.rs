@@ -211,8 +211,20 @@ pub enum ConsentCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain: exits non-zero if an entry was edited, deleted or reordered.
-    Verify,
+    /// Check the hash chain and the anchor kept outside the database: exits non-zero if an
+    /// entry was edited, deleted or reordered, entries were cut off the end, or the anchor
+    /// is missing. Prints the head (`SEQ:HASH`) to copy off the server for a later check.
+    Verify {
+        /// A head copied off the server earlier (`SEQ:HASH`, as this command prints it): the
+        /// chain must still hold that entry with that hash. Repeatable.
+        #[arg(long = "expect-head", value_name = "SEQ:HASH")]
+        expect_head: Vec<audit::Head>,
+        /// An off-site site of renkei.toml (replica or S3 bucket) whose copy of the log
+        /// vouches for it: the chain must still hold the newest entry the site holds.
+        /// Repeatable.
+        #[arg(long = "against-site", value_name = "NAME")]
+        against_site: Vec<String>,
+    },
     /// Who saw this patient (for the patient's request).
     WhoSaw { regional_id: RegionalId },
     /// What a user did.
@@ -733,27 +745,57 @@ fn print_entries(entries: &[audit::Entry]) {
     }
 }
 
-/// Returns false when the chain is broken (the command then exits non-zero).
+/// Returns false when the chain is broken (the command then exits non-zero). `sites` are
+/// the configured sites (only those named by `--against-site` are asked).
 pub async fn audit(
     net: &Network,
     data: &std::path::Path,
     who: &SignIn,
     cmd: AuditCommand,
+    sites: &[service::offsite::Site],
 ) -> Result<bool> {
     let actor = sign_in(net, data, who).await?;
     match cmd {
-        AuditCommand::Verify => {
-            let r = net.audit_verify(&actor).await?;
+        AuditCommand::Verify {
+            expect_head,
+            against_site,
+        } => {
+            let mut references: Vec<service::HeadReference> = expect_head
+                .into_iter()
+                .map(|h| service::HeadReference {
+                    source: "the head given with --expect-head".into(),
+                    head: Some(h),
+                })
+                .collect();
+            for name in &against_site {
+                let site = sites.iter().find(|s| s.name() == name).with_context(|| {
+                    format!("--against-site {name}: no such site in the configuration")
+                })?;
+                references.push(
+                    net.site_audit_head(site)
+                        .await
+                        .with_context(|| format!("asking site {name} for its audit head"))?,
+                );
+            }
+            let r = net.audit_verify_against(&actor, &references).await?;
             if r.ok() {
                 println!(
                     "audit log intact: {} entries, head {}",
                     r.entries,
-                    r.head_hash.unwrap_or_default()
+                    r.head.map(|h| h.to_string()).unwrap_or_else(|| "-".into())
                 );
+                for reference in &references {
+                    if let Some(h) = &reference.head {
+                        println!("  holds entry {} of {}", h, reference.source);
+                    }
+                }
                 return Ok(true);
             }
             for p in &r.problems {
                 println!("AUDIT LOG BROKEN: {p}");
+            }
+            if let Some(h) = r.head {
+                println!("(the log's head now: {h})");
             }
             return Ok(false);
         }

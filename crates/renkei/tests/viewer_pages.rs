@@ -189,7 +189,7 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
         server,
         "POST",
         &format!("/patients/{}/emergency", demo.refused),
-        Some(c.expect("cookie")),
+        c,
         Some(&format!(
             "reason={}&back=%2Flabs",
             enc("意識障害で救急搬送")
@@ -217,7 +217,7 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
         server,
         "POST",
         &format!("/patients/{}/emergency", demo.refused),
-        Some(c.expect("cookie")),
+        c,
         Some(&format!(
             "reason={}&back=https%3A%2F%2Fevil.example",
             enc("再搬送")

@@ -23,7 +23,7 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
-pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
+pub use office::{AuditTail, ConsentInput, HeadReference, PairLinked, VerifyReport};
 pub use search::{
     age_on, HitFacility, PatientHit, SearchCriteria, SearchInput, SearchResult, SEARCH_LIMIT,
     SEARCH_LIMIT_MAX,

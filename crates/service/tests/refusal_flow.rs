@@ -94,7 +94,7 @@ async fn a_refusal_names_no_facility_local_id_or_count() {
     }
     let single = single.expect("an unlinked local patient");
     let other = net
-        .enroll(&office, &[single.clone()])
+        .enroll(&office, std::slice::from_ref(&single))
         .await
         .expect("enroll");
 

@@ -335,11 +335,10 @@ impl PgStore {
     ) -> Result<RegionalId> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         for _ in 0..ENROLL_ATTEMPTS {
-            let seq: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
             let id = next()?;
             let written = sqlx::query(
                 "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES ($1, $2, $3, $4)
@@ -1082,7 +1081,8 @@ impl Registry for PgStore {
         // Held to commit: the head read here stays the head until these entries follow it.
         lock_audit(&mut tx).await?;
         let head = audit_head_entry(&mut tx).await?;
-        let mut prev = head.map(|e| (e.seq, e.hash));
+        let previous = head.map(|e| (e.seq, e.hash));
+        let mut prev = previous;
         let mut out = Vec::with_capacity(events.len());
         for ev in events {
             let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
@@ -1093,8 +1093,8 @@ impl Registry for PgStore {
         tx.commit().await.map_err(db_err)?;
         // After commit, outside the lock: with several servers the anchor may lag the head
         // (another server's newer anchor overwritten by this older one), never lead it.
-        if let Some((seq, hash)) = prev {
-            self.blobs.put_audit_anchor(seq, &hash).await?;
+        if let Some(new) = prev.filter(|_| !out.is_empty()) {
+            self.blobs.advance_audit_anchor(previous, new).await?;
         }
         Ok(out)
     }

@@ -250,7 +250,10 @@ pub async fn run_registry(store: &dyn Store) {
         .windows(2)
         .filter(|w| w[0].abs_diff(w[1]) < 1000)
         .count();
-    assert!(neighbours < 3, "regional IDs issued in sequence: {numbers:?}");
+    assert!(
+        neighbours < 3,
+        "regional IDs issued in sequence: {numbers:?}"
+    );
     let pa = LocalPatient {
         facility: a.clone(),
         local_id: "100001".into(),
