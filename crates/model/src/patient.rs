@@ -46,7 +46,10 @@ fn luhn_digit(payload: &str) -> u32 {
 }
 
 impl RegionalId {
-    /// The ID for sequence number `n` of a network with the 3-digit `network` prefix.
+    /// The ID with the 12-digit number `n` (taken modulo 10^12) of a network with the
+    /// 3-digit `network` prefix. The stores issue random numbers
+    /// (`store::random_regional_id`), so IDs cannot be walked; early networks issued
+    /// sequential ones, which stay valid.
     pub fn issue(network: u16, n: u64) -> RegionalId {
         let payload = format!("{:03}{:012}", network % 1000, n % 1_000_000_000_000);
         let check = luhn_digit(&payload);

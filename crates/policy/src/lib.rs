@@ -60,6 +60,15 @@
 //!   `flagged_for_review`. A `break_glass` attached to a care or administration request is
 //!   ignored (the request needs consent like any other).
 //! * See [`consent_in_force`] for which consent governs and how a withdrawal acts.
+//! * **What the viewer is told** is [`explain`], not the refusals of single records: the
+//!   reasons that follow from the requester, the network's rules and the patient's consent
+//!   as a whole, each once. A refusal that follows from where the patient has records (not
+//!   linked any more, a source facility suspended or not disclosing, a disclosing facility
+//!   the patient did not select) would tell the viewer where the patient is treated, so it
+//!   goes to the audit log only.
+//! * **Starting break-the-glass** is its own act ([`may_break_glass`]: the requester checks
+//!   and a licensed profession); a request for [`Purpose::Emergency`] only uses a window
+//!   already started.
 
 use model::{
     Consent, ConsentScope, Facility, FacilityCode, FacilityStatus, Link, PermissionMatrix,
@@ -287,7 +296,7 @@ pub enum Refusal {
         "運用管理の目的では診療情報を閲覧できません (administration purpose sees no clinical data)"
     )]
     AdministrationPurposeSeesNoClinicalData,
-    #[error("緊急時閲覧の宣言がありません (emergency access requires break-the-glass)")]
+    #[error("緊急時閲覧が開始されていません — 理由を入力して開始してください (emergency access has not been started for this patient: start it with a reason)")]
     BreakGlassRequired,
     #[error("緊急時閲覧の理由がありません (break-the-glass without reason)")]
     BreakGlassWithoutReason,
@@ -450,30 +459,39 @@ pub fn consent_in_force<'a>(
     }
 }
 
-/// Whether the consent's scope admits this viewer and this record's facility.
-fn scope_admits(consent: &Consent, req: &Request<'_>) -> Result<(), Refusal> {
+/// Whether the consent's scope admits this viewer (the viewing facility or the doctor).
+fn scope_admits_viewer(consent: &Consent, viewer: &Viewer<'_>) -> Result<(), Refusal> {
     let consent_id = consent.id;
     match &consent.scope {
         ConsentScope::AllFacilities => Ok(()),
-        ConsentScope::SelectedFacilities {
-            disclosing,
-            viewing,
-        } => {
-            if !viewing.contains(&req.viewer.acting_for.code) {
-                Err(Refusal::ViewingFacilityNotSelected { consent_id })
-            } else if !disclosing.contains(&req.record.source.code) {
-                Err(Refusal::DisclosingFacilityNotSelected { consent_id })
-            } else {
+        ConsentScope::SelectedFacilities { viewing, .. } => {
+            if viewing.contains(&viewer.acting_for.code) {
                 Ok(())
+            } else {
+                Err(Refusal::ViewingFacilityNotSelected { consent_id })
             }
         }
         ConsentScope::SelectedDoctors { doctors } => {
-            if doctors.contains(&req.viewer.user.login) {
+            if doctors.contains(&viewer.user.login) {
                 Ok(())
             } else {
                 Err(Refusal::DoctorNotSelected { consent_id })
             }
         }
+    }
+}
+
+/// Whether the consent's scope admits the record's facility (checked after the viewer).
+fn scope_admits_source(consent: &Consent, record: &Record<'_>) -> Result<(), Refusal> {
+    match &consent.scope {
+        ConsentScope::SelectedFacilities { disclosing, .. }
+            if !disclosing.contains(&record.source.code) =>
+        {
+            Err(Refusal::DisclosingFacilityNotSelected {
+                consent_id: consent.id,
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -495,22 +513,9 @@ fn check(
     settings: &Settings,
 ) -> Result<(Basis, bool), Refusal> {
     let user = req.viewer.user;
-    let acting = req.viewer.acting_for;
     let record = &req.record;
 
-    // The requester.
-    if !user.active {
-        return Err(Refusal::UserInactive);
-    }
-    if !user.facilities.contains(&acting.code) {
-        return Err(Refusal::UserNotAtFacility);
-    }
-    if !participating(acting) {
-        return Err(Refusal::ViewingFacilityNotParticipating);
-    }
-    if !acting.views {
-        return Err(Refusal::FacilityDoesNotView);
-    }
+    check_requester(&req.viewer)?;
 
     // The record belongs to this patient, from a facility that shares it.
     if active_link(&req.patient, record, req.now).is_none() {
@@ -535,35 +540,14 @@ fn check(
     }
 
     match req.purpose {
-        Purpose::Emergency => {
-            if !BREAK_GLASS_PROFESSIONS.contains(&user.profession) {
-                return Err(Refusal::BreakGlassNotAllowedForProfession {
-                    profession: user.profession,
-                });
-            }
-            let bg = req.break_glass.ok_or(Refusal::BreakGlassRequired)?;
-            if bg.reason.trim().is_empty() {
-                return Err(Refusal::BreakGlassWithoutReason);
-            }
-            if req.now < bg.started_at {
-                return Err(Refusal::BreakGlassNotStarted);
-            }
-            let expires_at = bg.effective_expiry(settings);
-            if req.now >= expires_at {
-                return Err(Refusal::BreakGlassExpired);
-            }
-            Ok((
-                Basis::BreakGlass {
-                    reason: bg.reason.clone(),
-                    started_at: bg.started_at,
-                    expires_at,
-                },
-                true,
-            ))
-        }
+        Purpose::Emergency => Ok((
+            check_break_glass(user, req.break_glass, req.now, settings)?,
+            true,
+        )),
         Purpose::Care | Purpose::Administration => {
             let consent = consent_in_force(&req.patient, req.now, settings)?;
-            scope_admits(consent, req)?;
+            scope_admits_viewer(consent, &req.viewer)?;
+            scope_admits_source(consent, record)?;
             Ok((
                 Basis::Consent {
                     consent_id: consent.id,
@@ -574,6 +558,150 @@ fn check(
             ))
         }
     }
+}
+
+/// Checks 1–4: the requester alone (nothing about the patient).
+fn check_requester(viewer: &Viewer<'_>) -> Result<(), Refusal> {
+    let (user, acting) = (viewer.user, viewer.acting_for);
+    if !user.active {
+        return Err(Refusal::UserInactive);
+    }
+    if !user.facilities.contains(&acting.code) {
+        return Err(Refusal::UserNotAtFacility);
+    }
+    if !participating(acting) {
+        return Err(Refusal::ViewingFacilityNotParticipating);
+    }
+    if !acting.views {
+        return Err(Refusal::FacilityDoesNotView);
+    }
+    Ok(())
+}
+
+/// The break-the-glass checks of an emergency request.
+fn check_break_glass(
+    user: &User,
+    break_glass: Option<&BreakGlass>,
+    now: UnixTime,
+    settings: &Settings,
+) -> Result<Basis, Refusal> {
+    if !BREAK_GLASS_PROFESSIONS.contains(&user.profession) {
+        return Err(Refusal::BreakGlassNotAllowedForProfession {
+            profession: user.profession,
+        });
+    }
+    let bg = break_glass.ok_or(Refusal::BreakGlassRequired)?;
+    if bg.reason.trim().is_empty() {
+        return Err(Refusal::BreakGlassWithoutReason);
+    }
+    if now < bg.started_at {
+        return Err(Refusal::BreakGlassNotStarted);
+    }
+    let expires_at = bg.effective_expiry(settings);
+    if now >= expires_at {
+        return Err(Refusal::BreakGlassExpired);
+    }
+    Ok(Basis::BreakGlass {
+        reason: bg.reason.clone(),
+        started_at: bg.started_at,
+        expires_at,
+    })
+}
+
+/// May this user start a break-the-glass window at all? The requester's checks and the
+/// profession ([`BREAK_GLASS_PROFESSIONS`]); nothing about the patient.
+pub fn may_break_glass(viewer: &Viewer<'_>) -> Result<(), Refusal> {
+    check_requester(viewer)?;
+    if !BREAK_GLASS_PROFESSIONS.contains(&viewer.user.profession) {
+        return Err(Refusal::BreakGlassNotAllowedForProfession {
+            profession: viewer.user.profession,
+        });
+    }
+    Ok(())
+}
+
+/// A question about a patient as a whole, without a record: what [`explain`] answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Question<'a> {
+    pub viewer: Viewer<'a>,
+    pub patient: Patient<'a>,
+    pub purpose: Purpose,
+    pub break_glass: Option<&'a BreakGlass>,
+    pub now: UnixTime,
+}
+
+/// One reason [`explain`] gives, with the categories it withholds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub refusal: Refusal,
+    /// The categories this reason withholds (for [`Refusal::ProfessionNotPermitted`], every
+    /// category the matrix denies the profession; its `category` field names the first).
+    pub categories: Vec<RecordCategory>,
+}
+
+/// Why records of this patient are withheld from this viewer, as far as it can be said
+/// *without looking at the patient's records*: from the requester (checks 1–4), the
+/// network's rules (purpose, permission matrix) and the patient's consent as a whole
+/// (whether one is in force, whether its scope admits this viewer), or the break-the-glass
+/// window. Reasons that follow from where the patient has records — not linked any more,
+/// a source facility suspended or not disclosing, a disclosing facility the patient did not
+/// select — are never given: telling them would tell the viewer where the patient is
+/// treated. Those refusals are in the audit log only.
+///
+/// Each reason appears once. A requester refusal covers every category and is the only
+/// reason; otherwise the purpose and matrix reasons come first, then the consent (or
+/// break-the-glass) reason for the categories left, if any are left.
+pub fn explain(
+    q: &Question<'_>,
+    matrix: &PermissionMatrix,
+    settings: &Settings,
+) -> Vec<Explanation> {
+    if let Err(refusal) = check_requester(&q.viewer) {
+        return vec![Explanation {
+            refusal,
+            categories: RecordCategory::ALL.to_vec(),
+        }];
+    }
+    let mut out = Vec::new();
+    let mut left: Vec<RecordCategory> = RecordCategory::ALL.to_vec();
+    if q.purpose == Purpose::Administration {
+        let (basic, clinical): (Vec<_>, Vec<_>) =
+            left.iter().partition(|c| **c == RecordCategory::BasicInfo);
+        out.push(Explanation {
+            refusal: Refusal::AdministrationPurposeSeesNoClinicalData,
+            categories: clinical,
+        });
+        left = basic;
+    }
+    let profession = q.viewer.user.profession;
+    let (allowed, denied): (Vec<_>, Vec<_>) =
+        left.iter().partition(|c| matrix.allows(profession, **c));
+    if let Some(first) = denied.first() {
+        out.push(Explanation {
+            refusal: Refusal::ProfessionNotPermitted {
+                profession,
+                category: *first,
+            },
+            categories: denied,
+        });
+    }
+    if allowed.is_empty() {
+        return out;
+    }
+    let whole = match q.purpose {
+        Purpose::Emergency => {
+            check_break_glass(q.viewer.user, q.break_glass, q.now, settings).map(|_| ())
+        }
+        Purpose::Care | Purpose::Administration => consent_in_force(&q.patient, q.now, settings)
+            .and_then(|c| scope_admits_viewer(c, &q.viewer)),
+    };
+    if let Err(refusal) = whole {
+        out.push(Explanation {
+            refusal,
+            categories: allowed,
+        });
+    }
+    out
 }
 
 /// Everything one audit entry of a gate decision needs, owned and serializable.

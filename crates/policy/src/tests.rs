@@ -725,3 +725,232 @@ fn audit_entry_carries_the_whole_decision() {
     assert_eq!(v["code"], "no_consent");
     assert_eq!(serde_json::from_value::<Decision>(v).unwrap(), d);
 }
+
+impl World {
+    /// What the doctor at B is told about the patient as a whole.
+    fn explain_with(&self, purpose: Purpose, break_glass: Option<&BreakGlass>) -> Vec<Explanation> {
+        let q = Question {
+            viewer: Viewer {
+                user: &self.user,
+                acting_for: &self.b,
+            },
+            patient: Patient {
+                regional_id: &self.rid,
+                consents: &self.consents,
+                links: &self.links,
+            },
+            purpose,
+            break_glass,
+            now: self.now,
+        };
+        explain(&q, &self.matrix, &self.settings)
+    }
+
+    fn explain(&self) -> Vec<Explanation> {
+        self.explain_with(Purpose::Care, None)
+    }
+}
+
+fn explained_codes(e: &[Explanation]) -> Vec<&'static str> {
+    e.iter().map(|x| x.refusal.code()).collect()
+}
+
+#[test]
+fn explain_says_nothing_when_nothing_is_withheld_by_policy_or_consent() {
+    let w = World::new();
+    assert!(w.explain().is_empty());
+    // The patient chose not to disclose A: A's records are refused, but the viewer is not
+    // told (that would tell them the patient is treated at A).
+    let mut w = World::new();
+    w.consents = vec![consent(
+        1,
+        &w.rid,
+        ConsentScope::SelectedFacilities {
+            disclosing: codes([&w.c.code]),
+            viewing: codes([&w.b.code]),
+        },
+    )];
+    assert_eq!(
+        refused(&w.ask()),
+        &Refusal::DisclosingFacilityNotSelected { consent_id: 1 }
+    );
+    assert!(w.explain().is_empty());
+    // Likewise a source that does not disclose, left the network or was unlinked.
+    let mut w = World::new();
+    w.a.discloses = false;
+    assert_eq!(refused(&w.ask()), &Refusal::SourceFacilityDoesNotDisclose);
+    assert!(w.explain().is_empty());
+    let mut w = World::new();
+    w.a.status = FacilityStatus::Suspended;
+    assert_eq!(refused(&w.ask()), &Refusal::SourceFacilityNotParticipating);
+    assert!(w.explain().is_empty());
+    let mut w = World::new();
+    w.links.clear();
+    assert_eq!(refused(&w.ask()), &Refusal::NotLinked);
+    assert!(w.explain().is_empty());
+}
+
+#[test]
+fn explain_gives_the_consent_reason_over_every_permitted_category() {
+    let mut w = World::new();
+    w.consents.clear();
+    let e = w.explain();
+    assert_eq!(explained_codes(&e), ["no_consent"]);
+    assert_eq!(e[0].categories, RecordCategory::ALL.to_vec());
+    // The same whether or not the patient has links (records) anywhere.
+    w.links.clear();
+    assert_eq!(w.explain(), e);
+
+    let mut w = World::new();
+    w.consents = vec![consent(
+        1,
+        &w.rid,
+        ConsentScope::SelectedFacilities {
+            disclosing: codes([&w.a.code]),
+            viewing: codes([&w.c.code]),
+        },
+    )];
+    assert_eq!(
+        explained_codes(&w.explain()),
+        ["viewing_facility_not_selected"]
+    );
+    w.consents[0].scope = ConsentScope::SelectedDoctors {
+        doctors: ["dr.other".to_owned()].into_iter().collect(),
+    };
+    assert_eq!(explained_codes(&w.explain()), ["doctor_not_selected"]);
+    w.consents[0].scope = ConsentScope::AllFacilities;
+    w.consents[0].withdrawn_at = Some(UnixTime(w.now.0 - 1));
+    assert_eq!(explained_codes(&w.explain()), ["consent_withdrawn"]);
+}
+
+#[test]
+fn explain_states_the_profession_rule_from_the_matrix_alone() {
+    let mut w = World::new();
+    w.user.profession = Profession::CareWorker;
+    let e = w.explain();
+    assert_eq!(explained_codes(&e), ["profession_not_permitted"]);
+    let denied: Vec<RecordCategory> = RecordCategory::ALL
+        .iter()
+        .copied()
+        .filter(|c| !w.matrix.allows(Profession::CareWorker, *c))
+        .collect();
+    assert_eq!(e[0].categories, denied);
+    // Identical for a patient without any linked record.
+    w.links.clear();
+    assert_eq!(w.explain(), e);
+    // Without consent both reasons, each once: the profession's categories, then consent
+    // for the rest.
+    w.consents.clear();
+    let e = w.explain();
+    assert_eq!(
+        explained_codes(&e),
+        ["profession_not_permitted", "no_consent"]
+    );
+    assert!(e[1]
+        .categories
+        .iter()
+        .all(|c| w.matrix.allows(Profession::CareWorker, *c)));
+    // A profession with no category at all: nothing about consent is said.
+    w.user.profession = Profession::NetworkOperator;
+    assert_eq!(explained_codes(&w.explain()), ["profession_not_permitted"]);
+}
+
+#[test]
+fn explain_covers_requester_purpose_and_break_the_glass() {
+    let mut w = World::new();
+    w.user.active = false;
+    let e = w.explain();
+    assert_eq!(explained_codes(&e), ["user_inactive"]);
+    assert_eq!(e[0].categories, RecordCategory::ALL.to_vec());
+
+    let w = World::new();
+    let e = w.explain_with(Purpose::Administration, None);
+    assert_eq!(
+        explained_codes(&e),
+        ["administration_purpose_sees_no_clinical_data"]
+    );
+    assert!(!e[0].categories.contains(&RecordCategory::BasicInfo));
+
+    let e = w.explain_with(Purpose::Emergency, None);
+    assert_eq!(explained_codes(&e), ["break_glass_required"]);
+    assert!(w
+        .explain_with(Purpose::Emergency, Some(&w.break_glass()))
+        .is_empty());
+    let mut w = World::new();
+    w.user.profession = Profession::CareWorker;
+    assert!(
+        explained_codes(&w.explain_with(Purpose::Emergency, Some(&w.break_glass())))
+            .contains(&"break_glass_not_allowed_for_profession")
+    );
+}
+
+/// Every refusal `decide` gives for a reason `explain` may state is stated, for the refused
+/// category; and whatever `explain` states, `decide` gives for some record.
+#[test]
+fn explain_agrees_with_decide() {
+    let mut worlds = Vec::new();
+    for profession in [
+        Profession::Doctor,
+        Profession::CareWorker,
+        Profession::Nurse,
+    ] {
+        for consent_state in 0..4 {
+            let mut w = World::new();
+            w.user.profession = profession;
+            match consent_state {
+                0 => {}
+                1 => w.consents.clear(),
+                2 => w.consents[0].withdrawn_at = Some(UnixTime(w.now.0 - 1)),
+                _ => {
+                    w.consents[0].scope = ConsentScope::SelectedFacilities {
+                        disclosing: codes([&w.a.code]),
+                        viewing: codes([&w.c.code]),
+                    }
+                }
+            }
+            worlds.push(w);
+        }
+    }
+    for w in &worlds {
+        for purpose in Purpose::ALL {
+            let bg = w.break_glass();
+            for break_glass in [None, Some(&bg)] {
+                let told = w.explain_with(*purpose, break_glass);
+                for category in RecordCategory::ALL {
+                    let d = w.ask_with(*purpose, *category, break_glass);
+                    if let Some(r) = d.refusal() {
+                        let covering = told.iter().find(|e| e.categories.contains(category));
+                        match covering {
+                            Some(e) => assert_eq!(e.refusal.code(), r.code(), "{category:?}"),
+                            None => panic!("{r:?} for {category:?} not explained: {told:?}"),
+                        }
+                    } else {
+                        assert!(told.iter().all(|e| !e.categories.contains(category)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn only_licensed_clinicians_may_start_break_the_glass() {
+    let mut w = World::new();
+    let viewer = |w: &World| -> Result<(), Refusal> {
+        may_break_glass(&Viewer {
+            user: &w.user,
+            acting_for: &w.b,
+        })
+    };
+    assert_eq!(viewer(&w), Ok(()));
+    w.user.profession = Profession::CareWorker;
+    assert_eq!(
+        viewer(&w),
+        Err(Refusal::BreakGlassNotAllowedForProfession {
+            profession: Profession::CareWorker
+        })
+    );
+    w.user.profession = Profession::Doctor;
+    w.user.facilities.clear();
+    assert_eq!(viewer(&w), Err(Refusal::UserNotAtFacility));
+}

@@ -211,8 +211,20 @@ pub enum ConsentCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain: exits non-zero if an entry was edited, deleted or reordered.
-    Verify,
+    /// Check the hash chain and the anchor kept outside the database: exits non-zero if an
+    /// entry was edited, deleted or reordered, entries were cut off the end, or the anchor
+    /// is missing. Prints the head (`SEQ:HASH`) to copy off the server for a later check.
+    Verify {
+        /// A head copied off the server earlier (`SEQ:HASH`, as this command prints it): the
+        /// chain must still hold that entry with that hash. Repeatable.
+        #[arg(long = "expect-head", value_name = "SEQ:HASH")]
+        expect_head: Vec<audit::Head>,
+        /// An off-site site of renkei.toml (replica or S3 bucket) whose copy of the log
+        /// vouches for it: the chain must still hold the newest entry the site holds.
+        /// Repeatable.
+        #[arg(long = "against-site", value_name = "NAME")]
+        against_site: Vec<String>,
+    },
     /// Who saw this patient (for the patient's request).
     WhoSaw { regional_id: RegionalId },
     /// What a user did.
@@ -509,8 +521,13 @@ pub async fn patient(
             let purpose = Purpose::parse(&purpose).with_context(|| {
                 format!("--purpose {purpose:?}: use care, emergency or administration")
             })?;
+            // On the command line, `--reason` with the emergency purpose is the declaration
+            // itself (one explicit command, audited); without it an open window is used.
+            if let (Purpose::Emergency, Some(reason)) = (purpose, reason.as_deref()) {
+                net.start_break_glass(&actor, &regional_id, reason).await?;
+            }
             let access = net
-                .patient_records(&actor, &regional_id, purpose, reason.as_deref())
+                .patient_records(&actor, &regional_id, purpose, None)
                 .await?;
             if let Some(bg) = &access.break_glass {
                 println!(
@@ -530,15 +547,9 @@ pub async fn patient(
             for ((src, cat), n) in &shown {
                 println!("ALLOWED  {src}  {cat}: {n} records");
             }
+            // Why, and nothing about where the patient is treated (the audit log has that).
             for r in &access.refused {
-                println!(
-                    "REFUSED  {}/{}  {}: {} records — {}",
-                    r.source,
-                    r.local_id,
-                    r.category.label_ja(),
-                    r.records,
-                    r.reason
-                );
+                println!("REFUSED  {} — {}", r.code, r.reason);
             }
             if access.allowed.is_empty() && access.refused.is_empty() {
                 println!("no linked records");
@@ -734,27 +745,57 @@ fn print_entries(entries: &[audit::Entry]) {
     }
 }
 
-/// Returns false when the chain is broken (the command then exits non-zero).
+/// Returns false when the chain is broken (the command then exits non-zero). `sites` are
+/// the configured sites (only those named by `--against-site` are asked).
 pub async fn audit(
     net: &Network,
     data: &std::path::Path,
     who: &SignIn,
     cmd: AuditCommand,
+    sites: &[service::offsite::Site],
 ) -> Result<bool> {
     let actor = sign_in(net, data, who).await?;
     match cmd {
-        AuditCommand::Verify => {
-            let r = net.audit_verify(&actor).await?;
+        AuditCommand::Verify {
+            expect_head,
+            against_site,
+        } => {
+            let mut references: Vec<service::HeadReference> = expect_head
+                .into_iter()
+                .map(|h| service::HeadReference {
+                    source: "the head given with --expect-head".into(),
+                    head: Some(h),
+                })
+                .collect();
+            for name in &against_site {
+                let site = sites.iter().find(|s| s.name() == name).with_context(|| {
+                    format!("--against-site {name}: no such site in the configuration")
+                })?;
+                references.push(
+                    net.site_audit_head(site)
+                        .await
+                        .with_context(|| format!("asking site {name} for its audit head"))?,
+                );
+            }
+            let r = net.audit_verify_against(&actor, &references).await?;
             if r.ok() {
                 println!(
                     "audit log intact: {} entries, head {}",
                     r.entries,
-                    r.head_hash.unwrap_or_default()
+                    r.head.map(|h| h.to_string()).unwrap_or_else(|| "-".into())
                 );
+                for reference in &references {
+                    if let Some(h) = &reference.head {
+                        println!("  holds entry {} of {}", h, reference.source);
+                    }
+                }
                 return Ok(true);
             }
             for p in &r.problems {
                 println!("AUDIT LOG BROKEN: {p}");
+            }
+            if let Some(h) = r.head {
+                println!("(the log's head now: {h})");
             }
             return Ok(false);
         }

@@ -162,9 +162,8 @@ pub const SCREENS: &[Screen] = &[
 fn check_refused(screen: &str, refused: &[service::AccessRefusal]) -> Result<()> {
     if let Some(r) = refused.first() {
         bail!(
-            "{screen}: the gate refused {} of {} ({}): the benchmark set-up is wrong",
-            r.category.as_str(),
-            r.source,
+            "{screen}: the gate refused {} ({}): the benchmark set-up is wrong",
+            r.code,
             r.reason
         );
     }

@@ -694,7 +694,21 @@ async fn run(cli: Cli) -> Result<()> {
             admin::settings(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
         }
         Command::Audit { cmd } => {
-            if admin::audit(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await? {
+            let wants_sites = matches!(&cmd, admin::AuditCommand::Verify { against_site, .. } if !against_site.is_empty());
+            let sites = if wants_sites {
+                offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?.sites()?
+            } else {
+                Vec::new()
+            };
+            if admin::audit(
+                &network(&place).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+                &sites,
+            )
+            .await?
+            {
                 Ok(())
             } else {
                 std::process::exit(3)

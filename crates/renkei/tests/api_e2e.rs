@@ -204,11 +204,9 @@ fn access_is_allowed_and_refused_exactly_as_the_consent_says() {
     let allowed = body["allowed"].as_array().expect("allowed");
     assert!(!allowed.is_empty(), "{body}");
     assert!(allowed.iter().all(|r| r["source"] == a_fac.as_str()));
-    assert!(body["refused"]
-        .as_array()
-        .expect("refused")
-        .iter()
-        .all(|r| r["source"] == b_fac.as_str() && r["code"] == "disclosing_facility_not_selected"));
+    // B's records are refused (the patient did not select B to disclose), which the doctor
+    // is not told: that would say the patient is treated at B. The audit log says it.
+    assert_eq!(body["refused"], json!([]), "{body}");
 
     // Withdrawal: refused at once.
     let id = consent["id"].as_i64().expect("id");
@@ -368,4 +366,77 @@ fn demo_prints_working_logins() {
             .all(|r| r["code"] == "no_consent"),
         "{closed}"
     );
+}
+
+/// The refusal says why and nothing else: for a patient without consent, neither the JSON
+/// API nor the HTML pages name the facilities that hold the patient's records, their names,
+/// the local patient IDs there or how many records there are.
+#[test]
+fn a_refusal_tells_nothing_about_where_the_patient_is_treated() {
+    let demo = DemoServer::start(12);
+    let server = &demo.server;
+    let closed = &demo.refused;
+    let office = api_login(server, "office", DEMO_PASSWORD, demo.secret("office"), 1);
+    let doctor = api_login(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 0);
+
+    // What must not leak, as the office sees it.
+    let (status, links) = call(
+        server,
+        "GET",
+        &format!("/api/v1/patients/{closed}/links"),
+        Some(&office),
+        None,
+    );
+    assert_eq!(status, 200, "{links}");
+    let (_, facilities) = call(server, "GET", "/api/v1/facilities", Some(&office), None);
+    let (_, me) = call(server, "GET", "/api/v1/me", Some(&doctor), None);
+    let own = me["acting_for"].as_str().expect("acting for").to_owned();
+    let mut secrets: Vec<String> = Vec::new();
+    for l in links.as_array().expect("links") {
+        let code = l["patient"]["facility"].as_str().expect("facility");
+        secrets.push(code.to_owned());
+        secrets.push(l["patient"]["local_id"].as_str().expect("local").to_owned());
+        let name = facilities
+            .as_array()
+            .expect("facilities")
+            .iter()
+            .find(|f| f["code"] == code)
+            .and_then(|f| f["name"].as_str())
+            .expect("name");
+        // The doctor's own facility is named in the page header whatever the patient.
+        if code != own {
+            secrets.push(name.to_owned());
+        }
+    }
+    assert!(!secrets.is_empty(), "{links}");
+    let grouped = model::RegionalId::parse(closed).expect("id").grouped();
+    let check = |what: &str, text: &str| {
+        let text = text.replace(closed.as_str(), "").replace(&grouped, "");
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{what} tells {s:?}:\n{text}");
+        }
+    };
+
+    for path in [
+        format!("/api/v1/patients/{closed}/records"),
+        format!("/api/v1/patients/{closed}/timeline"),
+    ] {
+        let (status, body) = call(server, "GET", &path, Some(&doctor), None);
+        assert_eq!(status, 200, "{body}");
+        let refused = body["refused"].as_array().expect("refused");
+        assert_eq!(refused.len(), 1, "one reason, once: {body}");
+        assert_eq!(refused[0]["code"], "no_consent");
+        let keys: Vec<&String> = refused[0].as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["categories", "code", "reason"], "no counts: {body}");
+        check(&path, &body.to_string());
+    }
+
+    let cookie = common::html_login(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 1);
+    for tab in ["", "/labs", "/medications", "/timeline"] {
+        let path = format!("/patients/{closed}{tab}");
+        let (status, page) = get_html(server, &path, &cookie);
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("data-code=\"no_consent\""), "{page}");
+        check(&path, &page);
+    }
 }

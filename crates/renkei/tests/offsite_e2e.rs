@@ -2,8 +2,10 @@
 //! shipping to a replica `renkei serve --replica` and to an S3 bucket (`rclone serve s3`),
 //! fed by the facility agent (killed mid-upload and rerun). Then: damaged and deleted blobs
 //! at the primary and in the bucket are found by `renkei verify` and mended by `--repair`;
-//! `--as-of` restores the tree as it was; the primary is lost, the replica promoted, and the
-//! facility's tree restored from it, `diff -r` against the original empty.
+//! `--as-of` restores the tree as it was; both sites vouch for the end of the primary's audit
+//! log (`audit verify --against-site`), also once the primary's anchor is deleted and its log
+//! cut; the primary is lost, the replica promoted, and the facility's tree restored from it,
+//! `diff -r` against the original empty.
 
 mod common;
 
@@ -16,7 +18,7 @@ use serde_json::Value;
 use common::{add_office, api_key, bootstrap_admin, largest_synth_facility, put_facility};
 use common::{
     agent_status, api_login, assert_same_tree, call, get_html, get_with, html_login, number,
-    renkei, tree, Server, PASSWORD,
+    renkei, totp, tree, Server, PASSWORD,
 };
 
 const TOKEN: &str = "replication-token-for-the-test-0123456789";
@@ -363,8 +365,77 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
         &root,
     );
 
-    // The primary is lost. The replica is promoted and serves; the tree comes back from it.
+    // Both sites hold the primary's audit chain and vouch for its end: intact against each.
+    wait_caught_up(&primary);
     drop(server);
+    let sessions = tmp.path().join("sessions");
+    let cli = |args: &[&str], totp_code: Option<&str>| -> (bool, String) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_renkei"));
+        c.arg("--data")
+            .arg(&primary)
+            .args(args)
+            .env("RENKEI_SESSION_DIR", &sessions)
+            .env("RENKEI_PASSWORD", PASSWORD);
+        if let Some(code) = totp_code {
+            c.env("RENKEI_TOTP", code);
+        }
+        let out = c.output().expect("run renkei");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = cli(&["login", "--as", "admin"], Some(&totp(&admin_secret, 1)));
+    assert!(ok, "{out}");
+    let against = [
+        "audit",
+        "verify",
+        "--against-site",
+        "dc-tokyo",
+        "--against-site",
+        "s3-osaka",
+    ];
+    let (ok, out) = cli(&against, None);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("of site dc-tokyo") && out.contains("of site s3-osaka"),
+        "{out}"
+    );
+    let head: String = out
+        .split_whitespace()
+        .skip_while(|w| *w != "head")
+        .nth(1)
+        .expect("the head printed")
+        .to_owned();
+    let (ok, out) = cli(&["audit", "verify", "--expect-head", &head], None);
+    assert!(ok, "{out}");
+    // An attacker on the primary deletes the anchor and cuts the log's end: the primary alone
+    // now says the anchor is missing, and each site still holds entries the primary lost.
+    std::fs::remove_file(primary.join("audit-head")).expect("delete the anchor");
+    let db = rusqlite::Connection::open(primary.join("renkei.db")).expect("db");
+    db.execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit_log WHERE seq > 5;")
+        .expect("cut the log");
+    drop(db);
+    let (ok, out) = cli(&["audit", "verify"], None);
+    assert!(!ok && out.contains("is missing"), "{out}");
+    let (ok, out) = cli(&against, None);
+    assert!(!ok, "{out}");
+    for site in ["site dc-tokyo", "site s3-osaka"] {
+        assert!(
+            out.lines().any(|l| l.contains("AUDIT LOG BROKEN")
+                && l.contains(site)
+                && l.contains("cut off")),
+            "{site}: {out}"
+        );
+    }
+    let (ok, out) = cli(&["audit", "verify", "--expect-head", &head], None);
+    assert!(!ok && out.contains("cut off"), "{out}");
+
+    // The primary is lost. The replica is promoted and serves; the tree comes back from it.
     std::fs::remove_dir_all(&primary).expect("lose the primary");
     drop(replica_server);
     let promoted = renkei(&replica, &["promote"]);

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{http, post_login, totp, DemoServer, Server, DEMO_PASSWORD};
+use common::{enc, http, post_login, totp, DemoServer, Server, DEMO_PASSWORD};
 
 /// A GET with an optional session cookie and extra headers: (status, headers, body).
 fn get(
@@ -147,7 +147,10 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
     );
     assert!(!body.contains("data-code=\"profession_not_permitted\""));
     assert!(body.contains("<section id=\"emergency\""));
-    assert!(body.contains("name=\"purpose\" value=\"emergency\""));
+    // The form posts the reason; it does not start anything by a GET.
+    let action = format!("action=\"/patients/{}/emergency\"", demo.refused);
+    assert!(body.contains("<form method=\"post\""), "{body}");
+    assert!(body.contains(&action), "{body}");
     let section = |id: &str| {
         let from = body.find(&format!("<section id=\"{id}\"")).expect(id);
         let to = body[from..].find("</section>").expect("end") + from;
@@ -162,23 +165,93 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
     }
     let (_, _, body) = get(server, &format!("/patients/{}/labs", demo.refused), c, &[]);
     assert!(body.contains("data-code=\"no_consent\"") && !body.contains("lab-matrix\">"));
+    assert!(body.contains("name=\"back\" value=\"/labs\""), "{body}");
 
-    // Break-the-glass with a reason opens the record, flagged on every tab.
-    let (status, _, body) = get(
-        server,
-        &format!(
-            "/patients/{}?purpose=emergency&reason=%E6%84%8F%E8%AD%98%E9%9A%9C%E5%AE%B3",
-            demo.refused
-        ),
-        c,
-        &[],
+    // The old GET with a reason starts nothing: the emergency purpose without a started
+    // window is refused with the reason, and the form is offered again.
+    let old_link = format!(
+        "/patients/{}?purpose=emergency&reason=%E6%84%8F%E8%AD%98%E9%9A%9C%E5%AE%B3",
+        demo.refused
     );
+    let (status, _, body) = get(server, &old_link, c, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("banner-emergency"));
+    assert!(
+        body.contains("data-code=\"break_glass_required\""),
+        "{body}"
+    );
+    assert!(body.contains("<section id=\"emergency\""));
+
+    // Break-the-glass with a reason (a POST from our own page) comes back to the page it
+    // came from, opened and flagged on every tab.
+    let origin = format!("Origin: http://127.0.0.1:{}\r\n", server.port);
+    let r = http(
+        server,
+        "POST",
+        &format!("/patients/{}/emergency", demo.refused),
+        c,
+        Some(&format!(
+            "reason={}&back=%2Flabs",
+            enc("意識障害で救急搬送")
+        )),
+        &origin,
+    );
+    assert_eq!(r.status, 303, "{}\r\n\r\n{}", r.head, r.body);
+    assert_eq!(
+        r.location(),
+        format!("/patients/{}/labs?purpose=emergency", demo.refused)
+    );
+    let (status, _, body) = get(server, &r.location(), c, &[]);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("banner-emergency"));
     assert!(!body.contains("data-code=\"no_consent\""));
     assert!(
-        body.contains("/labs?purpose=emergency&"),
+        body.contains(&format!(
+            "/patients/{}/medications?purpose=emergency\"",
+            demo.refused
+        )),
         "purpose not carried to the tabs"
+    );
+    // A page it was not on is not a place to come back to.
+    let r = http(
+        server,
+        "POST",
+        &format!("/patients/{}/emergency", demo.refused),
+        c,
+        Some(&format!(
+            "reason={}&back=https%3A%2F%2Fevil.example",
+            enc("再搬送")
+        )),
+        &origin,
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.location(),
+        format!("/patients/{}?purpose=emergency", demo.refused)
+    );
+
+    // The care worker may not break the glass: refused with the reason, nothing opened.
+    let care = sign_in(server, "care", demo.secret("care"));
+    let r = http(
+        server,
+        "POST",
+        &format!("/patients/{}/emergency", demo.refused),
+        Some(&care),
+        Some(&format!("reason={}", enc("転倒して意識がない"))),
+        &origin,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("緊急時閲覧を使えません"), "{}", r.body);
+    let (_, _, body) = get(
+        server,
+        &format!("/patients/{}?purpose=emergency", demo.refused),
+        Some(&care),
+        &[],
+    );
+    assert!(!body.contains("banner-emergency"));
+    assert!(
+        !body.contains("<section id=\"emergency\""),
+        "no form for a care worker"
     );
 
     // A malformed regional ID is a 400 page, an unknown one a 404.

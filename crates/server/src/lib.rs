@@ -121,6 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route("/patients/{id}/labs", get(clinical::labs))
         .route("/patients/{id}/labs/chart", get(clinical::lab_chart))
         .route("/patients/{id}/medications", get(clinical::medications))
+        .route(
+            "/patients/{id}/emergency",
+            axum::routing::post(clinical::start_emergency),
+        )
         .route("/patients", get(patient_views::old_patient_redirect))
         .route(
             "/search",

@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use model::{Date, FacilityCode, RecordCategory, RegionalId};
@@ -177,7 +177,7 @@ pub async fn search_json(
 ) -> Result<Response, ApiError> {
     let c = q.criteria()?;
     let r = state.network.search_patients(&p, &c).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(r)).into_response())
+    Ok(Json(r).into_response())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -344,7 +344,6 @@ struct TimelinePage {
     to: String,
     all: bool,
     purpose: String,
-    reason: String,
     continued: bool,
 }
 
@@ -482,7 +481,6 @@ pub async fn timeline_page(
         to: q.to.as_deref().map(show_date).unwrap_or_default(),
         all: q.include_superseded,
         purpose: p.purpose.purpose.clone(),
-        reason: p.purpose.reason.clone(),
         continued: q.before.is_some(),
     };
     Ok(page(render(&pg).map_err(err)?))
@@ -509,14 +507,11 @@ pub async fn timeline_json(
         .timeline(&who, &id, p.purpose.purpose(), p.purpose.reason(), &q)
         .await?;
     let next_cursor = t.next.as_ref().map(RecordCursor::encode);
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(TimelineJson {
-            timeline: t,
-            next_cursor,
-        }),
-    )
-        .into_response())
+    Ok(Json(TimelineJson {
+        timeline: t,
+        next_cursor,
+    })
+    .into_response())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -664,5 +659,5 @@ pub async fn record_json(
     Query(pq): Query<PurposeQuery>,
 ) -> Result<Response, ApiError> {
     let (_, d) = detail(&state, &who, &p, &pq).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(d)).into_response())
+    Ok(Json(d).into_response())
 }

@@ -1,5 +1,5 @@
 //! Server-rendered pages (askama): sign-in and sign-out. Patient screens live in their own
-//! modules; every page with patient data is `no-store`.
+//! modules; the front door marks every answer `no-store`.
 
 use askama::Template;
 use axum::extract::{Form, State};

@@ -21,17 +21,75 @@ pub struct AccessItem {
     pub record: StoredRecord,
 }
 
-/// Records the user may not see, grouped by source and category, with the reason.
-#[derive(Debug, Clone, Serialize)]
+/// Why some of a patient's records are not shown to this user: the reason's code and text,
+/// each reason once, and the record categories it withholds. Only what follows from who
+/// asks, the network's rules and the patient's consent as a whole (`policy::explain`) —
+/// never which facilities hold records of the patient, under which local IDs, in which
+/// categories or how many. The audit log keeps all of that, for the operations office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessRefusal {
-    pub source: FacilityCode,
-    /// The source facility's name (directory data), for people who do not know the codes.
-    pub source_name: String,
-    pub local_id: String,
-    pub category: RecordCategory,
-    pub records: usize,
     pub code: String,
     pub reason: String,
+    /// The categories this reason withholds from this user (from the permission matrix and
+    /// the purpose, or every category for a reason about the whole request), whatever the
+    /// patient has.
+    pub categories: Vec<RecordCategory>,
+    /// Break-the-glass would lift this reason (a consent reason, or no emergency window
+    /// started yet) for a profession that may use it.
+    #[serde(skip)]
+    lifted_by_break_glass: bool,
+}
+
+impl AccessRefusal {
+    fn of(e: &policy::Explanation) -> AccessRefusal {
+        let reason = match &e.refusal {
+            policy::Refusal::ProfessionNotPermitted { profession, .. } => {
+                let ja: Vec<&str> = e.categories.iter().map(|c| c.label_ja()).collect();
+                let en: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
+                format!(
+                    "職種「{}」には次の情報の閲覧権限がありません: {} (profession {profession} may not view: {})",
+                    profession.label_ja(),
+                    ja.join("、"),
+                    en.join(", ")
+                )
+            }
+            r => r.to_string(),
+        };
+        AccessRefusal {
+            code: e.refusal.code().to_owned(),
+            reason,
+            categories: e.categories.clone(),
+            lifted_by_break_glass: lifted_by_break_glass(&e.refusal),
+        }
+    }
+
+    /// Does this reason withhold `category`?
+    pub fn covers(&self, category: RecordCategory) -> bool {
+        self.categories.contains(&category)
+    }
+
+    /// Would starting break-the-glass lift this reason?
+    pub fn lifted_by_break_glass(&self) -> bool {
+        self.lifted_by_break_glass
+    }
+}
+
+/// Break-the-glass replaces consent (and needs a started, unexpired window); it never lifts
+/// the requester's, the purpose's or the matrix's refusals.
+fn lifted_by_break_glass(r: &policy::Refusal) -> bool {
+    use policy::Refusal::*;
+    matches!(
+        r,
+        NoConsent
+            | ConsentWithdrawn { .. }
+            | ConsentNotYetValid { .. }
+            | ConsentExpired { .. }
+            | ImpliedConsentDisabled { .. }
+            | ViewingFacilityNotSelected { .. }
+            | DoctorNotSelected { .. }
+            | BreakGlassRequired
+            | BreakGlassExpired
+    )
 }
 
 /// What a user gets when opening a patient.
@@ -87,11 +145,43 @@ impl Gate {
             .collect()
     }
 
-    /// The linked facilities' names (directory data, no patient data).
+    /// The names of the linked facilities of which something was allowed so far (directory
+    /// data). Call it after deciding: a facility none of whose records may be shown is not
+    /// named, since its name alone says the patient is treated there.
     pub fn facility_names(&self) -> BTreeMap<FacilityCode, String> {
         self.sources
             .iter()
+            .filter(|s| self.allowed_any(&s.facility))
             .map(|s| (s.facility.clone(), s.details.name.clone()))
+            .collect()
+    }
+
+    /// Was anything of `facility` allowed so far?
+    pub fn allowed_any(&self, facility: &FacilityCode) -> bool {
+        self.groups
+            .iter()
+            .any(|((f, _, _), g)| f == facility && g.decision.is_allowed())
+    }
+
+    /// What the user may be told about what is withheld (see [`AccessRefusal`]).
+    pub(crate) fn explain(&self) -> Vec<AccessRefusal> {
+        let q = policy::Question {
+            viewer: policy::Viewer {
+                user: &self.user,
+                acting_for: &self.acting_for,
+            },
+            patient: policy::Patient {
+                regional_id: &self.regional_id,
+                consents: &self.consents,
+                links: &self.links,
+            },
+            purpose: self.purpose,
+            break_glass: self.break_glass.as_ref(),
+            now: self.now,
+        };
+        policy::explain(&q, &self.matrix, &self.settings)
+            .iter()
+            .map(AccessRefusal::of)
             .collect()
     }
 
@@ -147,18 +237,18 @@ impl Gate {
 }
 
 impl Network {
-    /// Open a patient's records for `purpose`. With `Purpose::Emergency`, `break_glass_reason`
-    /// must explain the emergency; the access is time-limited and flagged for review.
+    /// Open a patient's records for `purpose`. `Purpose::Emergency` uses the break-the-glass
+    /// window this user started for this patient ([`Network::start_break_glass`]); without
+    /// one every record is refused with the reason. `_break_glass_reason` is ignored: it is
+    /// still accepted from callers written when a GET started the window.
     pub async fn patient_records(
         &self,
         actor: &Principal,
         id: &RegionalId,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
+        _break_glass_reason: Option<&str>,
     ) -> Result<PatientAccess> {
-        let mut gate = self
-            .open_gate(actor, id, purpose, break_glass_reason)
-            .await?;
+        let mut gate = self.open_gate(actor, id, purpose).await?;
         // Every source's records at once (one query per facility in flight together on a
         // pooled backend), then decided and counted in source order.
         let sources: Vec<(FacilityCode, String, store::FacilityId)> = gate
@@ -198,15 +288,15 @@ impl Network {
     }
 
     /// Check who asks and for which patient, and gather what every decision on that patient
-    /// needs (links, consents, matrix, settings, emergency window). Refuses, audited, an
-    /// unknown regional ID. Every reader of records starts here and ends with
-    /// [`Network::close_gate`].
+    /// needs (links, consents, matrix, settings, the open emergency window). Refuses,
+    /// audited, an unknown regional ID. Every reader of records starts here and ends with
+    /// [`Network::close_gate`]. Opening never changes anything but the audit log: an
+    /// emergency window is only used here, started by [`Network::start_break_glass`].
     pub(crate) async fn open_gate(
         &self,
         actor: &Principal,
         id: &RegionalId,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
     ) -> Result<Gate> {
         let Principal::User { user, acting_for } = actor else {
             return Err(self
@@ -249,12 +339,9 @@ impl Network {
         let links = self.store.links_of(id).await?;
         let consents = self.store.consents_of(id).await?;
 
-        let break_glass = match (purpose, break_glass_reason) {
-            (Purpose::Emergency, Some(reason)) if !reason.trim().is_empty() => Some(
-                self.break_glass(actor, id, reason.trim(), &settings)
-                    .await?,
-            ),
-            _ => None,
+        let break_glass = match purpose {
+            Purpose::Emergency => self.open_break_glass(actor, id, &settings).await?,
+            Purpose::Care | Purpose::Administration => None,
         };
 
         // Every local patient ever linked: an ended link is still asked about, so that its
@@ -300,7 +387,8 @@ impl Network {
     }
 
     /// Write one audit entry per decision the gate made (source × local patient × category),
-    /// with the number of items it covered, and return the refusals with their reasons.
+    /// with the number of items it covered, and return what the user may be told of the
+    /// refusals ([`AccessRefusal`]: reasons only, nothing about the patient's records).
     /// `screen` names the viewer screen in the audit detail (`None`: the record list).
     pub(crate) async fn close_gate(
         &self,
@@ -308,7 +396,6 @@ impl Network {
         screen: Option<&str>,
     ) -> Result<Vec<AccessRefusal>> {
         let mut events = Vec::with_capacity(gate.groups.len() + 1);
-        let mut refused = Vec::new();
         for ((source, local_id, category), group) in &gate.groups {
             let mut e = self.event(&gate.actor, audit::Action::View);
             e.purpose = Some(gate.purpose);
@@ -321,25 +408,11 @@ impl Network {
                 Some(screen) => format!("{screen}: {} items", group.count),
             };
             e.flagged = group.decision.flagged_for_review();
-            if let Some(r) = group.decision.refusal() {
+            if group.decision.refusal().is_some() {
                 e.outcome = audit::Outcome::Refused {
                     code: group.entry.code.clone(),
                     reason: group.entry.message.clone(),
                 };
-                refused.push(AccessRefusal {
-                    source: source.clone(),
-                    source_name: gate
-                        .sources
-                        .iter()
-                        .find(|s| &s.facility == source)
-                        .map(|s| s.details.name.clone())
-                        .unwrap_or_else(|| source.to_string()),
-                    local_id: local_id.clone(),
-                    category: *category,
-                    records: group.count,
-                    code: r.code().to_owned(),
-                    reason: r.to_string(),
-                });
             }
             events.push(e);
         }
@@ -355,19 +428,102 @@ impl Network {
             events.push(e);
         }
         self.store.append_audit(events).await?;
-        Ok(refused)
+        Ok(gate.explain())
     }
 
-    /// Start (or continue) an emergency access window for this user and patient.
-    async fn break_glass(
+    /// Start an emergency access window (break-the-glass, 緊急時閲覧) for this user, acting
+    /// for their facility, and this patient: `Purpose::Emergency` requests of the same user
+    /// and patient are then decided without consent for `break_glass_minutes`, every one
+    /// flagged for review. A second start within the window starts a new one (a renewed
+    /// declaration, with its own reason). Refused — and audited as refused, flagged for
+    /// review — for facility systems, users without an acting facility, professions that may
+    /// not break the glass (`policy::BREAK_GLASS_PROFESSIONS`), a blank reason and an unknown
+    /// patient.
+    pub async fn start_break_glass(
         &self,
         actor: &Principal,
         id: &RegionalId,
         reason: &str,
-        settings: &policy::Settings,
     ) -> Result<policy::BreakGlass> {
-        let now = self.now();
+        let reason = reason.trim();
+        let mut e = self.event(actor, audit::Action::BreakGlass);
+        e.patient = Some(id.clone());
+        e.purpose = Some(Purpose::Emergency);
+        e.target = "start".into();
+        e.detail = reason.chars().take(BREAK_GLASS_REASON_MAX).collect();
+        e.flagged = true;
+        let refusal = match actor {
+            Principal::FacilitySystem { .. } => Some(Refused::forbidden(
+                "not_a_user",
+                "施設システムは緊急時閲覧を使えません (facility systems do not break the glass)",
+            )),
+            Principal::User {
+                acting_for: None, ..
+            } => Some(Refused::invalid(
+                "no_acting_facility",
+                "操作する施設を選んでください (choose the facility you act for first)",
+            )),
+            Principal::User {
+                user,
+                acting_for: Some(acting_for),
+            } => policy::may_break_glass(&policy::Viewer { user, acting_for })
+                .err()
+                .map(|r| Refused::forbidden(r.code(), &r.to_string())),
+        };
+        let refusal = match refusal {
+            Some(r) => Some(r),
+            None if reason.is_empty() => {
+                let r = policy::Refusal::BreakGlassWithoutReason;
+                Some(Refused::invalid(r.code(), &r.to_string()))
+            }
+            None if reason.chars().count() > BREAK_GLASS_REASON_MAX => Some(Refused::invalid(
+                "break_glass_reason_too_long",
+                &format!("理由は{BREAK_GLASS_REASON_MAX}文字以内で入力してください (the reason may have at most {BREAK_GLASS_REASON_MAX} characters)"),
+            )),
+            None if !self.store.regional_id_exists(id).await? => {
+                // As `open_gate`: an unknown ID is not written as a patient.
+                e.patient = None;
+                e.target = format!("start {id}");
+                Some(Refused {
+                    code: "unknown_patient",
+                    reason: "unknown regional ID".into(),
+                    error: ServiceError::NotFound(format!("regional ID {id} is not known")),
+                })
+            }
+            None => None,
+        };
+        if let Some(r) = refusal {
+            e.outcome = audit::Outcome::Refused {
+                code: r.code.to_owned(),
+                reason: r.reason,
+            };
+            self.audit(e).await?;
+            return Err(r.error);
+        }
+        let settings = self.policy_settings().await?;
+        let now = e.at;
+        self.audit(e).await?;
+        Ok(policy::BreakGlass {
+            reason: reason.to_owned(),
+            started_at: now,
+            expires_at: now.plus_seconds(settings.break_glass_minutes.saturating_mul(60)),
+        })
+    }
+
+    /// The emergency window this user, acting for the same facility, started for this
+    /// patient within `break_glass_minutes` (the newest start), if any. Reads the audit log,
+    /// where every start is written: the log is the one record of who broke the glass when.
+    async fn open_break_glass(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        settings: &policy::Settings,
+    ) -> Result<Option<policy::BreakGlass>> {
         let window = settings.break_glass_minutes.saturating_mul(60);
+        if window <= 0 {
+            return Ok(None);
+        }
+        let now = self.now();
         let recent = self
             .store
             .audit_query(&store::AuditFilter {
@@ -377,28 +533,48 @@ impl Network {
                 ..Default::default()
             })
             .await?;
-        if let Some(started) = recent
+        let facility = actor.facility();
+        Ok(recent
             .iter()
-            .filter(|e| e.event.action == audit::Action::BreakGlass && e.event.outcome.is_allowed())
-            .map(|e| e.event.at)
-            .min()
-        {
-            return Ok(policy::BreakGlass {
-                reason: reason.to_owned(),
-                started_at: started,
-                expires_at: started.plus_seconds(window),
-            });
-        }
-        let mut e = self.event(actor, audit::Action::BreakGlass);
-        e.patient = Some(id.clone());
-        e.purpose = Some(Purpose::Emergency);
-        e.detail = reason.to_owned();
-        e.flagged = true;
-        self.audit(e).await?;
-        Ok(policy::BreakGlass {
+            .map(|e| &e.event)
+            .filter(|e| {
+                e.action == audit::Action::BreakGlass
+                    && e.outcome.is_allowed()
+                    && e.actor_facility.as_ref() == facility
+            })
+            .max_by_key(|e| e.at)
+            .map(|e| policy::BreakGlass {
+                reason: e.detail.clone(),
+                started_at: e.at,
+                expires_at: e.at.plus_seconds(window),
+            }))
+    }
+}
+
+/// Longest break-the-glass reason kept (characters): a sentence, not a document.
+pub const BREAK_GLASS_REASON_MAX: usize = 500;
+
+/// A refused start of break-the-glass: what the audit entry says and what the caller gets.
+struct Refused {
+    code: &'static str,
+    reason: String,
+    error: ServiceError,
+}
+
+impl Refused {
+    fn forbidden(code: &'static str, reason: &str) -> Refused {
+        Refused {
+            code,
             reason: reason.to_owned(),
-            started_at: now,
-            expires_at: now.plus_seconds(window),
-        })
+            error: ServiceError::Forbidden(reason.to_owned()),
+        }
+    }
+
+    fn invalid(code: &'static str, reason: &str) -> Refused {
+        Refused {
+            code,
+            reason: reason.to_owned(),
+            error: ServiceError::Invalid(reason.to_owned()),
+        }
     }
 }

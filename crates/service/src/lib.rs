@@ -22,9 +22,9 @@ use std::sync::Arc;
 use model::{Facility, FacilityCode, PermissionMatrix, Profession, UnixTime, User};
 use store::{Store, StoreError};
 
-pub use access::{AccessItem, AccessRefusal, PatientAccess};
+pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
-pub use office::{AuditTail, ConsentInput, PairLinked, VerifyReport};
+pub use office::{AuditTail, ConsentInput, HeadReference, PairLinked, VerifyReport};
 pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use search::{
     age_on, HitFacility, PatientHit, SearchCriteria, SearchInput, SearchResult, SEARCH_LIMIT,

@@ -23,8 +23,22 @@ pub struct ConsentInput {
 pub struct VerifyReport {
     pub entries: u64,
     pub head_hash: Option<String>,
+    /// The newest entry as `SEQ:HASH`: the line to copy off the server and give to a later
+    /// `verify --expect-head`.
+    pub head: Option<audit::Head>,
     /// Problems found; empty means the chain is intact.
     pub problems: Vec<String>,
+}
+
+/// A head of the audit chain known from elsewhere, which the local chain must still hold:
+/// one an operator copied off the server, or the newest entry an off-site site holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadReference {
+    /// Where it comes from, as the report names it (`the head given with --expect-head`,
+    /// `site s3-osaka`).
+    pub source: String,
+    /// None: the source holds no entries (a site not shipped to yet) and vouches for nothing.
+    pub head: Option<audit::Head>,
 }
 
 impl VerifyReport {
@@ -389,12 +403,24 @@ impl Network {
         Ok(self.store.consents_of(id).await?)
     }
 
-    /// Check the whole audit chain, and that its newest entry matches the anchor kept
-    /// outside the database (which catches entries cut off at the end).
+    /// Check the whole audit chain, and that it still holds the entry the anchor kept
+    /// outside the database names (which catches entries cut off at the end); a missing
+    /// anchor is a finding once the log has (or must have had) entries.
     pub async fn audit_verify(&self, actor: &Principal) -> Result<VerifyReport> {
+        self.audit_verify_against(actor, &[]).await
+    }
+
+    /// [`Network::audit_verify`], and that the chain still holds every head in `references`
+    /// (a head copied off the server earlier, the newest entry a site holds): an attacker
+    /// who rewrites or cuts the local log and its anchor cannot rewrite those.
+    pub async fn audit_verify_against(
+        &self,
+        actor: &Principal,
+        references: &[HeadReference],
+    ) -> Result<VerifyReport> {
         self.require_office(actor, audit::Action::AuditRead, "verify")
             .await?;
-        let report = self.verify_chain().await?;
+        let report = self.verify_chain(references).await?;
         let mut e = self.event(actor, audit::Action::AuditRead);
         e.target = "verify".into();
         e.detail = format!(
@@ -406,7 +432,7 @@ impl Network {
         Ok(report)
     }
 
-    pub(crate) async fn verify_chain(&self) -> Result<VerifyReport> {
+    pub(crate) async fn verify_chain(&self, references: &[HeadReference]) -> Result<VerifyReport> {
         const PAGE: usize = 10_000;
         let mut problems = Vec::new();
         let mut checked = 0u64;
@@ -433,14 +459,60 @@ impl Network {
                 break;
             }
         }
-        let head = self.store.audit_head().await?;
-        let anchor = self.store.audit_anchor().await?;
-        problems.extend(anchor_problem(head, anchor));
+        let head = self.store.audit_head().await?.map(head_of);
+        problems.extend(self.anchor_problem(head).await?);
+        let newest = head.map(|h| h.seq);
+        for r in references {
+            match &r.head {
+                None => problems.push(format!(
+                    "{} holds no audit entries: it cannot vouch for this log",
+                    r.source
+                )),
+                Some(h) => problems.extend(audit::check_reference(
+                    &r.source,
+                    h,
+                    self.audit_entry(h.seq).await?.as_ref(),
+                    newest,
+                )),
+            }
+        }
         Ok(VerifyReport {
             entries: checked,
-            head_hash: head.map(|(_, h)| store::packs::hex(&h)),
+            head_hash: head.map(|h| store::packs::hex(&h.hash)),
+            head,
             problems,
         })
+    }
+
+    /// The chain's entry `seq`, if the log holds it.
+    async fn audit_entry(&self, seq: u64) -> Result<Option<audit::Entry>> {
+        Ok(self
+            .store
+            .audit_range(seq, 1)
+            .await?
+            .into_iter()
+            .find(|e| e.seq == seq))
+    }
+
+    /// The anchor outside the database against the chain whose newest entry is `head`.
+    async fn anchor_problem(&self, head: Option<audit::Head>) -> Result<Option<String>> {
+        let anchor = self.store.audit_anchor().await?.map(head_of);
+        let at_anchor = match anchor {
+            Some(a) => self.audit_entry(a.seq).await?,
+            None => None,
+        };
+        // Every user and facility change is audited: a store holding either must have a log.
+        let in_use = anchor.is_none()
+            && head.is_none()
+            && (!self.store.users().await?.is_empty()
+                || !self.store.list_facilities().await?.is_empty()
+                || !self.store.facilities().await?.is_empty());
+        Ok(audit::check_anchor(
+            head,
+            anchor,
+            at_anchor.as_ref(),
+            in_use,
+        ))
     }
 
     /// Who saw this patient (for the patient's own request: 開示請求).
@@ -507,31 +579,8 @@ impl Network {
     }
 }
 
-/// Does the chain's head agree with the anchor kept outside the database?
-fn anchor_problem(
-    head: Option<(u64, [u8; 32])>,
-    anchor: Option<(u64, [u8; 32])>,
-) -> Option<String> {
-    match (head, anchor) {
-        (Some((seq, hash)), Some((aseq, ahash))) => {
-            if aseq > seq {
-                Some(format!(
-                    "entries {} to {aseq} are missing at the end (the anchor outside the database says {aseq})",
-                    seq + 1
-                ))
-            } else if aseq == seq && ahash != hash {
-                Some(format!(
-                    "entry {seq} differs from the anchor kept outside the database"
-                ))
-            } else {
-                None
-            }
-        }
-        (None, Some((aseq, _))) => Some(format!(
-            "the audit log is empty but the anchor says {aseq} entries"
-        )),
-        _ => None,
-    }
+fn head_of((seq, hash): (u64, [u8; 32])) -> audit::Head {
+    audit::Head { seq, hash }
 }
 
 /// Verify `chain` where the first `skip` entries were verified already.
@@ -711,10 +760,10 @@ impl Network {
         // Not itself audited: it runs on every dashboard load and shows only a count and OK
         // or broken; the full verification below is audited.
         let mut problems = Vec::new();
-        let head = self.store.audit_head().await?;
-        let entries = head.map(|(seq, _)| seq).unwrap_or(0);
+        let head = self.store.audit_head().await?.map(head_of);
+        let entries = head.map(|h| h.seq).unwrap_or(0);
         if entries == 0 {
-            problems.extend(anchor_problem(head, self.store.audit_anchor().await?));
+            problems.extend(self.anchor_problem(head).await?);
             return Ok(AuditTail {
                 entries,
                 checked: 0,
@@ -731,7 +780,7 @@ impl Network {
         if let Err(p) = verify_from(&chain, skip) {
             problems.push(p);
         }
-        problems.extend(anchor_problem(head, self.store.audit_anchor().await?));
+        problems.extend(self.anchor_problem(head).await?);
         Ok(AuditTail {
             entries,
             checked: chain.len().saturating_sub(skip) as u64,

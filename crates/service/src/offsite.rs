@@ -195,6 +195,24 @@ impl Network {
         Ok(ReplicaStatus {
             role: self.store.node_role().await?,
             renkei_version: env!("CARGO_PKG_VERSION").to_owned(),
+            audit_head: self
+                .store
+                .audit_head()
+                .await?
+                .map(|(seq, hash)| audit::Head { seq, hash }),
+        })
+    }
+
+    /// The newest audit entry `site` holds — its copy of this network's chain, shipped with
+    /// every round — as a reference for [`Network::audit_verify_against`].
+    pub async fn site_audit_head(&self, site: &Site) -> Result<crate::HeadReference> {
+        let head = match site {
+            Site::Replica(r) => r.status().await.map_err(site_err)?.audit_head,
+            Site::Bucket(b) => b.audit_head().await.map_err(site_err)?,
+        };
+        Ok(crate::HeadReference {
+            source: format!("site {}", site.name()),
+            head,
         })
     }
 

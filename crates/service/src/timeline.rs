@@ -125,6 +125,20 @@ fn categories_asked(q: &TimelineQuery) -> BTreeSet<RecordCategory> {
     out
 }
 
+/// The answer to a record that is not shown: "not found" when nothing is withheld by the
+/// rules or the consent, otherwise "not shown" with those reasons (which do not depend on the
+/// version asked).
+fn not_shown(refused: &[AccessRefusal]) -> ServiceError {
+    let message =
+        "この患者の記録に該当するものがないか、表示できません (no such record of this patient, or not shown to you)";
+    if refused.is_empty() {
+        ServiceError::NotFound(message.into())
+    } else {
+        let reasons: Vec<&str> = refused.iter().map(|r| r.reason.as_str()).collect();
+        ServiceError::Forbidden(format!("{message}: {}", reasons.join(" / ")))
+    }
+}
+
 fn has_order(kind: &str) -> bool {
     DataKind::from_code(kind).is_some_and(|k| k.has_order())
 }
@@ -155,13 +169,11 @@ impl Network {
         actor: &Principal,
         id: &RegionalId,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
+        _break_glass_reason: Option<&str>,
         q: &TimelineQuery,
     ) -> Result<Timeline> {
         let limit = if q.limit == 0 { TIMELINE_PAGE } else { q.limit };
-        let mut gate = self
-            .open_gate(actor, id, purpose, break_glass_reason)
-            .await?;
+        let mut gate = self.open_gate(actor, id, purpose).await?;
         let asked = categories_asked(q);
         let mut sources: Vec<TimelineSource> = Vec::new();
         let mut fetched: Vec<(usize, store::PagedRecord)> = Vec::new();
@@ -176,6 +188,17 @@ impl Network {
                     s.details.name.clone(),
                 )
             };
+            // Decide first, every source (also one the facility filter leaves out, so the
+            // filter's list does not depend on it); only allowed categories are read.
+            let allowed: BTreeSet<RecordCategory> = asked
+                .iter()
+                .copied()
+                .filter(|c| gate.allows(i, *c))
+                .collect();
+            if allowed.is_empty() {
+                // A facility none of whose asked records may be shown is not named.
+                continue;
+            }
             if !sources.iter().any(|s| s.code == code) {
                 sources.push(TimelineSource {
                     code: code.clone(),
@@ -183,15 +206,6 @@ impl Network {
                 });
             }
             if q.facility.as_ref().is_some_and(|f| *f != code) {
-                continue;
-            }
-            // Decide first; only allowed categories are read.
-            let allowed: BTreeSet<RecordCategory> = asked
-                .iter()
-                .copied()
-                .filter(|c| gate.allows(i, *c))
-                .collect();
-            if allowed.is_empty() {
                 continue;
             }
             let standard: Vec<String> = match &q.kinds {
@@ -267,18 +281,18 @@ impl Network {
 
     /// One record version of a patient, decoded, with its order's history. Refused (audited)
     /// unless the version belongs to a linked source of this patient and its category is
-    /// allowed; an unknown version and another patient's version get the same "not found".
+    /// allowed. An unknown version, another patient's version and a refused one get the same
+    /// answer: "not found" when nothing is withheld by the rules or the consent, otherwise
+    /// "not shown" with those reasons (which do not depend on the version asked).
     pub async fn record_detail(
         &self,
         actor: &Principal,
         id: &RegionalId,
         version_id: i64,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
+        _break_glass_reason: Option<&str>,
     ) -> Result<RecordDetail> {
-        let mut gate = self
-            .open_gate(actor, id, purpose, break_glass_reason)
-            .await?;
+        let mut gate = self.open_gate(actor, id, purpose).await?;
         let version = self.store.record_version(version_id).await?;
         let found = version.and_then(|v| {
             gate.sources
@@ -286,38 +300,32 @@ impl Network {
                 .position(|s| s.id == v.facility && s.local_id == v.local_id)
                 .map(|i| (i, v))
         });
-        let Some((i, v)) = found else {
-            let mut e = self.event(actor, audit::Action::View);
-            e.purpose = Some(purpose);
-            e.patient = Some(id.clone());
-            e.target = format!("record/{version_id}");
-            e.detail = "record: not read".into();
-            e.outcome = audit::Outcome::Refused {
-                code: "unknown_record".into(),
-                reason: "no such record of this patient".into(),
-            };
-            self.audit(e).await?;
-            return Err(ServiceError::NotFound(
-                "この患者の記録に該当するものがありません (no such record for this patient)".into(),
-            ));
+        // Unknown, another patient's, or refused: one answer for all three (`not_shown`), so
+        // that asking version after version tells nothing about which records the patient
+        // has. Each is audited with its real reason.
+        let (i, v, category) = match found {
+            Some((i, v)) => {
+                let category = policy::category_of_kind(&v.record.kind);
+                if !gate.allows(i, category) {
+                    let refused = self.close_gate(gate, Some("record")).await?;
+                    return Err(not_shown(&refused));
+                }
+                (i, v, category)
+            }
+            None => {
+                let mut e = self.event(actor, audit::Action::View);
+                e.purpose = Some(purpose);
+                e.patient = Some(id.clone());
+                e.target = format!("record/{version_id}");
+                e.detail = "record: not read".into();
+                e.outcome = audit::Outcome::Refused {
+                    code: "unknown_record".into(),
+                    reason: "no such record of this patient".into(),
+                };
+                self.audit(e).await?;
+                return Err(not_shown(&gate.explain()));
+            }
         };
-        let category = policy::category_of_kind(&v.record.kind);
-        if !gate.allows(i, category) {
-            let refused = self.close_gate(gate, Some("record")).await?;
-            let reason = refused
-                .iter()
-                .find(|r| r.category == category)
-                .map(|r| {
-                    format!(
-                        "{} ({}): {}",
-                        category.label_ja(),
-                        category.as_str(),
-                        r.reason
-                    )
-                })
-                .unwrap_or_else(|| "表示できません (not permitted)".into());
-            return Err(ServiceError::Forbidden(reason));
-        }
         let bytes = self
             .store
             .read_blobs(&[v.record.sha256])

@@ -4,9 +4,9 @@
 //!
 //! Every screen goes through the same gate as [`Network::patient_records`]: each (source
 //! facility, local patient, category) is decided with `policy::decide` before anything of it
-//! is read, each decision is audited, and a refused category is reported with its reason and
-//! never read. Deciding before reading also means a refusal says nothing about whether the
-//! facility holds such data at all.
+//! is read, each decision is audited, and a refused category is never read. The screen is
+//! told why in terms of the request, the rules and the consent only ([`AccessRefusal`]):
+//! nothing about which facilities hold what.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -547,19 +547,16 @@ impl Network {
             .await
     }
 
-    /// The summary for `purpose`; with [`Purpose::Emergency`], `break_glass_reason` explains
-    /// the emergency (see [`Network::patient_records`]).
+    /// The summary for `purpose`; [`Purpose::Emergency`] uses the window started with
+    /// [`Network::start_break_glass`] (see [`Network::patient_records`]).
     pub async fn patient_summary_for(
         &self,
         actor: &Principal,
         id: &RegionalId,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
+        _break_glass_reason: Option<&str>,
     ) -> Result<Summary> {
-        let mut gate = self
-            .open_gate(actor, id, purpose, break_glass_reason)
-            .await?;
-        let facility_names = gate.facility_names();
+        let mut gate = self.open_gate(actor, id, purpose).await?;
         let today = self.now().date_jst().compact();
         // Every decision first (in the gate, no I/O), then every read at once: each
         // facility's demographics, encounters, allergies, diagnoses, current medications and
@@ -654,6 +651,7 @@ impl Network {
             &current_medications,
             self.now().date_jst().days(),
         );
+        let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("summary")).await?;
         Ok(Summary {
@@ -696,12 +694,9 @@ impl Network {
         id: &RegionalId,
         q: &LabQuery,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
+        _break_glass_reason: Option<&str>,
     ) -> Result<LabMatrix> {
-        let mut gate = self
-            .open_gate(actor, id, purpose, break_glass_reason)
-            .await?;
-        let facility_names = gate.facility_names();
+        let mut gate = self.open_gate(actor, id, purpose).await?;
         let filter = LabFilter {
             codes: q.codes.clone(),
             from: q.from.clone(),
@@ -709,6 +704,7 @@ impl Network {
             latest_per_test: false,
         };
         let labs = self.gated_labs(&mut gate, &filter).await?;
+        let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let screen = if q.codes.is_empty() {
             "lab matrix"
@@ -794,12 +790,9 @@ impl Network {
         actor: &Principal,
         id: &RegionalId,
         purpose: Purpose,
-        break_glass_reason: Option<&str>,
+        _break_glass_reason: Option<&str>,
     ) -> Result<MedicationList> {
-        let mut gate = self
-            .open_gate(actor, id, purpose, break_glass_reason)
-            .await?;
-        let facility_names = gate.facility_names();
+        let mut gate = self.open_gate(actor, id, purpose).await?;
         let pharmacies = gate.pharmacies();
         let today = self.now().date_jst();
         let since = today.days() - DUPLICATE_LOOKBACK_DAYS;
@@ -830,6 +823,7 @@ impl Network {
             }
         }
         let labs = Self::gate_labs(&mut gate, lab_rows);
+        let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("medications")).await?;
         Ok(MedicationList {

@@ -1,6 +1,7 @@
 //! A replica built from a primary's shipments holds the same network: every facility's content
 //! digest (files, versions, records derived again from the same bytes), the registry (regional
-//! IDs, links, users) and the audit chain. Promotion ends the shipments.
+//! IDs, links, users) and the audit chain, whose head it answers (to vouch for the primary's
+//! log). Promotion ends the shipments.
 
 mod common;
 
@@ -85,6 +86,40 @@ async fn a_replica_holds_the_same_network_and_promotion_ends_shipments() {
     assert!(
         replica_store.user("office").await.expect("user").is_some(),
         "users"
+    );
+
+    // The replica answers the head of its copy of the chain, which vouches for the primary's
+    // log (a cut end is caught: audit_anchor_flow, offsite_e2e); a site holding nothing
+    // vouches for nothing, and says so.
+    let status = replica.replica_status().await.expect("status");
+    let shipped = status.audit_head.expect("the replica holds the chain");
+    assert_eq!(
+        Some((shipped.seq, shipped.hash)),
+        fx.store.audit_head().await.expect("head")
+    );
+    let vouch = [service::HeadReference {
+        source: "site dc-test".into(),
+        head: Some(shipped),
+    }];
+    let report = fx
+        .net
+        .audit_verify_against(&enrolled.office, &vouch)
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    let nothing = [service::HeadReference {
+        source: "site empty".into(),
+        head: None,
+    }];
+    let report = fx
+        .net
+        .audit_verify_against(&enrolled.office, &nothing)
+        .await
+        .expect("verify");
+    assert!(
+        report.problems.iter().any(|p| p.contains("cannot vouch")),
+        "{:?}",
+        report.problems
     );
 
     // A primary refuses shipments; a promoted replica too.

@@ -356,6 +356,26 @@ impl Blobs {
         Ok(Some((seq, sha.0)))
     }
 
+    /// Move the anchor to `new` if it may (`audit::anchor_may_advance`): only forward from
+    /// `previous`, the chain's head before the append. A missing anchor, one ahead of the
+    /// chain or naming another hash, and one that cannot be read are left as they are, for
+    /// `verify` to report — and a damaged anchor never stops the log from taking entries.
+    pub async fn advance_audit_anchor(
+        &self,
+        previous: Option<(u64, [u8; 32])>,
+        new: (u64, [u8; 32]),
+    ) -> Result<()> {
+        let head = |(seq, hash): (u64, [u8; 32])| audit::Head { seq, hash };
+        let may = match self.audit_anchor().await {
+            Ok(anchor) => audit::anchor_may_advance(anchor.map(head), previous.map(head)),
+            Err(_) => false,
+        };
+        if may {
+            self.put_audit_anchor(new.0, &new.1).await?;
+        }
+        Ok(())
+    }
+
     pub async fn put_audit_anchor(&self, seq: u64, hash: &[u8; 32]) -> Result<()> {
         let text = format!("{seq} {}\n", store::packs::hex(hash));
         self.store

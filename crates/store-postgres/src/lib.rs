@@ -123,7 +123,33 @@ impl PgStore {
             }
         }
         let blobs = Blobs::open(&config.blobs)?;
-        Ok(PgStore { pool, blobs })
+        let store = PgStore { pool, blobs };
+        if migrate {
+            store.anchor_new_store().await?;
+        }
+        Ok(store)
+    }
+
+    /// Write the empty chain's anchor when the network is new (nothing audited, no user, no
+    /// facility), so that from then on a missing anchor always means a deleted one. A
+    /// network with any of those and no anchor is left without one: `verify` reports it.
+    async fn anchor_new_store(&self) -> Result<()> {
+        // Present (or unreadable, which `verify` reports): nothing to do here.
+        if !matches!(self.blobs.audit_anchor().await, Ok(None)) {
+            return Ok(());
+        }
+        let used: bool = sqlx::query_scalar(
+            "SELECT EXISTS(SELECT 1 FROM audit_log) OR EXISTS(SELECT 1 FROM users)
+                 OR EXISTS(SELECT 1 FROM facilities)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if !used {
+            let g = audit::Head::GENESIS;
+            self.blobs.put_audit_anchor(g.seq, &g.hash).await?;
+        }
+        Ok(())
     }
 
     pub fn blobs(&self) -> &Blobs {

@@ -320,6 +320,49 @@ async fn merged_into(
     .map_err(db_err)
 }
 
+impl PgStore {
+    /// Issue a regional ID, trying the candidates `next` gives in turn until one is not
+    /// taken. `enroll` draws them at random; tests pass their own to see a collision
+    /// retried. The sequence number is the embedded store's (the next one); another server
+    /// may take the same number, or (rarely) the same ID: the insert then waits for that
+    /// server's commit and writes nothing, and the next try (a new snapshot, at READ
+    /// COMMITTED) sees both taken.
+    pub async fn enroll_trying(
+        &self,
+        by: &str,
+        at: UnixTime,
+        mut next: impl FnMut() -> Result<RegionalId> + Send,
+    ) -> Result<RegionalId> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for _ in 0..ENROLL_ATTEMPTS {
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let id = next()?;
+            let written = sqlx::query(
+                "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(seq)
+            .bind(id.as_str())
+            .bind(at.0)
+            .bind(by)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if written == 1 {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(id);
+            }
+        }
+        Err(StoreError::Database(format!(
+            "could not issue a regional ID: {ENROLL_ATTEMPTS} tries in a row were taken (by other servers or an equal random draw)"
+        )))
+    }
+}
+
 #[async_trait]
 impl Registry for PgStore {
     async fn put_facility(&self, f: &Facility) -> Result<()> {
@@ -404,37 +447,8 @@ impl Registry for PgStore {
     }
 
     async fn enroll(&self, by: &str, at: UnixTime) -> Result<RegionalId> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // The next number as the embedded store takes it. Another server may take the same
-        // one: its insert waits for that server's commit and then writes nothing, and the
-        // next statement (a new snapshot, at READ COMMITTED) sees the number taken.
-        for _ in 0..ENROLL_ATTEMPTS {
-            let next: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            let id = RegionalId::issue(NETWORK_PREFIX, next as u64);
-            let written = sqlx::query(
-                "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(next)
-            .bind(id.as_str())
-            .bind(at.0)
-            .bind(by)
-            .execute(&mut *tx)
+        self.enroll_trying(by, at, || store::random_regional_id(NETWORK_PREFIX))
             .await
-            .map_err(db_err)?
-            .rows_affected();
-            if written == 1 {
-                tx.commit().await.map_err(db_err)?;
-                return Ok(id);
-            }
-        }
-        Err(StoreError::Database(format!(
-            "could not issue a regional ID: other servers took the next number {ENROLL_ATTEMPTS} times in a row"
-        )))
     }
 
     async fn regional_id_exists(&self, id: &RegionalId) -> Result<bool> {
@@ -1067,7 +1081,8 @@ impl Registry for PgStore {
         // Held to commit: the head read here stays the head until these entries follow it.
         lock_audit(&mut tx).await?;
         let head = audit_head_entry(&mut tx).await?;
-        let mut prev = head.map(|e| (e.seq, e.hash));
+        let previous = head.map(|e| (e.seq, e.hash));
+        let mut prev = previous;
         let mut out = Vec::with_capacity(events.len());
         for ev in events {
             let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
@@ -1078,8 +1093,8 @@ impl Registry for PgStore {
         tx.commit().await.map_err(db_err)?;
         // After commit, outside the lock: with several servers the anchor may lag the head
         // (another server's newer anchor overwritten by this older one), never lead it.
-        if let Some((seq, hash)) = prev {
-            self.blobs.put_audit_anchor(seq, &hash).await?;
+        if let Some(new) = prev.filter(|_| !out.is_empty()) {
+            self.blobs.advance_audit_anchor(previous, new).await?;
         }
         Ok(out)
     }

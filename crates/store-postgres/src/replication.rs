@@ -375,10 +375,12 @@ async fn apply_change(
 /// chain: its hash is recomputed from the previous one and its event, so a replica never
 /// holds an entry the primary's chain would not verify. Entries already here must be the same
 /// entries. Returns the new head when something was appended.
+/// Returns, when something was appended, the chain's head before and after.
+#[allow(clippy::type_complexity)]
 pub(crate) async fn append_replicated_audit(
     pool: &PgPool,
     entries: &[audit::Entry],
-) -> Result<Option<(u64, [u8; 32])>> {
+) -> Result<Option<(Option<(u64, [u8; 32])>, (u64, [u8; 32]))>> {
     if entries.is_empty() {
         return Ok(None);
     }
@@ -401,6 +403,7 @@ pub(crate) async fn append_replicated_audit(
             .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))?;
         head = Some((seq as u64, hash));
     }
+    let previous = head;
     // Entries of this shipment already here (a shipment sent again): their hashes, at once.
     let stored_head = head.map(|(seq, _)| seq).unwrap_or(0);
     let present: Vec<i64> = entries
@@ -442,7 +445,7 @@ pub(crate) async fn append_replicated_audit(
     }
     crate::registry::insert_entries(&mut tx, &fresh).await?;
     tx.commit().await.map_err(db_err)?;
-    Ok(head)
+    Ok(head.map(|new| (previous, new)))
 }
 
 /// What is wrong with one pack, given its bytes as read (None = missing), or None when it
@@ -621,8 +624,8 @@ impl Replication for PgStore {
     }
 
     async fn apply_audit(&self, entries: &[audit::Entry]) -> Result<()> {
-        if let Some((seq, hash)) = append_replicated_audit(&self.pool, entries).await? {
-            self.blobs.put_audit_anchor(seq, &hash).await?;
+        if let Some((previous, new)) = append_replicated_audit(&self.pool, entries).await? {
+            self.blobs.advance_audit_anchor(previous, new).await?;
         }
         Ok(())
     }

@@ -206,3 +206,34 @@ async fn concurrent_starts_migrate_once() {
         .await
         .expect("alongside");
 }
+
+/// A drawn regional ID that is taken (an equal random draw, or an ID issued before the
+/// random ones) is not issued twice: the store draws again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_regional_id_is_drawn_again() {
+    use store::Registry;
+    let f = local().await;
+    let store = &f.store;
+    let t = model::UnixTime(1_700_000_000);
+    let old = model::RegionalId::issue(0, 1);
+    let taken = store
+        .enroll_trying("office", t, || Ok(model::RegionalId::issue(0, 1)))
+        .await
+        .expect("first");
+    assert_eq!(taken, old);
+    let mut draws = vec![model::RegionalId::issue(0, 77), old.clone()];
+    let fresh = store
+        .enroll_trying("office", t, move || Ok(draws.pop().expect("a draw")))
+        .await
+        .expect("second");
+    assert_eq!(fresh, model::RegionalId::issue(0, 77));
+    // Only taken IDs: an error, nothing issued.
+    assert!(store
+        .enroll_trying("office", t, || Ok(model::RegionalId::issue(0, 1)))
+        .await
+        .is_err());
+    // Random ones after sequential ones.
+    let random = store.enroll("office", t).await.expect("random");
+    assert_ne!(random, old);
+    assert!(store.regional_id_exists(&random).await.expect("exists"));
+}

@@ -118,8 +118,10 @@ impl SqliteStore {
         // alongside the server) committed in between, SQLite cannot wait for it and fails
         // at once with "database is locked" instead of honouring busy_timeout.
         writer.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        let audit_anchor = data_dir.join("audit-head");
         if locked {
             schema::migrate(&mut writer)?;
+            registry::anchor_new_store(&writer, &audit_anchor)?;
         } else {
             schema::check_current(&writer)?;
         }
@@ -131,7 +133,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
                 packs,
-                audit_anchor: data_dir.join("audit-head"),
+                audit_anchor,
                 _lock: lock,
             }),
         })

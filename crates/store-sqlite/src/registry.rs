@@ -15,6 +15,52 @@ use crate::{db_err, SqliteStore};
 /// The 3-digit network number in issued regional IDs (configurable later; 000 = unset).
 const NETWORK_PREFIX: u16 = 0;
 
+/// Draws of a new regional ID before giving up: a collision needs two equal 12-digit random
+/// numbers, so a second draw already is rare.
+const ENROLL_ATTEMPTS: usize = 16;
+
+impl SqliteStore {
+    /// Issue a regional ID, trying the candidates `next` gives in turn until one is not
+    /// taken (the UNIQUE constraint decides). `enroll` draws them at random; tests pass their
+    /// own to see a collision retried.
+    pub async fn enroll_trying(
+        &self,
+        by: &str,
+        at: UnixTime,
+        mut next: impl FnMut() -> Result<RegionalId> + Send + 'static,
+    ) -> Result<RegionalId> {
+        let by = by.to_owned();
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                let seq: i64 = tx
+                    .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(db_err)?;
+                for _ in 0..ENROLL_ATTEMPTS {
+                    let id = next()?;
+                    let written = tx
+                        .execute(
+                            "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT DO NOTHING",
+                            params![seq, id.as_str(), at.0, by],
+                        )
+                        .map_err(db_err)?;
+                    if written == 1 {
+                        tx.commit().map_err(db_err)?;
+                        return Ok(id);
+                    }
+                }
+                Err(StoreError::Database(format!(
+                    "could not issue a regional ID: {ENROLL_ATTEMPTS} draws in a row were taken"
+                )))
+            })
+        })
+        .await
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("serialising: {e}")))
 }
@@ -299,6 +345,48 @@ pub(crate) fn write_anchor(path: &Path, seq: u64, hash: &[u8; 32]) -> Result<()>
     })
 }
 
+/// Move the anchor to `new` if it may (`audit::anchor_may_advance`): only forward from
+/// `previous`, the chain's head before the append. A missing anchor, one ahead of the chain
+/// or naming another hash, and one that cannot be read are left as they are, for `verify`
+/// to report — and a damaged anchor never stops the audit log from taking entries.
+pub(crate) fn advance_anchor(
+    path: &Path,
+    previous: Option<(u64, [u8; 32])>,
+    new: (u64, [u8; 32]),
+) -> Result<()> {
+    let head = |(seq, hash): (u64, [u8; 32])| audit::Head { seq, hash };
+    let may = match read_anchor(path) {
+        Ok(anchor) => audit::anchor_may_advance(anchor.map(head), previous.map(head)),
+        Err(_) => false,
+    };
+    if may {
+        write_anchor(path, new.0, &new.1)?;
+    }
+    Ok(())
+}
+
+/// Write the empty chain's anchor when the store is new (nothing audited, no user, no
+/// facility), so that from then on a missing anchor always means a deleted one. A store
+/// with any of those and no anchor is left without one: `verify` reports it.
+pub(crate) fn anchor_new_store(conn: &Connection, path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let used: bool = conn
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM audit_log) OR EXISTS(SELECT 1 FROM users)
+                 OR EXISTS(SELECT 1 FROM facilities)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    if !used {
+        let g = audit::Head::GENESIS;
+        write_anchor(path, g.seq, &g.hash)?;
+    }
+    Ok(())
+}
+
 fn read_anchor(path: &Path) -> Result<Option<(u64, [u8; 32])>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -419,23 +507,8 @@ impl Registry for SqliteStore {
     }
 
     async fn enroll(&self, by: &str, at: UnixTime) -> Result<RegionalId> {
-        let by = by.to_owned();
-        self.blocking(move |inner| {
-            inner.write(|conn| {
-                let tx = conn.transaction().map_err(db_err)?;
-                let next: i64 =
-                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM regional_ids", [], |r| r.get(0)).map_err(db_err)?;
-                let id = RegionalId::issue(NETWORK_PREFIX, next as u64);
-                tx.execute(
-                    "INSERT INTO regional_ids(seq, regional_id, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
-                    params![next, id.as_str(), at.0, by],
-                )
-                .map_err(db_err)?;
-                tx.commit().map_err(db_err)?;
-                Ok(id)
-            })
-        })
-        .await
+        self.enroll_trying(by, at, || store::random_regional_id(NETWORK_PREFIX))
+            .await
     }
 
     async fn regional_id_exists(&self, id: &RegionalId) -> Result<bool> {
@@ -1058,7 +1131,8 @@ impl Registry for SqliteStore {
                     .map_err(db_err)?
                     .map(entry_of)
                     .transpose()?;
-                let mut prev = head.map(|e| (e.seq, e.hash));
+                let previous = head.map(|e| (e.seq, e.hash));
+                let mut prev = previous;
                 let mut out = Vec::with_capacity(events.len());
                 for ev in events {
                     let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
@@ -1067,8 +1141,8 @@ impl Registry for SqliteStore {
                     out.push(entry);
                 }
                 tx.commit().map_err(db_err)?;
-                if let Some((seq, hash)) = prev {
-                    write_anchor(&inner.audit_anchor, seq, &hash)?;
+                if let Some(new) = prev.filter(|_| !out.is_empty()) {
+                    advance_anchor(&inner.audit_anchor, previous, new)?;
                 }
                 Ok(out)
             })
@@ -1169,10 +1243,12 @@ pub(crate) fn audit_after(conn: &Connection, seq: u64, limit: i64) -> Result<Vec
 /// Append a primary's entries as they are. Each must continue this chain: its hash is
 /// recomputed from the previous one and its event, so a replica never holds an entry the
 /// primary's chain would not verify. Entries already here must be the same entries.
+/// Returns, when something was appended, the chain's head before and after.
+#[allow(clippy::type_complexity)]
 pub(crate) fn append_replicated_audit(
     conn: &mut Connection,
     entries: &[audit::Entry],
-) -> Result<Option<(u64, [u8; 32])>> {
+) -> Result<Option<(Option<(u64, [u8; 32])>, (u64, [u8; 32]))>> {
     let tx = conn.transaction().map_err(db_err)?;
     let mut head: Option<(u64, [u8; 32])> = tx
         .query_row(
@@ -1185,6 +1261,7 @@ pub(crate) fn append_replicated_audit(
         .map(entry_of)
         .transpose()?
         .map(|e| (e.seq, e.hash));
+    let previous = head;
     let mut appended = false;
     for entry in entries {
         let append = store::replicated_audit_step(head, entry, || {
@@ -1203,7 +1280,7 @@ pub(crate) fn append_replicated_audit(
         }
     }
     tx.commit().map_err(db_err)?;
-    Ok(if appended { head } else { None })
+    Ok(head.filter(|_| appended).map(|new| (previous, new)))
 }
 
 /// Write one audit entry as computed (the chain is checked by the caller).

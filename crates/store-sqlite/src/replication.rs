@@ -440,10 +440,10 @@ impl Replication for SqliteStore {
     async fn apply_audit(&self, entries: &[audit::Entry]) -> Result<()> {
         let entries = entries.to_vec();
         self.blocking(move |inner| {
-            let head =
+            let appended =
                 inner.write(|conn| crate::registry::append_replicated_audit(conn, &entries))?;
-            if let Some((seq, hash)) = head {
-                crate::registry::write_anchor(&inner.audit_anchor, seq, &hash)?;
+            if let Some((previous, new)) = appended {
+                crate::registry::advance_anchor(&inner.audit_anchor, previous, new)?;
             }
             Ok(())
         })

@@ -187,3 +187,35 @@ async fn opened_alongside_a_running_server() {
     use store::Store;
     assert!(side.facilities().await.expect("read").is_empty());
 }
+
+/// A drawn regional ID that is taken (an equal random draw, or an ID issued before the
+/// random ones) is not issued twice: the store draws again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_regional_id_is_drawn_again() {
+    use store::Registry;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    let t = model::UnixTime(1_700_000_000);
+    let old = model::RegionalId::issue(0, 1);
+    let taken = store
+        .enroll_trying("office", t, move || Ok(model::RegionalId::issue(0, 1)))
+        .await
+        .expect("first");
+    assert_eq!(taken, old);
+    let mut draws = vec![model::RegionalId::issue(0, 77), old.clone()];
+    let fresh = store
+        .enroll_trying("office", t, move || Ok(draws.pop().expect("a draw")))
+        .await
+        .expect("second");
+    assert_eq!(fresh, model::RegionalId::issue(0, 77));
+    // Only taken IDs: an error, nothing issued.
+    let again = old.clone();
+    assert!(store
+        .enroll_trying("office", t, move || Ok(again.clone()))
+        .await
+        .is_err());
+    assert!(store.regional_id_exists(&old).await.expect("exists"));
+    // Random ones after sequential ones.
+    let random = store.enroll("office", t).await.expect("random");
+    assert_ne!(random, old);
+}

@@ -238,6 +238,22 @@ pub async fn run_registry(store: &dyn Store) {
     let r1 = store.enroll("office", t).await.expect("enroll");
     let r2 = store.enroll("office", t).await.expect("enroll");
     assert_ne!(r1, r2);
+    // Unpredictable: IDs issued one after another are not neighbours (walking them from a
+    // known one finds nobody), and each one is known to the store.
+    let mut numbers = Vec::new();
+    for _ in 0..20 {
+        let id = store.enroll("office", t).await.expect("enroll");
+        assert!(store.regional_id_exists(&id).await.expect("exists"));
+        numbers.push(id.as_str()[..15].parse::<u64>().expect("digits"));
+    }
+    let neighbours = numbers
+        .windows(2)
+        .filter(|w| w[0].abs_diff(w[1]) < 1000)
+        .count();
+    assert!(
+        neighbours < 3,
+        "regional IDs issued in sequence: {numbers:?}"
+    );
     let pa = LocalPatient {
         facility: a.clone(),
         local_id: "100001".into(),

@@ -28,7 +28,9 @@ pub use facts::{
     MedicationFact,
 };
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
-pub use registry::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session};
+pub use registry::{
+    random_regional_id, ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session,
+};
 pub use replication::{
     replicated_audit_step, Backlog, BlobReport, Feed, FeedCursor, FeedVersion, NodeRole,
     PackProblem, RegistryChange, Replication, RowOp, SiteState, VersionRow,

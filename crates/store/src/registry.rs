@@ -150,3 +150,58 @@ pub trait Registry: Send + Sync {
     /// The head as last written to the anchor outside the database.
     async fn audit_anchor(&self) -> Result<Option<(u64, [u8; 32])>>;
 }
+
+/// How many numbers a network has: 12 digits after its 3-digit prefix.
+const REGIONAL_NUMBERS: u64 = 1_000_000_000_000;
+
+/// A regional ID with an unpredictable number: 12 digits drawn uniformly from the operating
+/// system's CSPRNG after the network prefix, then the Luhn check digit. Knowing issued IDs
+/// tells nothing about other ones, so they cannot be walked: with ten million patients among
+/// 10^12 numbers a guessed (well-formed) ID is someone's about once in 100,000 tries, and
+/// every try is an audited look. Both stores insert it under the UNIQUE constraint on
+/// `regional_ids.regional_id` and draw again on a collision; IDs issued before (sequential)
+/// stay valid.
+pub fn random_regional_id(network: u16) -> Result<RegionalId> {
+    // Rejection sampling: only draws below the largest multiple of 10^12 are used, so every
+    // number is equally likely (no modulo bias).
+    let bound = u64::MAX - u64::MAX % REGIONAL_NUMBERS;
+    loop {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            crate::StoreError::Database(format!("no random numbers for a regional ID: {e}"))
+        })?;
+        let draw = u64::from_le_bytes(bytes);
+        if draw < bound {
+            return Ok(RegionalId::issue(network, draw % REGIONAL_NUMBERS));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_regional_ids_are_valid_and_not_a_sequence() {
+        let ids: Vec<RegionalId> = (0..200)
+            .map(|_| random_regional_id(0).expect("random"))
+            .collect();
+        let numbers: std::collections::BTreeSet<u64> = ids
+            .iter()
+            .map(|id| {
+                assert_eq!(RegionalId::parse(id.as_str()).as_ref(), Ok(id));
+                assert!(id.as_str().starts_with("000"), "{id}");
+                id.as_str()[3..15].parse().expect("digits")
+            })
+            .collect();
+        assert_eq!(numbers.len(), ids.len(), "no repeats");
+        // Spread over the whole range, not clustered near the start.
+        assert!(numbers.iter().any(|n| *n > REGIONAL_NUMBERS / 2));
+        let adjacent = numbers
+            .iter()
+            .zip(numbers.iter().skip(1))
+            .filter(|(a, b)| **b - **a < 1000)
+            .count();
+        assert!(adjacent < 5, "{adjacent} IDs next to each other");
+    }
+}
