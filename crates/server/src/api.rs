@@ -50,6 +50,26 @@ pub(crate) fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError(ServiceError::Invalid(msg.into()))
 }
 
+/// The client's address as the server saw it (the TCP peer), for the sign-in limits per
+/// address. None when the router is served without connection info (tests that call it
+/// directly).
+pub(crate) struct SourceAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(SourceAddress(peer))
+    }
+}
+
 /// The bearer token or session cookie of a request.
 fn credential(headers: &HeaderMap) -> Option<String> {
     if let Some(v) = headers
@@ -136,7 +156,11 @@ fn principal_json(p: &Principal) -> Value {
     }
 }
 
-async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
     let facility = body.facility.as_deref().map(facility_code).transpose()?;
     let (token, p) = state
         .network
@@ -145,6 +169,7 @@ async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> Ap
             &body.password,
             body.totp.as_deref(),
             facility.as_ref(),
+            source,
         )
         .await?;
     // HttpOnly + SameSite=Strict: scripts in the page cannot read it and other sites cannot

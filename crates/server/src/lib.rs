@@ -126,7 +126,12 @@ pub fn router(state: AppState) -> Router {
 /// Serve until the process is stopped.
 pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router(state)).await
+    // With the peer address: sign-in failures are also counted per client address.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 struct KindRow {

@@ -9,7 +9,7 @@ use model::FacilityCode;
 use serde::Deserialize;
 use service::Principal;
 
-use crate::api::SESSION_COOKIE;
+use crate::api::{SourceAddress, SESSION_COOKIE};
 use crate::html::{cookie_token, page, render, Chrome, HtmlError, SignedIn};
 use crate::{AppState, ServerError};
 use service::ServiceError;
@@ -42,6 +42,7 @@ pub async fn login_page(State(state): State<AppState>) -> Result<Response, Serve
 
 pub async fn login(
     State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ServerError> {
     let facility = match form.facility.trim() {
@@ -65,6 +66,7 @@ pub async fn login(
             &form.password,
             Some(form.totp.trim()),
             facility.as_ref(),
+            source,
         )
         .await
     {
