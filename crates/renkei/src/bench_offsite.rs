@@ -172,7 +172,7 @@ async fn primary(data: &Path, code: &FacilityCode, key_file: &Path) -> Result<()
         .await?;
     let code_now = net.current_totp_for_tests("admin", UnixTime::now()).await?;
     let admin = net
-        .authenticate("admin", ADMIN_PASSWORD, Some(&code_now), None)
+        .authenticate("admin", ADMIN_PASSWORD, Some(&code_now), None, None)
         .await?;
     net.put_facility(
         &admin,
@@ -457,7 +457,7 @@ pub async fn run(args: Args) -> Result<()> {
         if replica_data.exists() {
             std::fs::remove_dir_all(&replica_data)?;
         }
-        std::fs::create_dir_all(&replica_data)?;
+        store::private::create_private_dir_all(&replica_data)?;
         std::fs::write(
             replica_data.join("renkei.toml"),
             format!("[replication]\ntoken = {}\n", toml_str(REPLICA_TOKEN)),

@@ -23,6 +23,10 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     #[serde(default)]
     pub store: crate::store_config::StoreSection,
+    #[serde(default)]
+    pub secrets: crate::security_config::SecretsSection,
+    #[serde(default)]
+    pub sign_in: crate::security_config::SignInSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

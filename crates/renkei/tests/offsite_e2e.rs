@@ -92,6 +92,16 @@ fn restore_equals(data: &Path, code: &str, to: &Path, extra: &[&str], want: &Pat
     assert_same_tree(want, to);
 }
 
+/// A data folder made by hand, private to its owner as renkei requires.
+fn private_folder(path: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .expect("data folder");
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     for (rel, bytes) in tree(from) {
         let p = to.join(rel);
@@ -140,7 +150,7 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     // The S3 bucket and the replica.
     let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
         .expect("rclone serve s3");
-    std::fs::create_dir_all(&replica).expect("replica folder");
+    private_folder(&replica);
     std::fs::write(
         replica.join("renkei.toml"),
         format!("[replication]\ntoken = \"{TOKEN}\"\n"),
@@ -157,7 +167,7 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
 
     // The primary, shipping to both every second.
     let s3_site = s3.site_config("s3-osaka");
-    std::fs::create_dir_all(&primary).expect("primary folder");
+    private_folder(&primary);
     std::fs::write(
         primary.join("renkei.toml"),
         format!(
@@ -367,6 +377,9 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     drop(server);
     std::fs::remove_dir_all(&primary).expect("lose the primary");
     drop(replica_server);
+    // The replica serves the primary's users: it needs the primary's key of the TOTP
+    // secrets (docs/disaster-recovery.md).
+    std::fs::copy(primary.join("secret.key"), replica.join("secret.key")).expect("key");
     let promoted = renkei(&replica, &["promote"]);
     assert!(promoted.contains("now the primary"), "{promoted}");
     restore_equals(&replica, &code, &tmp.path().join("restored"), &[], &root);
