@@ -183,6 +183,9 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     )
     .expect("primary config");
     let admin_secret = bootstrap_admin(&primary);
+    // Once promoted, the replica serves the primary's users: it needs the primary's key of
+    // the TOTP secrets, copied when it is set up (docs/disaster-recovery.md).
+    std::fs::copy(primary.join("secret.key"), replica.join("secret.key")).expect("key");
     let server = Server::start(&primary);
     let admin = api_login(&server, "admin", PASSWORD, &admin_secret, 0);
     put_facility(&server, &admin, &code, "石巻テスト病院");
@@ -377,9 +380,6 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     drop(server);
     std::fs::remove_dir_all(&primary).expect("lose the primary");
     drop(replica_server);
-    // The replica serves the primary's users: it needs the primary's key of the TOTP
-    // secrets (docs/disaster-recovery.md).
-    std::fs::copy(primary.join("secret.key"), replica.join("secret.key")).expect("key");
     let promoted = renkei(&replica, &["promote"]);
     assert!(promoted.contains("now the primary"), "{promoted}");
     restore_equals(&replica, &code, &tmp.path().join("restored"), &[], &root);
