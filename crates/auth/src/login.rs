@@ -1,12 +1,17 @@
 //! The whole sign-in decision: lockout, password, second factor. Pure: the caller loads the
 //! credentials, passes the time, stores the returned state and acts on the outcome.
+//!
+//! In three steps, so that the expensive password check runs outside any store update while
+//! the state changes stay atomic: [`LockoutPolicy::admit`] (stored state → counted in
+//! advance or refused), the password and [`judge`] (no state), [`settle`] (stored state →
+//! outcome and the state to store).
 
 use std::fmt;
 
 use model::UnixTime;
 use serde::{Deserialize, Serialize};
 
-use crate::lockout::{after_success, LockoutPolicy, LoginState};
+use crate::lockout::{after_success, Admission, LockoutPolicy, LoginState};
 use crate::password::verify_password;
 use crate::totp::TotpSecret;
 
@@ -83,50 +88,116 @@ impl fmt::Display for LoginOutcome {
     }
 }
 
-/// Decide a sign-in attempt at `now`. Returns the outcome and the state to store.
+/// What the credentials turned out to be, before the stored state is consulted again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    WrongPassword,
+    WrongTotp,
+    /// Right password, a code is needed.
+    TotpRequired,
+    /// Right password, the policy requires a second factor the user has not enrolled.
+    TotpNotEnrolled,
+    /// Right password and, if one was needed, a right code of this time step (whether the
+    /// step was used already is decided on the stored state, in [`settle`]).
+    Success {
+        totp_step: Option<u64>,
+    },
+}
+
+/// Judge the second factor once the password has been verified (`password_ok`). Cheap:
+/// only HMACs, no stored state.
+pub fn judge(
+    password_ok: bool,
+    totp_code: Option<&str>,
+    secret: Option<&TotpSecret>,
+    totp_required: bool,
+    now: UnixTime,
+) -> Verdict {
+    if !password_ok {
+        return Verdict::WrongPassword;
+    }
+    let code = totp_code.filter(|c| !c.trim().is_empty());
+    match (secret, code) {
+        (None, _) if totp_required => Verdict::TotpNotEnrolled,
+        (None, _) => Verdict::Success { totp_step: None },
+        (Some(_), None) => Verdict::TotpRequired,
+        (Some(secret), Some(code)) => match secret.verify(code, now, None) {
+            Ok(step) => Verdict::Success {
+                totp_step: Some(step),
+            },
+            Err(_) => Verdict::WrongTotp,
+        },
+    }
+}
+
+/// The last step of a sign-in: apply the verdict to the state as stored *now* (the caller's
+/// store applies this atomically, after [`LockoutPolicy::admit`] counted the attempt as a
+/// failure in advance). `locks` is what the admission said.
 ///
-/// - A locked account is refused before anything is checked: a correct password while
-///   locked gives `Locked`, exactly like a wrong one.
-/// - A wrong password or a wrong/replayed code is a failure: counted, and the failure that
-///   reaches the limit returns `Locked`.
-/// - A right password alone (`TotpRequired`, `TotpNotEnrolled`) leaves the state unchanged:
-///   it must not reset the failure count, or an attacker who knows the password could
+/// - A wrong password or code leaves the advance count standing; the failure that reached
+///   the limit answers `Locked`.
+/// - A right password alone (`TotpRequired`, `TotpNotEnrolled`) gives the count back: it
+///   must not reset the failures either, or an attacker who knows the password could
 ///   alternate and guess codes without ever being locked.
-/// - Only `Success` clears failures; it records the TOTP step used (replay protection).
+/// - Success clears the failures and records the TOTP step, unless that step has been used
+///   meanwhile: at most one sign-in per code, however many arrive at once.
+pub fn settle(
+    verdict: Verdict,
+    locks: Option<UnixTime>,
+    current: &LoginState,
+    now: UnixTime,
+    lockout: &LockoutPolicy,
+) -> (LoginOutcome, LoginState) {
+    let failed = |outcome: LoginOutcome| match locks {
+        Some(until) => (LoginOutcome::Locked { until }, *current),
+        None => (outcome, *current),
+    };
+    match verdict {
+        Verdict::WrongPassword => failed(LoginOutcome::WrongPassword),
+        Verdict::WrongTotp => failed(LoginOutcome::WrongTotp),
+        Verdict::TotpRequired => (LoginOutcome::TotpRequired, lockout.refund(current, now)),
+        Verdict::TotpNotEnrolled => (LoginOutcome::TotpNotEnrolled, lockout.refund(current, now)),
+        Verdict::Success { totp_step } => {
+            if let (Some(step), Some(last)) = (totp_step, current.last_totp_step) {
+                if step <= last {
+                    return failed(LoginOutcome::WrongTotp);
+                }
+            }
+            let mut next = after_success(current);
+            if totp_step.is_some() {
+                next.last_totp_step = totp_step;
+            }
+            (LoginOutcome::Success, next)
+        }
+    }
+}
+
+/// Decide a sign-in attempt at `now` in one go: [`LockoutPolicy::admit`], the password,
+/// [`judge`], [`settle`]. Returns the outcome and the state to store. Only for a caller that
+/// holds the state for the whole time (tests, a single-user tool): a server verifies the
+/// password between two atomic store updates instead (see `service::identity`).
+///
+/// A locked account is refused before anything is checked: a correct password while locked
+/// gives `Locked`, exactly like a wrong one.
 pub fn check_login(
     input: LoginInput<'_>,
     stored: &StoredCredentials,
     now: UnixTime,
     lockout: &LockoutPolicy,
 ) -> (LoginOutcome, LoginState) {
-    let state = stored.state;
-    if let Some(until) = lockout.is_locked(&state, now) {
-        return (LoginOutcome::Locked { until }, state);
-    }
-    let fail = |outcome: LoginOutcome| {
-        let next = lockout.after_failure(&state, now);
-        match lockout.is_locked(&next, now) {
-            Some(until) => (LoginOutcome::Locked { until }, next),
-            None => (outcome, next),
-        }
+    let (admission, charged) = lockout.admit(&stored.state, now);
+    let locks = match admission {
+        Admission::Refused { until } => return (LoginOutcome::Locked { until }, stored.state),
+        Admission::Admitted { locks } => locks,
     };
-    if !verify_password(&stored.password_phc, input.password) {
-        return fail(LoginOutcome::WrongPassword);
-    }
-    let code = input.totp_code.filter(|c| !c.trim().is_empty());
-    match (&stored.totp_secret, code) {
-        (None, _) if stored.totp_required => (LoginOutcome::TotpNotEnrolled, state),
-        (None, _) => (LoginOutcome::Success, after_success(&state)),
-        (Some(_), None) => (LoginOutcome::TotpRequired, state),
-        (Some(secret), Some(code)) => match secret.verify(code, now, state.last_totp_step) {
-            Ok(step) => {
-                let mut next = after_success(&state);
-                next.last_totp_step = Some(step);
-                (LoginOutcome::Success, next)
-            }
-            Err(_) => fail(LoginOutcome::WrongTotp),
-        },
-    }
+    let verdict = judge(
+        verify_password(&stored.password_phc, input.password),
+        input.totp_code,
+        stored.totp_secret.as_ref(),
+        stored.totp_required,
+        now,
+    );
+    settle(verdict, locks, &charged, now, lockout)
 }
 
 #[cfg(test)]
@@ -259,6 +330,53 @@ mod tests {
             c.state = s;
         }
         assert_eq!(c.state.failures, 4);
+    }
+
+    #[test]
+    fn one_code_signs_in_once_however_many_arrive_together() {
+        // Ten sign-ins with the same right code, all admitted before any is settled (as
+        // parallel requests are): the store settles them one after another, and only the
+        // first may use the code.
+        let c = creds(true, true);
+        let code = c.totp_secret.clone().unwrap().code_at(NOW);
+        let mut state = c.state;
+        let mut admitted = Vec::new();
+        for _ in 0..10 {
+            let (a, next) = L.admit(&state, NOW);
+            state = next;
+            admitted.push(a);
+        }
+        let mut successes = 0;
+        for a in admitted {
+            let Admission::Admitted { locks } = a else {
+                continue;
+            };
+            let v = judge(true, Some(&code), c.totp_secret.as_ref(), true, NOW);
+            let (o, next) = settle(v, locks, &state, NOW, &L);
+            state = next;
+            if o == LoginOutcome::Success {
+                successes += 1;
+            }
+        }
+        assert_eq!(successes, 1);
+        // The five admitted, the first succeeded (clearing its count), the others failed.
+        assert_eq!(state.last_totp_step, Some((NOW.0 / 30) as u64));
+    }
+
+    #[test]
+    fn a_right_password_gives_its_advance_count_back() {
+        let c = creds(true, true);
+        let mut state = c.state;
+        state.failures = 4;
+        let (a, charged) = L.admit(&state, NOW);
+        let Admission::Admitted { locks } = a else {
+            panic!("admitted")
+        };
+        assert!(locks.is_some(), "the fifth attempt would lock");
+        let v = judge(true, None, c.totp_secret.as_ref(), true, NOW);
+        assert_eq!(v, Verdict::TotpRequired);
+        let (o, s) = settle(v, locks, &charged, NOW, &L);
+        assert_eq!((o, s), (LoginOutcome::TotpRequired, state));
     }
 
     #[test]

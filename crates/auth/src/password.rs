@@ -14,7 +14,9 @@ use crate::{random_bytes, AuthError};
 
 /// What a password must look like. Defaults: at least 12 characters; at least 3 of the 4
 /// character classes unless it is a passphrase of 16 characters or more; not containing the
-/// login; not one of the most common passwords (nor such a word with digits/symbols around it).
+/// login; not one of the most common passwords (nor such a word with digits/symbols around it);
+/// and hard enough to guess by zxcvbn's estimate (no sequences like `abcdefgh` or `12345678`,
+/// no keyboard walks like `qwertyuiop` or `1qaz2wsx`, no dictionary words with a year).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PasswordPolicy {
@@ -30,6 +32,9 @@ pub struct PasswordPolicy {
     pub reject_login: bool,
     /// Reject the built-in list of most common passwords and trivial variations.
     pub reject_common: bool,
+    /// Minimum zxcvbn score, 0–4 (3: more than 10^8 guesses, "safely unguessable" against
+    /// online attacks and slowed offline ones); 0 switches the estimate off.
+    pub min_strength: u8,
 }
 
 impl Default for PasswordPolicy {
@@ -41,6 +46,7 @@ impl Default for PasswordPolicy {
             passphrase_length: 16,
             reject_login: true,
             reject_common: true,
+            min_strength: 3,
         }
     }
 }
@@ -68,6 +74,12 @@ pub enum PasswordProblem {
         distinct: usize,
     },
     ControlCharacter,
+    /// Mostly a run of consecutive letters or digits (`abcdefgh`, `98765432`).
+    Sequence,
+    /// Mostly keys next to each other on the keyboard (`qwertyuiop`, `1qaz2wsx`, `zxcvbn`).
+    KeyboardPattern,
+    /// Too easy to guess for another reason (dates, repeats, short combinations).
+    Guessable,
 }
 
 impl fmt::Display for PasswordProblem {
@@ -110,6 +122,20 @@ impl fmt::Display for PasswordProblem {
             PasswordProblem::ControlCharacter => f.write_str(
                 "改行・タブなどの制御文字は使えません / \
                  The password must not contain control characters (line breaks, tabs, …).",
+            ),
+            PasswordProblem::Sequence => f.write_str(
+                "abcd や 1234 のような連続した文字・数字に頼ったパスワードは使えません / \
+                 The password relies on a sequence of letters or digits (abcd, 1234).",
+            ),
+            PasswordProblem::KeyboardPattern => f.write_str(
+                "qwerty や 1qaz2wsx のようなキーボードの並びに頼ったパスワードは使えません / \
+                 The password relies on neighbouring keys of the keyboard (qwerty, 1qaz2wsx).",
+            ),
+            PasswordProblem::Guessable => f.write_str(
+                "推測されやすいパスワードです（日付・繰り返し・単語と数字の組み合わせなど）。\
+                 無関係な単語を4つ以上つなげたパスフレーズなどにしてください / \
+                 The password is easy to guess (dates, repetition, a word with a number): \
+                 use, for example, a passphrase of four or more unrelated words.",
             ),
         }
     }
@@ -293,12 +319,49 @@ impl PasswordPolicy {
                 }
             }
         }
+        if problems
+            .iter()
+            .all(|p| matches!(p, PasswordProblem::TooFewClasses { .. }))
+        {
+            // Only when nothing more specific (too short, the login, a listed password) was
+            // found: one reason per weakness.
+            if let Some(p) = strength_problem(login, password, self.min_strength) {
+                problems.push(p);
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
         }
     }
+}
+
+/// zxcvbn's estimate, named by the weakness the user can act on.
+fn strength_problem(login: &str, password: &str, min_strength: u8) -> Option<PasswordProblem> {
+    use zxcvbn::matching::patterns::MatchPattern;
+    if min_strength == 0 || password.is_empty() {
+        return None;
+    }
+    // The estimate's cost grows with the length; past 64 characters the rest only adds
+    // strength, so the head decides.
+    let head: String = password.chars().take(64).collect();
+    let login = login.trim().to_lowercase();
+    let local = login.split('@').next().unwrap_or("").to_owned();
+    let estimate = zxcvbn::zxcvbn(&head, &[login.as_str(), local.as_str()]);
+    if u8::from(estimate.score()) >= min_strength {
+        return None;
+    }
+    let has = |f: fn(&MatchPattern) -> bool| estimate.sequence().iter().any(|m| f(&m.pattern));
+    Some(if has(|p| matches!(p, MatchPattern::Spatial(_))) {
+        PasswordProblem::KeyboardPattern
+    } else if has(|p| matches!(p, MatchPattern::Sequence(_))) {
+        PasswordProblem::Sequence
+    } else if has(|p| matches!(p, MatchPattern::Dictionary(_))) {
+        PasswordProblem::Common
+    } else {
+        PasswordProblem::Guessable
+    })
 }
 
 fn contains_login(login: &str, password: &str) -> bool {
@@ -476,19 +539,22 @@ mod tests {
     fn classes_or_passphrase() {
         assert_eq!(
             problems("x", "abcdefghjkmn"),
-            vec![PasswordProblem::TooFewClasses {
-                required: 3,
-                found: 1,
-                passphrase_length: 16
-            }]
+            vec![
+                PasswordProblem::TooFewClasses {
+                    required: 3,
+                    found: 1,
+                    passphrase_length: 16
+                },
+                PasswordProblem::Sequence
+            ]
         );
         assert_eq!(
-            problems("x", "abcdefghjkmn2"),
-            vec![PasswordProblem::TooFewClasses {
+            problems("x", "pvtkzmwqrhxn2")[0],
+            PasswordProblem::TooFewClasses {
                 required: 3,
                 found: 2,
                 passphrase_length: 16
-            }]
+            }
         );
         // 16 lower-case letters and spaces: a passphrase, classes not required.
         assert_eq!(problems("x", "tea kettle storm"), vec![]);
@@ -524,6 +590,59 @@ mod tests {
             problems("x", "aaaaaaaaaaaaaaaaaaaa"),
             vec![PasswordProblem::TooFewDistinct { distinct: 1 }]
         );
+    }
+
+    #[test]
+    fn sequences_keyboard_walks_and_guessable_passwords() {
+        // Each long enough and a passphrase by length, so only the estimate refuses them.
+        for (pw, problem) in [
+            ("1234567890123456", PasswordProblem::Sequence),
+            ("abcdefghijklmnop", PasswordProblem::Sequence),
+            ("zyxwvutsrqponmlk", PasswordProblem::Sequence),
+            ("qwertyuiopasdfgh", PasswordProblem::Common),
+            ("zxcvbnm,./asdfgh", PasswordProblem::KeyboardPattern),
+            ("1qaz2wsx3edc4rfv", PasswordProblem::Common),
+        ] {
+            let found = problems("tanaka", pw);
+            assert!(
+                found.contains(&problem),
+                "{pw}: expected {problem:?}, found {found:?}"
+            );
+        }
+        // Each is refused, one way or another, with the long ones of the issue among them.
+        for pw in [
+            "1234567890123456",
+            "abcdefghijklmnop",
+            "qwertyuiopasdfgh",
+            "asdfghjkl;asdfgh",
+            "0987654321098765",
+        ] {
+            assert!(!problems("tanaka", pw).is_empty(), "{pw} was accepted");
+        }
+        // The passwords of the demo, the benchmarks and the tests still pass.
+        for pw in [
+            "renkei-Demo-2026",
+            "renkei-Bench-2026",
+            "Kx7#mPq2vLw9-renkei",
+            "Kx7#mPq2vLw9",
+        ] {
+            for login in ["admin", "office", "doctor", "nurse", "dr", "tanaka"] {
+                assert_eq!(problems(login, pw), vec![], "{login} / {pw}");
+            }
+        }
+        // Switched off, only the other rules apply.
+        let lax = PasswordPolicy {
+            min_strength: 0,
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(lax.check("x", "abcdefghijklmnop"), Ok(()));
+        let m = PasswordProblem::KeyboardPattern.to_string();
+        assert!(
+            m.contains("キーボード") && m.contains("neighbouring keys"),
+            "{m}"
+        );
+        let m = PasswordProblem::Sequence.to_string();
+        assert!(m.contains("連続") && m.contains("sequence"), "{m}");
     }
 
     #[test]

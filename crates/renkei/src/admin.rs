@@ -289,7 +289,7 @@ pub async fn login(net: &Network, data: &std::path::Path, who: &SignIn) -> Resul
     let password = secret("RENKEI_PASSWORD", "パスワード / password")?;
     let code = secret("RENKEI_TOTP", "確認コード / 6-digit code")?;
     let (token, principal) = net
-        .login(login, &password, Some(&code), who.acting_for.as_ref())
+        .login(login, &password, Some(&code), who.acting_for.as_ref(), None)
         .await?;
     let path =
         session_file(data).context("no HOME or RENKEI_SESSION_DIR to keep the session in")?;
@@ -361,7 +361,7 @@ pub async fn sign_in(net: &Network, data: &std::path::Path, who: &SignIn) -> Res
     let password = secret("RENKEI_PASSWORD", "パスワード / password")?;
     let code = secret("RENKEI_TOTP", "確認コード / 6-digit code")?;
     Ok(net
-        .authenticate(login, &password, Some(&code), who.acting_for.as_ref())
+        .authenticate(login, &password, Some(&code), who.acting_for.as_ref(), None)
         .await?)
 }
 

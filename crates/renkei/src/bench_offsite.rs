@@ -167,12 +167,16 @@ async fn primary(data: &Path, code: &FacilityCode, key_file: &Path) -> Result<()
         std::fs::remove_dir_all(data).with_context(|| format!("removing {}", data.display()))?;
     }
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data)?);
-    let net = Network::new(store).with_test_hashing();
+    let mut net = Network::new(store).with_test_hashing();
+    // The folder is served by `renkei serve` afterwards: its own key file, not the test key.
+    if let Some((keys, _)) = crate::security_config::load(&Default::default(), data, true)? {
+        net = net.with_secret_keys(keys);
+    }
     net.bootstrap_admin("admin", "管理者 (bench)", ADMIN_PASSWORD)
         .await?;
     let code_now = net.current_totp_for_tests("admin", UnixTime::now()).await?;
     let admin = net
-        .authenticate("admin", ADMIN_PASSWORD, Some(&code_now), None)
+        .authenticate("admin", ADMIN_PASSWORD, Some(&code_now), None, None)
         .await?;
     net.put_facility(
         &admin,
@@ -457,7 +461,7 @@ pub async fn run(args: Args) -> Result<()> {
         if replica_data.exists() {
             std::fs::remove_dir_all(&replica_data)?;
         }
-        std::fs::create_dir_all(&replica_data)?;
+        store::private::create_private_dir_all(&replica_data)?;
         std::fs::write(
             replica_data.join("renkei.toml"),
             format!("[replication]\ntoken = {}\n", toml_str(REPLICA_TOKEN)),

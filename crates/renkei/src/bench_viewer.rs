@@ -396,7 +396,7 @@ async fn sign_in_doctor(net: &Network) -> Result<Principal> {
             let at = UnixTime::now().plus_seconds(ahead);
             let code = net.current_totp_for_tests("doctor", at).await?;
             match net
-                .authenticate("doctor", crate::DEMO_PASSWORD, Some(&code), None)
+                .authenticate("doctor", crate::DEMO_PASSWORD, Some(&code), None, None)
                 .await
             {
                 Ok(p) => return Ok(p),

@@ -8,6 +8,7 @@ mod bench_viewer;
 mod cli_progress;
 mod migrate_cli;
 mod offsite_cli;
+mod security_config;
 mod serve_config;
 mod store_config;
 
@@ -264,10 +265,38 @@ enum Command {
         #[command(subcommand)]
         cmd: agent_cli::AgentCommand,
     },
+    /// The keys of the TOTP secrets at rest (暗号鍵): a new key file, or key rotation.
+    Secrets {
+        #[command(subcommand)]
+        cmd: SecretsCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         what: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Write a new key file (mode 0600), e.g. to keep the key outside the data folder
+    /// (`[secrets] key_file`). Refuses to overwrite a file.
+    NewKey {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-encrypt every TOTP secret with a new key, and write the new key first in the key
+    /// file. Stop the servers first; give every server (and replica) the new key file before
+    /// starting them again.
+    Rotate {
+        /// Keep the old keys in the key file (decrypt only), e.g. for restoring backups made
+        /// before the rotation. Default: the old keys are dropped.
+        #[arg(long)]
+        keep_old: bool,
+        /// Where to write the new keys when they come from RENKEI_SECRET_KEY (the environment
+        /// cannot be rewritten): put this file's key into RENKEI_SECRET_KEY afterwards.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -311,8 +340,37 @@ fn local_event(action: audit::Action, target: &str) -> audit::Event {
     e
 }
 
-async fn network(place: &store_config::StorePlace) -> Result<service::Network> {
-    Ok(service::Network::new(place.open().await?))
+/// The network over this command's store, with the sign-in settings and the keys of the
+/// TOTP secrets (a key file is created in the data folder if there is none yet).
+async fn network(
+    place: &store_config::StorePlace,
+    data: &Path,
+    config: Option<&Path>,
+    create_key: bool,
+) -> Result<service::Network> {
+    let config = offsite_cli::Config::load(config, data)?;
+    let net = service::Network::new(place.open().await?);
+    with_security(net, &config, data, create_key)
+}
+
+/// Apply `[sign_in]` and `[secrets]` to a network. `create_key`: a command that may store a
+/// new TOTP secret (a primary's server, the user commands) creates the key file when there is
+/// no key yet; the others must not (a replica or a restored folder needs the primary's key,
+/// not a new one).
+fn with_security(
+    net: service::Network,
+    config: &offsite_cli::Config,
+    data: &Path,
+    create_key: bool,
+) -> Result<service::Network> {
+    let (account, source) = config.sign_in.policies();
+    let net = net.with_lockout(account, source);
+    Ok(
+        match security_config::load(&config.secrets, data, create_key)? {
+            Some((keys, _)) => net.with_secret_keys(keys),
+            None => net,
+        },
+    )
 }
 
 async fn facility_id(store: &dyn Store, code: &FacilityCode) -> Result<store::FacilityId> {
@@ -324,6 +382,7 @@ async fn facility_id(store: &dyn Store, code: &FacilityCode) -> Result<store::Fa
 
 async fn run(cli: Cli) -> Result<()> {
     let place = store_place(&cli)?;
+    let creates_secrets = matches!(cli.command, Command::User { .. });
     match cli.command {
         Command::Import {
             facility,
@@ -451,9 +510,13 @@ async fn run(cli: Cli) -> Result<()> {
             tls_key,
         } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            if cli.data.exists() {
+                store::private::check_private_folder(&cli.data)?;
+            }
             let serve_settings = config.server.settings(tls_cert, tls_key)?;
             let store = place.open().await?;
             let mut state = server::AppState::new(store.clone(), network_name);
+            state.network = with_security(state.network.clone(), &config, &cli.data, !replica)?;
             let listen_options = serve_settings.apply(&mut state);
             state.replication_token = config.token()?;
             if replica {
@@ -472,7 +535,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             } else {
                 if demo && store.facilities().await?.is_empty() {
-                    load_demo(&store, &cli.data, demo_patients).await?;
+                    load_demo(&state.network, &store, &cli.data, demo_patients).await?;
                 }
                 let sites = Arc::new(config.sites()?);
                 if !sites.is_empty() {
@@ -519,10 +582,12 @@ async fn run(cli: Cli) -> Result<()> {
             let target =
                 store_config::StorePlace::parse(&to, &config.store, &cli.data, to_blobs.as_deref())
                     .context("--to")?;
-            migrate_cli::run(&source, &target, json).await
+            migrate_cli::run(&source, &target, json).await?;
+            carry_secret_key(&source, &config, &cli.data)
         }
         Command::Promote => {
-            let network = network(&place).await?;
+            let network =
+                network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?;
             let actor = local_event(audit::Action::FacilityChange, "").actor;
             let applied = network.promote(&actor).await?;
             println!(
@@ -669,29 +734,82 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{}", store.content_digest(id).await?);
             Ok(())
         }
+        Command::Secrets { cmd } => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            secrets(cmd, &place, &config, &cli.data).await
+        }
         Command::Bench { what } => bench::run(what).await,
         Command::Agent { cmd } => tokio::task::spawn_blocking(move || agent_cli::run(cmd))
             .await
             .context("the agent stopped")?,
-        Command::Login => admin::login(&network(&place).await?, &cli.data, &cli.sign_in).await,
-        Command::Logout => admin::logout(&network(&place).await?, &cli.data).await,
+        Command::Login => {
+            admin::login(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+            )
+            .await
+        }
+        Command::Logout => {
+            admin::logout(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+            )
+            .await
+        }
         Command::Facility { cmd } => {
-            admin::facility(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
+            admin::facility(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+            )
+            .await
         }
         Command::User { cmd } => {
-            admin::user(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
+            admin::user(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+            )
+            .await
         }
         Command::Patient { cmd } => {
-            admin::patient(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
+            admin::patient(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+            )
+            .await
         }
         Command::Link { cmd } => {
-            admin::link(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
+            admin::link(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+            )
+            .await
         }
         Command::Consent { cmd } => {
-            admin::consent(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
+            admin::consent(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+            )
+            .await
         }
         Command::Settings { cmd } => {
-            admin::settings(&network(&place).await?, &cli.data, &cli.sign_in, cmd).await
+            admin::settings(
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
+                &cli.data,
+                &cli.sign_in,
+                cmd,
+            )
+            .await
         }
         Command::Audit { cmd } => {
             let wants_sites = matches!(&cmd, admin::AuditCommand::Verify { against_site, .. } if !against_site.is_empty());
@@ -701,7 +819,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Vec::new()
             };
             if admin::audit(
-                &network(&place).await?,
+                &network(&place, &cli.data, cli.config.as_deref(), creates_secrets).await?,
                 &cli.data,
                 &cli.sign_in,
                 cmd,
@@ -717,8 +835,117 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// After `migrate` from an embedded store: the TOTP secrets it copied are encrypted with that
+/// data folder's key file, so copy the key here when this data folder has no key yet (the
+/// environment and `[secrets] key_file` are the operator's own choice, and are left alone).
+fn carry_secret_key(
+    source: &store_config::StorePlace,
+    config: &offsite_cli::Config,
+    data: &Path,
+) -> Result<()> {
+    let store_config::StorePlace::Sqlite(from) = source else {
+        return Ok(());
+    };
+    let from_key = from.join(security_config::DEFAULT_KEY_FILE);
+    let here = security_config::key_file(&config.secrets, data);
+    if std::env::var(security_config::KEY_ENV).is_ok_and(|v| !v.trim().is_empty())
+        || config.secrets.key_file.is_some()
+        || !from_key.exists()
+        || here.exists()
+        || from_key == here
+    {
+        return Ok(());
+    }
+    let keys = security_config::read_key_file(&from_key)?;
+    store::private::prepare_private_folder(data)?;
+    security_config::write_key_file(&here, &keys)?;
+    eprintln!(
+        "copied the secret key of the TOTP secrets from {} to {}",
+        from_key.display(),
+        here.display()
+    );
+    Ok(())
+}
+
+/// `renkei secrets …`.
+async fn secrets(
+    cmd: SecretsCommand,
+    place: &store_config::StorePlace,
+    config: &offsite_cli::Config,
+    data: &Path,
+) -> Result<()> {
+    use security_config::KeySource;
+    match cmd {
+        SecretsCommand::NewKey { out } => {
+            if out.exists() {
+                bail!("{} exists already; choose another file", out.display());
+            }
+            let keys = auth::Keyring::new(auth::SecretKey::generate()?, []);
+            security_config::write_key_file(&out, &keys)?;
+            println!(
+                "wrote a new key ({}) to {} (mode 0600)",
+                keys.current().id(),
+                out.display()
+            );
+            Ok(())
+        }
+        SecretsCommand::Rotate { keep_old, out } => {
+            let Some((old, source)) = security_config::load(&config.secrets, data, false)? else {
+                bail!(
+                    "no secret key is configured ({} or {}): nothing to rotate",
+                    security_config::KEY_ENV,
+                    security_config::key_file(&config.secrets, data).display()
+                );
+            };
+            let target = match (&source, out) {
+                (_, Some(out)) => out,
+                (KeySource::File(path), None) => path.clone(),
+                (KeySource::Environment, None) => bail!(
+                    "the keys come from {}: give --out FILE for the new keys, then put them into {}",
+                    security_config::KEY_ENV,
+                    security_config::KEY_ENV
+                ),
+            };
+            let new_key = auth::SecretKey::generate()?;
+            let reading = auth::Keyring::new(new_key.clone(), old.keys().to_vec());
+            // The new key is written (with the old ones) before any secret is re-encrypted
+            // with it: whatever happens next, every stored secret stays readable.
+            security_config::write_key_file(&target, &reading)?;
+            let net = service::Network::new(place.open().await?).with_secret_keys(reading);
+            let actor = local_event(audit::Action::UserChange, "").actor;
+            let (resealed, current) = net.reseal_totp_secrets(&actor).await?;
+            if !keep_old {
+                security_config::write_key_file(&target, &auth::Keyring::new(new_key.clone(), []))?;
+            }
+            let old_ids: Vec<&str> = old.keys().iter().map(|k| k.id()).collect();
+            println!(
+                "TOTP secrets re-encrypted with the new key {}: {resealed} re-encrypted, {current} already current; old key{} {} {}",
+                new_key.id(),
+                if old_ids.len() == 1 { "" } else { "s" },
+                old_ids.join(", "),
+                if keep_old { "kept (decrypt only)" } else { "dropped" }
+            );
+            println!(
+                "keys written to {}; give this key to every server and replica of the network before starting them again{}",
+                target.display(),
+                if source == KeySource::Environment {
+                    format!(" (as {})", security_config::KEY_ENV)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Generate and import a synthetic region so a new user sees a working network at once.
-async fn load_demo(store: &Arc<dyn Store>, data: &Path, patients: usize) -> Result<()> {
+async fn load_demo(
+    net: &service::Network,
+    store: &Arc<dyn Store>,
+    data: &Path,
+    patients: usize,
+) -> Result<()> {
     let region = data.join("demo-region");
     println!(
         "loading demo data: synthetic region of {patients} patients in {}",
@@ -752,12 +979,12 @@ async fn load_demo(store: &Arc<dyn Store>, data: &Path, patients: usize) -> Resu
             r.totals.files_seen, r.totals.quarantined
         );
     }
-    demo_registry(store, &region).await
+    demo_registry(net, &region).await
 }
 
 /// The demo network's people (see [`demo_network`]), printed with their logins.
-async fn demo_registry(store: &Arc<dyn Store>, region: &Path) -> Result<()> {
-    let demo = demo_network(&service::Network::new(store.clone()), region).await?;
+async fn demo_registry(net: &service::Network, region: &Path) -> Result<()> {
+    let demo = demo_network(net, region).await?;
     let DemoNetwork {
         secrets,
         people,
@@ -827,7 +1054,13 @@ pub(crate) async fn demo_network(net: &service::Network, region: &Path) -> Resul
         .await?;
     let now = model::UnixTime::now();
     let admin = net
-        .authenticate("admin", PASSWORD, Some(&admin_totp.code_at(now)), None)
+        .authenticate(
+            "admin",
+            PASSWORD,
+            Some(&admin_totp.code_at(now)),
+            None,
+            None,
+        )
         .await?;
     for f in &manifest.facilities {
         let kind = FacilityKind::parse(&f.kind).unwrap_or(FacilityKind::Other);
@@ -924,7 +1157,13 @@ pub(crate) async fn demo_network(net: &service::Network, region: &Path) -> Resul
         .context("office user")?
         .1;
     let office = net
-        .authenticate("office", PASSWORD, Some(&office_totp.code_at(now)), None)
+        .authenticate(
+            "office",
+            PASSWORD,
+            Some(&office_totp.code_at(now)),
+            None,
+            None,
+        )
         .await?;
     let linked = net.auto_link(&office).await?;
     let mut ids: Vec<model::RegionalId> = Vec::new();

@@ -25,6 +25,10 @@ pub struct Config {
     pub store: crate::store_config::StoreSection,
     #[serde(default)]
     pub server: crate::serve_config::ServerSection,
+    #[serde(default)]
+    pub secrets: crate::security_config::SecretsSection,
+    #[serde(default)]
+    pub sign_in: crate::security_config::SignInSection,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -139,8 +139,25 @@ impl StorePlace {
         }
     }
 
+    /// Refuse a data folder (or local packs folder) that other local users can reach.
+    fn check_private(&self) -> Result<()> {
+        let folder = match self {
+            StorePlace::Sqlite(data) => Some(data),
+            StorePlace::Postgres(PgConfig {
+                blobs: BlobsLocation::Local(root),
+                ..
+            }) => Some(root),
+            StorePlace::Postgres(_) => None,
+        };
+        if let Some(folder) = folder.filter(|f| f.exists()) {
+            store::private::check_private_folder(folder)?;
+        }
+        Ok(())
+    }
+
     /// Open the store as a server does (SQLite: the data folder's lock; PostgreSQL: migrate).
     pub async fn open(&self) -> Result<Arc<dyn Store>> {
+        self.check_private()?;
         Ok(match self {
             StorePlace::Sqlite(data) => Arc::new(
                 SqliteStore::open(data)
@@ -156,6 +173,7 @@ impl StorePlace {
 
     /// Open beside a running server (restore, verify, sites, ship).
     pub async fn open_alongside(&self) -> Result<Arc<dyn Store>> {
+        self.check_private()?;
         Ok(match self {
             StorePlace::Sqlite(data) => Arc::new(
                 SqliteStore::open_alongside(data)

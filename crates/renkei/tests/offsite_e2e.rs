@@ -94,6 +94,16 @@ fn restore_equals(data: &Path, code: &str, to: &Path, extra: &[&str], want: &Pat
     assert_same_tree(want, to);
 }
 
+/// A data folder made by hand, private to its owner as renkei requires.
+fn private_folder(path: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .expect("data folder");
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     for (rel, bytes) in tree(from) {
         let p = to.join(rel);
@@ -142,7 +152,7 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     // The S3 bucket and the replica.
     let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
         .expect("rclone serve s3");
-    std::fs::create_dir_all(&replica).expect("replica folder");
+    private_folder(&replica);
     std::fs::write(
         replica.join("renkei.toml"),
         format!("[replication]\ntoken = \"{TOKEN}\"\n"),
@@ -159,7 +169,7 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
 
     // The primary, shipping to both every second.
     let s3_site = s3.site_config("s3-osaka");
-    std::fs::create_dir_all(&primary).expect("primary folder");
+    private_folder(&primary);
     std::fs::write(
         primary.join("renkei.toml"),
         format!(
@@ -175,6 +185,9 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     )
     .expect("primary config");
     let admin_secret = bootstrap_admin(&primary);
+    // Once promoted, the replica serves the primary's users: it needs the primary's key of
+    // the TOTP secrets, copied when it is set up (docs/disaster-recovery.md).
+    std::fs::copy(primary.join("secret.key"), replica.join("secret.key")).expect("key");
     let server = Server::start(&primary);
     let admin = api_login(&server, "admin", PASSWORD, &admin_secret, 0);
     put_facility(&server, &admin, &code, "石巻テスト病院");

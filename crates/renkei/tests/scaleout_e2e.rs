@@ -22,6 +22,16 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A data folder whose renkei.toml points at the database and the bucket.
+/// A data folder made by hand, private to its owner as renkei requires.
+fn private_folder(path: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .expect("data folder");
+}
+
 fn data_folder(
     root: &Path,
     name: &str,
@@ -29,15 +39,31 @@ fn data_folder(
     s3: &replication::rclone::RcloneS3,
 ) -> std::path::PathBuf {
     let data = root.join(name);
-    std::fs::create_dir_all(&data).expect("data");
+    private_folder(&data);
+    // Every server of one network needs the same key of the TOTP secrets.
+    let key_file = root.join("network.key");
+    if !key_file.exists() {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(&key_file)
+            .expect("key file");
+        // base64 of 32 bytes: a test key.
+        f.write_all(b"dGVzdCBrZXkgb2YgdGhlIHNjYWxlLW91dCB0ZXN0ISE=\n")
+            .expect("key");
+    }
     let (key, secret) = s3.credentials();
     std::fs::write(
         data.join("renkei.toml"),
         format!(
-            "[store]\ndatabase_url = \"{}\"\nblobs = \"s3://{}/network\"\ns3_endpoint = \"{}\"\ns3_access_key_id = \"{key}\"\ns3_secret_access_key = \"{secret}\"\nmax_connections = 4\n",
+            "[store]\ndatabase_url = \"{}\"\nblobs = \"s3://{}/network\"\ns3_endpoint = \"{}\"\ns3_access_key_id = \"{key}\"\ns3_secret_access_key = \"{secret}\"\nmax_connections = 4\n\n[secrets]\nkey_file = \"{}\"\n",
             db.url,
             s3.bucket(),
-            s3.url()
+            s3.url(),
+            key_file.display()
         ),
     )
     .expect("config");
@@ -177,7 +203,7 @@ fn migrate_embedded_network_to_postgres() {
     drop(demo);
 
     let pg_data = tmp.path().join("pg");
-    std::fs::create_dir_all(&pg_data).expect("pg data");
+    private_folder(&pg_data);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"))
         .arg("--data")
         .arg(&pg_data)

@@ -51,6 +51,27 @@ pub(crate) fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError(ServiceError::Invalid(msg.into()))
 }
 
+/// The client's address (the TCP peer, or what a trusted reverse proxy reports), for the
+/// sign-in limits per address. None when the router is served without connection info
+/// (tests that call it directly).
+pub(crate) struct SourceAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        // The client as the front door resolved it (a trusted proxy's X-Forwarded-For).
+        let client = parts
+            .extensions
+            .get::<crate::front::ClientAddress>()
+            .and_then(|c| c.0);
+        Ok(SourceAddress(client))
+    }
+}
+
 /// The bearer token or session cookie of a request.
 fn credential(headers: &HeaderMap) -> Option<String> {
     crate::front::bearer(headers)
@@ -120,7 +141,11 @@ fn principal_json(p: &Principal) -> Value {
     }
 }
 
-async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
     let facility = body.facility.as_deref().map(facility_code).transpose()?;
     let (token, p) = state
         .network
@@ -129,6 +154,7 @@ async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> Ap
             &body.password,
             body.totp.as_deref(),
             facility.as_ref(),
+            source,
         )
         .await?;
     let cookie = crate::html::session_cookie(&state, token.as_str());

@@ -9,6 +9,7 @@ use model::FacilityCode;
 use serde::Deserialize;
 use service::Principal;
 
+use crate::api::SourceAddress;
 use crate::html::{
     cleared_session_cookie, cookie_token, page, render, session_cookie, Chrome, HtmlError, SignedIn,
 };
@@ -43,6 +44,7 @@ pub async fn login_page(State(state): State<AppState>) -> Result<Response, Serve
 
 pub async fn login(
     State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ServerError> {
     let facility = match form.facility.trim() {
@@ -66,6 +68,7 @@ pub async fn login(
             &form.password,
             Some(form.totp.trim()),
             facility.as_ref(),
+            source,
         )
         .await
     {

@@ -1,10 +1,17 @@
 //! Users, sign-in (password + TOTP), sessions and facility API keys.
 
-use auth::{LoginInput, LoginOutcome, LoginState, SessionToken, StoredCredentials, TotpSecret};
+use std::net::IpAddr;
+
+use auth::{Admission, LoginOutcome, LoginState, SessionToken, SourceState, TotpSecret, Verdict};
 use model::{FacilityCode, Profession, UnixTime, User};
 use store::{ApiKeyRecord, Credentials, Session};
 
 use crate::{Network, Principal, Result, ServiceError};
+
+/// How long the failure count of a login that does not exist is kept after its last
+/// failure. Real accounts keep theirs until a success; a day is long enough that the two
+/// cannot be told apart by probing, and short enough that made-up names do not pile up.
+const UNKNOWN_LOGIN_KEEP_SECS: i64 = 24 * 60 * 60;
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -24,8 +31,40 @@ pub enum AuthMethod {
     ApiKey,
 }
 
-fn state_of(c: &Credentials) -> LoginState {
-    serde_json::from_str(&c.login_state).unwrap_or_default()
+fn parse_state(text: &str) -> LoginState {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn state_text(state: &LoginState) -> String {
+    serde_json::to_string(state).unwrap_or_default()
+}
+
+fn parse_source(text: Option<&str>) -> Option<SourceState> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+}
+
+/// Where the failures at a login that does not exist are counted: a hash of what was typed,
+/// so that a password typed into the login field by mistake is not stored.
+fn unknown_login_key(login: &str) -> String {
+    let h: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(login.as_bytes()).into()
+    };
+    let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("login:{hex}")
+}
+
+fn source_blocked(until: UnixTime) -> ServiceError {
+    ServiceError::Unauthenticated(format!(
+        "このネットワークアドレスからのログインの失敗が多すぎるため {until} まで受け付けません / \
+         Too many failed sign-ins from this network address: try again after {until}."
+    ))
+}
+
+/// The account's side of one sign-in (see [`Network::authenticate`]).
+enum Checked {
+    Known(User, LoginOutcome),
+    Unknown(LoginOutcome),
 }
 
 fn valid_login(login: &str) -> bool {
@@ -37,11 +76,38 @@ fn valid_login(login: &str) -> bool {
 }
 
 impl Network {
-    fn hash(&self, password: &str) -> Result<String> {
-        Ok(match self.hash_params {
-            Some(p) => auth::hash_password_with_params(password, p)?,
-            None => auth::hash_password(password)?,
+    /// Password verifications run so far (each sign-in that got past the locks runs exactly
+    /// one, unknown logins included): for tests and monitoring.
+    pub fn password_checks(&self) -> u64 {
+        self.password_work.checks()
+    }
+
+    fn keys(&self) -> Result<&auth::Keyring> {
+        self.secrets.as_deref().ok_or_else(|| {
+            ServiceError::Internal(
+                "TOTPの秘密鍵を暗号化する鍵が設定されていません / no secret key is configured for \
+                 the TOTP secrets (RENKEI_SECRET_KEY or [secrets] key_file)"
+                    .into(),
+            )
         })
+    }
+
+    /// The stored (encrypted) form of a user's TOTP secret.
+    fn seal_totp(&self, login: &str, secret: &TotpSecret) -> Result<String> {
+        Ok(self.keys()?.seal(&secret.to_base32(), login)?)
+    }
+
+    /// A user's TOTP secret from its stored form (encrypted, or plain from before).
+    fn open_totp(&self, login: &str, stored: &str) -> Result<TotpSecret> {
+        let text = if auth::is_sealed(stored) {
+            self.keys()?.open(stored, login).map_err(|e| {
+                ServiceError::Internal(format!("stored TOTP secret of {login}: {e}"))
+            })?
+        } else {
+            stored.to_owned()
+        };
+        TotpSecret::from_base32(&text)
+            .map_err(|e| ServiceError::Internal(format!("stored TOTP secret of {login}: {e}")))
     }
 
     async fn create_user(&self, new: NewUser) -> Result<TotpSecret> {
@@ -70,9 +136,9 @@ impl Network {
         }
         let secret = TotpSecret::generate()?;
         let creds = Credentials {
-            password_phc: self.hash(&new.password)?,
-            totp_secret: Some(secret.to_base32()),
-            login_state: serde_json::to_string(&LoginState::default()).unwrap_or_default(),
+            password_phc: self.password_work.hash(new.password.clone()).await?,
+            totp_secret: Some(self.seal_totp(&new.login, &secret)?),
+            login_state: state_text(&LoginState::default()),
         };
         let user = User {
             login: new.login,
@@ -148,51 +214,99 @@ impl Network {
     }
 
     /// Check login name, password and TOTP code, and which facility the user acts for.
-    /// Every attempt is audited; failures count towards the lockout.
+    /// Every attempt is audited; failures count towards the lockout of the account and of
+    /// the source address (`source`: the client's address as the server saw it; None for
+    /// the command line).
+    ///
+    /// Parallel attempts cannot get past the limits: each is counted as a failure in the
+    /// store, atomically, *before* its password is checked (refused while locked), and gives
+    /// the count back only once it turns out right. The password is verified between those
+    /// two store updates, on the password pool. An unknown login does the same work (one
+    /// verification, a count kept under its name) so that it looks like a real one.
     pub async fn authenticate(
         &self,
         login: &str,
         password: &str,
         totp: Option<&str>,
         acting_for: Option<&FacilityCode>,
+        source: Option<IpAddr>,
     ) -> Result<Principal> {
         let now = self.now();
-        let wrong = || ServiceError::Unauthenticated(LoginOutcome::WrongPassword.to_string());
         let mut e = audit::Event::new(now, login, audit::Action::Login);
-        let Some((user, creds)) = self.store.user(login).await? else {
-            e.outcome = audit::Outcome::Failed {
-                reason: "unknown login".into(),
-            };
-            self.audit(e).await?;
-            return Err(wrong());
+        if let Some(ip) = source {
+            e.detail = format!("from {ip}");
+        }
+        let source_key = source.map(auth::source_key);
+        if let Some(key) = &source_key {
+            let policy = self.source_lockout;
+            let (before, _) = self
+                .store
+                .update_login_counter(
+                    key,
+                    now,
+                    Box::new(move |text| {
+                        let (_, next) = policy.admit(parse_source(text).as_ref(), now);
+                        (
+                            serde_json::to_string(&next).unwrap_or_default(),
+                            policy.keep_until(&next),
+                        )
+                    }),
+                )
+                .await?;
+            if let (Admission::Refused { until }, _) =
+                policy.admit(parse_source(before.as_deref()).as_ref(), now)
+            {
+                e.outcome = audit::Outcome::Failed {
+                    reason: "source address blocked".into(),
+                };
+                self.audit(e).await?;
+                return Err(source_blocked(until));
+            }
+        }
+        let checked = self.check_account(login, password, totp, now).await;
+        let outcome = match &checked {
+            Ok(Checked::Known(_, o) | Checked::Unknown(o)) => Some(*o),
+            Err(_) => None,
         };
-        let totp_secret = match &creds.totp_secret {
-            Some(s) => Some(
-                TotpSecret::from_base32(s)
-                    .map_err(|err| ServiceError::Internal(format!("stored TOTP secret: {err}")))?,
-            ),
-            None => None,
-        };
-        let stored = StoredCredentials {
-            password_phc: creds.password_phc.clone(),
-            totp_secret,
-            state: state_of(&creds),
-            totp_required: self.totp_required,
-        };
-        let (outcome, state) = auth::check_login(
-            LoginInput {
-                password,
-                totp_code: totp,
-            },
-            &stored,
-            now,
-            &self.lockout,
+        // Only a failure keeps its count against the address: a right password (with or
+        // without its code) gives it back, and so does an attempt that failed on our side.
+        let failed = matches!(
+            outcome,
+            Some(
+                LoginOutcome::WrongPassword | LoginOutcome::WrongTotp | LoginOutcome::Locked { .. }
+            )
         );
-        let new_creds = Credentials {
-            login_state: serde_json::to_string(&state).unwrap_or_default(),
-            ..creds
+        if let (Some(key), false) = (&source_key, failed) {
+            let policy = self.source_lockout;
+            self.store
+                .update_login_counter(
+                    key,
+                    now,
+                    Box::new(move |text| {
+                        let next = parse_source(text)
+                            .map(|s| policy.refund(&s, now))
+                            .unwrap_or_default();
+                        (
+                            serde_json::to_string(&next).unwrap_or_default(),
+                            policy.keep_until(&next),
+                        )
+                    }),
+                )
+                .await?;
+        }
+        let (user, outcome) = match checked? {
+            Checked::Unknown(outcome) => {
+                e.outcome = audit::Outcome::Failed {
+                    reason: match outcome {
+                        LoginOutcome::Locked { .. } => "unknown login (locked)".into(),
+                        _ => "unknown login".into(),
+                    },
+                };
+                self.audit(e).await?;
+                return Err(ServiceError::Unauthenticated(outcome.to_string()));
+            }
+            Checked::Known(user, outcome) => (user, outcome),
         };
-        self.store.set_credentials(login, &new_creds).await?;
         if outcome != LoginOutcome::Success {
             e.outcome = audit::Outcome::Failed {
                 reason: format!("{outcome:?}"),
@@ -238,6 +352,168 @@ impl Network {
         })
     }
 
+    /// The account's side of a sign-in: admit (count in advance, or refuse while locked),
+    /// verify, settle — the two state changes atomic in the store.
+    async fn check_account(
+        &self,
+        login: &str,
+        password: &str,
+        totp: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Checked> {
+        let Some((user, creds)) = self.store.user(login).await? else {
+            return self.check_unknown(login, password, now).await;
+        };
+        // Read the second factor first: a key problem is an error, not a counted failure.
+        let secret = match &creds.totp_secret {
+            Some(stored) => Some(self.open_totp(login, stored)?),
+            None => None,
+        };
+        let policy = self.lockout;
+        let admitted = self
+            .store
+            .update_login_state(
+                login,
+                Box::new(move |text| state_text(&policy.admit(&parse_state(text), now).1)),
+            )
+            .await?;
+        let Some((before, _)) = admitted else {
+            // Removed meanwhile.
+            return self.check_unknown(login, password, now).await;
+        };
+        let locks = match policy.admit(&parse_state(&before), now).0 {
+            Admission::Refused { until } => {
+                return Ok(Checked::Known(user, LoginOutcome::Locked { until }))
+            }
+            Admission::Admitted { locks } => locks,
+        };
+        let password_ok = self
+            .password_work
+            .verify(creds.password_phc.clone(), password.to_owned())
+            .await?;
+        let verdict = auth::judge(password_ok, totp, secret.as_ref(), self.totp_required, now);
+        if matches!(verdict, Verdict::WrongPassword | Verdict::WrongTotp) {
+            // The advance count stands: nothing to store.
+            let (outcome, _) = auth::settle(verdict, locks, &LoginState::default(), now, &policy);
+            return Ok(Checked::Known(user, outcome));
+        }
+        let settled = self
+            .store
+            .update_login_state(
+                login,
+                Box::new(move |text| {
+                    state_text(&auth::settle(verdict, locks, &parse_state(text), now, &policy).1)
+                }),
+            )
+            .await?;
+        let Some((before, _)) = settled else {
+            return Ok(Checked::Unknown(LoginOutcome::WrongPassword));
+        };
+        let (outcome, _) = auth::settle(verdict, locks, &parse_state(&before), now, &policy);
+        if outcome == LoginOutcome::Success {
+            self.reseal_if_old(login, creds.totp_secret.as_deref())
+                .await?;
+        }
+        Ok(Checked::Known(user, outcome))
+    }
+
+    /// A login that does not exist: the same verification time and the same lockout as a
+    /// real one (a real account answers "locked" after five failures; so does this).
+    async fn check_unknown(&self, login: &str, password: &str, now: UnixTime) -> Result<Checked> {
+        let policy = self.lockout;
+        let keep = move |state: &LoginState| {
+            let keep = now.plus_seconds(UNKNOWN_LOGIN_KEEP_SECS);
+            state.locked_until.map_or(keep, |until| until.max(keep))
+        };
+        let (before, _) = self
+            .store
+            .update_login_counter(
+                &unknown_login_key(login),
+                now,
+                Box::new(move |text| {
+                    let state = text.map(parse_state).unwrap_or_default();
+                    let next = policy.admit(&state, now).1;
+                    (state_text(&next), keep(&next))
+                }),
+            )
+            .await?;
+        let state = before.as_deref().map(parse_state).unwrap_or_default();
+        let locks = match policy.admit(&state, now).0 {
+            Admission::Refused { until } => {
+                return Ok(Checked::Unknown(LoginOutcome::Locked { until }))
+            }
+            Admission::Admitted { locks } => locks,
+        };
+        self.password_work
+            .verify_unknown(password.to_owned())
+            .await?;
+        Ok(Checked::Unknown(match locks {
+            Some(until) => LoginOutcome::Locked { until },
+            None => LoginOutcome::WrongPassword,
+        }))
+    }
+
+    /// Encrypt a TOTP secret stored plain (from before encryption) or under an older key,
+    /// once its owner has signed in with it.
+    async fn reseal_if_old(&self, login: &str, stored: Option<&str>) -> Result<()> {
+        let (Some(stored), Some(keys)) = (stored, self.secrets.as_deref()) else {
+            return Ok(());
+        };
+        if keys.is_current(stored) {
+            return Ok(());
+        }
+        let secret = self.open_totp(login, stored)?;
+        let sealed = self.seal_totp(login, &secret)?;
+        // If it changed meanwhile, whoever changed it wrote it encrypted.
+        self.store
+            .replace_totp_secret(login, stored, &sealed)
+            .await?;
+        Ok(())
+    }
+
+    /// Encrypt every stored TOTP secret with the current key (decrypting with any key
+    /// known): after a new key has been put first (`renkei secrets rotate`), and for secrets
+    /// stored plain by an older renkei. Safe while servers run: each secret is replaced only
+    /// if nobody changed it meanwhile. Returns how many were re-encrypted and how many were
+    /// current already.
+    pub async fn reseal_totp_secrets(&self, actor: &str) -> Result<(usize, usize)> {
+        let keys = self.keys()?;
+        let (mut resealed, mut current) = (0, 0);
+        for user in self.store.users().await? {
+            let login = user.login;
+            // A secret replaced meanwhile is read again (a few times at most).
+            for _ in 0..5 {
+                let Some((_, creds)) = self.store.user(&login).await? else {
+                    break;
+                };
+                let Some(stored) = creds.totp_secret else {
+                    break;
+                };
+                if keys.is_current(&stored) {
+                    current += 1;
+                    break;
+                }
+                let sealed = self.seal_totp(&login, &self.open_totp(&login, &stored)?)?;
+                if self
+                    .store
+                    .replace_totp_secret(&login, &stored, &sealed)
+                    .await?
+                {
+                    resealed += 1;
+                    break;
+                }
+            }
+        }
+        let mut e = audit::Event::new(self.now(), actor, audit::Action::UserChange);
+        e.target = "totp secrets".into();
+        e.detail = format!(
+            "TOTP secrets encrypted with key {}: {resealed} re-encrypted, {current} already current",
+            keys.current().id()
+        );
+        self.audit(e).await?;
+        Ok((resealed, current))
+    }
+
     /// Sign in and open a session. Returns the session token (to be kept by the client) and
     /// the principal.
     pub async fn login(
@@ -246,8 +522,11 @@ impl Network {
         password: &str,
         totp: Option<&str>,
         acting_for: Option<&FacilityCode>,
+        source: Option<IpAddr>,
     ) -> Result<(SessionToken, Principal)> {
-        let principal = self.authenticate(login, password, totp, acting_for).await?;
+        let principal = self
+            .authenticate(login, password, totp, acting_for, source)
+            .await?;
         let token = SessionToken::generate()?;
         let now = self.now();
         self.store
@@ -409,8 +688,6 @@ impl Network {
         let secret = creds
             .totp_secret
             .ok_or_else(|| ServiceError::NotFound("no TOTP".into()))?;
-        let secret =
-            TotpSecret::from_base32(&secret).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(secret.code_at(at))
+        Ok(self.open_totp(login, &secret)?.code_at(at))
     }
 }

@@ -10,6 +10,7 @@ mod identity;
 pub mod migrate;
 mod office;
 pub mod offsite;
+mod passwords;
 mod refusal;
 mod search;
 mod settings;
@@ -147,8 +148,12 @@ pub struct Network {
     pub(crate) passwords: auth::PasswordPolicy,
     /// TOTP two-factor is required for every user (the national guideline's default).
     pub(crate) totp_required: bool,
-    /// Password hashing cost; tests lower it.
-    pub(crate) hash_params: Option<auth::HashParams>,
+    /// Failed sign-ins per source address (password spraying).
+    pub(crate) source_lockout: auth::SourcePolicy,
+    /// Keys of the TOTP secrets at rest; None: secrets can be neither written nor read.
+    pub(crate) secrets: Option<Arc<auth::Keyring>>,
+    /// Password hashing and verification, on a bounded blocking pool.
+    pub(crate) password_work: Arc<passwords::PasswordWork>,
     /// Facility agents' runs in progress (see `upload.rs`).
     pub(crate) agent_runs: upload::SharedAgentRuns,
     /// A replica applies one shipment at a time.
@@ -165,20 +170,47 @@ impl Network {
             sessions: auth::SessionPolicy::default(),
             passwords: auth::PasswordPolicy::default(),
             totp_required: true,
-            hash_params: None,
+            source_lockout: auth::SourcePolicy::default(),
+            secrets: None,
+            password_work: Arc::new(passwords::PasswordWork::new(None)),
             agent_runs: Default::default(),
             apply_lock: Default::default(),
             refusals: Default::default(),
         }
     }
 
-    /// Cheap password hashing, for tests only.
+    /// Cheap password hashing and a fixed key for TOTP secrets, for tests only.
     pub fn with_test_hashing(mut self) -> Network {
-        self.hash_params = Some(auth::HashParams {
+        let params = auth::HashParams {
             m_kib: 8,
             t: 1,
             p: 1,
-        });
+        };
+        self.password_work = Arc::new(passwords::PasswordWork::new(Some(params)));
+        if self.secrets.is_none() {
+            self.secrets = Some(Arc::new(auth::Keyring::new(
+                auth::SecretKey::from_bytes(*b"renkei test key, never in a real"),
+                [],
+            )));
+        }
+        self
+    }
+
+    /// The keys that encrypt TOTP secrets at rest (the first encrypts, all decrypt).
+    pub fn with_secret_keys(mut self, keys: auth::Keyring) -> Network {
+        self.secrets = Some(Arc::new(keys));
+        self
+    }
+
+    /// How many failures lock an account, and how many failures from one source address
+    /// block that address.
+    pub fn with_lockout(
+        mut self,
+        account: auth::LockoutPolicy,
+        source: auth::SourcePolicy,
+    ) -> Network {
+        self.lockout = account;
+        self.source_lockout = source;
         self
     }
 

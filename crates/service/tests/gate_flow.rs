@@ -280,14 +280,14 @@ async fn sign_in_needs_password_and_totp_and_locks_out() {
         .expect("bootstrap");
     // Password alone is not enough.
     let err = net
-        .authenticate("admin", PASSWORD, None, None)
+        .authenticate("admin", PASSWORD, None, None, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("6-digit"), "{err}");
     // Wrong passwords lock the account after 5 failures; then even the right one fails.
     for _ in 0..5 {
         assert!(net
-            .authenticate("admin", "wrong password 1!", None, None)
+            .authenticate("admin", "wrong password 1!", None, None, None)
             .await
             .is_err());
     }
@@ -296,7 +296,7 @@ async fn sign_in_needs_password_and_totp_and_locks_out() {
         .await
         .expect("totp");
     let err = net
-        .authenticate("admin", PASSWORD, Some(&code), None)
+        .authenticate("admin", PASSWORD, Some(&code), None, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("locked"), "{err}");

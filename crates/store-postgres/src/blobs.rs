@@ -120,7 +120,8 @@ impl Blobs {
     pub fn open(location: &BlobsLocation) -> Result<Blobs> {
         match location {
             BlobsLocation::Local(root) => {
-                std::fs::create_dir_all(root).map_err(|e| StoreError::Blob {
+                // Raw records: a private folder, like the embedded store's data folder.
+                store::private::create_private_dir_all(root).map_err(|e| StoreError::Blob {
                     path: root.display().to_string(),
                     source: e,
                 })?;

@@ -19,7 +19,10 @@ use model::{
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
-use store::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Result, Session, StoreError};
+use store::{
+    ApiKeyRecord, AuditFilter, Credentials, LoginCounterChange, LoginStateChange, Merge, Registry,
+    Result, Session, StoreError,
+};
 
 use crate::{db_err, PgStore};
 
@@ -869,8 +872,7 @@ impl Registry for PgStore {
             Some(c) => sqlx::query(
                 "INSERT INTO users(login, display_name, profession, facilities, active, password_phc, totp_secret, login_state, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT(login) DO UPDATE SET display_name = $2, profession = $3, facilities = $4, active = $5,
-                     password_phc = $6, totp_secret = $7, login_state = $8",
+                 ON CONFLICT(login) DO NOTHING",
             )
             .bind(&user.login)
             .bind(&user.display_name)
@@ -897,10 +899,11 @@ impl Registry for PgStore {
         .map_err(db_err)?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict(format!(
-                "there is no user {:?}",
-                user.login
-            )));
+            return Err(StoreError::Conflict(if credentials.is_some() {
+                format!("user {:?} exists already", user.login)
+            } else {
+                format!("there is no user {:?}", user.login)
+            }));
         }
         Ok(())
     }
@@ -942,6 +945,94 @@ impl Registry for PgStore {
             return Err(StoreError::Conflict(format!("there is no user {login:?}")));
         }
         Ok(())
+    }
+
+    async fn update_login_state(
+        &self,
+        login: &str,
+        change: LoginStateChange,
+    ) -> Result<Option<(String, String)>> {
+        // The row lock is taken before the journaled UPDATE (whose trigger takes
+        // JOURNAL_LOCK), as everywhere in this module.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT login_state FROM users WHERE login = $1 FOR UPDATE")
+                .bind(login)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let after = change(&before);
+        if after != before {
+            sqlx::query("UPDATE users SET login_state = $2 WHERE login = $1")
+                .bind(login)
+                .bind(&after)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some((before, after)))
+    }
+
+    async fn update_login_counter(
+        &self,
+        key: &str,
+        now: UnixTime,
+        change: LoginCounterChange,
+    ) -> Result<(Option<String>, String)> {
+        // Forget expired counters, without waiting for rows another transaction holds.
+        sqlx::query(
+            "DELETE FROM login_counters WHERE key IN
+                 (SELECT key FROM login_counters WHERE keep_until <= $1 AND key <> $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now.0)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Make sure the row exists, then hold it: concurrent updates of one key queue here.
+        sqlx::query(
+            "INSERT INTO login_counters(key, state, keep_until) VALUES ($1, '', 0) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (state, keep_until): (String, i64) = sqlx::query_as(
+            "SELECT state, keep_until FROM login_counters WHERE key = $1 FOR UPDATE",
+        )
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let before = (keep_until > now.0).then_some(state);
+        let (after, keep_until) = change(before.as_deref());
+        sqlx::query("UPDATE login_counters SET state = $2, keep_until = $3 WHERE key = $1")
+            .bind(key)
+            .bind(&after)
+            .bind(keep_until.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((before, after))
+    }
+
+    async fn replace_totp_secret(&self, login: &str, expected: &str, new: &str) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE users SET totp_secret = $3 WHERE login = $1 AND totp_secret = $2")
+                .bind(login)
+                .bind(expected)
+                .bind(new)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        Ok(n > 0)
     }
 
     async fn create_session(&self, token_hash: &[u8; 32], s: &Session) -> Result<()> {
@@ -987,14 +1078,17 @@ impl Registry for PgStore {
     ) -> Result<()> {
         match acting {
             Some(f) => sqlx::query(
-                "UPDATE sessions SET last_seen = $2, acting_facility = $3 WHERE token_hash = $1",
+                "UPDATE sessions SET last_seen = GREATEST(last_seen, $2), acting_facility = $3
+                 WHERE token_hash = $1 AND ended_at IS NULL",
             )
             .bind(&token_hash[..])
             .bind(at.0)
             .bind(f.as_str()),
-            None => sqlx::query("UPDATE sessions SET last_seen = $2 WHERE token_hash = $1")
-                .bind(&token_hash[..])
-                .bind(at.0),
+            None => sqlx::query(
+                "UPDATE sessions SET last_seen = GREATEST(last_seen, $2) WHERE token_hash = $1 AND ended_at IS NULL",
+            )
+            .bind(&token_hash[..])
+            .bind(at.0),
         }
         .execute(&self.pool)
         .await

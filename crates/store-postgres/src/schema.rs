@@ -435,8 +435,19 @@ pub const JOURNALED: &[&str] = &[
     "settings",
 ];
 
+/// Sign-in failure counters that are not a user's (per source address, per unknown login):
+/// shared by the servers of one database, not journaled (a replica counts for itself).
+const STEP_2: &str = r#"
+CREATE TABLE login_counters (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    keep_until BIGINT NOT NULL
+);
+CREATE INDEX login_counters_by_expiry ON login_counters(keep_until);
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1];
+const STEPS: &[&str] = &[STEP_1, STEP_2];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 
@@ -639,7 +650,7 @@ mod tests {
 
     #[test]
     fn every_text_column_sorts_bytewise() {
-        let sql = bytewise(STEP_1);
+        let sql = bytewise(STEP_1) + &bytewise(STEP_2);
         for line in sql.lines() {
             let l = line.trim();
             if l.contains(" TEXT") && !l.starts_with("--") {

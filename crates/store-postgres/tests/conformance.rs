@@ -134,6 +134,12 @@ async fn postgres_registry_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sign_in_state_conforms() {
+    let f = local().await;
+    store::conformance::run_sign_in_state(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_facts_conform() {
     let f = local().await;
     store::conformance::run_facts(&f.store).await;

@@ -87,12 +87,14 @@ impl SqliteStore {
     }
 
     fn open_with(data_dir: &Path, alongside: bool) -> Result<SqliteStore> {
-        fs::create_dir_all(data_dir).map_err(|e| StoreError::Blob {
+        // New data folders are private; whether an existing one is private enough to use
+        // is the program's decision (`renkei` refuses one that others can reach).
+        store::private::create_private_dir_all(data_dir).map_err(|e| StoreError::Blob {
             path: data_dir.display().to_string(),
             source: e,
         })?;
         let lock_path = data_dir.join(".lock");
-        let lock = fs::OpenOptions::new()
+        let lock = store::private::private_file_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -111,6 +113,21 @@ impl SqliteStore {
                 "no store in {}",
                 data_dir.display()
             )));
+        }
+        if locked {
+            // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the
+            // database file's mode. A database from before this rule is made private too.
+            let private = |e| StoreError::Blob {
+                path: db_path.display().to_string(),
+                source: e,
+            };
+            store::private::private_file_options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&db_path)
+                .map_err(private)?;
+            store::private::restrict_file(&db_path).map_err(private)?;
         }
         let mut writer = open_connection(&db_path)?;
         // Every write transaction takes the write lock when it begins. A deferred one reads

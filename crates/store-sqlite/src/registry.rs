@@ -8,7 +8,10 @@ use model::{
     FacilityStatus, Link, LocalPatient, Profession, RegionalId, UnixTime, User,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use store::{ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Result, Session, StoreError};
+use store::{
+    ApiKeyRecord, AuditFilter, Credentials, LoginCounterChange, LoginStateChange, Merge, Registry,
+    Result, Session, StoreError,
+};
 
 use crate::{db_err, SqliteStore};
 
@@ -857,6 +860,7 @@ impl Registry for SqliteStore {
 
     async fn put_user(&self, user: &User, credentials: Option<&Credentials>) -> Result<()> {
         let (user, credentials) = (user.clone(), credentials.cloned());
+        let adding = credentials.is_some();
         self.blocking(move |inner| {
             inner.write(|conn| {
                 let facilities: Vec<&str> = user.facilities.iter().map(|f| f.as_str()).collect();
@@ -865,8 +869,7 @@ impl Registry for SqliteStore {
                     Some(c) => conn.execute(
                         "INSERT INTO users(login, display_name, profession, facilities, active, password_phc, totp_secret, login_state, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                         ON CONFLICT(login) DO UPDATE SET display_name = ?2, profession = ?3, facilities = ?4, active = ?5,
-                             password_phc = ?6, totp_secret = ?7, login_state = ?8",
+                         ON CONFLICT(login) DO NOTHING",
                         params![
                             user.login,
                             user.display_name,
@@ -885,12 +888,10 @@ impl Registry for SqliteStore {
                     ),
                 }
                 .map_err(db_err)
-                .and_then(|n| {
-                    if n == 0 {
-                        Err(StoreError::Conflict(format!("there is no user {:?}", user.login)))
-                    } else {
-                        Ok(())
-                    }
+                .and_then(|n| match (n, adding) {
+                    (0, true) => Err(StoreError::Conflict(format!("user {:?} exists already", user.login))),
+                    (0, false) => Err(StoreError::Conflict(format!("there is no user {:?}", user.login))),
+                    _ => Ok(()),
                 })
             })
         })
@@ -944,6 +945,93 @@ impl Registry for SqliteStore {
                     return Err(StoreError::Conflict(format!("there is no user {login:?}")));
                 }
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn update_login_state(
+        &self,
+        login: &str,
+        change: LoginStateChange,
+    ) -> Result<Option<(String, String)>> {
+        let login = login.to_owned();
+        self.blocking(move |inner| {
+            // The writer connection is held and the transaction is IMMEDIATE: no other
+            // writer, in this process or another, runs between the read and the write.
+            inner.write(|conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                let before: Option<String> = tx
+                    .query_row(
+                        "SELECT login_state FROM users WHERE login = ?1",
+                        [&login],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                let Some(before) = before else {
+                    return Ok(None);
+                };
+                let after = change(&before);
+                if after != before {
+                    tx.execute(
+                        "UPDATE users SET login_state = ?2 WHERE login = ?1",
+                        params![login, after],
+                    )
+                    .map_err(db_err)?;
+                }
+                tx.commit().map_err(db_err)?;
+                Ok(Some((before, after)))
+            })
+        })
+        .await
+    }
+
+    async fn update_login_counter(
+        &self,
+        key: &str,
+        now: UnixTime,
+        change: LoginCounterChange,
+    ) -> Result<(Option<String>, String)> {
+        let key = key.to_owned();
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                tx.execute("DELETE FROM login_counters WHERE keep_until <= ?1", [now.0])
+                    .map_err(db_err)?;
+                let before: Option<String> = tx
+                    .query_row(
+                        "SELECT state FROM login_counters WHERE key = ?1",
+                        [&key],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                let (after, keep_until) = change(before.as_deref());
+                tx.execute(
+                    "INSERT INTO login_counters(key, state, keep_until) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET state = ?2, keep_until = ?3",
+                    params![key, after, keep_until.0],
+                )
+                .map_err(db_err)?;
+                tx.commit().map_err(db_err)?;
+                Ok((before, after))
+            })
+        })
+        .await
+    }
+
+    async fn replace_totp_secret(&self, login: &str, expected: &str, new: &str) -> Result<bool> {
+        let (login, expected, new) = (login.to_owned(), expected.to_owned(), new.to_owned());
+        self.blocking(move |inner| {
+            inner.write(|conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE users SET totp_secret = ?3 WHERE login = ?1 AND totp_secret = ?2",
+                        params![login, expected, new],
+                    )
+                    .map_err(db_err)?;
+                Ok(n > 0)
             })
         })
         .await
@@ -1010,10 +1098,14 @@ impl Registry for SqliteStore {
             inner.write(|conn| {
                 match acting {
                     Some(f) => conn.execute(
-                        "UPDATE sessions SET last_seen = ?2, acting_facility = ?3 WHERE token_hash = ?1",
+                        "UPDATE sessions SET last_seen = MAX(last_seen, ?2), acting_facility = ?3
+                         WHERE token_hash = ?1 AND ended_at IS NULL",
                         params![&h[..], at.0, f.as_str()],
                     ),
-                    None => conn.execute("UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1", params![&h[..], at.0]),
+                    None => conn.execute(
+                        "UPDATE sessions SET last_seen = MAX(last_seen, ?2) WHERE token_hash = ?1 AND ended_at IS NULL",
+                        params![&h[..], at.0],
+                    ),
                 }
                 .map_err(db_err)?;
                 Ok(())

@@ -462,10 +462,23 @@ fn install_journal_triggers(tx: &rusqlite::Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// 6: sign-in failure counters that are not a user's (per source address, per unknown
+/// login). Per server, like sessions: not journaled.
+fn login_counters_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE login_counters (
+            key TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            keep_until INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX login_counters_by_expiry ON login_counters(keep_until);",
+    )
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
 const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] =
-    &[search_keys_step, replication_step];
+    &[search_keys_step, replication_step, login_counters_step];
 
 /// The first schema version with the replication journal.
 const JOURNAL_SINCE: usize = MIGRATIONS.len() + 2;

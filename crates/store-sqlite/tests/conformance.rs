@@ -8,6 +8,13 @@ async fn sqlite_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sign_in_state_conforms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_sign_in_state(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_folder_is_locked_while_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
@@ -129,6 +136,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
         }
         conn.execute_batch(
             "DROP TABLE replication_journal; DROP TABLE replication_sites; DROP TABLE node;
+             DROP TABLE login_counters;
              DROP INDEX local_patients_by_kanji; DROP INDEX local_patients_by_kana;
              ALTER TABLE local_patients DROP COLUMN search_kanji;
              ALTER TABLE local_patients DROP COLUMN search_kana;
@@ -218,4 +226,71 @@ async fn a_taken_regional_id_is_drawn_again() {
     // Random ones after sequential ones.
     let random = store.enroll("office", t).await.expect("random");
     assert_ne!(random, old);
+/// A data folder the store creates is private to its owner (0700), and so are the database,
+/// its write-ahead log and the packs (0600): other local users read no patient record and
+/// no credential.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_folder_and_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    use store::Store;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let store = store_sqlite::SqliteStore::open(&data).expect("open");
+    let code = model::FacilityCode::parse("0411111111").expect("code");
+    let fac = store.facility(&code, true).await.expect("f").expect("f");
+    let run = store.begin_import(fac, "/x").await.expect("run");
+    let text = "MSH|x";
+    store
+        .write_batch(
+            fac,
+            run,
+            vec![store::IngestFile {
+                path: "x".into(),
+                bytes: text.as_bytes().to_vec(),
+                sha256: store::packs::sha256(text.as_bytes()),
+                outcome: store::FileOutcome::Quarantined {
+                    reason: "test".into(),
+                    line: None,
+                },
+                notices: vec![],
+                demographics: None,
+                facts: vec![],
+                recorded_at: None,
+            }],
+        )
+        .await
+        .expect("write");
+    assert_eq!(mode(&data), 0o700);
+    for f in ["renkei.db", "renkei.db-wal", ".lock"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    let mut packs = 0;
+    for sub in std::fs::read_dir(data.join("blobs")).expect("blobs") {
+        let sub = sub.expect("entry").path();
+        assert_eq!(mode(&sub), 0o700, "{}", sub.display());
+        for f in std::fs::read_dir(&sub).expect("packs") {
+            let f = f.expect("entry").path();
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+            packs += 1;
+        }
+    }
+    assert!(packs > 0, "a pack was written");
+    drop(store);
+
+    // A database written before this rule (0644) is made private when it is opened.
+    std::fs::set_permissions(
+        data.join("renkei.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let _store = store_sqlite::SqliteStore::open(&data).expect("reopen");
+    assert_eq!(mode(&data.join("renkei.db")), 0o600);
 }

@@ -1504,3 +1504,178 @@ pub async fn run_replication(primary: &dyn Store, replica: &dyn Store) {
         vec![b"MSH|a1".to_vec()]
     );
 }
+
+/// Sign-in state: changes of one user's login state and of one failure counter are atomic
+/// (parallel changes all land, none is lost), counters are forgotten after their time, a
+/// TOTP secret is replaced only if unchanged meanwhile, a login is added only once, and a
+/// session touch neither revives an ended session nor moves `last_seen` back. `store` must
+/// have no user `conf.signin`.
+pub async fn run_sign_in_state(store: &dyn Store) {
+    use model::{Profession, UnixTime, User};
+
+    let t = UnixTime(1_764_000_000);
+    let login = "conf.signin";
+    let user = User {
+        login: login.into(),
+        display_name: "署名 試験".into(),
+        profession: Profession::Nurse,
+        facilities: vec![],
+        active: true,
+    };
+    let creds = crate::Credentials {
+        password_phc: "$argon2id$x".into(),
+        totp_secret: Some("A".into()),
+        login_state: "0".into(),
+    };
+    store.put_user(&user, Some(&creds)).await.expect("user");
+    assert!(
+        matches!(
+            store.put_user(&user, Some(&creds)).await,
+            Err(crate::StoreError::Conflict(_))
+        ),
+        "adding a login twice is a conflict, not an overwrite"
+    );
+    store.put_user(&user, None).await.expect("update details");
+
+    // Forty parallel increments of the user's state: every one lands, each saw a distinct
+    // state before it.
+    let bump = |s: &str| (s.parse::<u64>().unwrap_or(999) + 1).to_string();
+    let results =
+        futures::future::join_all((0..40).map(|_| store.update_login_state(login, Box::new(bump))))
+            .await;
+    let mut befores = HashSet::new();
+    for r in results {
+        let (before, after) = r.expect("update").expect("user exists");
+        assert_eq!(after, bump(&before));
+        assert!(
+            befores.insert(before),
+            "two updates saw the same state: one was lost"
+        );
+    }
+    let (_, c) = store.user(login).await.expect("get").expect("present");
+    assert_eq!(
+        c.login_state, "40",
+        "parallel login-state updates lost none"
+    );
+    assert_eq!(
+        c.totp_secret.as_deref(),
+        Some("A"),
+        "only the state changed"
+    );
+    assert_eq!(
+        store
+            .update_login_state("nobody", Box::new(bump))
+            .await
+            .expect("update"),
+        None
+    );
+
+    // The same for a counter that is not a user's.
+    let key = "ip:192.0.2.1";
+    let keep = t.plus_seconds(60);
+    let count = move |s: Option<&str>| {
+        let n = s.map_or(0, |s| s.parse::<u64>().unwrap_or(999));
+        ((n + 1).to_string(), keep)
+    };
+    let results = futures::future::join_all(
+        (0..40).map(|_| store.update_login_counter(key, t, Box::new(count))),
+    )
+    .await;
+    let mut befores = HashSet::new();
+    for r in results {
+        let (before, _) = r.expect("counter");
+        assert!(
+            befores.insert(before),
+            "two counter updates saw the same state"
+        );
+    }
+    assert!(befores.contains(&None), "the first update saw no counter");
+    let (before, after) = store
+        .update_login_counter(key, t.plus_seconds(59), Box::new(count))
+        .await
+        .expect("counter");
+    assert_eq!((before.as_deref(), after.as_str()), (Some("40"), "41"));
+    // Past its keep-until time a counter is forgotten: its own key reads as none, and
+    // others are swept on the way.
+    let (before, after) = store
+        .update_login_counter(key, keep, Box::new(count))
+        .await
+        .expect("counter");
+    assert_eq!((before, after.as_str()), (None, "1"));
+    let short = move |_: Option<&str>| ("x".to_owned(), t.plus_seconds(10));
+    store
+        .update_login_counter("login:ghost", t, Box::new(short))
+        .await
+        .expect("counter");
+    store
+        .update_login_counter("ip:198.51.100.9", t.plus_seconds(20), Box::new(count))
+        .await
+        .expect("counter");
+    let (before, _) = store
+        .update_login_counter("login:ghost", t.plus_seconds(20), Box::new(short))
+        .await
+        .expect("counter");
+    assert_eq!(before, None);
+
+    // TOTP secret: compare-and-swap.
+    assert!(!store
+        .replace_totp_secret(login, "B", "C")
+        .await
+        .expect("cas"));
+    assert!(store
+        .replace_totp_secret(login, "A", "C")
+        .await
+        .expect("cas"));
+    let (_, c) = store.user(login).await.expect("get").expect("present");
+    assert_eq!(
+        (c.totp_secret.as_deref(), c.login_state.as_str()),
+        (Some("C"), "40")
+    );
+    assert!(!store
+        .replace_totp_secret("nobody", "A", "C")
+        .await
+        .expect("cas"));
+
+    // Sessions: touches out of order keep the newest; an ended session stays ended.
+    let token = [9u8; 32];
+    let session = crate::Session {
+        login: login.into(),
+        acting_facility: None,
+        created_at: t,
+        last_seen: t,
+        ended_at: None,
+    };
+    store
+        .create_session(&token, &session)
+        .await
+        .expect("session");
+    store
+        .touch_session(&token, t.plus_seconds(10), None)
+        .await
+        .expect("touch");
+    store
+        .touch_session(&token, t.plus_seconds(5), None)
+        .await
+        .expect("touch");
+    let s = store.session(&token).await.expect("s").expect("present");
+    assert_eq!(
+        s.last_seen,
+        t.plus_seconds(10),
+        "last_seen never moves back"
+    );
+    store
+        .end_session(&token, t.plus_seconds(11))
+        .await
+        .expect("end");
+    let code = FacilityCode::parse("0411111111").expect("code");
+    store
+        .touch_session(&token, t.plus_seconds(20), Some(&code))
+        .await
+        .expect("touch");
+    let s = store.session(&token).await.expect("s").expect("present");
+    assert_eq!(
+        (s.last_seen, s.ended_at, s.acting_facility),
+        (t.plus_seconds(10), Some(t.plus_seconds(11)), None),
+        "an ended session is not touched"
+    );
+}

@@ -10,6 +10,7 @@ pub mod bench_scale;
 pub mod conformance;
 pub mod facts;
 pub mod packs;
+pub mod private;
 pub mod registry;
 pub mod replication;
 pub mod search;
@@ -29,7 +30,8 @@ pub use facts::{
 };
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{
-    random_regional_id, ApiKeyRecord, AuditFilter, Credentials, Merge, Registry, Session,
+    random_regional_id, ApiKeyRecord, AuditFilter, Credentials, LoginCounterChange,
+    LoginStateChange, Merge, Registry, Session,
 };
 pub use replication::{
     replicated_audit_step, Backlog, BlobReport, Feed, FeedCursor, FeedVersion, NodeRole,
@@ -55,6 +57,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("the data folder {0} is used by another renkei process")]
     Locked(String),
+    /// The data folder can be reached by other local users (the message says how to fix it).
+    #[error("{0}")]
+    NotPrivate(String),
     /// The request conflicts with what is stored (already linked, unknown ID…); the message
     /// says what, for the operator.
     #[error("{0}")]

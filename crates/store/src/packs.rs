@@ -160,7 +160,7 @@ pub struct LocalPacks {
 impl LocalPacks {
     pub fn open(root: impl Into<PathBuf>) -> Result<LocalPacks> {
         let root = root.into();
-        fs::create_dir_all(&root).map_err(|e| io_err(&root, e))?;
+        crate::private::create_private_dir_all(&root).map_err(|e| io_err(&root, e))?;
         Ok(LocalPacks { root })
     }
 
@@ -177,9 +177,14 @@ impl LocalPacks {
             return Ok(());
         }
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        crate::private::create_private_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         let tmp = dir.join(format!(".{name}.tmp"));
-        let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let mut f = crate::private::private_file_options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| io_err(&tmp, e))?;
         f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
         f.sync_all().map_err(|e| io_err(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;

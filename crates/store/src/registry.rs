@@ -20,6 +20,15 @@ pub struct Credentials {
     pub login_state: String,
 }
 
+/// How a user's stored login state changes: given the stored text, the text to store. Run by
+/// the store while it holds the user's row (see [`Registry::update_login_state`]).
+pub type LoginStateChange = Box<dyn FnOnce(&str) -> String + Send>;
+
+/// How a sign-in counter that is not a user's changes: given the stored text (None: none, or
+/// forgotten), the text to store and until when to keep it (see
+/// [`Registry::update_login_counter`]).
+pub type LoginCounterChange = Box<dyn FnOnce(Option<&str>) -> (String, UnixTime) + Send>;
+
 /// A server session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -115,13 +124,41 @@ pub trait Registry: Send + Sync {
     async fn consents_of(&self, id: &RegionalId) -> Result<Vec<Consent>>;
 
     // Users and credentials.
+    /// With credentials: add the user; a login that exists already is a `Conflict` (two
+    /// administrators adding one login at once get one user and one error, not two TOTP
+    /// secrets of which one silently stops working). Without: update an existing user's
+    /// details, credentials untouched.
     async fn put_user(&self, user: &User, credentials: Option<&Credentials>) -> Result<()>;
     async fn user(&self, login: &str) -> Result<Option<(User, Credentials)>>;
     async fn users(&self) -> Result<Vec<User>>;
     async fn set_credentials(&self, login: &str, credentials: &Credentials) -> Result<()>;
+    /// Change a user's login state (failures, lock, last TOTP step) atomically: the store
+    /// holds the user's row while `change` runs, so concurrent sign-ins of one user are
+    /// applied one after another and no change is lost. Returns the state before and after;
+    /// None if there is no such user.
+    async fn update_login_state(
+        &self,
+        login: &str,
+        change: LoginStateChange,
+    ) -> Result<Option<(String, String)>>;
+    /// The same for a sign-in counter kept under `key` that is not a user's (failures from a
+    /// source address, or at an unknown login). Not replicated: each network's servers
+    /// count for themselves. A counter whose keep-until time is at or before `now` reads as
+    /// None and is forgotten. Returns the state before (None: none) and after.
+    async fn update_login_counter(
+        &self,
+        key: &str,
+        now: UnixTime,
+        change: LoginCounterChange,
+    ) -> Result<(Option<String>, String)>;
+    /// Replace a user's stored TOTP secret only if it is still `expected` (re-encryption
+    /// while servers run must not undo a change made meanwhile). Returns whether it did.
+    async fn replace_totp_secret(&self, login: &str, expected: &str, new: &str) -> Result<bool>;
 
     async fn create_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()>;
     async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>>;
+    /// Mark an open session used at `at` (and switch its facility, if given). An ended
+    /// session stays ended, and `last_seen` never moves back (requests finish out of order).
     async fn touch_session(
         &self,
         token_hash: &[u8; 32],

@@ -78,7 +78,7 @@ pub async fn sign_in(
 ) -> Principal {
     let at = UnixTime::now().plus_seconds(30 * step);
     let code = net.current_totp_for_tests(login, at).await.expect("totp");
-    net.authenticate(login, PASSWORD, Some(&code), facility)
+    net.authenticate(login, PASSWORD, Some(&code), facility, None)
         .await
         .expect("sign in")
 }
