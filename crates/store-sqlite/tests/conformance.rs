@@ -226,6 +226,8 @@ async fn a_taken_regional_id_is_drawn_again() {
     // Random ones after sequential ones.
     let random = store.enroll("office", t).await.expect("random");
     assert_ne!(random, old);
+}
+
 /// A data folder the store creates is private to its owner (0700), and so are the database,
 /// its write-ahead log and the packs (0600): other local users read no patient record and
 /// no credential.
