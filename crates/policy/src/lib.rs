@@ -341,6 +341,25 @@ impl Refusal {
         }
     }
 
+    /// Would starting break-the-glass lift this refusal? It replaces consent (and needs a
+    /// started, unexpired window); it never lifts the requester's, the purpose's, the
+    /// matrix's or the record's own refusals.
+    pub fn lifted_by_break_glass(&self) -> bool {
+        matches!(
+            self,
+            Refusal::NoConsent
+                | Refusal::ConsentWithdrawn { .. }
+                | Refusal::ConsentNotYetValid { .. }
+                | Refusal::ConsentExpired { .. }
+                | Refusal::ImpliedConsentDisabled { .. }
+                | Refusal::ViewingFacilityNotSelected { .. }
+                | Refusal::DisclosingFacilityNotSelected { .. }
+                | Refusal::DoctorNotSelected { .. }
+                | Refusal::BreakGlassRequired
+                | Refusal::BreakGlassExpired
+        )
+    }
+
     /// The consent the refusal is about, if any.
     pub fn consent_id(&self) -> Option<i64> {
         match self {

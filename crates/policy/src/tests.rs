@@ -954,3 +954,45 @@ fn only_licensed_clinicians_may_start_break_the_glass() {
     w.user.facilities.clear();
     assert_eq!(viewer(&w), Err(Refusal::UserNotAtFacility));
 }
+
+/// What `lifted_by_break_glass` promises: with a started window, the emergency request is
+/// allowed wherever the care request was refused for that reason.
+#[test]
+fn break_the_glass_lifts_exactly_the_consent_refusals() {
+    let mut worlds = Vec::new();
+    let mut w = World::new();
+    w.consents.clear();
+    worlds.push(w);
+    let mut w = World::new();
+    w.consents[0].withdrawn_at = Some(UnixTime(w.now.0 - 1));
+    worlds.push(w);
+    let mut w = World::new();
+    w.consents[0].scope = ConsentScope::SelectedFacilities {
+        disclosing: codes([&w.c.code]),
+        viewing: codes([&w.b.code]),
+    };
+    worlds.push(w);
+    let mut w = World::new();
+    w.user.profession = Profession::CareWorker;
+    worlds.push(w);
+    let mut w = World::new();
+    w.a.discloses = false;
+    worlds.push(w);
+    for w in &worlds {
+        for category in RecordCategory::ALL {
+            let care = w.ask_with(Purpose::Care, *category, None);
+            let Some(r) = care.refusal() else { continue };
+            let emergency = w.ask_with(Purpose::Emergency, *category, Some(&w.break_glass()));
+            assert_eq!(
+                r.lifted_by_break_glass(),
+                emergency.is_allowed(),
+                "{r:?} for {category:?}: {emergency:?}"
+            );
+        }
+    }
+    assert!(Refusal::BreakGlassRequired.lifted_by_break_glass());
+    assert!(!Refusal::BreakGlassNotAllowedForProfession {
+        profession: Profession::CareWorker
+    }
+    .lifted_by_break_glass());
+}

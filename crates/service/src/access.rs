@@ -59,7 +59,7 @@ impl AccessRefusal {
             code: e.refusal.code().to_owned(),
             reason,
             categories: e.categories.clone(),
-            lifted_by_break_glass: lifted_by_break_glass(&e.refusal),
+            lifted_by_break_glass: e.refusal.lifted_by_break_glass(),
         }
     }
 
@@ -72,24 +72,6 @@ impl AccessRefusal {
     pub fn lifted_by_break_glass(&self) -> bool {
         self.lifted_by_break_glass
     }
-}
-
-/// Break-the-glass replaces consent (and needs a started, unexpired window); it never lifts
-/// the requester's, the purpose's or the matrix's refusals.
-fn lifted_by_break_glass(r: &policy::Refusal) -> bool {
-    use policy::Refusal::*;
-    matches!(
-        r,
-        NoConsent
-            | ConsentWithdrawn { .. }
-            | ConsentNotYetValid { .. }
-            | ConsentExpired { .. }
-            | ImpliedConsentDisabled { .. }
-            | ViewingFacilityNotSelected { .. }
-            | DoctorNotSelected { .. }
-            | BreakGlassRequired
-            | BreakGlassExpired
-    )
 }
 
 /// What a user gets when opening a patient.
