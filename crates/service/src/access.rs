@@ -145,18 +145,26 @@ impl Gate {
             .any(|((f, _, _), g)| f == facility && g.decision.is_allowed())
     }
 
+    fn viewer(&self) -> policy::Viewer<'_> {
+        policy::Viewer {
+            user: &self.user,
+            acting_for: &self.acting_for,
+        }
+    }
+
+    fn patient(&self) -> policy::Patient<'_> {
+        policy::Patient {
+            regional_id: &self.regional_id,
+            consents: &self.consents,
+            links: &self.links,
+        }
+    }
+
     /// What the user may be told about what is withheld (see [`AccessRefusal`]).
     pub(crate) fn explain(&self) -> Vec<AccessRefusal> {
         let q = policy::Question {
-            viewer: policy::Viewer {
-                user: &self.user,
-                acting_for: &self.acting_for,
-            },
-            patient: policy::Patient {
-                regional_id: &self.regional_id,
-                consents: &self.consents,
-                links: &self.links,
-            },
+            viewer: self.viewer(),
+            patient: self.patient(),
             purpose: self.purpose,
             break_glass: self.break_glass.as_ref(),
             now: self.now,
@@ -175,15 +183,8 @@ impl Gate {
             return g.decision.is_allowed();
         }
         let req = policy::Request {
-            viewer: policy::Viewer {
-                user: &self.user,
-                acting_for: &self.acting_for,
-            },
-            patient: policy::Patient {
-                regional_id: &self.regional_id,
-                consents: &self.consents,
-                links: &self.links,
-            },
+            viewer: self.viewer(),
+            patient: self.patient(),
             record: policy::Record {
                 source: &source.details,
                 local_id: &source.local_id,
