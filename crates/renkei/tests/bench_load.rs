@@ -7,10 +7,11 @@
 use std::path::Path;
 use std::process::Command;
 
-fn bench(work: &Path) -> String {
+fn bench(work: &Path, backend: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
         .args(["bench", "load", "--work"])
         .arg(work)
+        .args(backend)
         .args([
             "--patients",
             "30",
@@ -89,13 +90,26 @@ fn check(out: &str) {
 #[test]
 fn bench_load_signs_in_and_opens_every_page_without_errors() {
     let work = tempfile::tempdir().expect("tempdir");
-    let first = bench(work.path());
+    let first = bench(work.path(), &[]);
     check(&first);
+    assert!(first.contains("embedded SQLite store"), "{first}");
     assert!(
         work.path().join("viewer-store/bench-load.json").exists(),
         "the users are kept for the next run"
     );
     // Again at once: the same users, no used TOTP code sent twice.
-    let again = bench(work.path());
+    let again = bench(work.path(), &[]);
     check(&again);
+}
+
+/// The same on PostgreSQL: the server started with --database-url.
+#[test]
+fn bench_load_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let db = rt.block_on(store_postgres::testing::TestDatabase::create());
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = bench(work.path(), &["--database-url", &db.url]);
+    check(&out);
+    assert!(out.contains("— PostgreSQL"), "{out}");
+    drop(db);
 }
