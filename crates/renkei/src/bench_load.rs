@@ -643,7 +643,6 @@ struct Patient {
 /// CPU time so far (seconds), from /proc (Linux; None elsewhere).
 #[derive(Clone, Copy)]
 struct CpuSnapshot {
-    at: Instant,
     server: Option<f64>,
     generator: Option<f64>,
     /// (busy, all) of the whole machine.
@@ -687,7 +686,6 @@ fn load_average() -> String {
 impl CpuSnapshot {
     fn now(server_pid: u32) -> CpuSnapshot {
         CpuSnapshot {
-            at: Instant::now(),
             server: process_cpu(&server_pid.to_string()),
             generator: process_cpu("self"),
             machine: machine_cpu(),
@@ -699,6 +697,8 @@ impl CpuSnapshot {
 #[derive(Clone, Copy)]
 struct Sample {
     kind: Kind,
+    /// When it was sent: decides the phase it counts in.
+    at: Instant,
     took: Duration,
     ok: bool,
 }
@@ -706,10 +706,10 @@ struct Sample {
 #[derive(Default)]
 struct WorkerResult {
     samples: Vec<Sample>,
-    errors: Vec<String>,
-    error_count: usize,
-    /// Sign-ins due that no extra doctor had an unused TOTP step for.
-    logins_skipped: usize,
+    /// (when, what) of the first errors.
+    errors: Vec<(Instant, String)>,
+    /// When sign-ins were due that no extra doctor had an unused TOTP step for.
+    logins_skipped: Vec<Instant>,
 }
 
 /// Tiny xorshift: which requests are sign-ins and the think times, reproducible per worker.
@@ -735,9 +735,39 @@ struct Shared {
     think: Duration,
 }
 
-struct Phase {
+/// One uninterrupted run: every clinician works from `start` to `until`; what is sent before
+/// `measure_from` is warm-up, sign-ins begin at `logins_from`. The clinicians keep going
+/// across the boundaries, so no phase begins with all of them opening a page at once.
+struct Schedule {
+    measure_from: Instant,
+    logins_from: Option<Instant>,
     login_share: f64,
     until: Instant,
+}
+
+impl Schedule {
+    /// The measured phase a request sent at `at` counts in: 0 pages only, 1 pages +
+    /// sign-ins; None during the warm-up.
+    fn phase_of(&self, at: Instant) -> Option<usize> {
+        if at < self.measure_from {
+            None
+        } else if self.logins_from.is_some_and(|l| at >= l) {
+            Some(1)
+        } else {
+            Some(0)
+        }
+    }
+
+    /// The phases' (name, from, to).
+    fn phases(&self) -> Vec<(&'static str, Instant, Instant)> {
+        match self.logins_from {
+            Some(l) => vec![
+                ("pages only", self.measure_from, l),
+                ("pages + sign-ins", l, self.until),
+            ],
+            None => vec![("pages only", self.measure_from, self.until)],
+        }
+    }
 }
 
 /// One clinician: the four pages of one patient after another, from patient `worker` on in
@@ -747,44 +777,54 @@ async fn clinician(
     worker: usize,
     sessions: usize,
     cookie: String,
-    phase: Arc<Phase>,
+    schedule: Arc<Schedule>,
 ) -> WorkerResult {
     let mut out = WorkerResult::default();
     let mut rng = Rng::new(worker as u64 + 1);
     let mut patient = worker % shared.patients.len();
-    let record = |out: &mut WorkerResult, kind: Kind, took: Duration, r: Result<(), String>| {
-        let ok = r.is_ok();
-        if let Err(e) = r {
-            out.error_count += 1;
+    let record = |out: &mut WorkerResult, kind: Kind, at: Instant, r: Result<(), String>| {
+        let took = at.elapsed();
+        if let Err(e) = &r {
             if out.errors.len() < SHOWN_ERRORS {
-                out.errors.push(format!("{}: {e}", kind.label()));
+                out.errors.push((at, format!("{}: {e}", kind.label())));
             }
         }
-        out.samples.push(Sample { kind, took, ok });
+        out.samples.push(Sample {
+            kind,
+            at,
+            took,
+            ok: r.is_ok(),
+        });
     };
+    if !shared.think.is_zero() {
+        // Clinicians arrive spread over one think time, not all at the same instant.
+        tokio::time::sleep(shared.think.mul_f64(1.5 * rng.next())).await;
+    }
     let mut page = 0;
-    while Instant::now() < phase.until {
+    loop {
+        let now = Instant::now();
+        if now >= schedule.until {
+            break;
+        }
         // A sign-in takes this request's turn: an extra doctor arriving, not this clinician.
-        if phase.login_share > 0.0 && rng.next() < phase.login_share {
+        if schedule.logins_from.is_some_and(|l| now >= l) && rng.next() < schedule.login_share {
             match shared.pool.take() {
                 Some((user, secret, code)) => {
-                    let t = Instant::now();
                     let r = shared.http.sign_in(&user.login, &code).await.map(|_| ());
-                    let took = t.elapsed();
                     shared.pool.give_back(user, secret);
-                    record(&mut out, Kind::Login, took, r);
+                    record(&mut out, Kind::Login, now, r);
                     continue;
                 }
-                None => out.logins_skipped += 1,
+                None => out.logins_skipped.push(now),
             }
         }
         let kind = PAGES[page];
-        let t = Instant::now();
+        let at = Instant::now();
         let r = shared
             .http
             .page(&cookie, kind, &shared.patients[patient])
             .await;
-        record(&mut out, kind, t.elapsed(), r);
+        record(&mut out, kind, at, r);
         page += 1;
         if page == PAGES.len() {
             page = 0;
@@ -812,19 +852,28 @@ struct PhaseResult {
     load_end: String,
 }
 
-async fn run_phase(
-    name: &'static str,
+impl PhaseResult {
+    fn login_share_used(&self) -> bool {
+        self.samples.iter().any(|s| s.kind == Kind::Login) || self.logins_skipped > 0
+    }
+}
+
+/// Failures during the warm-up: not timed, but errors all the same.
+#[derive(Default)]
+struct WarmupErrors {
+    count: usize,
+    first: Vec<String>,
+}
+
+/// Run every clinician through the schedule; the measured phases, and the errors of the
+/// warm-up.
+async fn run_load(
     shared: &Arc<Shared>,
     cookies: &[String],
-    seconds: f64,
-    login_share: f64,
+    schedule: Schedule,
     server_pid: u32,
-) -> Result<PhaseResult> {
-    let cpu_start = CpuSnapshot::now(server_pid);
-    let phase = Arc::new(Phase {
-        login_share,
-        until: Instant::now() + Duration::from_secs_f64(seconds),
-    });
+) -> Result<(Vec<PhaseResult>, WarmupErrors)> {
+    let schedule = Arc::new(schedule);
     let mut tasks = Vec::with_capacity(cookies.len());
     for (i, cookie) in cookies.iter().enumerate() {
         tasks.push(tokio::spawn(clinician(
@@ -832,35 +881,70 @@ async fn run_phase(
             i,
             cookies.len(),
             cookie.clone(),
-            phase.clone(),
+            schedule.clone(),
         )));
     }
-    let mut result = PhaseResult {
-        name,
-        wall: Duration::ZERO,
-        samples: Vec::new(),
-        errors: Vec::new(),
-        error_count: 0,
-        logins_skipped: 0,
-        cpu_start,
-        cpu_end: cpu_start,
-        load_end: String::new(),
-    };
+    // CPU and load average at each boundary, taken by a task of their own on time.
+    let bounds = schedule.phases();
+    let mut instants: Vec<Instant> = bounds.iter().map(|b| b.1).collect();
+    instants.extend(bounds.last().map(|b| b.2));
+    let snapshots = tokio::spawn(async move {
+        let mut out = Vec::new();
+        for at in instants {
+            tokio::time::sleep_until(at.into()).await;
+            out.push((CpuSnapshot::now(server_pid), load_average()));
+        }
+        out
+    });
+    let mut workers = Vec::with_capacity(tasks.len());
     for t in tasks {
-        let w = t.await.context("a clinician task failed")?;
-        result.samples.extend(w.samples);
-        result.error_count += w.error_count;
-        result.logins_skipped += w.logins_skipped;
-        for e in w.errors {
-            if result.errors.len() < SHOWN_ERRORS {
-                result.errors.push(e);
+        workers.push(t.await.context("a clinician task failed")?);
+    }
+    let snapshots = snapshots.await.context("the CPU snapshot task failed")?;
+
+    let mut phases: Vec<PhaseResult> = bounds
+        .iter()
+        .enumerate()
+        .map(|(i, (name, from, to))| PhaseResult {
+            name,
+            wall: *to - *from,
+            samples: Vec::new(),
+            errors: Vec::new(),
+            error_count: 0,
+            logins_skipped: 0,
+            cpu_start: snapshots[i].0,
+            cpu_end: snapshots[i + 1].0,
+            load_end: snapshots[i + 1].1.clone(),
+        })
+        .collect();
+    let mut warmup = WarmupErrors::default();
+    for w in workers {
+        for s in w.samples {
+            match schedule.phase_of(s.at) {
+                Some(i) => {
+                    if !s.ok {
+                        phases[i].error_count += 1;
+                    }
+                    phases[i].samples.push(s);
+                }
+                None if !s.ok => warmup.count += 1,
+                None => {}
+            }
+        }
+        for at in w.logins_skipped {
+            if let Some(i) = schedule.phase_of(at) {
+                phases[i].logins_skipped += 1;
+            }
+        }
+        for (at, e) in w.errors {
+            match schedule.phase_of(at) {
+                Some(i) if phases[i].errors.len() < SHOWN_ERRORS => phases[i].errors.push(e),
+                None if warmup.first.len() < SHOWN_ERRORS => warmup.first.push(e),
+                _ => {}
             }
         }
     }
-    result.cpu_end = CpuSnapshot::now(server_pid);
-    result.wall = result.cpu_end.at - cpu_start.at;
-    result.load_end = load_average();
-    Ok(result)
+    Ok((phases, warmup))
 }
 
 /// Sign every clinician in, a few at once; their cookies in order.
@@ -985,34 +1069,16 @@ pub async fn run(args: Args) -> Result<()> {
         pool: LoginPool::new(pool_users)?,
         think: Duration::from_millis(args.think_ms),
     });
-    if args.warmup_seconds > 0.0 {
-        eprintln!("warming up for {} s (not counted)", args.warmup_seconds);
-        run_phase(
-            "warm-up",
-            &shared,
-            &cookies,
-            args.warmup_seconds,
-            0.0,
-            server.pid(),
-        )
-        .await?;
-    }
-    eprintln!("pages only for {} s", args.seconds);
-    let mut phases = vec![
-        run_phase(
-            "pages only",
-            &shared,
-            &cookies,
-            args.seconds,
-            0.0,
-            server.pid(),
-        )
-        .await?,
-    ];
-    if args.login_share > 0.0 {
-        // Before the sign-ins, the steps they may use are written down, so that a run cut
-        // short never leaves the next one sending a used code.
-        let reserve = step_of(UnixTime::now()) + (args.seconds as u64 + 59) / 30 + 2;
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(args.warmup_seconds.max(0.0));
+    let phase = Duration::from_secs_f64(args.seconds);
+    let logins_from = (login_users > 0).then(|| measure_from + phase);
+    let until = logins_from.unwrap_or(measure_from) + phase;
+    if login_users > 0 {
+        // The steps the sign-ins may use are written down before they start, so that a run
+        // cut short never leaves the next one sending a used code.
+        let end = UnixTime::now().plus_seconds((until - start).as_secs() as i64 + 1);
+        let reserve = step_of(end) + 1;
         let mut reserved = state.login_users.clone();
         for u in &mut reserved[..login_users] {
             u.last_step = Some(reserve);
@@ -1020,20 +1086,29 @@ pub async fn run(args: Args) -> Result<()> {
         let saved = std::mem::replace(&mut state.login_users, reserved);
         state.write(&state_path)?;
         state.login_users = saved;
-        eprintln!(
-            "pages with {:.0} % sign-ins for {} s",
-            args.login_share * 100.0,
-            args.seconds
-        );
-        let phase = run_phase(
-            "pages + sign-ins",
-            &shared,
-            &cookies,
-            args.seconds,
-            args.login_share,
-            server.pid(),
-        )
-        .await;
+    }
+    eprintln!(
+        "{} s warm-up (not counted), {} s pages only{}",
+        args.warmup_seconds,
+        args.seconds,
+        if login_users > 0 {
+            format!(
+                ", then {} s with {:.0} % sign-ins",
+                args.seconds,
+                args.login_share * 100.0
+            )
+        } else {
+            String::new()
+        }
+    );
+    let schedule = Schedule {
+        measure_from,
+        logins_from,
+        login_share: args.login_share,
+        until,
+    };
+    let ran = run_load(&shared, &cookies, schedule, server.pid()).await;
+    if login_users > 0 {
         let used = shared.pool.users();
         for u in &mut state.login_users[..login_users] {
             if let Some(v) = used.iter().find(|x| x.login == u.login) {
@@ -1041,8 +1116,8 @@ pub async fn run(args: Args) -> Result<()> {
             }
         }
         state.write(&state_path)?;
-        phases.push(phase?);
     }
+    let (phases, warmup_errors) = ran?;
     let server_log = server.log.clone();
     drop(server);
 
@@ -1064,9 +1139,10 @@ pub async fn run(args: Args) -> Result<()> {
         sign_in_wall,
         sign_in_times: &sign_in_times,
         phases: &phases,
+        warmup_errors: &warmup_errors,
         server_log: &server_log,
     });
-    if phases.iter().any(|p| p.error_count > 0) {
+    if warmup_errors.count > 0 || phases.iter().any(|p| p.error_count > 0) {
         bail!(
             "some requests failed (see above; the server's output is in {})",
             server_log.display()
@@ -1088,6 +1164,7 @@ struct Report<'a> {
     sign_in_wall: Duration,
     sign_in_times: &'a [Duration],
     phases: &'a [PhaseResult],
+    warmup_errors: &'a WarmupErrors,
     server_log: &'a Path,
 }
 
@@ -1212,7 +1289,8 @@ fn print_report(r: &Report) {
         );
     }
     println!();
-    let errors: usize = r.phases.iter().map(|p| p.error_count).sum();
+    let errors: usize =
+        r.phases.iter().map(|p| p.error_count).sum::<usize>() + r.warmup_errors.count;
     let worst_p99 = page_p.iter().map(|p| p.1).max().unwrap_or_default();
     println!(
         "goal (issue 13): 0 errors — {}; page p99 < {} ms at {} sessions — {} ({:.1} ms, worst phase)",
@@ -1240,6 +1318,16 @@ fn print_report(r: &Report) {
             }
         );
     }
+    if r.warmup_errors.count > 0 {
+        println!(
+            "warm-up: {} errors, the first ones (the server's output is in {}):",
+            r.warmup_errors.count,
+            r.server_log.display()
+        );
+        for e in &r.warmup_errors.first {
+            println!("  - {e}");
+        }
+    }
     for p in r.phases {
         if p.logins_skipped > 0 {
             println!(
@@ -1258,12 +1346,6 @@ fn print_report(r: &Report) {
                 println!("  - {e}");
             }
         }
-    }
-}
-
-impl PhaseResult {
-    fn login_share_used(&self) -> bool {
-        self.samples.iter().any(|s| s.kind == Kind::Login) || self.logins_skipped > 0
     }
 }
 

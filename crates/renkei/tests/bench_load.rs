@@ -27,8 +27,10 @@ fn bench(work: &Path, backend: &[&str]) -> String {
             "0.5",
             "--login-share",
             "0.2",
+            // More than one run signs in with (a fresh account signs in at most three times
+            // in a TOTP step), so that the second run finds unused ones.
             "--login-users",
-            "6",
+            "40",
         ])
         .output()
         .expect("run renkei");
