@@ -80,6 +80,57 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Many signed-in clinicians at once against the real HTTP server (`renkei serve` started
+    /// from this executable on loopback): each opens summary, timeline, labs and medications
+    /// of one consented patient after another; first pages only, then with a share of full
+    /// sign-ins. Prints requests/s, p50/p90/p99/max and errors per page kind, the sign-in
+    /// latency, and the CPU of the server, of this load generator and of the rest of the
+    /// machine. Uses the 10M-record store `bench viewer` builds in --work (built first when
+    /// missing) and adds its users once (bench-load.json beside the store). Scratch data only.
+    Load {
+        /// Scratch folder of `bench viewer` (its `viewer-store/`, or `viewer-pg/` with
+        /// --database-url).
+        #[arg(long)]
+        work: PathBuf,
+        /// Concurrent signed-in clinicians (each its own doctor account and session).
+        #[arg(long, default_value_t = 200)]
+        sessions: usize,
+        /// Length of each measured phase (pages only; pages + sign-ins).
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Pages opened before the measured phases, not counted.
+        #[arg(long, default_value_t = 5.0)]
+        warmup_seconds: f64,
+        /// Fraction of the requests of the second phase that are full sign-ins (password +
+        /// TOTP) by extra doctors; 0 skips that phase.
+        #[arg(long, default_value_t = 0.05)]
+        login_share: f64,
+        /// Extra doctors for those sign-ins: a TOTP code works once, so each signs in about
+        /// once per 30-second step (three times in a fresh one).
+        #[arg(long, default_value_t = 600)]
+        login_users: usize,
+        /// Mean pause of a clinician between two pages (0: the next page as soon as the last
+        /// one arrived, i.e. --sessions requests always in flight).
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
+        /// Run against PostgreSQL: the database `bench viewer --database-url` built (an empty
+        /// one is built first). Not read from RENKEI_DATABASE_URL.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// When --work has no store yet: synthetic region size (patients) before copying.
+        #[arg(long, default_value_t = 500)]
+        patients: usize,
+        /// When --work has no store yet: seed of the region.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// When --work has no store yet: copies of the region (default: enough for 10M
+        /// records).
+        #[arg(long)]
+        copies: Option<usize>,
+        /// When --work has no store yet: records of bench viewer's large patient.
+        #[arg(long, default_value_t = 5_000)]
+        target_records: usize,
+    },
     /// Off-site copies on loopback, all real processes (servers started from this executable,
     /// the agent, a replica, `rclone serve s3`): agent upload rate, replication lag and backlog
     /// under load and catch-up time, restore time of a large facility (local and from S3).
@@ -150,6 +201,42 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
                 iterations,
                 reuse,
                 database_url,
+            })
+            .await
+        }
+        BenchCommand::Load {
+            work,
+            sessions,
+            seconds,
+            warmup_seconds,
+            login_share,
+            login_users,
+            think_ms,
+            database_url,
+            patients,
+            seed,
+            copies,
+            target_records,
+        } => {
+            crate::bench_load::run(crate::bench_load::Args {
+                build: crate::bench_viewer::Args {
+                    work: work.clone(),
+                    patients,
+                    seed,
+                    copies,
+                    target_records,
+                    iterations: 0,
+                    reuse: false,
+                    database_url: database_url.clone(),
+                },
+                work,
+                database_url,
+                sessions,
+                seconds,
+                warmup_seconds,
+                login_share,
+                login_users,
+                think_ms,
             })
             .await
         }

@@ -72,28 +72,33 @@ impl Backend {
         }
     }
 
-    /// The folder of the store (SQLite) or of its packs and description (PostgreSQL).
     fn folder(&self, work: &Path) -> PathBuf {
-        match self {
-            Backend::Sqlite => work.join("viewer-store"),
-            Backend::Postgres(_) => work.join("viewer-pg"),
-        }
+        store_folder(work, matches!(self, Backend::Postgres(_)))
+    }
+}
+
+/// The folder of the store (SQLite) or of its packs and description (PostgreSQL) in `work`.
+pub(crate) fn store_folder(work: &Path, postgres: bool) -> PathBuf {
+    if postgres {
+        work.join("viewer-pg")
+    } else {
+        work.join("viewer-store")
     }
 }
 
 /// What was built, kept in the store folder so that `--reuse` can time it again.
 #[derive(Serialize, Deserialize)]
-struct StoreInfo {
-    regional_id: String,
+pub(crate) struct StoreInfo {
+    pub(crate) regional_id: String,
     target_local_id: String,
     /// (facility code, records of the target patient there)
     target: Vec<(String, u64)>,
     target_name_kana: String,
     target_name_kanji: String,
-    base_records: u64,
-    copies: usize,
-    records: u64,
-    local_patients: u64,
+    pub(crate) base_records: u64,
+    pub(crate) copies: usize,
+    pub(crate) records: u64,
+    pub(crate) local_patients: u64,
     lab_results: u64,
     /// `YYYYMMDD`: the synthetic history's last day.
     data_end: String,
@@ -275,7 +280,23 @@ fn record_list(cx: &Ctx) -> ScreenFuture<'_> {
     })
 }
 
-pub async fn run(args: Args) -> Result<()> {
+/// The benchmark store of `--work`, opened (`args.reuse`) or built.
+pub(crate) struct BenchStore {
+    pub store: Arc<dyn Store>,
+    pub info: StoreInfo,
+    /// The store folder (SQLite) or the folder of its packs and description (PostgreSQL).
+    pub folder: PathBuf,
+    pub label: &'static str,
+}
+
+/// The description file of the store `bench viewer` builds in `work`: it exists once a build
+/// finished.
+pub(crate) fn info_path(work: &Path, postgres: bool) -> PathBuf {
+    store_folder(work, postgres).join(INFO_FILE)
+}
+
+/// Open the store built in `--work` (`args.reuse`) or build it.
+pub(crate) async fn open_or_build(args: &Args) -> Result<BenchStore> {
     std::fs::create_dir_all(&args.work)
         .with_context(|| format!("creating {}", args.work.display()))?;
     let backend = match &args.database_url {
@@ -303,11 +324,22 @@ pub async fn run(args: Args) -> Result<()> {
         };
         (store, info)
     } else {
-        build(&args, &backend, &data, &info_path).await?
+        build(args, &backend, &data, &info_path).await?
     };
+    Ok(BenchStore {
+        store,
+        info,
+        folder: data,
+        label: backend.label(),
+    })
+}
 
+pub async fn run(args: Args) -> Result<()> {
+    let BenchStore {
+        store, info, label, ..
+    } = open_or_build(&args).await?;
     let net = Network::new(store).with_test_hashing();
-    let doctor = sign_in_doctor(&net).await?;
+    let doctor = sign_in_demo(&net, "doctor").await?;
     let lab_to = info.data_end.clone();
     let lab_from = match lab_to.get(..4).and_then(|y| y.parse::<i32>().ok()) {
         Some(y) => format!("{}{}", y - 1, lab_to.get(4..).unwrap_or_default()),
@@ -347,7 +379,7 @@ pub async fn run(args: Args) -> Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "## renkei bench viewer — {} records ({} copies of a {}-record region), {} local patients, {} lab results — {}",
-        info.records, info.copies, info.base_records, info.local_patients, info.lab_results, backend.label()
+        info.records, info.copies, info.base_records, info.local_patients, info.lab_results, label
     );
     println!();
     let parts: Vec<String> = info
@@ -381,10 +413,11 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Sign in as the demo doctor with password + TOTP. A code works once (replay protection), so
-/// a run started in the same 30-second step as the previous one uses the next step's code,
-/// which the one-step clock-skew allowance accepts; a third run in that step waits.
-async fn sign_in_doctor(net: &Network) -> Result<Principal> {
+/// Sign in as a demo user (`doctor`, `admin`, `office`) with password + TOTP. A code works
+/// once (replay protection), so a run started in the same 30-second step as the previous one
+/// uses the next step's code, which the one-step clock-skew allowance accepts; a third run in
+/// that step waits.
+pub(crate) async fn sign_in_demo(net: &Network, login: &str) -> Result<Principal> {
     let mut last = None;
     // At most four failed attempts: the fifth would lock the account.
     for wait in [0, 65] {
@@ -394,9 +427,9 @@ async fn sign_in_doctor(net: &Network) -> Result<Principal> {
         }
         for ahead in [0, 30] {
             let at = UnixTime::now().plus_seconds(ahead);
-            let code = net.current_totp_for_tests("doctor", at).await?;
+            let code = net.current_totp_for_tests(login, at).await?;
             match net
-                .authenticate("doctor", crate::DEMO_PASSWORD, Some(&code), None, None)
+                .authenticate(login, crate::DEMO_PASSWORD, Some(&code), None, None)
                 .await
             {
                 Ok(p) => return Ok(p),
@@ -406,7 +439,7 @@ async fn sign_in_doctor(net: &Network) -> Result<Principal> {
         }
     }
     bail!(
-        "signing in as the demo doctor: {}",
+        "signing in as the demo user {login}: {}",
         last.unwrap_or_default()
     )
 }

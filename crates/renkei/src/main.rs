@@ -3,6 +3,7 @@
 mod admin;
 mod agent_cli;
 mod bench;
+mod bench_load;
 mod bench_offsite;
 mod bench_viewer;
 mod cli_progress;

@@ -31,6 +31,9 @@ pub enum AuthMethod {
     ApiKey,
 }
 
+/// A session's last request is written down at most this often (seconds).
+pub(crate) const SESSION_TOUCH_SECS: i64 = 60;
+
 fn parse_state(text: &str) -> LoginState {
     serde_json::from_str(text).unwrap_or_default()
 }
@@ -566,7 +569,12 @@ impl Network {
         if !user.active {
             return Err(expired());
         }
-        self.store.touch_session(&hash, now, None).await?;
+        // The idle clock needs no second-by-second precision, and a write on every page (a
+        // commit with its fsync, queued on the store's one writer behind the audit log) was
+        // most of what a page cost under load: the session may end up to this much early.
+        if now.0 - s.last_seen.0 >= SESSION_TOUCH_SECS {
+            self.store.touch_session(&hash, now, None).await?;
+        }
         let acting_for = match &s.acting_facility {
             Some(code) => self.store.facility_details(code).await?,
             None => None,
@@ -689,5 +697,64 @@ impl Network {
             .totp_secret
             .ok_or_else(|| ServiceError::NotFound("no TOTP".into()))?;
         Ok(self.open_totp(login, &secret)?.code_at(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn session_at(login: &str, at: UnixTime) -> Session {
+        Session {
+            login: login.to_owned(),
+            acting_facility: None,
+            created_at: at,
+            last_seen: at,
+            ended_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_is_touched_once_a_minute_not_on_every_request() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store: Arc<dyn store::Store> =
+            Arc::new(store_sqlite::SqliteStore::open(dir.path()).expect("store"));
+        let net = Network::new(store.clone()).with_test_hashing();
+        net.bootstrap_admin("admin", "管理者", "Kx7#mPq2vLw9-renkei")
+            .await
+            .expect("admin");
+        let token = SessionToken::generate().expect("token");
+        let now = UnixTime::now();
+
+        // Seen 10 s ago: a request now writes nothing.
+        let recent = now.plus_seconds(-10);
+        store
+            .create_session(&token.hash(), &session_at("admin", recent))
+            .await
+            .expect("session");
+        net.session(token.as_str()).await.expect("open session");
+        let s = store
+            .session(&token.hash())
+            .await
+            .expect("read")
+            .expect("s");
+        assert_eq!(s.last_seen, recent);
+
+        // Seen two minutes ago: the request is written down.
+        let token = SessionToken::generate().expect("token");
+        let older = now.plus_seconds(-120);
+        store
+            .create_session(&token.hash(), &session_at("admin", older))
+            .await
+            .expect("session");
+        net.session(token.as_str()).await.expect("open session");
+        let s = store
+            .session(&token.hash())
+            .await
+            .expect("read")
+            .expect("s");
+        assert!(s.last_seen.0 >= now.0, "touched: {:?}", s.last_seen);
     }
 }

@@ -205,19 +205,27 @@ fn condition_code(c: Condition) -> i64 {
 impl Store for SqliteStore {
     async fn facility(&self, code: &FacilityCode, create: bool) -> Result<Option<FacilityId>> {
         let code = code.as_str().to_owned();
+        let lookup = |conn: &Connection, code: &str| {
+            conn.query_row("SELECT id FROM facilities WHERE code = ?1", [code], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(|o| o.map(FacilityId))
+            .map_err(db_err)
+        };
         self.blocking(move |inner| {
+            if !create {
+                // A lookup (the access gate makes one per source on every page): on the
+                // reader, not queued on the writer behind imports and audit commits.
+                return inner.read(|conn| lookup(conn, &code));
+            }
             inner.write(|conn| {
-                if create {
-                    conn.execute(
-                        "INSERT INTO facilities(code, created_at) VALUES (?1, ?2) ON CONFLICT(code) DO NOTHING",
-                        params![code, now()],
-                    )
-                    .map_err(db_err)?;
-                }
-                conn.query_row("SELECT id FROM facilities WHERE code = ?1", [&code], |r| r.get(0))
-                    .optional()
-                    .map(|o| o.map(FacilityId))
-                    .map_err(db_err)
+                conn.execute(
+                    "INSERT INTO facilities(code, created_at) VALUES (?1, ?2) ON CONFLICT(code) DO NOTHING",
+                    params![code, now()],
+                )
+                .map_err(db_err)?;
+                lookup(conn, &code)
             })
         })
         .await
@@ -1127,5 +1135,37 @@ mod tests {
         t.messages_per_kind.insert("OML-11".into(), 4);
         t.messages_per_kind.insert("ADT-00".into(), 3);
         assert_eq!(parse_totals(&serde_json_lite(&t)), Some(t));
+    }
+
+    /// Looking a facility up does not wait for the writer (held here as a long import or a
+    /// burst of audit commits would hold it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_facility_lookup_does_not_queue_on_the_writer() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = SqliteStore::open(dir.path()).expect("store");
+        let code = FacilityCode::parse("1310000001").expect("code");
+        let id = store.facility(&code, true).await.expect("create");
+        let held = store.inner.clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _writer = held.writer.lock().expect("writer");
+            locked_tx.send(()).expect("send");
+            let _ = release_rx.recv_timeout(std::time::Duration::from_secs(30));
+        });
+        locked_rx.recv().expect("writer held");
+        let found = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            store.facility(&code, false),
+        )
+        .await;
+        release_tx.send(()).expect("release");
+        holder.join().expect("holder");
+        assert_eq!(
+            found
+                .expect("answered while the writer is busy")
+                .expect("lookup"),
+            id
+        );
     }
 }
