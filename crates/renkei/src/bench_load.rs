@@ -311,7 +311,8 @@ async fn prepare(
         let t = Instant::now();
         // Production hashing for the new users; the demo administrator was made by `bench
         // viewer` with test hashing, which only makes its own sign-in cheap.
-        let net = Network::new(store.clone());
+        let net = Network::new(store.clone())
+            .with_secret_keys(auth::Keyring::new(service::test_secret_key(), []));
         let admin = bench_viewer::sign_in_demo(&net, "admin").await?;
         let facilities: Vec<FacilityCode> = net
             .facilities()
@@ -374,9 +375,14 @@ impl Server {
         let addr = format!("127.0.0.1:{port}");
         // The data folder is the server's only: others may not read it (the server may refuse
         // to start otherwise).
+        // Stores built before that rule may have an open packs folder beside the database.
         #[cfg(unix)]
-        std::fs::set_permissions(folder, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .with_context(|| format!("restricting {}", folder.display()))?;
+        for dir in [folder.to_path_buf(), folder.join("blobs")] {
+            if dir.exists() {
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                    .with_context(|| format!("restricting {}", dir.display()))?;
+            }
+        }
         let log = folder.join(SERVER_LOG);
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
@@ -396,6 +402,12 @@ impl Server {
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
         }
+        // The benchmark store's users were made with the fixed key of synthetic stores
+        // (`with_test_hashing`): the server reads their TOTP secrets with the same key.
+        cmd.env(
+            crate::security_config::KEY_ENV,
+            service::test_secret_key().to_text(),
+        );
         cmd.args(["serve", "--listen", &addr])
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)

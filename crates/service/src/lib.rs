@@ -134,6 +134,12 @@ impl Principal {
     }
 }
 
+/// The fixed key of tests and benchmark stores (`with_test_hashing`): synthetic data only,
+/// never a real network's secrets.
+pub fn test_secret_key() -> auth::SecretKey {
+    auth::SecretKey::from_bytes(*b"renkei test key, never in a real")
+}
+
 /// Settings keys in the store.
 pub(crate) const MATRIX_KEY: &str = "permission_matrix";
 pub(crate) const POLICY_KEY: &str = "policy";
@@ -188,10 +194,7 @@ impl Network {
         };
         self.password_work = Arc::new(passwords::PasswordWork::new(Some(params)));
         if self.secrets.is_none() {
-            self.secrets = Some(Arc::new(auth::Keyring::new(
-                auth::SecretKey::from_bytes(*b"renkei test key, never in a real"),
-                [],
-            )));
+            self.secrets = Some(Arc::new(auth::Keyring::new(test_secret_key(), [])));
         }
         self
     }
