@@ -245,6 +245,19 @@ await step("a nurse of two facilities chooses which one she acts for", async () 
   expect(who.includes("—"), `acting facility not shown in the header: ${who}`);
 });
 
+await step("the header with its sign-out button fits a tablet (820 px) and a phone (390 px)", async () => {
+  for (const [width, name] of [[820, "14-tablet-search"], [390, "15-phone-search"]]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(`${base}/search`);
+    const button = page.locator("header form.signout button");
+    expect(await button.isVisible(), `no sign-out button at ${width} px`);
+    const box = await button.boundingBox();
+    expect(box && box.x + box.width <= width, `sign-out button off the screen at ${width} px`);
+    await shot(name);
+  }
+  await page.setViewportSize({ width: 1024, height: 900 });
+});
+
 await step("no page with patient data was cacheable and no script failed", async () => {
   expect(cacheable.length === 0, `pages without no-store: ${cacheable.join(", ")}`);
   expect(pageErrors.length === 0, `script errors or CSP violations: ${pageErrors.join("; ")}`);
