@@ -657,6 +657,9 @@ struct Patient {
 struct CpuSnapshot {
     server: Option<f64>,
     generator: Option<f64>,
+    /// Every `postgres` process of the machine (the database server the server talks to,
+    /// with whatever else it serves), when the benchmark runs on PostgreSQL.
+    database: Option<f64>,
     /// (busy, all) of the whole machine.
     machine: Option<(f64, f64)>,
 }
@@ -673,6 +676,31 @@ fn process_cpu(pid: &str) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / TICKS_PER_SEC)
+}
+
+/// CPU time of every process called `name`.
+fn processes_cpu(name: &str) -> Option<f64> {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let comm = stat
+            .find('(')
+            .zip(stat.rfind(')'))
+            .map(|(a, b)| &stat[a + 1..b]);
+        if comm == Some(name) {
+            total += process_cpu(pid).unwrap_or(0.0);
+        }
+    }
+    Some(total)
 }
 
 fn machine_cpu() -> Option<(f64, f64)> {
@@ -696,10 +724,15 @@ fn load_average() -> String {
 }
 
 impl CpuSnapshot {
-    fn now(server_pid: u32) -> CpuSnapshot {
+    fn now(server_pid: u32, postgres: bool) -> CpuSnapshot {
         CpuSnapshot {
             server: process_cpu(&server_pid.to_string()),
             generator: process_cpu("self"),
+            database: if postgres {
+                processes_cpu("postgres")
+            } else {
+                None
+            },
             machine: machine_cpu(),
         }
     }
@@ -884,6 +917,7 @@ async fn run_load(
     cookies: &[String],
     schedule: Schedule,
     server_pid: u32,
+    postgres: bool,
 ) -> Result<(Vec<PhaseResult>, WarmupErrors)> {
     let schedule = Arc::new(schedule);
     let mut tasks = Vec::with_capacity(cookies.len());
@@ -904,7 +938,7 @@ async fn run_load(
         let mut out = Vec::new();
         for at in instants {
             tokio::time::sleep_until(at.into()).await;
-            out.push((CpuSnapshot::now(server_pid), load_average()));
+            out.push((CpuSnapshot::now(server_pid, postgres), load_average()));
         }
         out
     });
@@ -1119,7 +1153,7 @@ pub async fn run(args: Args) -> Result<()> {
         login_share: args.login_share,
         until,
     };
-    let ran = run_load(&shared, &cookies, schedule, server.pid()).await;
+    let ran = run_load(&shared, &cookies, schedule, server.pid(), postgres).await;
     if login_users > 0 {
         let used = shared.pool.users();
         for u in &mut state.login_users[..login_users] {
@@ -1265,13 +1299,14 @@ fn print_report(r: &Report) {
         }
     }
     println!();
-    println!("| phase | seconds | server CPU s | load generator CPU s | rest of the machine CPU s | machine busy | load average at the end |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| phase | seconds | server CPU s | load generator CPU s | PostgreSQL CPU s | rest of the machine CPU s | machine busy | load average at the end |");
+    println!("|---|---|---|---|---|---|---|---|");
     for p in r.phases {
         let wall = p.wall.as_secs_f64().max(1e-9);
         let d = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
         let server = d(p.cpu_start.server, p.cpu_end.server);
         let generator = d(p.cpu_start.generator, p.cpu_end.generator);
+        let database = d(p.cpu_start.database, p.cpu_end.database);
         let machine = match (p.cpu_start.machine, p.cpu_end.machine) {
             (Some(a), Some(b)) => Some((b.0 - a.0, b.1 - a.1)),
             _ => None,
@@ -1284,14 +1319,21 @@ fn print_report(r: &Report) {
             None => "n/a".into(),
         };
         let rest = match (machine, server, generator) {
-            (Some((busy, _)), Some(s), Some(g)) => Some((busy - s - g).max(0.0)),
+            (Some((busy, _)), Some(s), Some(g)) => {
+                Some((busy - s - g - database.unwrap_or(0.0)).max(0.0))
+            }
             _ => None,
         };
         println!(
-            "| {} | {wall:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {wall:.1} | {} | {} | {} | {} | {} | {} |",
             p.name,
             show(server),
             show(generator),
+            if database.is_some() {
+                show(database)
+            } else {
+                "—".into()
+            },
             show(rest),
             match machine {
                 Some((busy, all)) if all > 0.0 => format!("{:.0} %", busy * 100.0 / all),
