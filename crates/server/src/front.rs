@@ -516,31 +516,29 @@ pub async fn body_budget(State(state): State<AppState>, req: Request, next: Next
     res
 }
 
-fn too_large(api: bool) -> Response {
-    let msg = "送信データが大きすぎます (request body too large)";
+/// An answer the front door gives itself: `{"error"}` JSON for the API, plain text for pages.
+fn refusal(api: bool, status: StatusCode, msg: &'static str) -> Response {
     if api {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            axum::Json(json!({ "error": msg })),
-        )
-            .into_response()
+        (status, axum::Json(json!({ "error": msg }))).into_response()
     } else {
-        (StatusCode::PAYLOAD_TOO_LARGE, msg).into_response()
+        (status, Body::from(msg)).into_response()
     }
 }
 
+fn too_large(api: bool) -> Response {
+    refusal(
+        api,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "送信データが大きすぎます (request body too large)",
+    )
+}
+
 fn busy(api: bool) -> Response {
-    let msg =
-        "サーバーが混み合っています。しばらくして再送してください (server busy: retry shortly)";
-    let mut res = if api {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "error": msg })),
-        )
-            .into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, msg).into_response()
-    };
+    let mut res = refusal(
+        api,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "サーバーが混み合っています。しばらくして再送してください (server busy: retry shortly)",
+    );
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     res
@@ -558,18 +556,11 @@ pub async fn request_timeout(State(state): State<AppState>, req: Request, next: 
     };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
-        Err(_) => {
-            let msg = "処理に時間がかかりすぎました (the request took too long)";
-            if api {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(json!({ "error": msg })),
-                )
-                    .into_response()
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, Body::from(msg)).into_response()
-            }
-        }
+        Err(_) => refusal(
+            api,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "処理に時間がかかりすぎました (the request took too long)",
+        ),
     }
 }
 
