@@ -336,13 +336,26 @@ pub fn ingest_file(
     }
 }
 
-/// Read the clinical facts of records stored before facts were extracted at import (stores
-/// older than SQLite schema 3) from their stored bytes. Resumable: each batch is one
-/// transaction that also moves the cursor. Returns how many records were read.
+/// Read the clinical facts of records from their stored bytes: records stored before facts
+/// were extracted at import (stores older than SQLite schema 3), and every live record when
+/// the store's facts were read by an older extractor than this one
+/// ([`facts::FACTS_EXTRACTOR`]). Resumable: each batch is one transaction that replaces the
+/// batch's facts and moves the cursor; the old facts stay readable until then. Runs once at a
+/// time per process (an import and the server's start may both call it). Returns how many
+/// records were read.
 pub async fn backfill_facts(store: &Arc<dyn Store>) -> Result<u64, IngestError> {
+    static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = RUNNING.lock().await;
+    if store.facts_rederive(facts::FACTS_EXTRACTOR).await? {
+        tracing::info!(
+            extractor = facts::FACTS_EXTRACTOR,
+            "re-deriving the clinical facts of every stored record (newer extractor)"
+        );
+    }
+    let kinds = facts::fact_kinds();
     let mut done = 0u64;
     loop {
-        let items = store.facts_backfill_next(BATCH).await?;
+        let items = store.facts_backfill_next(BATCH, &kinds).await?;
         let Some(last) = items.last().map(|i| i.version_id) else {
             // Nothing left: close the range so that later imports do not look again.
             store.facts_backfill_put(Vec::new(), i64::MAX - 1).await?;

@@ -111,3 +111,62 @@ async fn old_store_gets_its_facts_once() {
     .expect("import");
     assert_eq!(counts(store.as_ref(), fid).await, (3, 2));
 }
+
+/// Facts read by an older extractor are read again from the stored bytes, replaced (not
+/// doubled), once per extractor version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_extractors_facts_are_derived_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("tree");
+    put(&root, DataKind::Oml11, "000000011000354");
+    put(&root, DataKind::Omp01, "000000011000185");
+    let data = dir.path().join("data");
+    let code = FacilityCode::parse("0411111111").expect("code");
+    let fresh = {
+        let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("open"));
+        let fid = store.facility(&code, true).await.expect("fac").expect("id");
+        ingest::import_tree(
+            store.clone(),
+            fid,
+            &root,
+            &Default::default(),
+            Arc::new(ingest::NoProgress),
+        )
+        .await
+        .expect("import");
+        store
+            .lab_results(fid, "9999013", &LabFilter::default())
+            .await
+            .expect("labs")
+    };
+    // What an older extractor left: different values, and an extractor version behind.
+    {
+        let conn = rusqlite::Connection::open(data.join("renkei.db")).expect("db");
+        conn.execute_batch(
+            "UPDATE lab_results SET value = 'stale', unit = 'stale';
+             UPDATE facts_backfill SET extractor = 1;",
+        )
+        .expect("age the facts");
+    }
+    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&data).expect("reopen"));
+    let fid = store
+        .facility(&code, false)
+        .await
+        .expect("fac")
+        .expect("id");
+    assert_eq!(
+        ingest::backfill_facts(&store).await.expect("rederive"),
+        2,
+        "both live records read again"
+    );
+    let labs = store
+        .lab_results(fid, "9999013", &LabFilter::default())
+        .await
+        .expect("labs");
+    assert_eq!(
+        labs, fresh,
+        "the facts as this extractor reads them, once each"
+    );
+    assert_eq!(counts(store.as_ref(), fid).await, (3, 2));
+    assert_eq!(ingest::backfill_facts(&store).await.expect("again"), 0);
+}

@@ -550,6 +550,18 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 state.sites = sites;
             }
+            // Facts read by an older extractor are re-derived in the background: pages show
+            // the old facts of a record until its batch is replaced.
+            {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    match ingest::backfill_facts(&store).await {
+                        Ok(0) => {}
+                        Ok(n) => println!("clinical facts read again from {n} stored records"),
+                        Err(e) => eprintln!("reading clinical facts again stopped: {e}"),
+                    }
+                });
+            }
             let scheme = if listen_options.tls.is_some() {
                 "https"
             } else {

@@ -52,7 +52,7 @@ fn facility_name(names: &BTreeMap<FacilityCode, String>, code: &FacilityCode) ->
 }
 
 /// `YYYYMMDD` of today in Japan (the date clinicians see on the wall).
-fn today() -> String {
+pub(crate) fn today() -> String {
     model::UnixTime::now().date_jst().compact()
 }
 

@@ -14,6 +14,7 @@ mod html;
 pub mod listener;
 mod office;
 mod patient_views;
+mod record_views;
 mod replication_api;
 mod views;
 

@@ -558,6 +558,10 @@ struct RecordPage {
     encoding: String,
     segments: Vec<Segment>,
     decode_error: Option<String>,
+    /// The clinical view (`record_views`), when the record's family has one.
+    clinical: Option<String>,
+    /// Why the message could not be read as its kind's record (shown with the raw segments).
+    typed_error: Option<String>,
     history: Vec<HistoryRow>,
     back: String,
 }
@@ -601,6 +605,16 @@ pub async fn record_page(
     let (id, d) = detail(&state, &me.principal, &p, &pq).await.map_err(err)?;
     let pc = PatientChrome::new(&id, Tab::Timeline, &pq, d.break_glass.is_some());
     let r = &d.record;
+    let today = crate::clinical::today();
+    let cx = crate::record_views::ViewContext { today: &today };
+    let (clinical, typed_error) = match &d.typed {
+        Some(Ok(record)) => (
+            crate::record_views::clinical_view(record, &cx).map_err(err)?,
+            None,
+        ),
+        Some(Err(e)) => (None, Some(e.clone())),
+        None => (None, None),
+    };
     let pg = RecordPage {
         network_name: state.network_name.clone(),
         chrome: Chrome::new(&state, &me),
@@ -634,6 +648,8 @@ pub async fn record_page(
             })
             .collect(),
         decode_error: d.decode_error.clone(),
+        clinical,
+        typed_error,
         history: d
             .history
             .iter()

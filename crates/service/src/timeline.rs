@@ -103,6 +103,9 @@ pub struct RecordDetail {
     pub segments: Vec<SegmentView>,
     /// Why the message could not be shown as segments (the record itself is still there).
     pub decode_error: Option<String>,
+    /// The message read as its kind's typed record (what the clinical view shows), or why it
+    /// could not be; `None` for files that are not standard-storage kinds.
+    pub typed: Option<std::result::Result<ssmix2::records::Record, String>>,
     /// Every version of the same order, oldest first (just this one for kinds without
     /// orders).
     pub history: Vec<OrderVersion>,
@@ -143,9 +146,18 @@ fn has_order(kind: &str) -> bool {
     DataKind::from_code(kind).is_some_and(|k| k.has_order())
 }
 
-fn segments_of(bytes: &[u8]) -> std::result::Result<(String, Vec<SegmentView>), String> {
+/// The typed record and raw segments of a stored message.
+type ReadMessage = (
+    String,
+    Vec<SegmentView>,
+    Option<std::result::Result<ssmix2::records::Record, String>>,
+);
+
+fn segments_of(bytes: &[u8], kind: &str) -> std::result::Result<ReadMessage, String> {
     let decoded = hl7::decode(bytes).map_err(|e| e.to_string())?;
     let msg = hl7::Message::parse(decoded.text).map_err(|e| e.to_string())?;
+    let typed = DataKind::from_code(kind)
+        .map(|k| ssmix2::records::read_record(k, &msg).map_err(|e| e.to_string()));
     let segments = msg
         .segments()
         .map(|s| SegmentView {
@@ -158,7 +170,7 @@ fn segments_of(bytes: &[u8]) -> std::result::Result<(String, Vec<SegmentView>), 
                 .collect(),
         })
         .collect();
-    Ok((decoded.encoding.as_str().to_owned(), segments))
+    Ok((decoded.encoding.as_str().to_owned(), segments, typed))
 }
 
 impl Network {
@@ -333,9 +345,9 @@ impl Network {
             .into_iter()
             .next()
             .unwrap_or_default();
-        let (encoding, segments, decode_error) = match segments_of(&bytes) {
-            Ok((enc, segs)) => (enc, segs, None),
-            Err(e) => (String::new(), Vec::new(), Some(e)),
+        let (encoding, segments, typed, decode_error) = match segments_of(&bytes, &v.record.kind) {
+            Ok((enc, segs, typed)) => (enc, segs, typed, None),
+            Err(e) => (String::new(), Vec::new(), None, Some(e)),
         };
         gate.count(i, category, 1);
         let versions = if has_order(&v.record.kind) {
@@ -376,6 +388,7 @@ impl Network {
             encoding,
             segments,
             decode_error,
+            typed,
             history,
             break_glass,
         })

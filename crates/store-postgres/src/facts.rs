@@ -132,6 +132,8 @@ struct Columns<'a> {
     current: Vec<bool>,
     ints: Vec<Vec<Option<i64>>>,
     texts: Vec<Vec<&'a str>>,
+    /// The `detail` column (`store::detail`), last in every table's insert.
+    details: Vec<String>,
 }
 
 impl<'a> Columns<'a> {
@@ -148,6 +150,7 @@ impl<'a> Columns<'a> {
             current: Vec::new(),
             ints: vec![Vec::new(); spec.ints.len()],
             texts: vec![Vec::new(); spec.texts.len()],
+            details: Vec::new(),
         }
     }
 
@@ -157,6 +160,7 @@ impl<'a> Columns<'a> {
         line: u32,
         ints: [Option<i64>; I],
         texts: [&'a str; T],
+        detail: String,
     ) {
         debug_assert_eq!((I, T), (self.spec.ints.len(), self.spec.texts.len()));
         self.version_id.push(item.version_id);
@@ -173,6 +177,7 @@ impl<'a> Columns<'a> {
         for (col, v) in self.texts.iter_mut().zip(texts) {
             col.push(v);
         }
+        self.details.push(detail);
     }
 
     /// One `INSERT … SELECT … FROM UNNEST(…)` for all the rows; nothing when there are none.
@@ -213,6 +218,8 @@ impl<'a> Columns<'a> {
             n += 1;
             arrays.push(format!("${n}::text[]"));
         }
+        cols.push("detail");
+        arrays.push(format!("${}::text[]", n + 1));
         let sql = format!(
             "INSERT INTO {}({}) SELECT $1::bigint, u.* FROM UNNEST({}) AS u",
             spec.table,
@@ -235,6 +242,7 @@ impl<'a> Columns<'a> {
         for col in self.texts {
             q = q.bind(col);
         }
+        q = q.bind(self.details);
         q.execute(&mut *tx).await.map_err(db_err)?;
         Ok(())
     }
@@ -273,6 +281,7 @@ pub(crate) async fn insert(
                         &l.status,
                         &l.observed_at,
                     ],
+                    store::detail::encode(&l.detail),
                 ),
                 Fact::Medication(m) => med.push(
                     item,
@@ -293,6 +302,7 @@ pub(crate) async fn insert(
                         &m.end_date,
                         &m.ordered_at,
                     ],
+                    store::detail::encode(&m.detail),
                 ),
                 Fact::Diagnosis(d) => diag.push(
                     item,
@@ -307,6 +317,7 @@ pub(crate) async fn insert(
                         &d.end_date,
                         &d.outcome,
                     ],
+                    store::detail::encode(&d.detail),
                 ),
                 Fact::Allergy(a) => allergy.push(
                     item,
@@ -322,6 +333,7 @@ pub(crate) async fn insert(
                         &a.reaction,
                         &a.identified,
                     ],
+                    store::detail::encode(&a.detail),
                 ),
                 Fact::Encounter(e) => enc.push(
                     item,
@@ -335,6 +347,7 @@ pub(crate) async fn insert(
                         &e.room,
                         &e.department,
                     ],
+                    store::detail::encode(&e.detail),
                 ),
             }
         }
@@ -347,13 +360,24 @@ pub(crate) async fn insert(
 
 /// Columns of a fact table, in the order the row readers below expect (after the 6 common
 /// columns `version_id, line, kind, date, order_no, written_at`).
-const LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at";
-const MED_COLS: &str = "x.rp, x.hot_code, x.yj_code, x.local_code, x.drug_name, x.dose, x.dose_unit, x.daily_dose, x.usage, x.route, x.days, x.start_date, x.end_date, x.ordered_at";
-const DIAG_COLS: &str = "x.name, x.medis_code, x.icd10, x.main, x.suspected, x.action, x.start_date, x.end_date, x.outcome";
-const ALLERGY_COLS: &str = "x.allergen_type, x.allergen_type_code, x.allergen_code, x.allergen_system, x.allergen_name, x.severity, x.reaction, x.identified";
-const ENC_COLS: &str = "x.event, x.admitted_at, x.discharged_at, x.ward, x.room, x.department";
+const LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at, x.detail";
+const MED_COLS: &str = "x.rp, x.hot_code, x.yj_code, x.local_code, x.drug_name, x.dose, x.dose_unit, x.daily_dose, x.usage, x.route, x.days, x.start_date, x.end_date, x.ordered_at, x.detail";
+const DIAG_COLS: &str = "x.name, x.medis_code, x.icd10, x.main, x.suspected, x.action, x.start_date, x.end_date, x.outcome, x.detail";
+const ALLERGY_COLS: &str = "x.allergen_type, x.allergen_type_code, x.allergen_code, x.allergen_system, x.allergen_name, x.severity, x.reaction, x.identified, x.detail";
+const ENC_COLS: &str =
+    "x.event, x.admitted_at, x.discharged_at, x.ward, x.room, x.department, x.detail";
 
 type Reader<T> = fn(&PgRow, usize) -> sqlx::Result<T>;
+
+/// The `detail` column at `i`, decoded; one this renkei cannot read is an error naming the
+/// column, not a silently empty detail.
+fn detail<T: serde::de::DeserializeOwned + Default>(r: &PgRow, i: usize) -> sqlx::Result<T> {
+    let text: String = r.try_get(i)?;
+    store::detail::decode(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: format!("{i} (detail)"),
+        source: Box::new(e),
+    })
+}
 
 fn lab(r: &PgRow, o: usize) -> sqlx::Result<LabFact> {
     Ok(LabFact {
@@ -368,6 +392,7 @@ fn lab(r: &PgRow, o: usize) -> sqlx::Result<LabFact> {
         abnormal_flag: r.try_get(o + 8)?,
         status: r.try_get(o + 9)?,
         observed_at: r.try_get(o + 10)?,
+        detail: detail(r, o + 11)?,
     })
 }
 
@@ -389,6 +414,7 @@ fn medication(r: &PgRow, o: usize) -> sqlx::Result<MedicationFact> {
         start_date: r.try_get(o + 11)?,
         end_date: r.try_get(o + 12)?,
         ordered_at: r.try_get(o + 13)?,
+        detail: detail(r, o + 14)?,
     })
 }
 
@@ -404,6 +430,7 @@ fn diagnosis(r: &PgRow, o: usize) -> sqlx::Result<DiagnosisFact> {
         start_date: r.try_get(o + 6)?,
         end_date: r.try_get(o + 7)?,
         outcome: r.try_get(o + 8)?,
+        detail: detail(r, o + 9)?,
     })
 }
 
@@ -417,6 +444,7 @@ fn allergy(r: &PgRow, o: usize) -> sqlx::Result<AllergyFact> {
         severity: r.try_get(o + 5)?,
         reaction: r.try_get(o + 6)?,
         identified: r.try_get(o + 7)?,
+        detail: detail(r, o + 8)?,
     })
 }
 
@@ -428,6 +456,7 @@ fn encounter(r: &PgRow, o: usize) -> sqlx::Result<EncounterFact> {
         ward: r.try_get(o + 3)?,
         room: r.try_get(o + 4)?,
         department: r.try_get(o + 5)?,
+        detail: detail(r, o + 6)?,
     })
 }
 
@@ -736,11 +765,14 @@ pub(crate) async fn order_fact_history(
         .map_err(db_err)
 }
 
-/// Kinds whose messages have facts (see `ingest::facts`).
-const FACT_KINDS: &str =
-    "'OML-11', 'OMP-01', 'OMP-02', 'OMP-11', 'OMP-12', 'PPR-01', 'ADT-61', 'ADT-22', 'ADT-52'";
-
-pub(crate) async fn backfill_next(pool: &PgPool, limit: usize) -> Result<Vec<BackfillItem>> {
+pub(crate) async fn backfill_next(
+    pool: &PgPool,
+    limit: usize,
+    kinds: &[String],
+) -> Result<Vec<BackfillItem>> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
     // Every import starts here; almost always there is nothing to do. The range is read
     // first and bound as constants: joined as columns, its bounds gave the planner no range
     // to scan records_by_version with, and it read the whole records table (0.4 s per import
@@ -753,19 +785,18 @@ pub(crate) async fn backfill_next(pool: &PgPool, limit: usize) -> Result<Vec<Bac
     if next > upto {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT r.facility_id, r.version_id, f.path, r.patient_id, v.sha256
+    let sql = "SELECT r.facility_id, r.version_id, f.path, r.patient_id, v.sha256
          FROM records r
          JOIN files f ON f.id = r.file_id
          JOIN file_versions v ON v.id = r.version_id
          WHERE r.version_id >= $2 AND r.version_id <= $3
-           AND r.current AND r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
-         ORDER BY r.version_id LIMIT $1"
-    );
-    let rows = sqlx::query(&sql)
+           AND r.current AND r.storage = 'S' AND r.condition = 1 AND r.kind = ANY($4::text[])
+         ORDER BY r.version_id LIMIT $1";
+    let rows = sqlx::query(sql)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(next)
         .bind(upto)
+        .bind(kinds)
         .fetch_all(pool)
         .await
         .map_err(db_err)?;
@@ -843,6 +874,24 @@ pub(crate) async fn backfill_put(
                 facts: &f.facts,
             });
         }
+        // A re-derived version replaces its facts.
+        for table in FACT_TABLES {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE (facility_id, patient_id, version_id) IN
+                     (SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]))"
+            ))
+            .bind(facts.iter().map(|f| f.facility.0).collect::<Vec<_>>())
+            .bind(
+                facts
+                    .iter()
+                    .map(|f| f.patient_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(facts.iter().map(|f| f.version_id).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        }
         for (facility, items) in &by_facility {
             insert(&mut *conn, FacilityId(*facility), items).await?;
         }
@@ -855,4 +904,34 @@ pub(crate) async fn backfill_put(
         .map_err(db_err)?;
     }
     tx.commit().await.map_err(db_err)
+}
+
+/// Every table of facts (see the embedded store's `FACT_TABLES`).
+const FACT_TABLES: [&str; 5] = [
+    "lab_results",
+    "medications",
+    "diagnoses",
+    "allergies",
+    "encounters",
+];
+
+pub(crate) async fn rederive(pool: &PgPool, extractor: u32) -> Result<bool> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let stored: i64 = sqlx::query_scalar("SELECT extractor FROM facts_backfill FOR UPDATE")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if stored >= i64::from(extractor) {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE facts_backfill SET next_version = 1,
+             upto = (SELECT COALESCE(MAX(version_id), 0) FROM records), extractor = $1",
+    )
+    .bind(i64::from(extractor))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
 }

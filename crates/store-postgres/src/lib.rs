@@ -551,8 +551,13 @@ impl Store for PgStore {
         facts::order_fact_history(&self.pool, facility, local_id, kind, order_no).await
     }
 
-    async fn facts_backfill_next(&self, limit: usize) -> Result<Vec<BackfillItem>> {
-        facts::backfill_next(&self.pool, limit).await
+    async fn facts_backfill_next(&self, limit: usize, kinds: &[&str]) -> Result<Vec<BackfillItem>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        facts::backfill_next(&self.pool, limit, &kinds).await
+    }
+
+    async fn facts_rederive(&self, extractor: u32) -> Result<bool> {
+        facts::rederive(&self.pool, extractor).await
     }
 
     async fn facts_backfill_put(

@@ -446,8 +446,19 @@ CREATE TABLE login_counters (
 CREATE INDEX login_counters_by_expiry ON login_counters(keep_until);
 "#;
 
+/// The detail of each fact (JSON, see `store::detail`) and the version of the extractor that
+/// read the stored facts, so that a newer one re-derives them (`Store::facts_rederive`).
+const STEP_3: &str = r#"
+ALTER TABLE lab_results ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE medications ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE diagnoses ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE allergies ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE encounters ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE facts_backfill ADD COLUMN extractor BIGINT NOT NULL DEFAULT 1;
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2];
+const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

@@ -148,6 +148,12 @@ async fn postgres_facts_conform() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_facts_rederive_conform() {
+    let f = local().await;
+    store::conformance::run_facts_rederive(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_viewer_reads_conform() {
     let f = local().await;
     store::conformance::run_viewer(&f.store).await;

@@ -30,20 +30,20 @@ impl<'t> FactWriter<'t> {
         let p = |sql: &str| tx.prepare_cached(sql).map_err(db_err);
         Ok(FactWriter {
             lab: p("INSERT INTO lab_results(version_id, line, facility_id, patient_id, code, code_system, local_code, name,
-                         value_type, value, unit, reference_range, abnormal_flag, status, observed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?,
+                         value_type, value, unit, reference_range, abnormal_flag, status, observed_at, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)")?,
             medication: p("INSERT INTO medications(version_id, line, facility_id, patient_id, rp, hot_code, yj_code, local_code,
-                         drug_name, dose, dose_unit, daily_dose, usage, route, days, start_date, end_date, ordered_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?,
+                         drug_name, dose, dose_unit, daily_dose, usage, route, days, start_date, end_date, ordered_at, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")?,
             diagnosis: p("INSERT INTO diagnoses(version_id, line, facility_id, patient_id, name, medis_code, icd10, main,
-                         suspected, action, start_date, end_date, outcome)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?,
+                         suspected, action, start_date, end_date, outcome, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?,
             allergy: p("INSERT INTO allergies(version_id, line, facility_id, patient_id, allergen_type, allergen_type_code,
-                         allergen_code, allergen_system, allergen_name, severity, reaction, identified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?,
+                         allergen_code, allergen_system, allergen_name, severity, reaction, identified, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?,
             encounter: p("INSERT INTO encounters(version_id, line, facility_id, patient_id, event, admitted_at, discharged_at,
-                         ward, room, department)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?,
+                         ward, room, department, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?,
         })
     }
 
@@ -73,7 +73,8 @@ impl<'t> FactWriter<'t> {
                     l.reference_range,
                     l.abnormal_flag,
                     l.status,
-                    l.observed_at
+                    l.observed_at,
+                    store::detail::encode(&l.detail)
                 ]),
                 Fact::Medication(m) => self.medication.execute(params![
                     version_id,
@@ -93,7 +94,8 @@ impl<'t> FactWriter<'t> {
                     m.days.map(i64::from),
                     m.start_date,
                     m.end_date,
-                    m.ordered_at
+                    m.ordered_at,
+                    store::detail::encode(&m.detail)
                 ]),
                 Fact::Diagnosis(d) => self.diagnosis.execute(params![
                     version_id,
@@ -108,7 +110,8 @@ impl<'t> FactWriter<'t> {
                     d.action,
                     d.start_date,
                     d.end_date,
-                    d.outcome
+                    d.outcome,
+                    store::detail::encode(&d.detail)
                 ]),
                 Fact::Allergy(a) => self.allergy.execute(params![
                     version_id,
@@ -122,7 +125,8 @@ impl<'t> FactWriter<'t> {
                     a.allergen_name,
                     a.severity,
                     a.reaction,
-                    a.identified
+                    a.identified,
+                    store::detail::encode(&a.detail)
                 ]),
                 Fact::Encounter(e) => self.encounter.execute(params![
                     version_id,
@@ -134,7 +138,8 @@ impl<'t> FactWriter<'t> {
                     e.discharged_at,
                     e.ward,
                     e.room,
-                    e.department
+                    e.department,
+                    store::detail::encode(&e.detail)
                 ]),
             }
             .map_err(db_err)?;
@@ -145,14 +150,24 @@ impl<'t> FactWriter<'t> {
 
 /// Columns of a fact table, in the order the row readers below expect (after the 6 common
 /// columns `version_id, line, kind, date, order_no, written_at`).
-const LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at";
+const LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at, x.detail";
 /// The lab columns plus the one aggregate that picks each code's newest row (read by no one:
 /// SQLite fills the bare columns from the row holding the max).
-const LATEST_LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at, max(x.observed_at || printf('%012d', x.version_id))";
-const MED_COLS: &str = "x.rp, x.hot_code, x.yj_code, x.local_code, x.drug_name, x.dose, x.dose_unit, x.daily_dose, x.usage, x.route, x.days, x.start_date, x.end_date, x.ordered_at";
-const DIAG_COLS: &str = "x.name, x.medis_code, x.icd10, x.main, x.suspected, x.action, x.start_date, x.end_date, x.outcome";
-const ALLERGY_COLS: &str = "x.allergen_type, x.allergen_type_code, x.allergen_code, x.allergen_system, x.allergen_name, x.severity, x.reaction, x.identified";
-const ENC_COLS: &str = "x.event, x.admitted_at, x.discharged_at, x.ward, x.room, x.department";
+const LATEST_LAB_COLS: &str = "x.code, x.code_system, x.local_code, x.name, x.value_type, x.value, x.unit, x.reference_range, x.abnormal_flag, x.status, x.observed_at, x.detail, max(x.observed_at || printf('%012d', x.version_id))";
+const MED_COLS: &str = "x.rp, x.hot_code, x.yj_code, x.local_code, x.drug_name, x.dose, x.dose_unit, x.daily_dose, x.usage, x.route, x.days, x.start_date, x.end_date, x.ordered_at, x.detail";
+const DIAG_COLS: &str = "x.name, x.medis_code, x.icd10, x.main, x.suspected, x.action, x.start_date, x.end_date, x.outcome, x.detail";
+const ALLERGY_COLS: &str = "x.allergen_type, x.allergen_type_code, x.allergen_code, x.allergen_system, x.allergen_name, x.severity, x.reaction, x.identified, x.detail";
+const ENC_COLS: &str =
+    "x.event, x.admitted_at, x.discharged_at, x.ward, x.room, x.department, x.detail";
+
+/// The `detail` column at `i`, decoded; a detail this renkei cannot read is a database error
+/// naming the column, not a silently empty detail.
+fn detail<T: serde::de::DeserializeOwned + Default>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    store::detail::decode(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
 
 fn lab(r: &Row<'_>, o: usize) -> rusqlite::Result<LabFact> {
     Ok(LabFact {
@@ -167,6 +182,7 @@ fn lab(r: &Row<'_>, o: usize) -> rusqlite::Result<LabFact> {
         abnormal_flag: r.get(o + 8)?,
         status: r.get(o + 9)?,
         observed_at: r.get(o + 10)?,
+        detail: detail(r, o + 11)?,
     })
 }
 
@@ -188,6 +204,7 @@ fn medication(r: &Row<'_>, o: usize) -> rusqlite::Result<MedicationFact> {
         start_date: r.get(o + 11)?,
         end_date: r.get(o + 12)?,
         ordered_at: r.get(o + 13)?,
+        detail: detail(r, o + 14)?,
     })
 }
 
@@ -202,6 +219,7 @@ fn diagnosis(r: &Row<'_>, o: usize) -> rusqlite::Result<DiagnosisFact> {
         start_date: r.get(o + 6)?,
         end_date: r.get(o + 7)?,
         outcome: r.get(o + 8)?,
+        detail: detail(r, o + 9)?,
     })
 }
 
@@ -215,6 +233,7 @@ fn allergy(r: &Row<'_>, o: usize) -> rusqlite::Result<AllergyFact> {
         severity: r.get(o + 5)?,
         reaction: r.get(o + 6)?,
         identified: r.get(o + 7)?,
+        detail: detail(r, o + 8)?,
     })
 }
 
@@ -226,6 +245,7 @@ fn encounter(r: &Row<'_>, o: usize) -> rusqlite::Result<EncounterFact> {
         ward: r.get(o + 3)?,
         room: r.get(o + 4)?,
         department: r.get(o + 5)?,
+        detail: detail(r, o + 6)?,
     })
 }
 
@@ -461,20 +481,46 @@ pub(crate) fn order_fact_history(
     Ok(rows)
 }
 
-/// Kinds whose messages have facts (see `ingest::facts`).
-/// OMP-11/12 (administrations) joined later: records of those kinds stored before then
-/// gain facts only if they are still in a backfill range (see docs/viewer.md).
-const FACT_KINDS: &str =
-    "'OML-11', 'OMP-01', 'OMP-02', 'OMP-11', 'OMP-12', 'PPR-01', 'ADT-61', 'ADT-22', 'ADT-52'";
+/// Every table of facts: a re-derived version's facts are deleted from each before its new
+/// facts are written.
+const FACT_TABLES: [&str; 5] = [
+    "lab_results",
+    "medications",
+    "diagnoses",
+    "allergies",
+    "encounters",
+];
 
-pub(crate) fn backfill_next(conn: &Connection, limit: usize) -> Result<Vec<BackfillItem>> {
+pub(crate) fn backfill_next(
+    conn: &Connection,
+    limit: usize,
+    kinds: &[String],
+) -> Result<Vec<BackfillItem>> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Data kind codes are `AAA-00`: quoted inline (checked), so that one cached statement
+    // serves each list of kinds.
+    if let Some(bad) = kinds
+        .iter()
+        .find(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(store::StoreError::Database(format!(
+            "facts backfill: {bad:?} is not a data kind code"
+        )));
+    }
+    let fact_kinds = kinds
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT r.facility_id, r.version_id, f.path, r.patient_id, v.sha256
          FROM facts_backfill b
          JOIN records r ON r.version_id >= b.next_version AND r.version_id <= b.upto
          JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
          JOIN file_versions v ON v.id = r.version_id
-         WHERE r.storage = 'S' AND r.condition = 1 AND r.kind IN ({FACT_KINDS})
+         WHERE r.storage = 'S' AND r.condition = 1 AND r.kind IN ({fact_kinds})
          ORDER BY r.version_id LIMIT ?1"
     );
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
@@ -511,6 +557,23 @@ pub(crate) fn backfill_put(
 ) -> Result<()> {
     let tx = conn.transaction().map_err(db_err)?;
     {
+        // A re-derived version replaces its facts (the tables are clustered by patient, so
+        // each delete names the patient).
+        let mut deletes = FACT_TABLES
+            .iter()
+            .map(|t| {
+                tx.prepare_cached(&format!(
+                    "DELETE FROM {t} WHERE facility_id = ?1 AND patient_id = ?2 AND version_id = ?3"
+                ))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
+        for f in facts {
+            for d in &mut deletes {
+                d.execute(params![f.facility.0, f.patient_id, f.version_id])
+                    .map_err(db_err)?;
+            }
+        }
         let mut writer = FactWriter::new(&tx)?;
         for f in facts {
             writer.insert(f.facility, &f.patient_id, f.version_id, &f.facts)?;
@@ -522,4 +585,22 @@ pub(crate) fn backfill_put(
     )
     .map_err(db_err)?;
     tx.commit().map_err(db_err)
+}
+
+pub(crate) fn rederive(conn: &mut Connection, extractor: u32) -> Result<bool> {
+    let tx = conn.transaction().map_err(db_err)?;
+    let stored: i64 = tx
+        .query_row("SELECT extractor FROM facts_backfill", [], |r| r.get(0))
+        .map_err(db_err)?;
+    if stored >= i64::from(extractor) {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE facts_backfill SET next_version = 1,
+             upto = (SELECT COALESCE(MAX(version_id), 0) FROM records), extractor = ?1",
+        [i64::from(extractor)],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)?;
+    Ok(true)
 }

@@ -730,8 +730,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn facts_backfill_next(&self, limit: usize) -> Result<Vec<BackfillItem>> {
-        self.blocking(move |inner| inner.read(|conn| facts::backfill_next(conn, limit)))
+    async fn facts_backfill_next(&self, limit: usize, kinds: &[&str]) -> Result<Vec<BackfillItem>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        self.blocking(move |inner| inner.read(|conn| facts::backfill_next(conn, limit, &kinds)))
+            .await
+    }
+
+    async fn facts_rederive(&self, extractor: u32) -> Result<bool> {
+        self.blocking(move |inner| inner.write(|conn| facts::rederive(conn, extractor)))
             .await
     }
 

@@ -475,10 +475,27 @@ fn login_counters_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
+/// 7: the detail of each fact (JSON, see `store::detail`) and the version of the extractor
+/// that read the stored facts, so that a newer one re-derives them (`Store::facts_rederive`).
+fn fact_detail_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE lab_results ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+         ALTER TABLE medications ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+         ALTER TABLE diagnoses ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+         ALTER TABLE allergies ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+         ALTER TABLE encounters ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+         ALTER TABLE facts_backfill ADD COLUMN extractor INTEGER NOT NULL DEFAULT 1;",
+    )
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
-const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] =
-    &[search_keys_step, replication_step, login_counters_step];
+const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
+    search_keys_step,
+    replication_step,
+    login_counters_step,
+    fact_detail_step,
+];
 
 /// The first schema version with the replication journal.
 const JOURNAL_SINCE: usize = MIGRATIONS.len() + 2;

@@ -63,6 +63,13 @@ async fn sqlite_facts_conform() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_facts_rederive_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_facts_rederive(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_viewer_reads_conform() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
@@ -137,6 +144,9 @@ async fn search_keys_are_backfilled_for_existing_stores() {
         conn.execute_batch(
             "DROP TABLE replication_journal; DROP TABLE replication_sites; DROP TABLE node;
              DROP TABLE login_counters;
+             ALTER TABLE lab_results DROP COLUMN detail; ALTER TABLE medications DROP COLUMN detail;
+             ALTER TABLE diagnoses DROP COLUMN detail; ALTER TABLE allergies DROP COLUMN detail;
+             ALTER TABLE encounters DROP COLUMN detail; ALTER TABLE facts_backfill DROP COLUMN extractor;
              DROP INDEX local_patients_by_kanji; DROP INDEX local_patients_by_kana;
              ALTER TABLE local_patients DROP COLUMN search_kanji;
              ALTER TABLE local_patients DROP COLUMN search_kana;

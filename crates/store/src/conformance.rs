@@ -1679,3 +1679,106 @@ pub async fn run_sign_in_state(store: &dyn Store) {
         "an ended session is not touched"
     );
 }
+
+/// A newer fact extractor re-derives the stored facts: [`Store::facts_rederive`] opens the
+/// backfill over every live record once, and each re-derived batch replaces (never doubles)
+/// the facts of its versions, `detail` included.
+pub async fn run_facts_rederive(store: &dyn Store) {
+    use crate::{BackfilledFacts, ClinicalFact, Fact, LabFilter};
+    let code = FacilityCode::parse("0433333333").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let batch = vec![fact_file(
+        "100/000/2000001/20240401/OML-11/rederive_1",
+        "OML-11",
+        "000000000000099",
+        "20240410120000000",
+        Condition::Current,
+        vec![lab_fact("3A010000002327101", "7.0", "20240401")],
+    )];
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    store.write_batch(fac, run, batch).await.expect("write");
+    let seen: HashSet<String> = ["100/000/2000001/20240401/OML-11/rederive_1".to_owned()].into();
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    // Whatever an earlier backfill left: close it, as the ingest does.
+    while !store
+        .facts_backfill_next(100, &["OML-11"])
+        .await
+        .expect("next")
+        .is_empty()
+    {
+        store
+            .facts_backfill_put(Vec::new(), i64::MAX - 1)
+            .await
+            .expect("close");
+    }
+
+    assert!(
+        store.facts_rederive(1_000).await.expect("rederive"),
+        "an older extractor's facts are re-derived"
+    );
+    assert!(
+        !store.facts_rederive(1_000).await.expect("again"),
+        "once per extractor version"
+    );
+    assert!(!store.facts_rederive(999).await.expect("older"));
+    assert!(
+        store
+            .facts_backfill_next(100, &["PPR-01"])
+            .await
+            .expect("other kinds")
+            .iter()
+            .all(|i| i.path.contains("PPR-01")),
+        "only the kinds asked for"
+    );
+    let items = store
+        .facts_backfill_next(100, &["OML-11"])
+        .await
+        .expect("next");
+    let item = items
+        .iter()
+        .find(|i| i.facility == fac)
+        .expect("the live record is handed out again");
+    let mut fact = lab_fact("3A010000002327101", "7.1", "20240401");
+    if let Fact::Lab(l) = &mut fact {
+        l.unit = "%".into();
+    }
+    let last = items.last().map(|i| i.version_id).expect("one");
+    store
+        .facts_backfill_put(
+            vec![BackfilledFacts {
+                facility: fac,
+                version_id: item.version_id,
+                patient_id: item.patient_id.clone(),
+                facts: vec![ClinicalFact { line: 0, fact }],
+            }],
+            last,
+        )
+        .await
+        .expect("put");
+    let labs = store
+        .lab_results(fac, "2000001", &LabFilter::default())
+        .await
+        .expect("labs");
+    assert_eq!(labs.len(), 1, "replaced, not doubled");
+    assert_eq!(
+        (labs[0].fact.value.as_str(), labs[0].fact.unit.as_str()),
+        ("7.1", "%")
+    );
+    assert_eq!(labs[0].fact.detail, crate::LabDetail::default());
+    assert!(
+        store
+            .facts_backfill_next(100, &["OML-11"])
+            .await
+            .expect("next")
+            .iter()
+            .all(|i| i.version_id > last),
+        "the cursor moved past the batch"
+    );
+}

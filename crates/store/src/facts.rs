@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detail::{AllergyDetail, DiagnosisDetail, EncounterDetail, LabDetail, MedicationDetail};
+
 /// One fact of one file, with its line number (0-based position inside the message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClinicalFact {
@@ -48,6 +50,8 @@ pub struct LabFact {
     pub status: String,
     /// OBX-14, else SPM-17 (collection), else OBR-7.
     pub observed_at: String,
+    /// What the views need beyond the indexed columns (see [`crate::detail`]).
+    pub detail: LabDetail,
 }
 
 impl LabFact {
@@ -85,6 +89,8 @@ pub struct MedicationFact {
     pub end_date: String,
     /// ORC-9 as sent.
     pub ordered_at: String,
+    /// What the views need beyond the indexed columns (see [`crate::detail`]).
+    pub detail: MedicationDetail,
 }
 
 /// One PRB of a PPR-01 message.
@@ -103,6 +109,8 @@ pub struct DiagnosisFact {
     pub end_date: String,
     /// Outcome text (転帰), empty while active.
     pub outcome: String,
+    /// What the views need beyond the indexed columns (see [`crate::detail`]).
+    pub detail: DiagnosisDetail,
 }
 
 /// One IAM of an ADT-61 message.
@@ -118,6 +126,8 @@ pub struct AllergyFact {
     /// IAM-5 repetitions joined with `、`.
     pub reaction: String,
     pub identified: String,
+    /// What the views need beyond the indexed columns (see [`crate::detail`]).
+    pub detail: AllergyDetail,
 }
 
 /// An admission (ADT-22) or discharge (ADT-52).
@@ -132,6 +142,8 @@ pub struct EncounterFact {
     pub room: String,
     /// PV1-10 hospital service (診療科).
     pub department: String,
+    /// What the views need beyond the indexed columns (see [`crate::detail`]).
+    pub detail: EncounterDetail,
 }
 
 /// A stored fact with what the gate and the viewer need about its record.

@@ -8,6 +8,7 @@
 
 pub mod bench_scale;
 pub mod conformance;
+pub mod detail;
 pub mod facts;
 pub mod packs;
 pub mod private;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
 pub use bench_scale::{copied_column, CopiedPatient, ScaleOptions, ScaleReport, TargetSource};
+pub use detail::{AllergyDetail, DiagnosisDetail, EncounterDetail, LabDetail, MedicationDetail};
 pub use facts::{
     add_days, add_days_to, date_of_day, day_number, AllergyFact, BackfillItem, BackfilledFacts,
     ClinicalFact, DiagnosisFact, EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter,
@@ -394,19 +396,28 @@ pub trait Store: Registry + Replication + Send + Sync {
         order_no: &str,
     ) -> Result<Vec<HistoricFact>>;
 
-    /// The next `limit` live records that were stored before facts were extracted at import
-    /// (stores older than schema 3) and whose kind has facts, oldest first. Empty when the
-    /// backfill is done.
-    async fn facts_backfill_next(&self, limit: usize) -> Result<Vec<BackfillItem>>;
+    /// The next `limit` live records in the backfill range whose kind is one of `kinds` (the
+    /// kinds that have facts, from the ingest), oldest first. Empty when the backfill is done.
+    /// The range holds the records stored before facts were extracted at import (stores
+    /// older than schema 3), and every live record after [`Store::facts_rederive`].
+    async fn facts_backfill_next(&self, limit: usize, kinds: &[&str]) -> Result<Vec<BackfillItem>>;
 
     /// Store the backfilled facts of the items last returned by
-    /// [`Store::facts_backfill_next`] and move past them, in one transaction (a crash
-    /// repeats the batch, never doubles it). `done_through` is the last version handled.
+    /// [`Store::facts_backfill_next`] — replacing whatever facts those versions had — and
+    /// move past them, in one transaction (a crash repeats the batch, never doubles it).
+    /// `done_through` is the last version handled.
     async fn facts_backfill_put(
         &self,
         facts: Vec<BackfilledFacts>,
         done_through: i64,
     ) -> Result<()>;
+
+    /// The facts were read by extractor version `extractor` (the ingest's): when the store's
+    /// were read by an older one, open the backfill range over every record stored so far, so
+    /// that [`Store::facts_backfill_next`] hands each live record out again and its facts are
+    /// re-derived from its bytes (the old facts stay readable until each batch replaces
+    /// them). Returns whether a re-derivation was started. Idempotent.
+    async fn facts_rederive(&self, extractor: u32) -> Result<bool>;
 
     /// Totals per facility, ordered by code.
     async fn facility_overview(&self) -> Result<Vec<FacilityOverview>>;

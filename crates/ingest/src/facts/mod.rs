@@ -1,0 +1,135 @@
+//! Clinical facts read at import for the viewer (summary, lab matrix, medication list).
+//!
+//! OML-11 and OMP-01/02 are most of all messages, so they are read by a lean pass over the
+//! already parsed segments that touches only the fields the viewer shows (no typed record,
+//! no allocation for fields that are not kept). The rarer kinds (PPR-01, ADT-61, ADT-22/52)
+//! go through the full typed reader of `ssmix2::records`.
+
+//!
+//! One module per content kind: [`lab`] (OML-11), [`medication`] (OMP-01/02/11/12) and
+//! [`record`] (the kinds read through the typed reader).
+
+mod lab;
+mod medication;
+mod record;
+
+use hl7::{Message, Segment};
+use ssmix2::DataKind;
+use store::ClinicalFact;
+
+/// Version of what [`extract`] reads. Raise it whenever a kind yields new or different facts
+/// (or a new kind has facts): a store whose facts were read by an older version re-derives
+/// them from the stored bytes (`Store::facts_rederive`, run by [`crate::backfill_facts`]).
+pub const FACTS_EXTRACTOR: u32 = 2;
+
+/// Every kind [`extract`] reads something from (what the backfill hands out).
+pub fn fact_kinds() -> Vec<&'static str> {
+    DataKind::ALL
+        .iter()
+        .filter(|k| has_facts(**k))
+        .map(|k| k.code())
+        .collect()
+}
+
+/// The facts of one current (`_1`, not cancelling) standard-storage message of `kind`.
+pub fn extract(kind: DataKind, msg: &Message) -> Vec<ClinicalFact> {
+    let facts = match kind {
+        DataKind::Oml11 => lab::lab_results(msg),
+        DataKind::Omp01 | DataKind::Omp02 => medication::medications(msg),
+        DataKind::Omp11 | DataKind::Omp12 => medication::administrations(msg),
+        DataKind::Ppr01 | DataKind::Adt61 | DataKind::Adt22 | DataKind::Adt52 => {
+            record::typed(kind, msg)
+        }
+        _ => Vec::new(),
+    };
+    facts
+        .into_iter()
+        .enumerate()
+        .map(|(i, fact)| ClinicalFact {
+            line: i as u32,
+            fact,
+        })
+        .collect()
+}
+
+/// Whether [`extract`] reads anything from this kind (so the caller can skip the work).
+pub fn has_facts(kind: DataKind) -> bool {
+    matches!(
+        kind,
+        DataKind::Oml11
+            | DataKind::Omp01
+            | DataKind::Omp02
+            | DataKind::Omp11
+            | DataKind::Omp12
+            | DataKind::Ppr01
+            | DataKind::Adt61
+            | DataKind::Adt22
+            | DataKind::Adt52
+    )
+}
+
+/// Component `c` of field `n`, unescaped; the HL7 explicit null `""` reads as empty.
+pub(crate) fn get(seg: &Segment<'_>, n: usize, c: usize) -> String {
+    let v = seg.get(n, c);
+    if v == "\"\"" {
+        String::new()
+    } else {
+        v.into_owned()
+    }
+}
+
+/// Text of a coded component pair: the text when sent, else the code.
+pub(crate) fn text_or_code(seg: &Segment<'_>, n: usize) -> String {
+    let text = get(seg, n, 2);
+    if text.is_empty() {
+        get(seg, n, 1)
+    } else {
+        text
+    }
+}
+
+/// `first` unless it is empty, else `other`.
+pub(crate) fn pick(first: String, other: &str) -> String {
+    if first.is_empty() {
+        other.to_owned()
+    } else {
+        first
+    }
+}
+
+pub(crate) fn date8(s: &str) -> String {
+    s.get(..8).unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use store::Fact;
+
+    /// A fixture of crates/ssmix2 (UTF-8, LF line ends; the parser accepts both).
+    pub(crate) fn fixture(kind: DataKind) -> Vec<ClinicalFact> {
+        let path = format!(
+            "{}/../ssmix2/tests/fixtures/{}.hl7",
+            env!("CARGO_MANIFEST_DIR"),
+            kind.code()
+        );
+        let bytes = std::fs::read(&path).expect("fixture");
+        let decoded = hl7::decode(&bytes).expect("decodes");
+        let msg = Message::parse(decoded.text).expect("parses");
+        extract(kind, &msg)
+    }
+
+    /// The facts of a message given as text (segments separated by CR or LF).
+    #[allow(dead_code)] // for the kinds' own fixtures
+    pub(crate) fn facts_of(kind: DataKind, text: &str) -> Vec<Fact> {
+        let text = text.replace('\n', "\r");
+        let msg = Message::parse(&text).expect("parses");
+        extract(kind, &msg).into_iter().map(|f| f.fact).collect()
+    }
+
+    #[test]
+    fn other_kinds_have_no_facts() {
+        assert!(fixture(DataKind::Omg01).is_empty());
+        assert!(!has_facts(DataKind::Adt00));
+    }
+}

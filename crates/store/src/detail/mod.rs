@@ -1,0 +1,62 @@
+//! What a fact carries beyond its indexed columns: the clinical detail a view needs (timing
+//! of a prescription, the organism of a culture result, the ward of a stay …), kept as one
+//! JSON text column (`detail`) of the fact's row.
+//!
+//! Why JSON and not columns: the fact tables are clustered on what the viewer *selects by*
+//! (patient, test code, dates); the detail is only ever read back with its row. Keeping it in
+//! one column lets each content kind grow what it extracts without a schema migration on both
+//! backends, and an extractor change is applied to stored data by re-deriving the facts
+//! (`Store::facts_rederive`), not by a column fill.
+//!
+//! Each kind's detail lives in its own module. Every field has a default (`#[serde(default)]`
+//! on the struct), so a row written by an older extractor reads as "not extracted" — never
+//! as an error — until the re-derivation reaches it. A detail equal to its default is stored
+//! as the empty string, so facts without detail cost nothing.
+
+mod allergy;
+mod diagnosis;
+mod encounter;
+mod lab;
+mod medication;
+
+pub use allergy::AllergyDetail;
+pub use diagnosis::DiagnosisDetail;
+pub use encounter::EncounterDetail;
+pub use lab::LabDetail;
+pub use medication::MedicationDetail;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The `detail` column's text for `d`: empty when `d` is its default.
+pub fn encode<T: Serialize + Default + PartialEq>(d: &T) -> String {
+    if *d == T::default() {
+        return String::new();
+    }
+    // Serializing plain structs of strings, numbers and vectors cannot fail.
+    serde_json::to_string(d).unwrap_or_default()
+}
+
+/// The detail stored as `text` (empty = default).
+pub fn decode<T: DeserializeOwned + Default>(text: &str) -> Result<T, serde_json::Error> {
+    if text.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_str(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_detail_is_stored_as_nothing_and_read_back() {
+        assert_eq!(encode(&LabDetail::default()), "");
+        let d: LabDetail = decode("").unwrap();
+        assert_eq!(d, LabDetail::default());
+        // Unknown fields (written by a newer extractor) and missing fields (older) both read.
+        let d: MedicationDetail = decode(r#"{"not_a_field_yet": 1}"#).unwrap();
+        assert_eq!(d, MedicationDetail::default());
+        assert!(decode::<LabDetail>("{").is_err());
+    }
+}
