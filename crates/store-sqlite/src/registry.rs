@@ -80,13 +80,14 @@ fn query_all<P: rusqlite::Params, R, T>(
     row: impl FnMut(&Row) -> rusqlite::Result<R>,
     convert: impl Fn(R) -> Result<T>,
 ) -> Result<Vec<T>> {
-    let mut st = conn.prepare(sql).map_err(db_err)?;
+    let mut st = conn.prepare_cached(sql).map_err(db_err)?;
     let rows = st.query_map(params, row).map_err(db_err)?;
     rows.map(|r| r.map_err(db_err).and_then(&convert)).collect()
 }
 
 fn facility_id(conn: &Connection, code: &FacilityCode) -> Result<i64> {
-    conn.query_row(
+    crate::query_row_cached(
+        conn,
         "SELECT id FROM facilities WHERE code = ?1",
         [code.as_str()],
         |r| r.get(0),
@@ -439,18 +440,17 @@ impl Registry for SqliteStore {
 
     async fn facility_details(&self, c: &FacilityCode) -> Result<Option<Facility>> {
         let c = c.clone();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                conn.query_row(
-                    &format!("SELECT {FACILITY_COLS} FROM facilities WHERE code = ?1"),
-                    [c.as_str()],
-                    facility_row,
-                )
-                .optional()
-                .map_err(db_err)?
-                .map(facility_from)
-                .transpose()
-            })
+        self.reading(move |conn| {
+            crate::query_row_cached(
+                conn,
+                &format!("SELECT {FACILITY_COLS} FROM facilities WHERE code = ?1"),
+                [c.as_str()],
+                facility_row,
+            )
+            .optional()
+            .map_err(db_err)?
+            .map(facility_from)
+            .transpose()
         })
         .await
     }
@@ -474,7 +474,7 @@ impl Registry for SqliteStore {
         let p = p.clone();
         self.blocking(move |inner| {
             inner.read(|conn| {
-                conn.query_row(
+                crate::query_row_cached(conn,
                     "SELECT name_kanji, name_kana, birth_date, sex, phone, zip, address FROM local_patients lp
                      JOIN facilities f ON f.id = lp.facility_id WHERE f.code = ?1 AND lp.local_id = ?2",
                     params![p.facility.as_str(), p.local_id],
@@ -516,17 +516,16 @@ impl Registry for SqliteStore {
 
     async fn regional_id_exists(&self, id: &RegionalId) -> Result<bool> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                conn.query_row(
-                    "SELECT 1 FROM regional_ids WHERE regional_id = ?1",
-                    [id.as_str()],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map(|o| o.is_some())
-                .map_err(db_err)
-            })
+        self.reading(move |conn| {
+            crate::query_row_cached(
+                conn,
+                "SELECT 1 FROM regional_ids WHERE regional_id = ?1",
+                [id.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(db_err)
         })
         .await
     }
@@ -612,35 +611,32 @@ impl Registry for SqliteStore {
 
     async fn links_of(&self, id: &RegionalId) -> Result<Vec<Link>> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                query_all(
-                    conn,
-                    &format!("SELECT {LINK_COLS} WHERE l.regional_id = ?1 ORDER BY l.id"),
-                    [id.as_str()],
-                    link_row,
-                    link_from,
-                )
-            })
+        self.reading(move |conn| {
+            query_all(
+                conn,
+                &format!("SELECT {LINK_COLS} WHERE l.regional_id = ?1 ORDER BY l.id"),
+                [id.as_str()],
+                link_row,
+                link_from,
+            )
         })
         .await
     }
 
     async fn regional_id_of(&self, p: &LocalPatient) -> Result<Option<RegionalId>> {
         let p = p.clone();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                conn.query_row(
-                    "SELECT l.regional_id FROM links l JOIN facilities f ON f.id = l.facility_id
+        self.reading(move |conn| {
+            crate::query_row_cached(
+                conn,
+                "SELECT l.regional_id FROM links l JOIN facilities f ON f.id = l.facility_id
                      WHERE f.code = ?1 AND l.local_id = ?2 AND l.ended_at IS NULL",
-                    params![p.facility.as_str(), p.local_id],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .map_err(db_err)?
-                .map(rid)
-                .transpose()
-            })
+                params![p.facility.as_str(), p.local_id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db_err)?
+            .map(rid)
+            .transpose()
         })
         .await
     }
@@ -842,18 +838,14 @@ impl Registry for SqliteStore {
 
     async fn consents_of(&self, id: &RegionalId) -> Result<Vec<Consent>> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                query_all(
-                    conn,
-                    &format!(
-                        "SELECT {CONSENT_COLS} FROM consents WHERE regional_id = ?1 ORDER BY id"
-                    ),
-                    [id.as_str()],
-                    consent_row,
-                    consent_from,
-                )
-            })
+        self.reading(move |conn| {
+            query_all(
+                conn,
+                &format!("SELECT {CONSENT_COLS} FROM consents WHERE regional_id = ?1 ORDER BY id"),
+                [id.as_str()],
+                consent_row,
+                consent_from,
+            )
         })
         .await
     }
@@ -900,18 +892,17 @@ impl Registry for SqliteStore {
 
     async fn user(&self, login: &str) -> Result<Option<(User, Credentials)>> {
         let login = login.to_owned();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                conn.query_row(
-                    &format!("SELECT {USER_COLS} FROM users WHERE login = ?1"),
-                    [&login],
-                    user_row,
-                )
-                .optional()
-                .map_err(db_err)?
-                .map(user_from)
-                .transpose()
-            })
+        self.reading(move |conn| {
+            crate::query_row_cached(
+                conn,
+                &format!("SELECT {USER_COLS} FROM users WHERE login = ?1"),
+                [&login],
+                user_row,
+            )
+            .optional()
+            .map_err(db_err)?
+            .map(user_from)
+            .transpose()
         })
         .await
     }
@@ -1054,8 +1045,7 @@ impl Registry for SqliteStore {
 
     async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
         let h = *token_hash;
-        self.blocking(move |inner| {
-            inner.read(|conn| {
+        self.reading(move |conn| {
                 let row = conn
                     .query_row(
                         "SELECT login, acting_facility, created_at, last_seen, ended_at FROM sessions WHERE token_hash = ?1",
@@ -1083,7 +1073,6 @@ impl Registry for SqliteStore {
                 })
                 .transpose()
             })
-        })
         .await
     }
 
@@ -1148,8 +1137,7 @@ impl Registry for SqliteStore {
 
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>> {
         let prefix = prefix.to_owned();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
+        self.reading(move |conn| {
                 let row = conn
                     .query_row(
                         "SELECT k.prefix, f.code, k.key_hash, k.created_at, k.created_by, k.revoked_at
@@ -1180,20 +1168,20 @@ impl Registry for SqliteStore {
                 })
                 .transpose()
             })
-        })
         .await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
-        self.blocking(move |inner| {
-            inner.read(|conn| {
-                conn.query_row("SELECT value FROM settings WHERE key = ?1", [&key], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(db_err)
-            })
+        self.reading(move |conn| {
+            crate::query_row_cached(
+                conn,
+                "SELECT value FROM settings WHERE key = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
@@ -1288,7 +1276,8 @@ impl Registry for SqliteStore {
     async fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>> {
         self.blocking(|inner| {
             inner.read(|conn| {
-                conn.query_row(
+                crate::query_row_cached(
+                    conn,
                     "SELECT seq, event, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
                     [],
                     entry_from,
