@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     pub(crate) packs: LocalPacks,
     /// The audit chain's newest (seq, hash), kept outside the database.
     pub(crate) audit_anchor: PathBuf,
+    /// Audit appends waiting to be written together (see `append_audit`).
+    pub(crate) audit_queue: Mutex<Vec<registry::PendingAudit>>,
     _lock: fs::File,
 }
 
@@ -177,6 +179,7 @@ impl SqliteStore {
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 packs,
                 audit_anchor,
+                audit_queue: Mutex::new(Vec::new()),
                 _lock: lock,
             }),
         })

@@ -336,6 +336,72 @@ fn entry_of(t: (i64, String, Vec<u8>, Vec<u8>)) -> Result<audit::Entry> {
 }
 
 /// The anchor file: the newest (seq, hash) of the audit chain, outside the database.
+/// One caller's audit events waiting for the writer, and where its entries go.
+pub(crate) struct PendingAudit {
+    events: Vec<audit::Event>,
+    done: tokio::sync::oneshot::Sender<Result<Vec<audit::Entry>>>,
+}
+
+/// Append every waiting caller's events in one transaction and tell each its entries (or the
+/// error: the batch commits whole or not at all).
+fn write_audit_batch(conn: &mut Connection, anchor: &Path, batch: Vec<PendingAudit>) {
+    let mut callers = Vec::with_capacity(batch.len());
+    let mut all = Vec::new();
+    for p in batch {
+        callers.push((p.events.len(), p.done));
+        all.extend(p.events);
+    }
+    match append_audit_events(conn, anchor, all) {
+        Ok(entries) => {
+            let mut entries = entries.into_iter();
+            for (n, done) in callers {
+                let mine: Vec<audit::Entry> = entries.by_ref().take(n).collect();
+                // A caller that stopped waiting (its request was dropped) still had its
+                // entries written: the audit log does not depend on the caller.
+                let _ = done.send(Ok(mine));
+            }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            for (_, done) in callers {
+                let _ = done.send(Err(StoreError::Database(text.clone())));
+            }
+        }
+    }
+}
+
+fn append_audit_events(
+    conn: &mut Connection,
+    anchor: &Path,
+    events: Vec<audit::Event>,
+) -> Result<Vec<audit::Entry>> {
+    let tx = conn.transaction().map_err(db_err)?;
+    let head = tx
+        .query_row(
+            "SELECT seq, event, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            entry_from,
+        )
+        .optional()
+        .map_err(db_err)?
+        .map(entry_of)
+        .transpose()?;
+    let previous = head.map(|e| (e.seq, e.hash));
+    let mut prev = previous;
+    let mut out = Vec::with_capacity(events.len());
+    for ev in events {
+        let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
+        insert_entry(&tx, &entry)?;
+        prev = Some((entry.seq, entry.hash));
+        out.push(entry);
+    }
+    tx.commit().map_err(db_err)?;
+    if let Some(new) = prev.filter(|_| !out.is_empty()) {
+        advance_anchor(anchor, previous, new)?;
+    }
+    Ok(out)
+}
+
 pub(crate) fn write_anchor(path: &Path, seq: u64, hash: &[u8; 32]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let text = format!("{seq} {}\n", store::packs::hex(hash));
@@ -1202,32 +1268,38 @@ impl Registry for SqliteStore {
     }
 
     async fn append_audit(&self, events: Vec<audit::Event>) -> Result<Vec<audit::Entry>> {
-        self.blocking(move |inner| {
-            inner.write(|conn| {
-                let tx = conn.transaction().map_err(db_err)?;
-                let head = tx
-                    .query_row("SELECT seq, event, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], entry_from)
-                    .optional()
-                    .map_err(db_err)?
-                    .map(entry_of)
-                    .transpose()?;
-                let previous = head.map(|e| (e.seq, e.hash));
-                let mut prev = previous;
-                let mut out = Vec::with_capacity(events.len());
-                for ev in events {
-                    let entry = audit::append(prev.as_ref().map(|(s, h)| (s, h)), ev);
-                    insert_entry(&tx, &entry)?;
-                    prev = Some((entry.seq, entry.hash));
-                    out.push(entry);
-                }
-                tx.commit().map_err(db_err)?;
-                if let Some(new) = prev.filter(|_| !out.is_empty()) {
-                    advance_anchor(&inner.audit_anchor, previous, new)?;
-                }
-                Ok(out)
+        // Group commit: every page view appends one entry, and at a few hundred pages a
+        // second one transaction (and fsync) each would queue them all on the one writer.
+        // Appends that arrive while another batch waits for the writer join it; the batch is
+        // written in one transaction, in arrival order, and each caller gets its own entries.
+        let (done, result) = tokio::sync::oneshot::channel();
+        let leader = {
+            let mut queue = self
+                .inner
+                .audit_queue
+                .lock()
+                .map_err(|_| StoreError::Database("audit queue lock poisoned".into()))?;
+            queue.push(PendingAudit { events, done });
+            // Whoever finds the queue empty writes it; a non-empty queue always has a writer
+            // on its way (it drains the queue only once it holds the writer).
+            queue.len() == 1
+        };
+        if leader {
+            self.blocking(|inner| {
+                inner.write(|conn| {
+                    let batch =
+                        std::mem::take(&mut *inner.audit_queue.lock().map_err(|_| {
+                            StoreError::Database("audit queue lock poisoned".into())
+                        })?);
+                    write_audit_batch(conn, &inner.audit_anchor, batch);
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await?;
+        }
+        result
+            .await
+            .map_err(|_| StoreError::Database("audit append was abandoned".into()))?
     }
 
     async fn audit_range(&self, from_seq: u64, limit: usize) -> Result<Vec<audit::Entry>> {

@@ -306,3 +306,53 @@ async fn data_folder_and_files_are_private() {
     let _store = store_sqlite::SqliteStore::open(&data).expect("reopen");
     assert_eq!(mode(&data.join("renkei.db")), 0o600);
 }
+
+/// Audit appends made at once are written together (group commit) and still form one chain,
+/// in which every caller finds exactly its own events; the anchor follows the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_audit_appends_are_grouped_into_one_chain() {
+    use std::sync::Arc;
+    use store::Registry;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(store_sqlite::SqliteStore::open(dir.path()).expect("open"));
+    let mut tasks = Vec::new();
+    for i in 0..64u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Some callers append two events at once: both must come back to them, in order.
+            let n = if i % 5 == 0 { 2 } else { 1 };
+            let events: Vec<audit::Event> = (0..n)
+                .map(|k| {
+                    let mut e = audit::Event::new(
+                        model::UnixTime::now(),
+                        format!("user{i}"),
+                        audit::Action::View,
+                    );
+                    e.target = format!("caller {i} event {k}");
+                    e
+                })
+                .collect();
+            let entries = store.append_audit(events.clone()).await.expect("append");
+            assert_eq!(entries.len(), n);
+            for (entry, sent) in entries.iter().zip(&events) {
+                assert_eq!(&entry.event, sent, "each caller gets its own entries back");
+            }
+            entries.iter().map(|e| e.seq).collect::<Vec<_>>()
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.expect("task"));
+    }
+    seqs.sort_unstable();
+    let all = store.audit_range(0, 0).await.expect("range");
+    assert_eq!(all.len(), seqs.len(), "every event written once");
+    assert_eq!(
+        seqs,
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        "no sequence number given twice or skipped"
+    );
+    audit::verify(&all).expect("one unbroken chain");
+    let head = store.audit_head().await.expect("head").expect("some");
+    assert_eq!(store.audit_anchor().await.expect("anchor"), Some(head));
+}
