@@ -15,7 +15,7 @@ mod meal;
 mod medication;
 mod problem;
 
-use ssmix2::records::{Body, Record};
+use ssmix2::records::{Body, Coded, Person, Record};
 
 use crate::html::render;
 use service::ServiceError;
@@ -49,7 +49,74 @@ pub fn clinical_view(
 }
 
 /// Render one family's template.
-#[allow(dead_code)] // used by the family views as they land (issue 14)
 pub(crate) fn view<T: askama::Template>(t: &T) -> Result<Option<String>, ServiceError> {
     render(t).map(Some)
+}
+
+/// A coded value as a clinician reads it: its text, with the code(s) as sent beside it.
+pub(crate) fn coded(c: Option<&Coded>) -> String {
+    let Some(c) = c else {
+        return String::new();
+    };
+    let text = c.display();
+    let codes: Vec<&str> = [c.code.as_str(), c.alt_code.as_str()]
+        .into_iter()
+        .filter(|k| !k.is_empty() && *k != text)
+        .collect();
+    if codes.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{text} [{}]", codes.join(" / "))
+    }
+}
+
+/// A doctor or other staff member: name (kana), ID.
+pub(crate) fn person(p: Option<&Person>) -> String {
+    let Some(p) = p else {
+        return String::new();
+    };
+    let name = p.display();
+    match (name.is_empty(), p.id.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => p.id.clone(),
+        (false, true) => name,
+        (false, false) => format!("{name} ({})", p.id),
+    }
+}
+
+/// An HL7 date or timestamp as shown everywhere else; empty when not sent.
+pub(crate) fn when(ts: Option<&str>) -> String {
+    match ts {
+        None | Some("") => String::new(),
+        Some(t) => crate::html::show_time(t),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The typed record of a message given as text (segments separated by LF or CR).
+    pub(crate) fn record_of(kind: &str, text: &str) -> Record {
+        let text = text.replace('\n', "\r");
+        let msg = hl7::Message::parse(&text).expect("parses");
+        let kind = ssmix2::DataKind::from_code(kind).expect("kind");
+        ssmix2::records::read_record(kind, &msg).expect("reads")
+    }
+
+    /// A fixture of crates/ssmix2 as its clinical view.
+    pub(crate) fn fixture_view(kind: &str) -> String {
+        let path = format!(
+            "{}/../ssmix2/tests/fixtures/{kind}.hl7",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        html_of(&record_of(kind, &text))
+    }
+
+    pub(crate) fn html_of(record: &Record) -> String {
+        clinical_view(record, &ViewContext { today: "20240401" })
+            .expect("renders")
+            .expect("has a view")
+    }
 }
