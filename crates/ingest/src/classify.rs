@@ -8,6 +8,8 @@ use ssmix2::{Condition, DataKind};
 use ssmix2::{StandardName, StoragePath};
 use store::{ClinicalFact, FileOutcome, RecordIndex, StorageKind};
 
+use crate::document_patient::DocumentPatient;
+
 /// The outcome for one file plus notices for the operator (things that did not stop it).
 pub struct Classified {
     pub outcome: FileOutcome,
@@ -58,10 +60,44 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                     }
                     Message::parse(d.text).map_err(|e| e.to_string())
                 }) {
-                    Ok(m) => message_type = Some(m.message_type()),
+                    Ok(m) => {
+                        // The same check as a standard-storage message: the document must
+                        // be the folder's patient's.
+                        if let Some(pid) = ssmix2::records::message_patient_id(&m) {
+                            if pid != ext.patient_id {
+                                return quarantine(
+                                    format!(
+                                        "PID-3 patient ID {pid:?} of the extended-storage document does not match the patient folder {:?}",
+                                        ext.patient_id
+                                    ),
+                                    None,
+                                );
+                            }
+                        }
+                        message_type = Some(m.message_type())
+                    }
                     Err(e) => notices.push(format!(
                         "extended-storage HL7 document could not be read: {e}"
                     )),
+                }
+            } else if is_xml(bytes) {
+                // CDA: recordTarget/patientRole/id. XML declares its own encoding; the IDs
+                // compared are ASCII, so a lossy read is enough for the check.
+                let text = String::from_utf8_lossy(bytes);
+                match crate::document_patient::cda_patient(&text, &ext.patient_id) {
+                    DocumentPatient::Matches => {}
+                    DocumentPatient::Other(id) => {
+                        return quarantine(
+                            format!(
+                                "CDA recordTarget patient ID {id:?} does not match the patient folder {:?}",
+                                ext.patient_id
+                            ),
+                            None,
+                        )
+                    }
+                    DocumentPatient::Unknown => notices.push(
+                        "CDA document names no facility patient ID (recordTarget/patientRole/id) to check against its folder".into(),
+                    ),
                 }
             }
             let c = &ext.content;
@@ -83,6 +119,17 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                 facts: Vec::new(),
             }
         }
+    }
+}
+
+/// An XML document (a CDA), by its first bytes rather than its name.
+fn is_xml(bytes: &[u8]) -> bool {
+    let start = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = start.trim_ascii_start();
+    start.starts_with(b"<?xml") || start.starts_with(b"<ClinicalDocument") || {
+        // A prefixed root element (`<v3:ClinicalDocument`).
+        let head = &start[..start.len().min(64)];
+        head.starts_with(b"<") && head.windows(17).any(|w| w == b"ClinicalDocument ")
     }
 }
 
@@ -316,5 +363,64 @@ PV1||N\r"
         };
         assert_eq!(r.nonconforming_encoding.as_deref(), Some("Shift_JIS"));
         assert!(c.notices[0].contains("Shift_JIS"));
+    }
+
+    /// Fault 6 of issue 14: an extended-storage document is checked against its patient
+    /// folder as a standard-storage message is.
+    #[test]
+    fn extended_documents_of_another_patient_are_quarantined() {
+        let folder = "100/000/1000001/20240401/57133-1^診療情報提供書^LC";
+        let content = "1000001_20240401_57133-1_R0001_20240401120000000_01_1";
+        let outcome = |file: &str, bytes: &[u8]| {
+            classify(
+                &format!("{folder}/{content}/{file}"),
+                bytes,
+                &ClassifyOptions::default(),
+            )
+        };
+        // HL7 main document of another patient (PID-3 2000002).
+        let other = hl7::encode_iso2022jp(&adt00("2000002")).unwrap();
+        match outcome("main_document.hl7", &other).outcome {
+            FileOutcome::Quarantined { reason, .. } => {
+                assert!(reason.contains("\"2000002\""), "{reason}");
+                assert!(reason.contains("\"1000001\""), "{reason}");
+            }
+            r => panic!("filed under the wrong patient: {r:?}"),
+        }
+        let mine = hl7::encode_iso2022jp(&adt00("1000001")).unwrap();
+        assert!(matches!(
+            outcome("main_document.hl7", &mine).outcome,
+            FileOutcome::Record(_)
+        ));
+        // CDA naming another patient, whatever the file is called.
+        let cda = |id: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">\
+                 <recordTarget><patientRole><id root=\"1.2.392.100495.20.3.51.11411111111\" extension=\"{id}\"/>\
+                 <patient><name>患者 太郎</name></patient></patientRole></recordTarget></ClinicalDocument>"
+            )
+        };
+        match outcome("document.dat", cda("2000002").as_bytes()).outcome {
+            FileOutcome::Quarantined { reason, .. } => {
+                assert!(
+                    reason.contains("CDA recordTarget patient ID \"2000002\""),
+                    "{reason}"
+                )
+            }
+            r => panic!("filed under the wrong patient: {r:?}"),
+        }
+        let c = outcome("document.xml", cda("1000001").as_bytes());
+        assert!(matches!(c.outcome, FileOutcome::Record(_)));
+        assert!(c.notices.is_empty(), "{:?}", c.notices);
+        // A CDA without a facility patient ID is filed, with a notice; a PDF is filed as is.
+        let c = outcome(
+            "document.xml",
+            b"<?xml version=\"1.0\"?><ClinicalDocument/>",
+        );
+        assert!(matches!(c.outcome, FileOutcome::Record(_)));
+        assert!(c.notices[0].contains("names no facility patient ID"));
+        let c = outcome("scan.pdf", b"%PDF-1.4 binary");
+        assert!(matches!(c.outcome, FileOutcome::Record(_)));
+        assert!(c.notices.is_empty());
     }
 }

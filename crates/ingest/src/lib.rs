@@ -6,6 +6,7 @@
 //! skipped, so an interrupted import (even `kill -9`) is simply run again.
 
 pub mod classify;
+pub mod document_patient;
 pub mod facts;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

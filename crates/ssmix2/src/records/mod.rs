@@ -262,6 +262,12 @@ fn read_header(
     })
 }
 
+/// The patient ID of a message (PID-3: the ID with identifier type `PI`, else the first),
+/// for messages of any kind — an extended-storage HL7 document too.
+pub fn message_patient_id(msg: &Message) -> Option<String> {
+    patient_id(msg).ok()
+}
+
 fn patient_id(msg: &Message) -> Result<String, RecordError> {
     let missing = RecordError::MissingField {
         segment: "PID",
