@@ -396,7 +396,32 @@ pub fn show_time(t: &str) -> String {
 pub fn kind_label(code: &str) -> String {
     ssmix2::DataKind::from_code(code)
         .map(|k| k.label_ja().to_owned())
-        .unwrap_or_else(|| "拡張ストレージ文書".into())
+        .unwrap_or_else(|| extended_kind_label(code))
+}
+
+/// The title of an extended-storage kind folder: its text when the folder is CWE-shaped
+/// (`57133-1^診療情報提供書^LN`, `…^18842-5^退院時サマリー^LN`), the document type of a known
+/// LOINC code, else the folder name as sent — never a generic "document".
+pub fn extended_kind_label(folder: &str) -> String {
+    let parts: Vec<&str> = folder.split('^').map(str::trim).collect();
+    if let Some(text) = parts.iter().find(|p| !p.is_ascii() && !p.is_empty()) {
+        return (*text).to_owned();
+    }
+    const LOINC: [(&str, &str); 6] = [
+        ("18842-5", "退院時サマリー"),
+        ("57133-1", "診療情報提供書"),
+        ("34133-9", "診療サマリー"),
+        ("18748-4", "画像診断報告書"),
+        ("11526-1", "病理診断報告書"),
+        ("28570-0", "処置記録"),
+    ];
+    if let Some((_, label)) = LOINC.iter().find(|(code, _)| parts.contains(code)) {
+        return (*label).to_owned();
+    }
+    match parts.as_slice() {
+        [_, text, ..] if !text.is_empty() => format!("{text} (拡張ストレージ)"),
+        _ => format!("{folder} (拡張ストレージ)"),
+    }
 }
 
 #[cfg(test)]
@@ -417,5 +442,24 @@ mod tests {
         assert_eq!(show_date("20260401"), "2026-04-01");
         assert_eq!(show_date("-"), "日付なし (undated)");
         assert_eq!(show_time("202604011230"), "2026-04-01 12:30");
+    }
+
+    #[test]
+    fn extended_documents_are_titled_by_their_type() {
+        assert_eq!(
+            extended_kind_label("57133-1^診療情報提供書^LN"),
+            "診療情報提供書"
+        );
+        assert_eq!(
+            extended_kind_label("DOC^18842-5^退院時サマリー^LN"),
+            "退院時サマリー"
+        );
+        assert_eq!(extended_kind_label("18842-5^^LN"), "退院時サマリー");
+        assert_eq!(
+            extended_kind_label("L-OBSERVATIONS^OBSERVATIONS^99ZL01"),
+            "OBSERVATIONS (拡張ストレージ)"
+        );
+        assert_eq!(extended_kind_label("SCAN"), "SCAN (拡張ストレージ)");
+        assert_eq!(kind_label("OML-11"), "検体検査結果通知");
     }
 }
