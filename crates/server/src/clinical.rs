@@ -280,6 +280,8 @@ struct SummaryPage {
     emergency: Option<EmergencyForm>,
     /// Categories that were refused: their sections say "not shown" rather than "none".
     refused_categories: Vec<RecordCategory>,
+    /// Files of the patient that could not be read, per facility.
+    unreadable: Vec<service::UnreadableRecords>,
 }
 
 impl SummaryPage {
@@ -411,6 +413,7 @@ pub async fn summary(
         s.break_glass.is_some(),
     );
     let pg = SummaryPage {
+        unreadable: s.unreadable.clone(),
         network_name: state.network_name.clone(),
         headline,
         demographics,

@@ -15,6 +15,7 @@ mod refusal;
 mod search;
 mod settings;
 mod timeline;
+mod unreadable;
 mod upload;
 mod viewer;
 
@@ -35,6 +36,7 @@ pub use timeline::{
     OrderVersion, RecordDetail, SegmentView, Timeline, TimelineItem, TimelineQuery, TimelineSource,
     TIMELINE_PAGE,
 };
+pub use unreadable::UnreadableRecords;
 pub use viewer::{
     allergen_stem, drug_allergy_match, DrugAllergyWarning, DuplicatePrescription, DuplicateTest,
     LabCell, LabMatrix, LabQuery, LabTestRow, MedicationLine, MedicationList, Sourced,

@@ -88,6 +88,8 @@ pub struct Summary {
     pub break_glass: Option<policy::BreakGlass>,
     /// Names of the linked facilities (directory data, for showing where a fact comes from).
     pub facility_names: BTreeMap<FacilityCode, String>,
+    /// Files of the patient that could not be read, per facility: what this summary lacks.
+    pub unreadable: Vec<crate::unreadable::UnreadableRecords>,
 }
 
 /// One value in the lab matrix.
@@ -651,6 +653,7 @@ impl Network {
             &current_medications,
             self.now().date_jst().days(),
         );
+        let unreadable = self.unreadable_records(&mut gate).await?;
         let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("summary")).await?;
@@ -666,6 +669,7 @@ impl Network {
             refused,
             break_glass,
             facility_names,
+            unreadable,
         })
     }
 

@@ -335,6 +335,23 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn unreadable_count(&self, facility: FacilityId, local_id: &str) -> Result<u64> {
+        let (p1, p2) = ssmix2::naming::prefix_folders(local_id);
+        let folder = format!("{p1}/{p2}/{local_id}/");
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM quarantine q
+             JOIN files f ON f.facility_id = q.facility_id AND f.path = q.path
+                         AND f.current_version = q.version_id
+             WHERE q.facility_id = $1 AND left(q.path, length($2)) = $2",
+        )
+        .bind(facility.0)
+        .bind(folder)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>> {
         #[allow(clippy::type_complexity)]
         let rows: Vec<(

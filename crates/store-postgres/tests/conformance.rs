@@ -249,3 +249,9 @@ async fn a_taken_regional_id_is_drawn_again() {
     assert_ne!(random, old);
     assert!(store.regional_id_exists(&random).await.expect("exists"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unreadable_counts_conform() {
+    let f = local().await;
+    store::conformance::run_unreadable(&f.store).await;
+}

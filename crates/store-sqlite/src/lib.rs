@@ -255,6 +255,12 @@ pub(crate) fn query_row_cached<P: rusqlite::Params, T>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// `p1/p2/pid/`: where one patient's files are in a facility's tree.
+pub(crate) fn patient_folder(local_id: &str) -> String {
+    let (p1, p2) = ssmix2::naming::prefix_folders(local_id);
+    format!("{p1}/{p2}/{local_id}/")
+}
+
 pub(crate) fn sha_from(bytes: Vec<u8>) -> Result<Sha256> {
     let arr: [u8; 32] = bytes
         .try_into()
@@ -554,6 +560,26 @@ impl Store for SqliteStore {
                     .map_err(db_err)?;
                 rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db_err)
             })
+        })
+        .await
+    }
+
+    async fn unreadable_count(&self, facility: FacilityId, local_id: &str) -> Result<u64> {
+        let folder = patient_folder(local_id);
+        self.reading(move |conn| {
+            // A facility's quarantine is short (files it sent that could not be read); it is
+            // read by facility and filtered on the patient's folder.
+            crate::query_row_cached(
+                conn,
+                "SELECT count(*) FROM quarantine q
+                 JOIN file_versions v ON v.id = q.version_id
+                 JOIN files f ON f.id = v.file_id AND f.current_version = q.version_id
+                 WHERE q.facility_id = ?1 AND substr(q.path, 1, length(?2)) = ?2",
+                params![facility.0, folder],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(db_err)
         })
         .await
     }

@@ -356,3 +356,10 @@ async fn concurrent_audit_appends_are_grouped_into_one_chain() {
     let head = store.audit_head().await.expect("head").expect("some");
     assert_eq!(store.audit_anchor().await.expect("anchor"), Some(head));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_unreadable_counts_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_unreadable(&store).await;
+}

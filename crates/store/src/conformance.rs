@@ -1782,3 +1782,100 @@ pub async fn run_facts_rederive(store: &dyn Store) {
         "the cursor moved past the batch"
     );
 }
+
+/// [`Store::unreadable_count`]: a patient's quarantined files that are still current count,
+/// until a readable version replaces them; other patients' never do.
+pub async fn run_unreadable(store: &dyn Store) {
+    let code = FacilityCode::parse("0444444444").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let bad = |path: &str, content: &str| {
+        let mut f = fact_file(
+            path,
+            "ADT-61",
+            "999999999999999",
+            "20240401090000000",
+            Condition::Current,
+            vec![],
+        );
+        f.bytes = content.as_bytes().to_vec();
+        f.sha256 = sha256(content.as_bytes());
+        f.outcome = FileOutcome::Quarantined {
+            reason: "not a valid HL7 message".into(),
+            line: Some(1),
+        };
+        f
+    };
+    let allergy = "200/000/2000001/20240401/ADT-61/2000001_20240401_ADT-61_999999999999999_20240401090000000_01_1";
+    let other = "300/000/3000001/20240401/ADT-61/3000001_20240401_ADT-61_999999999999999_20240401090000000_01_1";
+    // 2000001's folder is `200/000/2000001/`; a patient whose ID shares a prefix does not
+    // count (`20000011` lives in `200/000/20000011/`).
+    let prefix_twin = "200/000/20000011/20240401/ADT-61/20000011_20240401_ADT-61_999999999999999_20240401090000000_01_1";
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    store
+        .write_batch(
+            fac,
+            run,
+            vec![
+                bad(allergy, "garbage 1"),
+                bad(other, "garbage 2"),
+                bad(prefix_twin, "garbage 3"),
+            ],
+        )
+        .await
+        .expect("write");
+    let seen: HashSet<String> = [allergy, other, prefix_twin]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    assert_eq!(
+        store.unreadable_count(fac, "2000001").await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store.unreadable_count(fac, "3000001").await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store.unreadable_count(fac, "4000001").await.expect("count"),
+        0
+    );
+
+    // The facility sends the file again, readable: nothing unreadable is left.
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    let mut good = fact_file(
+        allergy,
+        "ADT-61",
+        "999999999999999",
+        "20240401090000000",
+        Condition::Current,
+        vec![],
+    );
+    if let FileOutcome::Record(r) = &mut good.outcome {
+        r.patient_id = "2000001".into();
+    }
+    store
+        .write_batch(fac, run, vec![good])
+        .await
+        .expect("write");
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    assert_eq!(
+        store.unreadable_count(fac, "2000001").await.expect("count"),
+        0,
+        "a readable version settles it"
+    );
+    assert_eq!(
+        store.unreadable_count(fac, "3000001").await.expect("count"),
+        1
+    );
+}

@@ -300,6 +300,12 @@ pub trait Store: Registry + Replication + Send + Sync {
 
     async fn quarantine(&self, facility: FacilityId) -> Result<Vec<QuarantineEntry>>;
 
+    /// How many of one local patient's files could not be read: quarantined versions that
+    /// are still their file's current version (a later readable version settles it). What a
+    /// clinician must be told, so that an empty allergy card never hides an unreadable one.
+    /// Gate-only.
+    async fn unreadable_count(&self, facility: FacilityId, local_id: &str) -> Result<u64>;
+
     async fn import_runs(&self, facility: Option<FacilityId>) -> Result<Vec<ImportRun>>;
 
     async fn stats(&self) -> Result<StoreStats>;
