@@ -15,6 +15,7 @@ pub mod listener;
 mod office;
 mod patient_views;
 mod record_views;
+mod summary_adt;
 mod replication_api;
 mod views;
 

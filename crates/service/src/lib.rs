@@ -6,6 +6,8 @@
 //! [`Network::lab_matrix`] and [`Network::medications`].
 
 mod access;
+pub mod encounters;
+pub mod problems;
 mod identity;
 pub mod migrate;
 mod office;
