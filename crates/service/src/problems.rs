@@ -168,7 +168,9 @@ mod tests {
         assert_eq!(gastritis.sources.len(), 2);
         assert_eq!(gastritis.icd10, "K297", "the code one facility sent");
         assert!(gastritis.is_active(), "still active at the second facility");
-        assert!(gastritis.is_suspected());
+        // Confirmed at one facility: a confirmation anywhere is a confirmation.
+        assert!(!gastritis.is_suspected());
+        assert!(gastritis.sources.iter().any(|s| s.fact.suspected));
         // Newest start first: the group of the newest activity leads.
         assert_eq!(groups[0].name, "胃炎");
     }
