@@ -234,30 +234,37 @@ fn pad17(ts: &str) -> String {
     format!("{ts:0<17}")
 }
 
-/// Which stay a transfer or discharge belongs to: the same visit number, else the same
-/// admission date-time (PV1-44 is sent with every event of a stay), else the newest
-/// admission before it that has not ended before it.
+/// Which stay a transfer or discharge belongs to: the same admission date-time (PV1-44 is
+/// sent with every event of a stay) and visit number, else either of them, else the newest
+/// admission before it that has not ended before it. A live admission is preferred to a
+/// cancelled one: a re-entered admission often keeps the cancelled one's visit number.
 fn stay_of(stays: &[Stay], e: &StayEvent) -> Option<usize> {
-    fn adm(s: &Stay) -> Option<&EncounterFact> {
-        s.admission.as_ref().map(|a| &a.fact)
-    }
     let visit = &e.fact.detail.visit_number;
-    if !visit.is_empty() {
-        if let Some(i) = stays
-            .iter()
-            .position(|s| adm(s).is_some_and(|a| a.detail.visit_number == *visit))
-        {
-            return Some(i);
+    let admitted = (!e.fact.admitted_at.is_empty()).then(|| hl7_sort_key(&e.fact.admitted_at));
+    let score = |s: &Stay| -> u8 {
+        let Some(a) = &s.admission else {
+            return 0;
+        };
+        let same_visit = !visit.is_empty() && a.fact.detail.visit_number == *visit;
+        let same_time = admitted
+            .as_ref()
+            .is_some_and(|k| *k == hl7_sort_key(&a.fact.admitted_at));
+        let live = u8::from(!a.is_cancelled());
+        match (same_time, same_visit) {
+            (true, true) => 6 + live,
+            (true, false) => 4 + live,
+            (false, true) => 2 + live,
+            (false, false) => 0,
         }
-    }
-    if !e.fact.admitted_at.is_empty() {
-        let key = hl7_sort_key(&e.fact.admitted_at);
-        if let Some(i) = stays
-            .iter()
-            .position(|s| adm(s).is_some_and(|a| hl7_sort_key(&a.admitted_at) == key))
-        {
-            return Some(i);
-        }
+    };
+    if let Some((i, _)) = stays
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, score(s)))
+        .filter(|(_, sc)| *sc > 0)
+        .max_by_key(|(i, sc)| (*sc, *i))
+    {
+        return Some(i);
     }
     let at = e.sort_key();
     stays
@@ -588,6 +595,38 @@ mod tests {
             .any(|s| s.discharge.as_ref().is_some_and(|d| d.version_id == 2 && d.is_cancelled())));
         assert_eq!(e.planned.len(), 1);
         assert!(e.planned[0].is_cancelled());
+    }
+
+    #[test]
+    fn a_discharge_joins_the_live_stay_when_a_cancelled_one_shares_its_visit_number() {
+        let with_visit = |mut r: FactRow<EncounterFact>| {
+            r.fact.detail.visit_number = "V0001".into();
+            r
+        };
+        let e = resolve(
+            &fac(),
+            "P1",
+            vec![
+                with_visit(admit(1, "20240401", "20240401100000")),
+                cancel(2, "ADT-22", "20240401", "20240401120000000", "A11", "A01"),
+                with_visit(admit(3, "20240402", "20240402090000")),
+                with_visit(discharge(4, "20240410", "20240402090000", "20240410110000")),
+                // Without the admission time: the visit number, live stay first.
+                with_visit(discharge(5, "20240411", "", "20240411110000")),
+            ],
+        );
+        let live = e
+            .stays
+            .iter()
+            .find(|s| s.admission.as_ref().is_some_and(|a| a.version_id == 3))
+            .expect("live stay");
+        assert_eq!(live.discharge.as_ref().map(|d| d.version_id), Some(4));
+        let cancelled = e
+            .stays
+            .iter()
+            .find(|s| s.admission.as_ref().is_some_and(|a| a.version_id == 1))
+            .expect("cancelled stay");
+        assert!(cancelled.discharge.is_none());
     }
 
     #[test]
