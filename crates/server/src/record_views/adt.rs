@@ -374,7 +374,16 @@ pub(super) fn patient(
             body,
             contacts,
             allergies,
-            comments: p.comments.clone(),
+            // Comments on an observation (NTE after OBX) name the observation they follow.
+            comments: p
+                .observations
+                .iter()
+                .flat_map(|o| {
+                    let name = text(&o.code);
+                    o.comments.iter().map(move |c| format!("{name}: {c}"))
+                })
+                .chain(p.comments.iter().cloned())
+                .collect(),
         }),
     })
 }
@@ -524,4 +533,110 @@ pub(super) fn allergies(
     view(&AdtTemplate {
         body: AdtBody::Allergies(rows, a.comments.clone()),
     })
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use ssmix2::DataKind;
+
+    /// The clinical view of a crates/ssmix2 fixture, after `edit` on its text.
+    pub(crate) fn view_of(kind: DataKind, edit: &dyn Fn(String) -> String) -> String {
+        let path = format!(
+            "{}/../ssmix2/tests/fixtures/{}.hl7",
+            env!("CARGO_MANIFEST_DIR"),
+            kind.code()
+        );
+        let text = edit(std::fs::read_to_string(path).expect("fixture")).replace('\n', "\r");
+        let msg = hl7::Message::parse(&text).expect("parses");
+        let record = read_record(kind, &msg).expect("reads");
+        super::super::clinical_view(&record, &ViewContext { today: "20260401" })
+            .expect("renders")
+            .expect("has a view")
+    }
+
+    #[test]
+    fn demographics_show_body_blood_contacts_and_al1_allergies() {
+        let html = view_of(DataKind::Adt00, &|t| t);
+        for want in [
+            "患者\u{3000}太郎",
+            "1948-04-05",
+            "男 (male)",
+            "167.8 cm",
+            "63.5 kg",
+            "ABO A",
+            "Rh(+) (+)",
+            "配偶者",
+            "054-000-0001",
+            "03-5999-9999 緊急連絡先 (emergency)",
+            "ペニシリン [1 99XYZ]",
+            "薬剤アレルギー",
+            "輸血歴あり",
+            "2011-12-19 12:15",
+        ] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+    }
+
+    #[test]
+    fn stay_events_show_times_places_doctor_and_disposition() {
+        let html = view_of(DataKind::Adt22, &|t| t);
+        for want in [
+            "入院 (admission) — A01",
+            "2011-11-20 10:00",
+            "病棟 32 302号室 ベッド 1",
+            "01 内科",
+            "医師",
+            "肺炎治療のため",
+            "V0001",
+        ] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+        let html = view_of(DataKind::Adt42, &|t| t);
+        assert!(html.contains("転棟・転科 (transfer) — A02"), "{html}");
+        assert!(html.contains("病棟 35 501号室 ベッド 2"), "{html}");
+        assert!(html.contains("移動前 (from)") && html.contains("病棟 32 302号室 ベッド 1"), "{html}");
+        assert!(html.contains("02 精神科"), "{html}");
+        let html = view_of(DataKind::Adt52, &|t| t.replace("|||01||||", "|||01^自宅^HL70112||||"));
+        assert!(html.contains("自宅 (01)"), "{html}");
+        assert!(html.contains("2011-12-28 11:00"), "{html}");
+        // Planned: the expected dates; a zone is converted to JST.
+        let html = view_of(DataKind::Adt21, &|t| t.replace("|20111120|20111205", "|20111119160000+0000|20111205"));
+        assert!(html.contains("入院予定 (planned admission)"), "{html}");
+        assert!(html.contains("2011-11-20 01:00"), "{html}");
+        assert!(html.contains("2011-12-05"), "{html}");
+    }
+
+    /// Issue 14 fault 4 on the record page: a cancel message says it is one.
+    #[test]
+    fn a_cancel_message_is_not_shown_as_the_event() {
+        let html = view_of(DataKind::Adt22, &|t| t.replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09"));
+        assert!(html.contains("入院 (admission) の取消 (cancel) — A11"), "{html}");
+        assert!(html.contains("取消メッセージです"), "{html}");
+    }
+
+    #[test]
+    fn allergies_show_codes_onset_text_and_comments() {
+        let html = view_of(DataKind::Adt61, &|t| t);
+        for want in [
+            "スギ [5A1002216023023 JC10]",
+            "アリナミン [106824501 HOT9]",
+            "軽度",
+            "目のかゆみ、くしゃみ",
+            "1996-01",
+            "小学校低学年の頃",
+            "服用中止で軽快",
+            "2007-07-10",
+        ] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+        let html = view_of(DataKind::Adt61, &|t| t.replace("|A^追加^HL70323|||||199601", "|D^削除^HL70323|||||199601"));
+        assert!(html.contains("削除 (deleted)"), "{html}");
+    }
+
+    #[test]
+    fn attending_change_shows_the_doctors() {
+        let html = view_of(DataKind::Adt01, &|t| t);
+        assert!(html.contains("担当医変更 (attending doctor change)"), "{html}");
+    }
 }

@@ -137,3 +137,39 @@ pub(super) fn diagnoses(
         comments: d.comments.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::adt::tests::view_of;
+    use ssmix2::DataKind;
+
+    #[test]
+    fn diagnoses_show_codes_main_suspected_dates_outcome_and_deleted() {
+        let html = view_of(DataKind::Ppr01, &|t| t);
+        for want in [
+            "<strong>胃炎</strong>",
+            "(主 main)",
+            "MEDIS 20054174",
+            "交換用 TSQF",
+            "ICD-10 K297",
+            "2011-08-31",
+            "2011-09-15",
+            "回復せず",
+            "外来時",
+            "01 内科",
+            "左膝の違和感",
+            "(疑い suspected)",
+            "(未コード化 uncoded name)",
+            "整形外科へ紹介予定",
+            "高血圧症",
+            "削除 (deleted)",
+            "継続中",
+        ] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+        // Deleted last, struck through.
+        let deleted = html.find("高血圧症").expect("deleted row");
+        assert!(deleted > html.find("左膝の違和感").expect("active row"));
+        assert!(html.contains("class=\"dx cancelled"), "{html}");
+    }
+}
