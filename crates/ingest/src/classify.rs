@@ -176,10 +176,10 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
         && (!h.cancels || crate::facts::reads_cancels(name.kind))
         && crate::facts::has_facts(name.kind)
     {
-            crate::facts::extract(name.kind, &msg)
-        } else {
-            Vec::new()
-        };
+        crate::facts::extract(name.kind, &msg)
+    } else {
+        Vec::new()
+    };
     Classified {
         outcome: FileOutcome::Record(RecordIndex {
             storage: StorageKind::Standard,

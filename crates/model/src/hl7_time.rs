@@ -73,7 +73,8 @@ impl Hl7Time {
             }
             None => (body, ""),
         };
-        if !digits.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
+        if !digits.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
         {
             return None;
         }
@@ -86,11 +87,21 @@ impl Hl7Time {
             14 => TsPrecision::Second,
             _ => return None,
         };
-        let num = |a: usize, b: usize| -> u32 { digits.get(a..b).and_then(|x| x.parse().ok()).unwrap_or(0) };
+        let num = |a: usize, b: usize| -> u32 {
+            digits.get(a..b).and_then(|x| x.parse().ok()).unwrap_or(0)
+        };
         let t = Hl7Time {
             year: num(0, 4) as i32,
-            month: if precision >= TsPrecision::Month { num(4, 6) } else { 1 },
-            day: if precision >= TsPrecision::Day { num(6, 8) } else { 1 },
+            month: if precision >= TsPrecision::Month {
+                num(4, 6)
+            } else {
+                1
+            },
+            day: if precision >= TsPrecision::Day {
+                num(6, 8)
+            } else {
+                1
+            },
             hour: num(8, 10),
             minute: num(10, 12),
             second: num(12, 14),
@@ -146,7 +157,8 @@ impl Hl7Time {
     /// `YYYYMMDD` of the JST day, when the value names a day.
     pub fn jst_date(&self) -> Option<String> {
         let j = self.to_jst();
-        (j.precision >= TsPrecision::Day).then(|| format!("{:04}{:02}{:02}", j.year, j.month, j.day))
+        (j.precision >= TsPrecision::Day)
+            .then(|| format!("{:04}{:02}{:02}", j.year, j.month, j.day))
     }
 
     /// The date part in JST at the precision sent: `2024`, `2024-04`, `2024-04-01`.
@@ -249,7 +261,10 @@ mod tests {
         // UTC late evening is the next morning in Japan: the date moves.
         assert_eq!(show_hl7_time("20240331233000+0000"), "2024-04-01 08:30");
         assert_eq!(show_hl7_date("20240331233000+0000"), "2024-04-01");
-        assert_eq!(hl7_jst_date("20240331233000+0000").as_deref(), Some("20240401"));
+        assert_eq!(
+            hl7_jst_date("20240331233000+0000").as_deref(),
+            Some("20240401")
+        );
         // Negative zones and half-hour zones; year end and leap day.
         assert_eq!(show_hl7_time("20231231100000-0500"), "2024-01-01 00:00");
         assert_eq!(show_hl7_time("20240228200000+0530"), "2024-02-28 23:30");

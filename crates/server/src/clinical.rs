@@ -221,7 +221,6 @@ struct DrugAllergyRow {
     matched_on: String,
 }
 
-
 struct MedRow {
     drug: String,
     dose: String,
@@ -245,7 +244,6 @@ struct LabRow {
     facility: String,
     chart: String,
 }
-
 
 #[derive(Template)]
 #[template(path = "summary.html")]

@@ -15,8 +15,8 @@ pub mod listener;
 mod office;
 mod patient_views;
 mod record_views;
-mod summary_adt;
 mod replication_api;
+mod summary_adt;
 mod views;
 
 use std::net::SocketAddr;

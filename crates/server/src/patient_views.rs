@@ -648,7 +648,9 @@ pub async fn record_page(
         department: r.department.clone(),
         order_no: r.order_no.clone(),
         state: r.condition.label_ja(),
-        cancelled: r.condition == Condition::Deleted || d.cancel_message || d.cancelled_by.is_some(),
+        cancelled: r.condition == Condition::Deleted
+            || d.cancel_message
+            || d.cancelled_by.is_some(),
         live: d.live,
         written: show_time(&r.written_at),
         message_type: r.message_type.clone().unwrap_or_default(),

@@ -131,11 +131,7 @@ pub(crate) fn stay_rows(
                     .admission
                     .as_ref()
                     .map(|a| when(a.at()))
-                    .or_else(|| {
-                        s.discharge
-                            .as_ref()
-                            .map(|d| when(&d.fact.admitted_at))
-                    })
+                    .or_else(|| s.discharge.as_ref().map(|d| when(&d.fact.admitted_at)))
                     .unwrap_or_default(),
                 discharged: s
                     .discharge
@@ -157,7 +153,9 @@ pub(crate) fn stay_rows(
                 disposition: s
                     .discharge
                     .as_ref()
-                    .map(|d| disposition(&d.fact.detail.disposition, &d.fact.detail.disposition_text))
+                    .map(|d| {
+                        disposition(&d.fact.detail.disposition, &d.fact.detail.disposition_text)
+                    })
                     .unwrap_or_default(),
                 facility: facility_name(names, &s.source),
                 cancelled: s.is_cancelled(),
@@ -182,9 +180,7 @@ pub(crate) fn plan_rows(
 ) -> Vec<PlanRow> {
     e.planned
         .iter()
-        .filter(|p| {
-            model::hl7_jst_date(p.at()).is_none_or(|d| d.as_str() >= today)
-        })
+        .filter(|p| model::hl7_jst_date(p.at()).is_none_or(|d| d.as_str() >= today))
         .map(|p| PlanRow {
             label: plan_label(&p.fact.event),
             date: when(p.at()),
@@ -196,7 +192,10 @@ pub(crate) fn plan_rows(
         .collect()
 }
 
-pub(crate) fn cancel_rows(e: &Encounters, names: &BTreeMap<FacilityCode, String>) -> Vec<CancelRow> {
+pub(crate) fn cancel_rows(
+    e: &Encounters,
+    names: &BTreeMap<FacilityCode, String>,
+) -> Vec<CancelRow> {
     e.unmatched_cancels
         .iter()
         .map(|c| CancelRow {

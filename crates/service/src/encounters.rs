@@ -185,9 +185,7 @@ pub fn apply_cancels(events: Vec<StayEvent>) -> (Vec<StayEvent>, Vec<StayEvent>)
     let (mut cancels, mut events): (Vec<StayEvent>, Vec<StayEvent>) =
         events.into_iter().partition(StayEvent::is_cancel);
     // Oldest cancel first: each takes the newest event not yet cancelled before it.
-    cancels.sort_by(|a, b| {
-        (&a.written_at, a.version_id).cmp(&(&b.written_at, b.version_id))
-    });
+    cancels.sort_by(|a, b| (&a.written_at, a.version_id).cmp(&(&b.written_at, b.version_id)));
     let mut unmatched = Vec::new();
     for c in cancels {
         let same_file_group = |e: &StayEvent| {
@@ -453,7 +451,14 @@ mod tests {
         })
     }
 
-    fn cancel(v: i64, kind: &str, date: &str, written: &str, event: &str, cancels: &str) -> FactRow<EncounterFact> {
+    fn cancel(
+        v: i64,
+        kind: &str,
+        date: &str,
+        written: &str,
+        event: &str,
+        cancels: &str,
+    ) -> FactRow<EncounterFact> {
         row(Ev {
             v,
             kind,
@@ -497,7 +502,14 @@ mod tests {
         let april = &e.stays[1];
         assert_eq!(april.admission.as_ref().map(|a| a.version_id), Some(1));
         assert_eq!(april.discharge.as_ref().map(|d| d.version_id), Some(2));
-        assert_eq!(april.transfers.iter().map(|t| t.version_id).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(
+            april
+                .transfers
+                .iter()
+                .map(|t| t.version_id)
+                .collect::<Vec<_>>(),
+            vec![3]
+        );
         assert!(e.unmatched_cancels.is_empty() && e.planned.is_empty());
     }
 
@@ -514,7 +526,10 @@ mod tests {
         );
         assert_eq!(e.stays.len(), 1, "the cancel is not a stay of its own");
         assert!(e.stays[0].is_cancelled());
-        assert_eq!(e.stays[0].admission.as_ref().and_then(|a| a.cancelled_by), Some(2));
+        assert_eq!(
+            e.stays[0].admission.as_ref().and_then(|a| a.cancelled_by),
+            Some(2)
+        );
         assert!(e.unmatched_cancels.is_empty());
         assert_eq!(e.cancelled_versions(), vec![1]);
     }
@@ -535,13 +550,20 @@ mod tests {
         );
         assert!(!e.stays[0].is_cancelled());
         assert_eq!(
-            e.unmatched_cancels.iter().map(|c| c.version_id).collect::<Vec<_>>(),
+            e.unmatched_cancels
+                .iter()
+                .map(|c| c.version_id)
+                .collect::<Vec<_>>(),
             vec![2, 4, 3]
         );
         // The event's own date-time identifies it across date folders.
         let mut c = cancel(5, "ADT-22", "20240402", "20240402120000000", "A11", "A01");
         c.fact.admitted_at = "20240401100000".into();
-        let e = resolve(&fac(), "P1", vec![admit(1, "20240401", "20240401100000"), c]);
+        let e = resolve(
+            &fac(),
+            "P1",
+            vec![admit(1, "20240401", "20240401100000"), c],
+        );
         assert!(e.stays[0].is_cancelled());
         // Two admissions of one day: the cancel takes the newest; a second cancel the other.
         let two = vec![
@@ -552,7 +574,14 @@ mod tests {
         let e = resolve(&fac(), "P1", two.clone());
         assert_eq!(e.cancelled_versions(), vec![2]);
         let mut more = two;
-        more.push(cancel(4, "ADT-22", "20240401", "20240401220000000", "A11", "A01"));
+        more.push(cancel(
+            4,
+            "ADT-22",
+            "20240401",
+            "20240401220000000",
+            "A11",
+            "A01",
+        ));
         assert_eq!(resolve(&fac(), "P1", more).cancelled_versions(), vec![1, 2]);
     }
 
@@ -589,10 +618,10 @@ mod tests {
             .find(|s| s.admission.is_some())
             .expect("stay");
         assert_eq!(live.discharge.as_ref().map(|d| d.version_id), Some(4));
-        assert!(e
-            .stays
-            .iter()
-            .any(|s| s.discharge.as_ref().is_some_and(|d| d.version_id == 2 && d.is_cancelled())));
+        assert!(e.stays.iter().any(|s| s
+            .discharge
+            .as_ref()
+            .is_some_and(|d| d.version_id == 2 && d.is_cancelled())));
         assert_eq!(e.planned.len(), 1);
         assert!(e.planned[0].is_cancelled());
     }

@@ -7,12 +7,12 @@
 
 mod access;
 pub mod encounters;
-pub mod problems;
 mod identity;
 pub mod migrate;
 mod office;
 pub mod offsite;
 mod passwords;
+pub mod problems;
 mod refusal;
 mod search;
 mod settings;

@@ -68,7 +68,12 @@ const UNCODED: &str = "20084317";
 fn key(f: &DiagnosisFact) -> (String, String, String, Vec<String>) {
     let coded = !f.medis_code.is_empty() && f.medis_code != UNCODED;
     if coded {
-        (f.medis_code.clone(), String::new(), String::new(), f.detail.modifiers.clone())
+        (
+            f.medis_code.clone(),
+            String::new(),
+            String::new(),
+            f.detail.modifiers.clone(),
+        )
     } else {
         (
             String::new(),
@@ -119,9 +124,7 @@ pub fn group(rows: Vec<(FacilityCode, String, FactRow<DiagnosisFact>)>) -> Vec<D
             }
         }
     }
-    out.sort_by(|a, b| {
-        (b.is_active(), b.newest_start()).cmp(&(a.is_active(), a.newest_start()))
-    });
+    out.sort_by(|a, b| (b.is_active(), b.newest_start()).cmp(&(a.is_active(), a.newest_start())));
     out
 }
 
@@ -130,7 +133,14 @@ mod tests {
     use super::*;
     use store::DiagnosisDetail;
 
-    fn dx(v: i64, name: &str, medis: &str, icd: &str, start: &str, end: &str) -> FactRow<DiagnosisFact> {
+    fn dx(
+        v: i64,
+        name: &str,
+        medis: &str,
+        icd: &str,
+        start: &str,
+        end: &str,
+    ) -> FactRow<DiagnosisFact> {
         FactRow {
             version_id: v,
             line: 0,
@@ -150,7 +160,10 @@ mod tests {
         }
     }
 
-    fn at(code: &str, row: FactRow<DiagnosisFact>) -> (FacilityCode, String, FactRow<DiagnosisFact>) {
+    fn at(
+        code: &str,
+        row: FactRow<DiagnosisFact>,
+    ) -> (FacilityCode, String, FactRow<DiagnosisFact>) {
         (FacilityCode::parse(code).expect("code"), "P".into(), row)
     }
 
@@ -159,9 +172,15 @@ mod tests {
         let mut suspected = dx(3, "胃炎", "20054174", "", "20240301", "");
         suspected.fact.suspected = true;
         let groups = group(vec![
-            at("0411111111", dx(1, "胃炎", "20054174", "K297", "20240101", "20240201")),
+            at(
+                "0411111111",
+                dx(1, "胃炎", "20054174", "K297", "20240101", "20240201"),
+            ),
             at("0422222222", suspected),
-            at("0411111111", dx(2, "高血圧症", "20063539", "I10", "20100101", "")),
+            at(
+                "0411111111",
+                dx(2, "高血圧症", "20063539", "I10", "20100101", ""),
+            ),
         ]);
         assert_eq!(groups.len(), 2);
         let gastritis = groups.iter().find(|g| g.name == "胃炎").expect("group");
@@ -192,8 +211,14 @@ mod tests {
         let groups = group(vec![
             at("0411111111", left),
             at("0422222222", right),
-            at("0411111111", dx(3, "左膝の違和感", UNCODED, "", "20240101", "")),
-            at("0422222222", dx(4, "右膝の違和感", UNCODED, "", "20240101", "")),
+            at(
+                "0411111111",
+                dx(3, "左膝の違和感", UNCODED, "", "20240101", ""),
+            ),
+            at(
+                "0422222222",
+                dx(4, "右膝の違和感", UNCODED, "", "20240101", ""),
+            ),
             at("0411111111", deleted),
         ]);
         assert_eq!(groups.len(), 4, "{groups:#?}");
@@ -204,8 +229,14 @@ mod tests {
     #[test]
     fn ended_diagnoses_are_kept_after_active_ones() {
         let groups = group(vec![
-            at("0411111111", dx(1, "肺炎", "20000002", "J189", "20240301", "20240320")),
-            at("0411111111", dx(2, "高血圧症", "20063539", "I10", "20100101", "")),
+            at(
+                "0411111111",
+                dx(1, "肺炎", "20000002", "J189", "20240301", "20240320"),
+            ),
+            at(
+                "0411111111",
+                dx(2, "高血圧症", "20063539", "I10", "20100101", ""),
+            ),
         ]);
         assert_eq!(groups[0].name, "高血圧症");
         assert!(!groups[1].is_active());

@@ -223,9 +223,9 @@ impl Network {
                 continue;
             };
             let rows = self.store.encounters(src.id, &key.1).await?;
-            let (events, _) = crate::encounters::apply_cancels(
-                crate::encounters::resolve_events(&key.0, &key.1, rows),
-            );
+            let (events, _) = crate::encounters::apply_cancels(crate::encounters::resolve_events(
+                &key.0, &key.1, rows,
+            ));
             let cancelled: BTreeSet<i64> = events
                 .iter()
                 .filter(|e| e.is_cancelled())
@@ -447,9 +447,9 @@ impl Network {
         };
         let cancelled_by = if is_stay_kind(&v.record.kind) {
             let rows = self.store.encounters(v.facility, &v.local_id).await?;
-            let (events, _) = crate::encounters::apply_cancels(
-                crate::encounters::resolve_events(&source, &local_id, rows),
-            );
+            let (events, _) = crate::encounters::apply_cancels(crate::encounters::resolve_events(
+                &source, &local_id, rows,
+            ));
             events
                 .into_iter()
                 .find(|e| e.version_id == version_id)

@@ -12,10 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::{Demographics, FacilityCode, LocalPatient, Purpose, RecordCategory, RegionalId};
 use serde::Serialize;
-use store::{
-    day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter,
-    MedicationFact,
-};
+use store::{day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter, MedicationFact};
 
 use crate::access::{AccessRefusal, Gate};
 use crate::{Network, Principal, Result};

@@ -83,7 +83,14 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         "AL1|1|DA^薬剤アレルギー^HL70127|108665201^ダーゼン^HOT9|SV^重症^HL70128|発疹",
     );
     put(
-        &file_path(&root_a, pa, "-", DataKind::Adt00, NO_ORDER, &format!("{}235900000", day(1))),
+        &file_path(
+            &root_a,
+            pa,
+            "-",
+            DataKind::Adt00,
+            NO_ORDER,
+            &format!("{}235900000", day(1)),
+        ),
         &adt00,
     );
     // A prescription of that drug today.
@@ -97,11 +104,21 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         format!("{}\n", &text[..second])
             .replace("9999013", pa)
             .replace("000000011000185", "810000000000001")
-            .replace("|5^D&日&ISO+|20110701|20110705", &format!("|14^D&日&ISO+|{}|", day(0)))
+            .replace(
+                "|5^D&日&ISO+|20110701|20110705",
+                &format!("|14^D&日&ISO+|{}|", day(0)),
+            )
             .replace("20110701", &day(0))
     };
     put(
-        &file_path(&root_a, pa, &day(0), DataKind::Omp01, "810000000000001", &format!("{}090000000", day(0))),
+        &file_path(
+            &root_a,
+            pa,
+            &day(0),
+            DataKind::Omp01,
+            "810000000000001",
+            &format!("{}090000000", day(0)),
+        ),
         &rx,
     );
 
@@ -115,16 +132,37 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
     };
     let cancelled_at = format!("{}103000+0900", day(-2));
     put(
-        &file_path(&root_a, pa, &day(-2), DataKind::Adt22, NO_ORDER, &format!("{}103100000", day(-2))),
+        &file_path(
+            &root_a,
+            pa,
+            &day(-2),
+            DataKind::Adt22,
+            NO_ORDER,
+            &format!("{}103100000", day(-2)),
+        ),
         &admit(&day(-2), &cancelled_at),
     );
     put(
-        &file_path(&root_a, pa, &day(-2), DataKind::Adt22, NO_ORDER, &format!("{}120000000", day(-2))),
+        &file_path(
+            &root_a,
+            pa,
+            &day(-2),
+            DataKind::Adt22,
+            NO_ORDER,
+            &format!("{}120000000", day(-2)),
+        ),
         &admit(&day(-2), &cancelled_at).replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09"),
     );
     let stay_at = format!("{}090000", day(-1));
     put(
-        &file_path(&root_a, pa, &day(-1), DataKind::Adt22, NO_ORDER, &format!("{}090100000", day(-1))),
+        &file_path(
+            &root_a,
+            pa,
+            &day(-1),
+            DataKind::Adt22,
+            NO_ORDER,
+            &format!("{}090100000", day(-1)),
+        ),
         &admit(&day(-1), &stay_at),
     );
     let out_at = format!("{}110000", day(0));
@@ -134,17 +172,38 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         .replace("20111228110000", &out_at)
         .replace("|||01||||", "|||01^自宅^HL70112||||");
     put(
-        &file_path(&root_a, pa, &day(0), DataKind::Adt52, NO_ORDER, &format!("{}110100000", day(0))),
+        &file_path(
+            &root_a,
+            pa,
+            &day(0),
+            DataKind::Adt52,
+            NO_ORDER,
+            &format!("{}110100000", day(0)),
+        ),
         &discharge,
     );
 
     // The same diagnosis (胃炎, MEDIS 20054174) at both facilities; one ended at A.
     put(
-        &file_path(&root_a, pa, "-", DataKind::Ppr01, NO_ORDER, &format!("{}235900000", day(1))),
+        &file_path(
+            &root_a,
+            pa,
+            "-",
+            DataKind::Ppr01,
+            NO_ORDER,
+            &format!("{}235900000", day(1)),
+        ),
         &fixture_text("PPR-01").replace("9999013", pa),
     );
     put(
-        &file_path(&root_b, &b.local_id, "-", DataKind::Ppr01, NO_ORDER, &format!("{}235900000", day(1))),
+        &file_path(
+            &root_b,
+            &b.local_id,
+            "-",
+            DataKind::Ppr01,
+            NO_ORDER,
+            &format!("{}235900000", day(1)),
+        ),
         &fixture_text("PPR-01")
             .replace("9999013", &b.local_id)
             .replace("|20110915|K297^^I10", "||K297^^I10"),
@@ -202,26 +261,43 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         })
         .expect("the cancelled admission is listed");
     assert!(cancelled.is_cancelled());
-    assert!(stays.iter().all(|st| st
-        .admission
-        .as_ref()
-        .is_none_or(|ad| ad.fact.detail.cancels.is_empty())));
+    assert!(stays
+        .iter()
+        .all(|st| st
+            .admission
+            .as_ref()
+            .is_none_or(|ad| ad.fact.detail.cancels.is_empty())));
     assert!(s.encounters.unmatched_cancels.is_empty());
     // Stays pair: yesterday's admission with today's discharge and its disposition.
     let stay = stays
         .iter()
-        .find(|st| st.admission.as_ref().is_some_and(|ad| ad.fact.admitted_at == stay_at))
+        .find(|st| {
+            st.admission
+                .as_ref()
+                .is_some_and(|ad| ad.fact.admitted_at == stay_at)
+        })
         .expect("yesterday's stay");
     assert!(!stay.is_cancelled());
     let d = stay.discharge.as_ref().expect("paired discharge");
     assert_eq!(d.fact.discharged_at, out_at);
     assert_eq!(
-        (d.fact.detail.disposition.as_str(), d.fact.detail.disposition_text.as_str()),
+        (
+            d.fact.detail.disposition.as_str(),
+            d.fact.detail.disposition_text.as_str()
+        ),
         ("01", "自宅")
     );
-    assert_eq!(stay.admission.as_ref().map(|ad| ad.fact.detail.department_label.as_str()), Some("01 内科"));
+    assert_eq!(
+        stay.admission
+            .as_ref()
+            .map(|ad| ad.fact.detail.department_label.as_str()),
+        Some("01 内科")
+    );
     // Newest first: today's discharge leads the list.
-    assert_eq!(s.encounters.stays.first().map(|st| st.source.clone()), Some(a.facility.clone()));
+    assert_eq!(
+        s.encounters.stays.first().map(|st| st.source.clone()),
+        Some(a.facility.clone())
+    );
 
     // Diagnoses: 胃炎 once, with both facilities; ended at A, active at B.
     let gastritis: Vec<_> = s
@@ -231,12 +307,21 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         .collect();
     assert_eq!(gastritis.len(), 1, "{gastritis:#?}");
     let g = gastritis[0];
-    assert!(g.sources.iter().any(|x| x.source == a.facility && !x.is_active()));
-    assert!(g.sources.iter().any(|x| x.source == b.facility && x.is_active()));
+    assert!(g
+        .sources
+        .iter()
+        .any(|x| x.source == a.facility && !x.is_active()));
+    assert!(g
+        .sources
+        .iter()
+        .any(|x| x.source == b.facility && x.is_active()));
     assert!(g.is_active() && g.is_main());
     assert_eq!(g.icd10, "K297");
     // The deleted one (PRB-1 DE) is not in the history.
-    assert!(!s.diagnosis_history.iter().any(|g| g.medis_code == "20063539"));
+    assert!(!s
+        .diagnosis_history
+        .iter()
+        .any(|g| g.medis_code == "20063539"));
 
     // Timeline: the A11 is labelled a cancel message, the admission it cancels is marked.
     let t = net
@@ -258,8 +343,14 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         .filter(|it| it.source == a.facility && it.record.date == day(-2))
         .collect();
     assert_eq!(of_day.len(), 2, "{of_day:#?}");
-    let cancel = of_day.iter().find(|it| it.cancel_message).expect("cancel message");
-    let event = of_day.iter().find(|it| !it.cancel_message).expect("the admission");
+    let cancel = of_day
+        .iter()
+        .find(|it| it.cancel_message)
+        .expect("cancel message");
+    let event = of_day
+        .iter()
+        .find(|it| !it.cancel_message)
+        .expect("the admission");
     assert!(event.cancelled_by_message);
     assert!(!cancel.cancelled_by_message);
     assert!(t

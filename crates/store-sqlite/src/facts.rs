@@ -450,7 +450,9 @@ pub(crate) fn order_fact_history(
             allergy(r, o).map(Fact::Allergy)
         }),
         "ADT-21" | "ADT-22" | "ADT-41" | "ADT-42" | "ADT-51" | "ADT-52" => {
-            ("encounters", ENC_COLS, |r, o| encounter(r, o).map(Fact::Encounter))
+            ("encounters", ENC_COLS, |r, o| {
+                encounter(r, o).map(Fact::Encounter)
+            })
         }
         _ => return Ok(Vec::new()),
     };

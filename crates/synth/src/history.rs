@@ -566,9 +566,6 @@ impl<'a> Gen<'a> {
                 }
                 if f.kind == FKind::Hospital {
                     self.admissions()?;
-                    if self.l.ordinal == 0 {
-                        self.adt_cases()?;
-                    }
                 }
                 self.diagnoses(&visits)?;
                 if f.kind == FKind::Hospital && self.rng.chance(0.2) {
@@ -625,6 +622,18 @@ impl<'a> Gen<'a> {
                 self.adt61(self.p.allergies.len())?;
                 self.emit(DataKind::Adt61, None, None, Condition::Current)?;
             }
+        }
+        // The ADT patterns of issue 14 (cancel messages, zones, dispositions, plans) for the
+        // hospital's first patient and a share of patients seen elsewhere too (so that
+        // linked, consenting patients of the demo have them). Last, with the random stream
+        // restored after, so that the rest of the region is what it was.
+        let p = self.p;
+        if f.kind == FKind::Hospital
+            && (self.l.ordinal == 0 || (p.links.len() > 1 && p.idx % 3 == 0))
+        {
+            let saved = self.rng.clone();
+            self.adt_cases()?;
+            self.rng = saved;
         }
         Ok(())
     }

@@ -137,7 +137,10 @@ pub(crate) mod tests {
         assert!(fixture(DataKind::Omg01).is_empty());
         assert!(!has_facts(DataKind::Adt12));
         assert!(!has_facts(DataKind::Omd));
-        assert!(has_facts(DataKind::Adt00), "AL1 allergies (issue 14 fault 1)");
+        assert!(
+            has_facts(DataKind::Adt00),
+            "AL1 allergies (issue 14 fault 1)"
+        );
         assert!(reads_cancels(DataKind::Adt22) && !reads_cancels(DataKind::Omp01));
     }
 }

@@ -242,9 +242,9 @@ pub(crate) fn typed(kind: DataKind, msg: &Message) -> Vec<Fact> {
 }
 #[cfg(test)]
 mod tests {
+    use super::super::tests::facts_of;
     use super::super::tests::fixture;
     use ssmix2::DataKind;
-    use super::super::tests::facts_of;
     use store::{AllergyDetail, AllergyFact, DiagnosisFact, EncounterFact, Fact};
 
     #[test]
@@ -374,13 +374,19 @@ mod tests {
         assert_eq!(loxo.identified, "20190401");
         assert_eq!(loxo.detail.severity_code, "SV");
         assert_eq!(
-            (loxo.detail.alt_code.as_str(), loxo.detail.alt_system.as_str()),
+            (
+                loxo.detail.alt_code.as_str(),
+                loxo.detail.alt_system.as_str()
+            ),
             ("L01", "99XYZ")
         );
         let Fact::Allergy(egg) = &facts[2] else {
             panic!("{facts:?}")
         };
-        assert_eq!((egg.allergen_type_code.as_str(), egg.allergen_name.as_str()), ("FA", "卵"));
+        assert_eq!(
+            (egg.allergen_type_code.as_str(), egg.allergen_name.as_str()),
+            ("FA", "卵")
+        );
     }
 
     #[test]
@@ -389,7 +395,10 @@ mod tests {
         assert_eq!(a[1].detail.onset_text, "小学校低学年の頃");
         assert_eq!(a[2].detail.reported_at, "20070711103000");
         assert_eq!(a[2].detail.comments, vec!["服用中止で軽快".to_owned()]);
-        assert_eq!((a[2].detail.segment.as_str(), a[2].detail.action.as_str()), ("IAM", "A"));
+        assert_eq!(
+            (a[2].detail.segment.as_str(), a[2].detail.action.as_str()),
+            ("IAM", "A")
+        );
     }
 
     fn stay(kind: DataKind, text: Option<&str>) -> EncounterFact {
@@ -417,7 +426,10 @@ mod tests {
         let admit = stay(DataKind::Adt22, None);
         assert_eq!(admit.detail.bed, "1");
         assert_eq!(admit.detail.department_label, "01 内科");
-        assert_eq!(admit.detail.attending, vec!["110 医師\u{3000}一郎".to_owned()]);
+        assert_eq!(
+            admit.detail.attending,
+            vec!["110 医師\u{3000}一郎".to_owned()]
+        );
         assert_eq!(admit.detail.occurred_at, "20111120100000");
         assert_eq!(admit.detail.visit_number, "V0001");
         assert_eq!(admit.detail.admit_reason, "肺炎治療のため");
@@ -432,7 +444,10 @@ mod tests {
 
         let transfer = stay(DataKind::Adt42, None);
         assert_eq!(transfer.event, "A02");
-        assert_eq!((transfer.ward.as_str(), transfer.room.as_str()), ("35", "501"));
+        assert_eq!(
+            (transfer.ward.as_str(), transfer.room.as_str()),
+            ("35", "501")
+        );
         assert_eq!(transfer.detail.bed, "2");
         assert_eq!(
             (
@@ -444,7 +459,10 @@ mod tests {
         );
         assert_eq!(transfer.detail.occurred_at, "20111220103000");
         assert_eq!(transfer.detail.department_label, "02 精神科");
-        assert_eq!(transfer.detail.attending, vec!["120 医師\u{3000}三郎".to_owned()]);
+        assert_eq!(
+            transfer.detail.attending,
+            vec!["120 医師\u{3000}三郎".to_owned()]
+        );
 
         let planned_transfer = stay(DataKind::Adt41, None);
         assert_eq!(planned_transfer.detail.expected_admit_at, "20111215");
@@ -456,7 +474,13 @@ mod tests {
         // The disposition's text, when the sender gives it.
         let text = text_of(DataKind::Adt52).replace("|||01||||", "|||01^自宅^99XYZ||||");
         let d = stay(DataKind::Adt52, Some(&text));
-        assert_eq!((d.detail.disposition.as_str(), d.detail.disposition_text.as_str()), ("01", "自宅"));
+        assert_eq!(
+            (
+                d.detail.disposition.as_str(),
+                d.detail.disposition_text.as_str()
+            ),
+            ("01", "自宅")
+        );
     }
 
     /// Issue 14 fault 4: a cancel message has a fact that names the event it cancels (and

@@ -73,7 +73,9 @@ pub(crate) fn coded(c: &Option<Coded>) -> String {
 
 /// Text only (code when no text).
 fn text(c: &Option<Coded>) -> String {
-    c.as_ref().map(|c| c.display().to_owned()).unwrap_or_default()
+    c.as_ref()
+        .map(|c| c.display().to_owned())
+        .unwrap_or_default()
 }
 
 fn person(p: &Person) -> String {
@@ -336,7 +338,10 @@ pub(super) fn patient(
         ("死亡日 (date of death)", date(&p.death_date)),
         (
             "患者区分 (class)",
-            p.patient_class.as_deref().map(patient_class).unwrap_or_default(),
+            p.patient_class
+                .as_deref()
+                .map(patient_class)
+                .unwrap_or_default(),
         ),
         (
             "保険 (insurance)",
@@ -407,7 +412,10 @@ pub(super) fn attending(
         ("場所 (location)", place(&a.location)),
         (
             "患者区分 (class)",
-            a.patient_class.as_deref().map(patient_class).unwrap_or_default(),
+            a.patient_class
+                .as_deref()
+                .map(patient_class)
+                .unwrap_or_default(),
         ),
     ]);
     let roles = a
@@ -462,8 +470,14 @@ pub(super) fn encounter(
         ("発生日時 (occurred)", time(&e.occurred_at)),
         ("入院日時 (admitted)", time(&e.admitted_at)),
         ("退院日時 (discharged)", time(&e.discharged_at)),
-        ("入院予定日 (expected admission)", time(&e.expected_admit_at)),
-        ("退院予定日 (expected discharge)", time(&e.expected_discharge_at)),
+        (
+            "入院予定日 (expected admission)",
+            time(&e.expected_admit_at),
+        ),
+        (
+            "退院予定日 (expected discharge)",
+            time(&e.expected_discharge_at),
+        ),
         ("場所 (ward · room · bed)", place(&e.location)),
         ("移動前 (from)", place(&e.prior_location)),
         ("診療科 (department)", department),
@@ -471,7 +485,10 @@ pub(super) fn encounter(
         ("紹介医 (referring)", persons(&e.referring_doctors)),
         (
             "患者区分 (class)",
-            e.patient_class.as_deref().map(patient_class).unwrap_or_default(),
+            e.patient_class
+                .as_deref()
+                .map(patient_class)
+                .unwrap_or_default(),
         ),
         ("入院区分 (admission type)", s(&e.admission_type)),
         ("入院経路 (admit source)", s(&e.admit_source)),
@@ -595,13 +612,20 @@ pub(super) mod tests {
         let html = view_of(DataKind::Adt42, &|t| t);
         assert!(html.contains("転棟・転科 (transfer) — A02"), "{html}");
         assert!(html.contains("病棟 35 501号室 ベッド 2"), "{html}");
-        assert!(html.contains("移動前 (from)") && html.contains("病棟 32 302号室 ベッド 1"), "{html}");
+        assert!(
+            html.contains("移動前 (from)") && html.contains("病棟 32 302号室 ベッド 1"),
+            "{html}"
+        );
         assert!(html.contains("02 精神科"), "{html}");
-        let html = view_of(DataKind::Adt52, &|t| t.replace("|||01||||", "|||01^自宅^HL70112||||"));
+        let html = view_of(DataKind::Adt52, &|t| {
+            t.replace("|||01||||", "|||01^自宅^HL70112||||")
+        });
         assert!(html.contains("自宅 (01)"), "{html}");
         assert!(html.contains("2011-12-28 11:00"), "{html}");
         // Planned: the expected dates; a zone is converted to JST.
-        let html = view_of(DataKind::Adt21, &|t| t.replace("|20111120|20111205", "|20111119160000+0000|20111205"));
+        let html = view_of(DataKind::Adt21, &|t| {
+            t.replace("|20111120|20111205", "|20111119160000+0000|20111205")
+        });
         assert!(html.contains("入院予定 (planned admission)"), "{html}");
         assert!(html.contains("2011-11-20 01:00"), "{html}");
         assert!(html.contains("2011-12-05"), "{html}");
@@ -610,8 +634,13 @@ pub(super) mod tests {
     /// Issue 14 fault 4 on the record page: a cancel message says it is one.
     #[test]
     fn a_cancel_message_is_not_shown_as_the_event() {
-        let html = view_of(DataKind::Adt22, &|t| t.replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09"));
-        assert!(html.contains("入院 (admission) の取消 (cancel) — A11"), "{html}");
+        let html = view_of(DataKind::Adt22, &|t| {
+            t.replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09")
+        });
+        assert!(
+            html.contains("入院 (admission) の取消 (cancel) — A11"),
+            "{html}"
+        );
         assert!(html.contains("取消メッセージです"), "{html}");
     }
 
@@ -630,13 +659,18 @@ pub(super) mod tests {
         ] {
             assert!(html.contains(want), "{want} in {html}");
         }
-        let html = view_of(DataKind::Adt61, &|t| t.replace("|A^追加^HL70323|||||199601", "|D^削除^HL70323|||||199601"));
+        let html = view_of(DataKind::Adt61, &|t| {
+            t.replace("|A^追加^HL70323|||||199601", "|D^削除^HL70323|||||199601")
+        });
         assert!(html.contains("削除 (deleted)"), "{html}");
     }
 
     #[test]
     fn attending_change_shows_the_doctors() {
         let html = view_of(DataKind::Adt01, &|t| t);
-        assert!(html.contains("担当医変更 (attending doctor change)"), "{html}");
+        assert!(
+            html.contains("担当医変更 (attending doctor change)"),
+            "{html}"
+        );
     }
 }

@@ -41,7 +41,9 @@ fn date(o: &Option<String>) -> String {
 }
 
 fn text(c: &Option<Coded>) -> String {
-    c.as_ref().map(|c| c.display().to_owned()).unwrap_or_default()
+    c.as_ref()
+        .map(|c| c.display().to_owned())
+        .unwrap_or_default()
 }
 
 fn row(p: &Diagnosis) -> DxRow {

@@ -3,8 +3,8 @@
 //! seconds and zones (JST and UTC), transfers with their prior location, discharges with a
 //! disposition (PV1-36), and a planned admission ahead of today.
 //!
-//! Written for the showcase link of each hospital (its first patient link), after the
-//! ordinary history, in the last weeks of the region's span.
+//! Written for a few hospital links (see `history`), after the ordinary history, in the
+//! last weeks of the region's span.
 
 use ssmix2::{Condition, DataKind};
 
@@ -77,8 +77,8 @@ impl Gen<'_> {
 
     pub(super) fn adt_cases(&mut self) -> Result<(), crate::SynthError> {
         let end = self.region.end;
-        let ward = self.rng.index(WARDS.len() - 1);
-        let room = 400 + self.rng.range(1, 20) as u32;
+        let ward = self.p.idx % (WARDS.len() - 1);
+        let room = 401 + (self.p.idx % 19) as u32;
         let here = Some((ward, room));
 
         // 1. An admission cancelled by A11 (both current files): never shown as a stay.
