@@ -629,7 +629,7 @@ impl<'a> Gen<'a> {
         // restored after, so that the rest of the region is what it was.
         let p = self.p;
         if f.kind == FKind::Hospital
-            && (self.l.ordinal == 0 || (p.links.len() > 1 && p.idx % 3 == 0))
+            && (self.l.ordinal == 0 || (p.links.len() > 1 && p.idx.is_multiple_of(3)))
         {
             let saved = self.rng.clone();
             self.adt_cases()?;
