@@ -42,10 +42,15 @@ pub struct Hl7Time {
 
 impl Hl7Time {
     /// Parse a TS; `None` when it is not one (wrong length, not digits, out of range).
+    /// SS-MIX2 file-name timestamps (`YYYYMMDDHHMMSSfff`, 17 digits, also 15 in real data)
+    /// read as the TS of their first 14 digits: no HL7 TS has 15–17 bare digits.
     pub fn parse(s: &str) -> Option<Hl7Time> {
         let s = s.trim();
         if !s.is_ascii() {
             return None;
+        }
+        if (15..=17).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+            return Hl7Time::parse(&s[..14]);
         }
         // The zone: the last `+` or `-` followed by exactly four digits.
         let (body, offset_minutes) = match s.rfind(['+', '-']) {
@@ -252,6 +257,9 @@ mod tests {
         assert_eq!(show_hl7_date("202404010930"), "2024-04-01");
         assert_eq!(show_hl7_time("20240401"), "2024-04-01");
         assert_eq!(show_hl7_time("2024"), "2024");
+        // SS-MIX2 file-name timestamps (17 digits, 15 in some real data).
+        assert_eq!(show_hl7_time("20260907152423077"), "2026-09-07 15:24");
+        assert_eq!(show_hl7_time("202609071524230"), "2026-09-07 15:24");
     }
 
     #[test]

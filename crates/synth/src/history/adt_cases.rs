@@ -225,7 +225,7 @@ impl Gen<'_> {
         self.emit(DataKind::Adt52, Some(out_day), None, Condition::Current)?;
 
         // 3. Planned admissions ahead of today: one cancelled by A27, one standing.
-        let plan_day = end + 5;
+        let plan_day = end + 40;
         let planned = at(plan_day, 10, 0);
         self.now = at(end - 2, 15, 0);
         for (msg, cond_day) in [("ADT^A14^ADT_A05", plan_day), ("ADT^A27^ADT_A21", plan_day)] {
@@ -245,7 +245,7 @@ impl Gen<'_> {
             self.emit(DataKind::Adt21, Some(cond_day), None, Condition::Current)?;
             self.now += 30 * MS_MIN;
         }
-        let plan_day = end + 12;
+        let plan_day = end + 60;
         let planned = at(plan_day, 9, 30);
         self.now = at(end - 1, 16, 0);
         self.msh("ADT^A14^ADT_A05");
