@@ -387,7 +387,7 @@ fn days_of(id: &RegionalId, t: &Timeline, pq: &PurposeQuery) -> Vec<Day> {
                 kind_label(&r.kind)
             },
             category: it.category.label_ja(),
-            department: r.department.clone(),
+            department: ssmix2::departments::department_label(&r.department, ""),
             source: it.source_name.clone(),
             order_no: if DataKind::from_code(&r.kind).is_some_and(|k| k.has_order()) {
                 r.order_no.clone()
@@ -645,12 +645,16 @@ pub async fn record_page(
         date: show_date(&r.date),
         source: format!("{} ({})", d.source_name, d.source),
         local_id: d.local_id.clone(),
-        department: r.department.clone(),
+        department: ssmix2::departments::department_label(&r.department, ""),
         order_no: r.order_no.clone(),
-        state: r.condition.label_ja(),
-        cancelled: r.condition == Condition::Deleted
-            || d.cancel_message
-            || d.cancelled_by.is_some(),
+        state: if d.cancel_message {
+            "取消通知 (cancels an earlier event)"
+        } else if d.cancelled_by.is_some() {
+            "取消済 (cancelled by a later message)"
+        } else {
+            r.condition.label_ja()
+        },
+        cancelled: r.condition == Condition::Deleted || d.cancelled_by.is_some(),
         live: d.live,
         written: show_time(&r.written_at),
         message_type: r.message_type.clone().unwrap_or_default(),

@@ -62,10 +62,12 @@ pub(crate) struct StayRow {
     pub department: String,
     pub doctor: String,
     pub transfers: Vec<String>,
+    /// Discharges a cancel message cancelled (shown struck through).
+    pub cancelled_discharges: Vec<String>,
     pub disposition: String,
     pub facility: String,
     pub cancelled: bool,
-    /// A discharge (or the discharge alone) was cancelled while the stay itself was not.
+    /// Why the row is struck through (admission cancelled, or a lone discharge cancelled).
     pub note: String,
     /// The stay's main record (admission, else discharge).
     pub href: String,
@@ -125,7 +127,6 @@ pub(crate) fn stay_rows(
             let main = s.admission.as_ref().or(s.discharge.as_ref());
             let f = main.map(|m| &m.fact);
             let d = f.map(|f| &f.detail);
-            let discharge_cancelled = s.discharge.as_ref().is_some_and(StayEvent::is_cancelled);
             StayRow {
                 admitted: s
                     .admission
@@ -150,6 +151,11 @@ pub(crate) fn stay_rows(
                 department: d.map(|d| d.department_label.clone()).unwrap_or_default(),
                 doctor: d.map(|d| d.attending.join("、")).unwrap_or_default(),
                 transfers: s.transfers.iter().map(transfer_text).collect(),
+                cancelled_discharges: s
+                    .cancelled_discharges
+                    .iter()
+                    .map(|d| format!("{} 退院 (discharge)", when(d.at())))
+                    .collect(),
                 disposition: s
                     .discharge
                     .as_ref()
@@ -159,12 +165,10 @@ pub(crate) fn stay_rows(
                     .unwrap_or_default(),
                 facility: facility_name(names, &s.source),
                 cancelled: s.is_cancelled(),
-                note: if s.is_cancelled() {
-                    "取消 (cancelled)".into()
-                } else if discharge_cancelled {
-                    "退院は取消 (discharge cancelled)".into()
-                } else {
-                    String::new()
+                note: match (&s.admission, s.is_cancelled()) {
+                    (_, false) => String::new(),
+                    (Some(_), true) => "取消 (cancelled)".into(),
+                    (None, true) => "退院の取消 (discharge cancelled)".into(),
                 },
                 href: main.map(|m| link(m.version_id)).unwrap_or_default(),
             }

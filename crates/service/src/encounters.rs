@@ -115,9 +115,13 @@ pub struct Stay {
     pub source: FacilityCode,
     pub local_id: String,
     pub admission: Option<StayEvent>,
-    /// Oldest first.
+    /// Oldest first (cancelled ones included, marked).
     pub transfers: Vec<StayEvent>,
+    /// The live discharge (or, in a row of its own, a cancelled discharge whose stay is not
+    /// in the data).
     pub discharge: Option<StayEvent>,
+    /// Discharges of this stay that a cancel message cancelled: shown struck through.
+    pub cancelled_discharges: Vec<StayEvent>,
 }
 
 impl Stay {
@@ -169,6 +173,7 @@ impl Encounters {
                     .iter()
                     .chain(&s.transfers)
                     .chain(s.discharge.iter())
+                    .chain(&s.cancelled_discharges)
             })
             .chain(&self.planned)
             .filter(|e| e.is_cancelled())
@@ -311,47 +316,47 @@ pub fn resolve(
                 admission: Some(e),
                 transfers: Vec::new(),
                 discharge: None,
+                cancelled_discharges: Vec::new(),
             }),
             Role::Transfer | Role::Discharge => later.push(e),
             _ => planned.push(e),
         }
     }
+    let own_row = |e: StayEvent| {
+        let role = event_role(&e.fact.event);
+        Stay {
+            source: source.clone(),
+            local_id: local_id.to_owned(),
+            admission: None,
+            transfers: if role == Role::Transfer {
+                vec![e.clone()]
+            } else {
+                Vec::new()
+            },
+            discharge: (role == Role::Discharge).then_some(e),
+            cancelled_discharges: Vec::new(),
+        }
+    };
     for e in later {
         let role = event_role(&e.fact.event);
-        let slot = stay_of(&stays, &e).filter(|&i| {
-            // A stay has one live discharge: a second one starts its own row.
-            role != Role::Discharge
-                || stays[i]
-                    .discharge
-                    .as_ref()
-                    .is_none_or(|d| d.is_cancelled() && !e.is_cancelled())
-        });
-        match (slot, role) {
-            (Some(i), Role::Transfer) => stays[i].transfers.push(e),
-            (Some(i), _) => {
-                // A cancelled discharge replaced by a live one stays visible as a transfer-
-                // less row of its own.
-                if let Some(old) = stays[i].discharge.replace(e) {
-                    stays.push(Stay {
-                        source: source.clone(),
-                        local_id: local_id.to_owned(),
-                        admission: None,
-                        transfers: Vec::new(),
-                        discharge: Some(old),
-                    });
-                }
+        if role == Role::Transfer {
+            match stay_of(&stays, &e) {
+                Some(i) => stays[i].transfers.push(e),
+                None => stays.push(own_row(e)),
             }
-            (None, role) => stays.push(Stay {
-                source: source.clone(),
-                local_id: local_id.to_owned(),
-                admission: None,
-                transfers: if role == Role::Transfer {
-                    vec![e.clone()]
-                } else {
-                    Vec::new()
-                },
-                discharge: (role == Role::Discharge).then_some(e),
-            }),
+        } else if e.is_cancelled() {
+            // A cancelled discharge stays with its stay, struck through: the patient is
+            // still in unless a live discharge follows.
+            match stay_of(&stays, &e) {
+                Some(i) => stays[i].cancelled_discharges.push(e),
+                None => stays.push(own_row(e)),
+            }
+        } else {
+            // A stay has one live discharge: a second one starts a row of its own.
+            match stay_of(&stays, &e).filter(|&i| stays[i].discharge.is_none()) {
+                Some(i) => stays[i].discharge = Some(e),
+                None => stays.push(own_row(e)),
+            }
         }
     }
     stays.sort_by_key(|s| std::cmp::Reverse(s.sort_key()));
@@ -618,10 +623,18 @@ mod tests {
             .find(|s| s.admission.is_some())
             .expect("stay");
         assert_eq!(live.discharge.as_ref().map(|d| d.version_id), Some(4));
-        assert!(e.stays.iter().any(|s| s
-            .discharge
-            .as_ref()
-            .is_some_and(|d| d.version_id == 2 && d.is_cancelled())));
+        assert_eq!(
+            live.cancelled_discharges
+                .iter()
+                .map(|d| d.version_id)
+                .collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert_eq!(
+            e.stays.len(),
+            1,
+            "no row of its own for the cancelled discharge"
+        );
         assert_eq!(e.planned.len(), 1);
         assert!(e.planned[0].is_cancelled());
     }
