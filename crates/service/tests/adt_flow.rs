@@ -170,7 +170,10 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         .replace("9999013", pa)
         .replace("20111120100000", &stay_at)
         .replace("20111228110000", &out_at)
-        .replace("|||01||||", "|||01^自宅^HL70112||||");
+        .replace(
+            &format!("|01||||||||{stay_at}|"),
+            &format!("|01^自宅^HL70112||||||||{stay_at}|"),
+        );
     put(
         &file_path(
             &root_a,

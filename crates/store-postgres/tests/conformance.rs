@@ -249,3 +249,11 @@ async fn a_taken_regional_id_is_drawn_again() {
     assert_ne!(random, old);
     assert!(store.regional_id_exists(&random).await.expect("exists"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_adt_facts_conform() {
+    let f = local().await;
+    store::conformance::run_adt_facts(&f.store).await;
+    let superseded = assert_liveness_flags(&f.store).await;
+    assert!(superseded > 0, "the ADT suite supersedes facts");
+}

@@ -306,3 +306,10 @@ async fn data_folder_and_files_are_private() {
     let _store = store_sqlite::SqliteStore::open(&data).expect("reopen");
     assert_eq!(mode(&data.join("renkei.db")), 0o600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_adt_facts_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_adt_facts(&store).await;
+}

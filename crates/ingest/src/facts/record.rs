@@ -472,8 +472,12 @@ mod tests {
         let discharge = stay(DataKind::Adt52, None);
         assert_eq!(discharge.detail.disposition, "01");
         // The disposition's text, when the sender gives it.
-        let text = text_of(DataKind::Adt52).replace("|||01||||", "|||01^自宅^99XYZ||||");
+        let text = text_of(DataKind::Adt52).replace(
+            "|01||||||||20111120100000|",
+            "|01^自宅^99XYZ||||||||20111120100000|",
+        );
         let d = stay(DataKind::Adt52, Some(&text));
+        assert_eq!(d.detail.department_label, "01 内科", "PV1-10 untouched");
         assert_eq!(
             (
                 d.detail.disposition.as_str(),

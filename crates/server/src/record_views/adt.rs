@@ -618,9 +618,13 @@ pub(super) mod tests {
         );
         assert!(html.contains("02 精神科"), "{html}");
         let html = view_of(DataKind::Adt52, &|t| {
-            t.replace("|||01||||", "|||01^自宅^HL70112||||")
+            t.replace(
+                "|01||||||||20111120100000|",
+                "|01^自宅^HL70112||||||||20111120100000|",
+            )
         });
         assert!(html.contains("自宅 (01)"), "{html}");
+        assert!(html.contains("01 内科"), "{html}");
         assert!(html.contains("2011-12-28 11:00"), "{html}");
         // Planned: the expected dates; a zone is converted to JST.
         let html = view_of(DataKind::Adt21, &|t| {
