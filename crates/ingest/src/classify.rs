@@ -215,15 +215,18 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
                 Body::Patient(p) => Some(demographics_of(&p)),
                 _ => None,
             });
-    // Facts only from the current version of a file (`_1`) that does not itself cancel:
-    // `_2` (superseded) and `_0` (cancelled) files are history, shown from the raw message.
-    let facts =
-        if name.condition == Condition::Current && !h.cancels && crate::facts::has_facts(name.kind)
-        {
-            crate::facts::extract(name.kind, &msg)
-        } else {
-            Vec::new()
-        };
+    // Facts only from the current version of a file (`_1`): `_2` (superseded) and `_0`
+    // (cancelled) files are history, shown from the raw message. A current file that itself
+    // cancels has none, except a stay event's cancel message (A11 …), whose fact says what
+    // it cancels so that the viewer can apply it.
+    let facts = if name.condition == Condition::Current
+        && (!h.cancels || crate::facts::reads_cancels(name.kind))
+        && crate::facts::has_facts(name.kind)
+    {
+        crate::facts::extract(name.kind, &msg)
+    } else {
+        Vec::new()
+    };
     Classified {
         outcome: FileOutcome::Record(RecordIndex {
             storage: StorageKind::Standard,

@@ -2,6 +2,7 @@
 
 pub mod consent;
 pub mod facility;
+pub mod hl7_time;
 pub mod patient;
 pub mod time;
 pub mod user;
@@ -10,6 +11,9 @@ use std::fmt;
 
 pub use consent::{Consent, ConsentScope};
 pub use facility::{Facility, FacilityKind, FacilityStatus};
+pub use hl7_time::{
+    hl7_jst_date, hl7_sort_key, show_hl7_date, show_hl7_time, Hl7Time, TsPrecision,
+};
 pub use patient::{Demographics, InvalidRegionalId, Link, LocalPatient, RegionalId};
 pub use time::{Date, UnixTime};
 pub use user::{PermissionMatrix, Profession, Purpose, RecordCategory, User};

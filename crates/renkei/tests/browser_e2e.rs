@@ -74,3 +74,106 @@ fn clinician_viewer_in_chromium() {
     );
     assert!(shots.join("08-lab-chart.png").exists());
 }
+
+/// The demo region's patients whose admissions carry a cancel message (ADT^A11) stored as a
+/// current file of its own: `(facility code, local ID)`.
+fn cancelled_admission_patients(region: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![region.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(region)
+                .expect("inside")
+                .to_string_lossy()
+                .to_string();
+            let parts: Vec<&str> = rel.split('/').collect();
+            // <code>/<p1>/<p2>/<patient>/<date>/ADT-22/<file>_1
+            if parts.len() == 7 && parts[5] == "ADT-22" && parts[6].ends_with("_1") {
+                // The message type is ASCII in the ISO-2022-JP bytes.
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                if bytes.windows(7).any(|w| w == b"ADT^A11") {
+                    let c = (parts[0].to_owned(), parts[3].to_owned());
+                    if !out.contains(&c) {
+                        out.push(c);
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Issue 14 (ADT and problems): the summary's stays and diagnoses, the timeline's cancel
+/// messages and the ADT / PPR record views in chromium at three widths and in print
+/// (tests/browser/adt.mjs).
+#[test]
+fn adt_and_problem_views_in_chromium() {
+    let browser_dir = workspace().join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    check_prerequisites(&browser_dir, &chromium);
+    let demo = DemoServer::start(30);
+    assert!(demo.secrets.contains_key("doctor"), "{}", demo.text);
+    // "loading demo data: synthetic region of N patients in <folder>"
+    let region = demo
+        .text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" patients in ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .map(PathBuf::from)
+        .expect("the demo says where its region is");
+    let candidates = cancelled_admission_patients(&region);
+    assert!(
+        !candidates.is_empty(),
+        "the demo region has no A11 stored as a current file"
+    );
+
+    let shots = std::env::var("RENKEI_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots-adt"));
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(browser_dir.join("adt.mjs"))
+        .env("RENKEI_URL", demo.server.url())
+        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
+        .env(
+            "RENKEI_SECRETS",
+            serde_json::to_string(&demo.secrets).expect("json"),
+        )
+        .env(
+            "RENKEI_ADT_CANDIDATES",
+            serde_json::to_string(&candidates).expect("json"),
+        )
+        .env("RENKEI_SCREENSHOTS", &shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "browser test failed (screenshots in {}):\n{report}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shot in [
+        "adt-01-summary-desktop",
+        "adt-01-summary-390",
+        "adt-03-record-admission-820",
+        "adt-05-record-demographics-390",
+        "adt-06-record-diagnoses-desktop",
+    ] {
+        assert!(shots.join(format!("{shot}.png")).exists(), "{shot}");
+    }
+}

@@ -291,11 +291,9 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
+/// The viewer's one date display (any HL7 TS precision, JST).
 fn show_date(d: &str) -> String {
-    match (d.get(..4), d.get(4..6), d.get(6..8)) {
-        (Some(y), Some(m), Some(dd)) => format!("{y}-{m}-{dd}"),
-        _ => d.to_owned(),
-    }
+    model::show_hl7_date(d)
 }
 
 /// Where each numeric point goes, and the scales: shared by the drawing and the tests.

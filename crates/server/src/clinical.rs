@@ -221,14 +221,6 @@ struct DrugAllergyRow {
     matched_on: String,
 }
 
-struct DiagnosisRow {
-    name: String,
-    start: String,
-    main: bool,
-    suspected: bool,
-    facility: String,
-}
-
 struct MedRow {
     drug: String,
     dose: String,
@@ -253,15 +245,6 @@ struct LabRow {
     chart: String,
 }
 
-struct EncounterRow {
-    event: &'static str,
-    admitted: String,
-    discharged: String,
-    ward: String,
-    department: String,
-    facility: String,
-}
-
 #[derive(Template)]
 #[template(path = "summary.html")]
 struct SummaryPage {
@@ -272,10 +255,15 @@ struct SummaryPage {
     demographics: Vec<DemoRow>,
     allergies: Vec<AllergyRow>,
     drug_allergies: Vec<DrugAllergyRow>,
-    diagnoses: Vec<DiagnosisRow>,
+    /// Active diagnoses, each once with its facilities ([`crate::summary_adt`]).
+    diagnoses: Vec<crate::summary_adt::DxRow>,
+    /// Ended diagnoses (病名歴).
+    ended_diagnoses: Vec<crate::summary_adt::DxRow>,
     medications: Vec<MedRow>,
     labs: Vec<LabRow>,
-    encounters: Vec<EncounterRow>,
+    stays: Vec<crate::summary_adt::StayRow>,
+    plans: Vec<crate::summary_adt::PlanRow>,
+    stray_cancels: Vec<crate::summary_adt::CancelRow>,
     refused: Vec<AccessRefusal>,
     emergency: Option<EmergencyForm>,
     /// Categories that were refused: their sections say "not shown" rather than "none".
@@ -419,20 +407,13 @@ pub async fn summary(
         demographics,
         drug_allergies: drug_allergy_rows(&s.drug_allergies, names),
         allergies,
-        diagnoses: s
-            .active_diagnoses
-            .iter()
-            .map(|d| DiagnosisRow {
-                name: d.fact.name.clone(),
-                start: if d.fact.start_date.is_empty() {
-                    String::new()
-                } else {
-                    show_date(&d.fact.start_date)
-                },
-                main: d.fact.main,
-                suspected: d.fact.suspected,
-                facility: facility_name(names, &d.source),
-            })
+        diagnoses: crate::summary_adt::diagnosis_rows(&s.diagnosis_history, names)
+            .into_iter()
+            .filter(|d| d.active)
+            .collect(),
+        ended_diagnoses: crate::summary_adt::diagnosis_rows(&s.diagnosis_history, names)
+            .into_iter()
+            .filter(|d| !d.active)
             .collect(),
         medications: s
             .current_medications
@@ -466,35 +447,11 @@ pub async fn summary(
                 }
             })
             .collect(),
-        encounters: s
-            .encounters
-            .iter()
-            .map(|e| EncounterRow {
-                event: if e.fact.event == "A03" || e.kind == "ADT-52" {
-                    "退院 (discharge)"
-                } else {
-                    "入院 (admission)"
-                },
-                admitted: if e.fact.admitted_at.is_empty() {
-                    String::new()
-                } else {
-                    show_date(&e.fact.admitted_at)
-                },
-                discharged: if e.fact.discharged_at.is_empty() {
-                    String::new()
-                } else {
-                    show_date(&e.fact.discharged_at)
-                },
-                ward: [e.fact.ward.as_str(), e.fact.room.as_str()]
-                    .iter()
-                    .filter(|x| !x.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                department: e.fact.department.clone(),
-                facility: facility_name(names, &e.source),
-            })
-            .collect(),
+        stays: crate::summary_adt::stay_rows(&s.encounters, names, &|v| {
+            pc.link(&format!("/records/{v}"))
+        }),
+        plans: crate::summary_adt::plan_rows(&s.encounters, names, &today),
+        stray_cancels: crate::summary_adt::cancel_rows(&s.encounters, names),
         refused_categories: s
             .refused
             .iter()

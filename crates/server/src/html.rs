@@ -368,28 +368,16 @@ impl PatientChrome {
     }
 }
 
-/// `YYYYMMDD` → `YYYY-MM-DD` (or "undated").
+/// The date of an HL7 TS (any precision, any zone) in JST: `YYYY-MM-DD`, `YYYY-MM`, `YYYY`;
+/// "undated" for `-` and empty; a value that is not a TS as sent, flagged
+/// ([`model::show_hl7_date`] — the one date display of the viewer).
 pub fn show_date(d: &str) -> String {
-    match (d.get(..4), d.get(4..6), d.get(6..8)) {
-        (Some(y), Some(m), Some(dd)) if d.len() == 8 => format!("{y}-{m}-{dd}"),
-        _ => "日付なし (undated)".into(),
-    }
+    model::show_hl7_date(d)
 }
 
-/// `YYYYMMDDHHMM[SS]` → `YYYY-MM-DD HH:MM`.
+/// The date and time of an HL7 TS in JST (`YYYY-MM-DD HH:MM`, or the precision sent).
 pub fn show_time(t: &str) -> String {
-    if t.len() >= 12 && t.is_ascii() {
-        format!(
-            "{}-{}-{} {}:{}",
-            &t[..4],
-            &t[4..6],
-            &t[6..8],
-            &t[8..10],
-            &t[10..12]
-        )
-    } else {
-        show_date(t)
-    }
+    model::show_hl7_time(t)
 }
 
 /// The label of an SS-MIX2 data kind (`OML-11` → 検体検査結果), or the extended storage.
@@ -442,6 +430,11 @@ mod tests {
         assert_eq!(show_date("20260401"), "2026-04-01");
         assert_eq!(show_date("-"), "日付なし (undated)");
         assert_eq!(show_time("202604011230"), "2026-04-01 12:30");
+        // Issue 14 fault 7: a date with a time (every admission) is not "undated".
+        assert_eq!(show_date("20111120100000"), "2011-11-20");
+        assert_eq!(show_date("20111120100000+0000"), "2011-11-20");
+        assert_eq!(show_time("20111119160000+0000"), "2011-11-20 01:00");
+        assert_eq!(show_time("20260401123000000"), "2026-04-01 12:30");
     }
 
     #[test]

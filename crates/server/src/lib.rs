@@ -16,6 +16,7 @@ mod office;
 mod patient_views;
 mod record_views;
 mod replication_api;
+mod summary_adt;
 mod views;
 
 use std::net::SocketAddr;

@@ -301,6 +301,8 @@ struct Item {
     order_no: String,
     state: &'static str,
     cancelled: bool,
+    /// A cancel message (A11 …): labelled as such, not struck through.
+    cancel_message: bool,
     superseded: bool,
     written: String,
     version_id: i64,
@@ -378,17 +380,29 @@ fn days_of(id: &RegionalId, t: &Timeline, pq: &PurposeQuery) -> Vec<Day> {
             href,
             versions: it.versions,
             kind: r.kind.clone(),
-            label: kind_label(&r.kind),
+            // A cancel message (A11 …) is not the event it names (issue 14 fault 4).
+            label: if it.cancel_message {
+                format!("{}の取消 (cancel message)", kind_label(&r.kind))
+            } else {
+                kind_label(&r.kind)
+            },
             category: it.category.label_ja(),
-            department: r.department.clone(),
+            department: ssmix2::departments::department_label(&r.department, ""),
             source: it.source_name.clone(),
             order_no: if DataKind::from_code(&r.kind).is_some_and(|k| k.has_order()) {
                 r.order_no.clone()
             } else {
                 String::new()
             },
-            state: r.condition.label_ja(),
-            cancelled: r.condition == Condition::Deleted,
+            state: if it.cancel_message {
+                "取消通知 (cancels an earlier event)"
+            } else if it.cancelled_by_message {
+                "取消済 (cancelled by a later message)"
+            } else {
+                r.condition.label_ja()
+            },
+            cancelled: r.condition == Condition::Deleted || it.cancelled_by_message,
+            cancel_message: it.cancel_message,
             superseded: r.condition == Condition::Superseded,
             written: show_time(&r.written_at),
             version_id: r.version_id,
@@ -564,6 +578,13 @@ struct RecordPage {
     typed_error: Option<String>,
     history: Vec<HistoryRow>,
     back: String,
+    /// A cancel message, or an event a cancel message cancels: said above everything else.
+    cancel_notice: Option<CancelNotice>,
+}
+
+struct CancelNotice {
+    text: String,
+    href: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -624,10 +645,16 @@ pub async fn record_page(
         date: show_date(&r.date),
         source: format!("{} ({})", d.source_name, d.source),
         local_id: d.local_id.clone(),
-        department: r.department.clone(),
+        department: ssmix2::departments::department_label(&r.department, ""),
         order_no: r.order_no.clone(),
-        state: r.condition.label_ja(),
-        cancelled: r.condition == Condition::Deleted,
+        state: if d.cancel_message {
+            "取消通知 (cancels an earlier event)"
+        } else if d.cancelled_by.is_some() {
+            "取消済 (cancelled by a later message)"
+        } else {
+            r.condition.label_ja()
+        },
+        cancelled: r.condition == Condition::Deleted || d.cancelled_by.is_some(),
         live: d.live,
         written: show_time(&r.written_at),
         message_type: r.message_type.clone().unwrap_or_default(),
@@ -663,6 +690,23 @@ pub async fn record_page(
             })
             .collect(),
         back: pc.link("/timeline"),
+        cancel_notice: if d.cancel_message {
+            Some(CancelNotice {
+                text: format!(
+                    "この記録は取消メッセージです: 以前の{}を取り消します (this message cancels an earlier event; it is not the event itself)",
+                    kind_label(&r.kind)
+                ),
+                href: None,
+            })
+        } else {
+            d.cancelled_by.map(|v| CancelNotice {
+                text: format!(
+                    "この{}は取消メッセージにより取り消されています (cancelled by a later cancel message)",
+                    kind_label(&r.kind)
+                ),
+                href: Some(pc.link(&format!("/records/{v}"))),
+            })
+        },
         pc,
     };
     Ok(page(render(&pg).map_err(err)?))

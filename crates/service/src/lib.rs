@@ -6,11 +6,13 @@
 //! [`Network::lab_matrix`] and [`Network::medications`].
 
 mod access;
+pub mod encounters;
 mod identity;
 pub mod migrate;
 mod office;
 pub mod offsite;
 mod passwords;
+pub mod problems;
 mod refusal;
 mod search;
 mod settings;

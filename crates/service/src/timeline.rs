@@ -47,6 +47,11 @@ pub struct TimelineItem {
     pub record: StoredRecord,
     /// Stored versions of the same order; more than 1 means the order has a history.
     pub versions: u32,
+    /// The record is a cancel message (ADT^A11 …): it is not the event it names.
+    pub cancel_message: bool,
+    /// A cancel message stored as a file of its own cancels this event (SS-MIX2 cancel
+    /// semantics by message; the `_0` condition flag is in `record.condition`).
+    pub cancelled_by_message: bool,
 }
 
 /// A source facility of the patient (for the facility filter).
@@ -109,6 +114,10 @@ pub struct RecordDetail {
     /// Every version of the same order, oldest first (just this one for kinds without
     /// orders).
     pub history: Vec<OrderVersion>,
+    /// The record is a cancel message (ADT^A11 …).
+    pub cancel_message: bool,
+    /// The version of the cancel message that cancels this event, when one does.
+    pub cancelled_by: Option<i64>,
     pub break_glass: Option<policy::BreakGlass>,
 }
 
@@ -140,6 +149,21 @@ fn not_shown(refused: &[AccessRefusal]) -> ServiceError {
         let reasons: Vec<&str> = refused.iter().map(|r| r.reason.as_str()).collect();
         ServiceError::Forbidden(format!("{message}: {}", reasons.join(" / ")))
     }
+}
+
+/// A record that is a cancel message, by its message type (`ADT^A11` …).
+fn is_cancel_message(r: &StoredRecord) -> bool {
+    r.message_type
+        .as_deref()
+        .is_some_and(|t| DataKind::is_cancel_event(t.get(..7).unwrap_or(t)))
+}
+
+/// Stay-event kinds, whose cancel messages the viewer applies ([`crate::encounters`]).
+fn is_stay_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ADT-21" | "ADT-22" | "ADT-41" | "ADT-42" | "ADT-51" | "ADT-52"
+    )
 }
 
 fn has_order(kind: &str) -> bool {
@@ -174,6 +198,49 @@ fn segments_of(bytes: &[u8], kind: &str) -> std::result::Result<ReadMessage, Str
 }
 
 impl Network {
+    /// Mark the stay events of a timeline page that a cancel message cancels: read once per
+    /// source whose page holds stay events (a patient's stay facts are few).
+    async fn mark_cancelled_stays(
+        &self,
+        gate: &crate::access::Gate,
+        items: &mut [TimelineItem],
+    ) -> Result<()> {
+        let mut done: Vec<(FacilityCode, String)> = Vec::new();
+        for i in 0..items.len() {
+            let it = &items[i];
+            if !is_stay_kind(&it.record.kind) || it.cancel_message {
+                continue;
+            }
+            let key = (it.source.clone(), it.local_id.clone());
+            if done.contains(&key) {
+                continue;
+            }
+            let Some(src) = gate
+                .sources
+                .iter()
+                .find(|s| s.facility == key.0 && s.local_id == key.1)
+            else {
+                continue;
+            };
+            let rows = self.store.encounters(src.id, &key.1).await?;
+            let (events, _) = crate::encounters::apply_cancels(crate::encounters::resolve_events(
+                &key.0, &key.1, rows,
+            ));
+            let cancelled: BTreeSet<i64> = events
+                .iter()
+                .filter(|e| e.is_cancelled())
+                .map(|e| e.version_id)
+                .collect();
+            for it in items.iter_mut() {
+                if it.source == key.0 && it.local_id == key.1 {
+                    it.cancelled_by_message = cancelled.contains(&it.record.version_id);
+                }
+            }
+            done.push(key);
+        }
+        Ok(())
+    }
+
     /// One page of a patient's timeline (see the module documentation). Audited per
     /// (source, category) with screen `timeline`.
     pub async fn timeline(
@@ -270,10 +337,13 @@ impl Network {
                 source_name: s.details.name.clone(),
                 local_id: s.local_id.clone(),
                 category,
+                cancel_message: is_cancel_message(&r.record),
+                cancelled_by_message: false,
                 record: r.record,
                 versions: r.versions,
             });
         }
+        self.mark_cancelled_stays(&gate, &mut items).await?;
         let next = if more {
             items.last().map(|it| RecordCursor::of(&it.record))
         } else {
@@ -375,9 +445,24 @@ impl Network {
                 s.local_id.clone(),
             )
         };
+        let cancelled_by = if is_stay_kind(&v.record.kind) {
+            let rows = self.store.encounters(v.facility, &v.local_id).await?;
+            let (events, _) = crate::encounters::apply_cancels(crate::encounters::resolve_events(
+                &source, &local_id, rows,
+            ));
+            events
+                .into_iter()
+                .find(|e| e.version_id == version_id)
+                .and_then(|e| e.cancelled_by)
+        } else {
+            None
+        };
+        let cancel_message = is_cancel_message(&v.record);
         let break_glass = gate.break_glass.clone();
         self.close_gate(gate, Some("record")).await?;
         Ok(RecordDetail {
+            cancel_message,
+            cancelled_by,
             regional_id: id.clone(),
             source,
             source_name,

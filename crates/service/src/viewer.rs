@@ -12,10 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::{Demographics, FacilityCode, LocalPatient, Purpose, RecordCategory, RegionalId};
 use serde::Serialize;
-use store::{
-    day_number, AllergyFact, DiagnosisFact, EncounterFact, FactRow, LabFact, LabFilter,
-    MedicationFact,
-};
+use store::{day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter, MedicationFact};
 
 use crate::access::{AccessRefusal, Gate};
 use crate::{Network, Principal, Result};
@@ -79,8 +76,12 @@ pub struct Summary {
     pub current_medications: Vec<MedicationLine>,
     /// The newest result of each test (JLAC10 tests of all facilities together).
     pub latest_labs: Vec<Sourced<LabFact>>,
-    /// The newest admissions and discharges.
-    pub encounters: Vec<Sourced<EncounterFact>>,
+    /// The newest stays (admission ↔ transfers ↔ discharge), plans and unmatched cancel
+    /// messages, SS-MIX2 cancel messages applied ([`crate::encounters`]).
+    pub encounters: crate::encounters::Encounters,
+    /// Every diagnosis not deleted, ended ones included, one entry per diagnosis with every
+    /// facility that records it ([`crate::problems`]).
+    pub diagnosis_history: Vec<crate::problems::DiagnosisGroup>,
     /// Current medications that match a recorded drug allergy (薬剤アレルギー).
     pub drug_allergies: Vec<DrugAllergyWarning>,
     pub refused: Vec<AccessRefusal>,
@@ -607,13 +608,12 @@ impl Network {
                 });
             }
         }
-        let mut encounters = Vec::new();
+        let mut stays = Vec::new();
         for (s, rows) in encounter_rows {
-            for row in rows {
-                gate.count(s.index, RecordCategory::BasicInfo, 1);
-                encounters.push(sourced(&s.facility, &s.local_id, row));
-            }
+            gate.count(s.index, RecordCategory::BasicInfo, rows.len());
+            stays.push(crate::encounters::resolve(&s.facility, &s.local_id, rows));
         }
+        let encounters = crate::encounters::merge(stays, SUMMARY_ENCOUNTERS);
         let mut allergies = Vec::new();
         for (s, rows) in allergy_rows {
             for row in rows {
@@ -622,14 +622,19 @@ impl Network {
             }
         }
         let mut diagnoses = Vec::new();
+        let mut all_diagnoses = Vec::new();
         for (s, rows) in diagnosis_rows {
             for row in rows {
-                if is_active_diagnosis(&row.fact) {
+                if row.fact.action != "DE" {
                     gate.count(s.index, RecordCategory::Diagnoses, 1);
-                    diagnoses.push(sourced(&s.facility, &s.local_id, row));
                 }
+                if is_active_diagnosis(&row.fact) {
+                    diagnoses.push(sourced(&s.facility, &s.local_id, row.clone()));
+                }
+                all_diagnoses.push((s.facility.clone(), s.local_id.clone(), row));
             }
         }
+        let diagnosis_history = crate::problems::group(all_diagnoses);
         let current_medications = Self::gate_medications(&mut gate, medication_rows);
         let mut labs = Self::gate_labs(&mut gate, lab_rows);
         labs.sort_by(|a, b| b.fact.observed_at.cmp(&a.fact.observed_at));
@@ -640,13 +645,6 @@ impl Network {
             .collect();
         latest_labs.sort_by(|a, b| a.fact.code.cmp(&b.fact.code));
         diagnoses.sort_by(|a, b| b.fact.start_date.cmp(&a.fact.start_date));
-        encounters.sort_by(|a, b| {
-            let at = |e: &Sourced<EncounterFact>| {
-                e.fact.admitted_at.clone().max(e.fact.discharged_at.clone())
-            };
-            at(b).cmp(&at(a))
-        });
-        encounters.truncate(SUMMARY_ENCOUNTERS);
         // Current lines only: the summary's `since` is today.
         let drug_allergies = drug_allergy_warnings(
             &allergies,
@@ -665,6 +663,7 @@ impl Network {
             current_medications,
             latest_labs,
             encounters,
+            diagnosis_history,
             drug_allergies,
             refused,
             break_glass,

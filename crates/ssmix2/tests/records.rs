@@ -1200,3 +1200,49 @@ fn header_only_reading_agrees_with_full_reading() {
     }
     assert!(checked > 1000, "checked {checked} cases");
 }
+
+/// Issue 14: the texts a sender gives next to the department and disposition codes, and
+/// which event each cancel event cancels.
+#[test]
+fn encounter_texts_and_cancelled_events() {
+    let text = fixture(DataKind::Adt52)
+        .replace(
+            "|01||||||||20111120100000|",
+            "|01^自宅^HL70112||||||||20111120100000|",
+        )
+        .replace("|||01|||||||||V0001", "|||01^総合内科^99XYZ|||||||||V0001");
+    let rec = read_record(DataKind::Adt52, &parse(&text)).expect("reads");
+    let Body::Encounter(e) = rec.body else {
+        panic!("not an encounter")
+    };
+    assert_eq!(e.department, s("01"));
+    assert_eq!(e.department_text, s("総合内科"));
+    assert_eq!(e.discharge_disposition, s("01"));
+    assert_eq!(e.discharge_disposition_text, s("自宅"));
+    let (_, plain) = encounter(DataKind::Adt52);
+    assert_eq!(
+        (plain.department_text, plain.discharge_disposition_text),
+        (None, None)
+    );
+
+    use ssmix2::records::adt::cancelled_event;
+    for (cancel, event) in [
+        ("A11", "A01"),
+        ("A12", "A02"),
+        ("A13", "A03"),
+        ("A23", "A08"),
+        ("A25", "A16"),
+        ("A26", "A15"),
+        ("A27", "A14"),
+        ("A52", "A21"),
+        ("A53", "A22"),
+        ("A55", "A54"),
+    ] {
+        assert_eq!(cancelled_event(cancel), Some(event), "{cancel}");
+        assert!(
+            DataKind::is_cancel_event(&format!("ADT^{cancel}")),
+            "{cancel}"
+        );
+    }
+    assert_eq!(cancelled_event("A01"), None);
+}

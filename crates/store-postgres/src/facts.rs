@@ -675,8 +675,9 @@ fn table_of_kind(kind: &str) -> Option<&'static str> {
         "OML-11" => "lab_results",
         "OMP-01" | "OMP-02" | "OMP-11" | "OMP-12" => "medications",
         "PPR-01" => "diagnoses",
-        "ADT-61" => "allergies",
-        "ADT-22" | "ADT-52" => "encounters",
+        // ADT-00 carries AL1 allergies (issue 14 fault 1).
+        "ADT-61" | "ADT-00" => "allergies",
+        "ADT-21" | "ADT-22" | "ADT-41" | "ADT-42" | "ADT-51" | "ADT-52" => "encounters",
         _ => return None,
     })
 }

@@ -255,3 +255,11 @@ async fn postgres_unreadable_counts_conform() {
     let f = local().await;
     store::conformance::run_unreadable(&f.store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_adt_facts_conform() {
+    let f = local().await;
+    store::conformance::run_adt_facts(&f.store).await;
+    let superseded = assert_liveness_flags(&f.store).await;
+    assert!(superseded > 0, "the ADT suite supersedes facts");
+}

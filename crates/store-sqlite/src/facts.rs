@@ -446,12 +446,14 @@ pub(crate) fn order_fact_history(
         "PPR-01" => ("diagnoses", DIAG_COLS, |r, o| {
             diagnosis(r, o).map(Fact::Diagnosis)
         }),
-        "ADT-61" => ("allergies", ALLERGY_COLS, |r, o| {
+        "ADT-61" | "ADT-00" => ("allergies", ALLERGY_COLS, |r, o| {
             allergy(r, o).map(Fact::Allergy)
         }),
-        "ADT-22" | "ADT-52" => ("encounters", ENC_COLS, |r, o| {
-            encounter(r, o).map(Fact::Encounter)
-        }),
+        "ADT-21" | "ADT-22" | "ADT-41" | "ADT-42" | "ADT-51" | "ADT-52" => {
+            ("encounters", ENC_COLS, |r, o| {
+                encounter(r, o).map(Fact::Encounter)
+            })
+        }
         _ => return Ok(Vec::new()),
     };
     // records_by_order finds every version of the order; each version's facts are found

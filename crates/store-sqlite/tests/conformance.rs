@@ -363,3 +363,10 @@ async fn sqlite_unreadable_counts_conform() {
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
     store::conformance::run_unreadable(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_adt_facts_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_adt_facts(&store).await;
+}

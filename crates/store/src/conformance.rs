@@ -802,6 +802,179 @@ pub async fn run_facts(store: &dyn Store) {
     );
 }
 
+/// ADT facts (issue 14): AL1 allergies of the demographics (ADT-00), stay events of every
+/// stay kind and the cancel messages stored as current files of their own, with their
+/// detail (JSON) read back as written; an update of ADT-00 and a `_0` cancel of a transfer
+/// take their facts out of the live reads. `store` may hold other facilities.
+pub async fn run_adt_facts(store: &dyn Store) {
+    use crate::{AllergyDetail, AllergyFact, EncounterDetail, EncounterFact, Fact};
+    let code = FacilityCode::parse("0466666666").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let file = |path: &str, kind: &str, at: &str, condition: Condition, facts: Vec<Fact>| {
+        let mut f = fact_file(path, kind, "999999999999999", at, condition, facts);
+        if let FileOutcome::Record(r) = &mut f.outcome {
+            r.date = if kind == "ADT-00" {
+                "-".into()
+            } else {
+                "20240401".into()
+            };
+        }
+        f
+    };
+    let dir = "100/000/2000001";
+    let adt00 = format!("{dir}/-/ADT-00/2000001_-_ADT-00_999999999999999_20240401080000000_01_1");
+    let transfer = format!(
+        "{dir}/20240401/ADT-42/2000001_20240401_ADT-42_999999999999999_20240401150000000_01_1"
+    );
+    let al1 = AllergyFact {
+        allergen_type_code: "DA".into(),
+        allergen_code: "620004422".into(),
+        allergen_system: "HOT9".into(),
+        allergen_name: "ロキソニン錠60mg".into(),
+        detail: AllergyDetail {
+            segment: "AL1".into(),
+            severity_code: "SV".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let admission = EncounterFact {
+        event: "A01".into(),
+        admitted_at: "20240401100000+0900".into(),
+        ward: "3W".into(),
+        room: "301".into(),
+        department: "01".into(),
+        detail: EncounterDetail {
+            bed: "2".into(),
+            department_label: "01 内科".into(),
+            attending: vec!["110 医師\u{3000}一郎".into()],
+            visit_number: "V0001".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let cancel = EncounterFact {
+        event: "A11".into(),
+        admitted_at: "20240401100000+0900".into(),
+        detail: EncounterDetail {
+            cancels: "A01".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let moved = EncounterFact {
+        event: "A02".into(),
+        detail: EncounterDetail {
+            occurred_at: "20240401150000".into(),
+            prior_ward: "3W".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let batch = vec![
+        file(&adt00, "ADT-00", "20240401080000000", Condition::Current, vec![Fact::Allergy(al1.clone())]),
+        file(
+            &format!("{dir}/20240401/ADT-22/2000001_20240401_ADT-22_999999999999999_20240401100000000_01_1"),
+            "ADT-22",
+            "20240401100000000",
+            Condition::Current,
+            vec![Fact::Encounter(admission.clone())],
+        ),
+        file(
+            &format!("{dir}/20240401/ADT-22/2000001_20240401_ADT-22_999999999999999_20240401120000000_01_1"),
+            "ADT-22",
+            "20240401120000000",
+            Condition::Current,
+            vec![Fact::Encounter(cancel.clone())],
+        ),
+        file(&transfer, "ADT-42", "20240401150000000", Condition::Current, vec![Fact::Encounter(moved.clone())]),
+    ];
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    store
+        .write_batch(fac, run, batch.clone())
+        .await
+        .expect("write");
+    let mut seen: HashSet<String> = batch.iter().map(|f| f.path.clone()).collect();
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+
+    let a = store.allergies(fac, "2000001").await.expect("allergies");
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].kind.as_str(), &a[0].fact),
+        ("ADT-00", &al1),
+        "AL1 with its detail"
+    );
+    let mut e = store.encounters(fac, "2000001").await.expect("encounters");
+    e.sort_by_key(|r| r.written_at.clone());
+    let got: Vec<(&str, &EncounterFact)> = e.iter().map(|r| (r.kind.as_str(), &r.fact)).collect();
+    assert_eq!(
+        got,
+        [
+            ("ADT-22", &admission),
+            ("ADT-22", &cancel),
+            ("ADT-42", &moved)
+        ],
+        "every stay event, the cancel message with what it cancels"
+    );
+    assert!(e
+        .iter()
+        .all(|r| r.date == "20240401" && r.order_no == "999999999999999"));
+
+    // The demographics are updated (`_1` → `_2`, a new `_1` without AL1) and the transfer
+    // is cancelled by condition flag (`_1` → `_0`): neither old fact stays live.
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    let adt00_new = adt00.replace("20240401080000000_01_1", "20240402080000000_01_1");
+    let update = vec![
+        file(
+            &adt00.replace("_01_1", "_01_2"),
+            "ADT-00",
+            "20240401080000000",
+            Condition::Superseded,
+            vec![],
+        ),
+        file(
+            &adt00_new,
+            "ADT-00",
+            "20240402080000000",
+            Condition::Current,
+            vec![],
+        ),
+        file(
+            &transfer.replace("_01_1", "_01_0"),
+            "ADT-42",
+            "20240401150000000",
+            Condition::Deleted,
+            vec![],
+        ),
+    ];
+    store
+        .write_batch(fac, run, update.clone())
+        .await
+        .expect("update");
+    seen.remove(&adt00);
+    seen.remove(&transfer);
+    seen.extend(update.iter().map(|f| f.path.clone()));
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+    assert!(store
+        .allergies(fac, "2000001")
+        .await
+        .expect("allergies")
+        .is_empty());
+    let e = store.encounters(fac, "2000001").await.expect("encounters");
+    assert_eq!(e.len(), 2, "the transfer cancelled by its flag is gone");
+    assert!(e.iter().all(|r| r.kind == "ADT-22"));
+}
+
 #[allow(clippy::too_many_arguments)]
 fn indexed_file(
     path: &str,

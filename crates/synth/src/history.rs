@@ -1,5 +1,7 @@
 //! The history of one patient at one facility, written as SS-MIX2 files.
 
+mod adt_cases;
+
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -620,6 +622,18 @@ impl<'a> Gen<'a> {
                 self.adt61(self.p.allergies.len())?;
                 self.emit(DataKind::Adt61, None, None, Condition::Current)?;
             }
+        }
+        // The ADT patterns of issue 14 (cancel messages, zones, dispositions, plans) for the
+        // hospital's first patient and a share of patients seen elsewhere too (so that
+        // linked, consenting patients of the demo have them). Last, with the random stream
+        // restored after, so that the rest of the region is what it was.
+        let p = self.p;
+        if f.kind == FKind::Hospital
+            && (self.l.ordinal == 0 || (p.links.len() > 1 && p.idx.is_multiple_of(3)))
+        {
+            let saved = self.rng.clone();
+            self.adt_cases()?;
+            self.rng = saved;
         }
         Ok(())
     }
@@ -1727,16 +1741,18 @@ impl<'a> Gen<'a> {
             );
             self.emit(DataKind::Adt41, Some(tday), None, Condition::Current)?;
             self.now = tt;
-            self.adt(
-                "ADT^A02^ADT_A02",
-                Some((new_ward, room + 100)),
-                Some(tt),
-                Some(admit),
-                None,
-                None,
-            );
-            let prior = format!("{}^{}^{}^^^N", WARDS[ward].0, room, 1 + room % 4);
-            self.w.raw(6, &prior);
+            // PV1-6 (prior location) comes before PV1-44: written in field order.
+            self.msh("ADT^A02^ADT_A02");
+            self.evn(Some(tt));
+            self.pid();
+            let admitted = time::ts(admit, 12);
+            self.pv1_in_order(&adt_cases::Pv1 {
+                ward: Some((new_ward, room + 100)),
+                prior: loc,
+                disposition: None,
+                admit: Some(&admitted),
+                discharge: None,
+            });
             self.emit(DataKind::Adt42, Some(tday), None, Condition::Current)?;
         }
         // Leave of absence over a weekend.
@@ -1815,14 +1831,21 @@ impl<'a> Gen<'a> {
             )?;
         }
         self.now = discharge;
-        self.adt(
-            "ADT^A03^ADT_A03",
-            loc,
-            Some(discharge),
-            Some(admit),
-            Some(discharge),
-            None,
-        );
+        self.msh("ADT^A03^ADT_A03");
+        self.evn(Some(discharge));
+        self.pid();
+        let (admitted, discharged) = (time::ts(admit, 12), time::ts(discharge, 12));
+        self.pv1_in_order(&adt_cases::Pv1 {
+            ward: loc,
+            prior: None,
+            disposition: Some(if a.dx == DZ_STROKE {
+                "04^リハビリ病院へ転院^HL70112"
+            } else {
+                "01^自宅^HL70112"
+            }),
+            admit: Some(&admitted),
+            discharge: Some(&discharged),
+        });
         self.emit(
             DataKind::Adt52,
             Some(discharge_day),

@@ -64,6 +64,8 @@ fn deterministic_across_runs_and_threads() {
 struct Checked {
     kinds: BTreeSet<DataKind>,
     messages: u64,
+    /// Issue 14 ADT patterns seen (`AL1`, `current A11`, `zone`, `disposition`, `ended dx`).
+    patterns: BTreeSet<String>,
 }
 
 /// Every non-fault file: valid path, decodes as ISO-2022-JP/ASCII, parses, MSH-9 fits the kind,
@@ -74,6 +76,7 @@ fn check_region(dir: &Path, summary: &synth::Summary) -> Checked {
     assert_eq!(manifest.faults.len() as u64, summary.faults);
     let files = tree(dir);
     let mut kinds = BTreeSet::new();
+    let mut patterns = BTreeSet::new();
     let mut messages = 0;
     let codes: HashSet<&str> = manifest
         .facilities
@@ -168,17 +171,50 @@ fn check_region(dir: &Path, summary: &synth::Summary) -> Checked {
                 "{rel}"
             );
         }
-        if rec.header.cancels {
+        // Cancellation messages are filed as deleted — except the stay events' cancel
+        // messages stored as current files of their own, which real systems send and the
+        // demo shows on purpose (issue 14: the viewer applies them).
+        let stay_cancel = DataKind::is_cancel_event(&mt)
+            && matches!(
+                name.kind,
+                DataKind::Adt21
+                    | DataKind::Adt22
+                    | DataKind::Adt41
+                    | DataKind::Adt42
+                    | DataKind::Adt51
+                    | DataKind::Adt52
+            );
+        let is_cancel = rec.header.cancels
+            || DataKind::is_cancel_event(&mt)
+            || msg.segment("ORC").is_some_and(|o| o.value(1) == "CA");
+        if is_cancel && !stay_cancel {
             assert_eq!(name.condition, Condition::Deleted, "{rel}");
         }
-        // Cancellation messages are filed as deleted.
-        let is_cancel = DataKind::is_cancel_event(&mt)
-            || msg.segment("ORC").is_some_and(|o| o.value(1) == "CA");
-        if is_cancel {
-            assert_eq!(name.condition, Condition::Deleted, "{rel}");
+        if stay_cancel && name.condition == Condition::Current {
+            patterns.insert(format!("current {}", &mt[4..]));
+        }
+        if name.kind == DataKind::Adt00 && msg.segment("AL1").is_some() {
+            patterns.insert("AL1".into());
+        }
+        if let Some(pv1) = msg.segment("PV1") {
+            let t = pv1.value(44);
+            if t.ends_with("+0900") || t.ends_with("+0000") {
+                patterns.insert("zone".into());
+            }
+            if name.kind == DataKind::Adt52 && !pv1.value(36).is_empty() {
+                patterns.insert("disposition".into());
+            }
+        }
+        if name.kind == DataKind::Ppr01 && msg.segments_named("PRB").any(|p| !p.value(9).is_empty())
+        {
+            patterns.insert("ended dx".into());
         }
     }
-    Checked { kinds, messages }
+    Checked {
+        kinds,
+        messages,
+        patterns,
+    }
 }
 
 #[test]
@@ -212,6 +248,23 @@ fn small_region_is_valid_and_has_all_kinds() {
     }
     let kinds: HashSet<&str> = m.facilities.iter().map(|f| f.kind.as_str()).collect();
     assert!(kinds.contains("hospital") && kinds.contains("clinic") && kinds.contains("pharmacy"));
+    // The ADT patterns the viewer must handle (issue 14) are in the demo.
+    for want in [
+        "AL1",
+        "current A11",
+        "current A12",
+        "current A13",
+        "current A27",
+        "zone",
+        "disposition",
+        "ended dx",
+    ] {
+        assert!(
+            c.patterns.contains(want),
+            "{want} missing: {:?}",
+            c.patterns
+        );
+    }
 }
 
 #[test]

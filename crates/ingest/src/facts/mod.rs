@@ -2,8 +2,8 @@
 //!
 //! OML-11 and OMP-01/02 are most of all messages, so they are read by a lean pass over the
 //! already parsed segments that touches only the fields the viewer shows (no typed record,
-//! no allocation for fields that are not kept). The rarer kinds (PPR-01, ADT-61, ADT-22/52)
-//! go through the full typed reader of `ssmix2::records`.
+//! no allocation for fields that are not kept). The rarer kinds (PPR-01, ADT-00, ADT-61 and
+//! the stay events ADT-21 … ADT-52) go through the full typed reader of `ssmix2::records`.
 
 //!
 //! One module per content kind: [`lab`] (OML-11), [`medication`] (OMP-01/02/11/12) and
@@ -20,7 +20,7 @@ use store::ClinicalFact;
 /// Version of what [`extract`] reads. Raise it whenever a kind yields new or different facts
 /// (or a new kind has facts): a store whose facts were read by an older version re-derives
 /// them from the stored bytes (`Store::facts_rederive`, run by [`crate::backfill_facts`]).
-pub const FACTS_EXTRACTOR: u32 = 2;
+pub const FACTS_EXTRACTOR: u32 = 3;
 
 /// Every kind [`extract`] reads something from (what the backfill hands out).
 pub fn fact_kinds() -> Vec<&'static str> {
@@ -37,9 +37,8 @@ pub fn extract(kind: DataKind, msg: &Message) -> Vec<ClinicalFact> {
         DataKind::Oml11 => lab::lab_results(msg),
         DataKind::Omp01 | DataKind::Omp02 => medication::medications(msg),
         DataKind::Omp11 | DataKind::Omp12 => medication::administrations(msg),
-        DataKind::Ppr01 | DataKind::Adt61 | DataKind::Adt22 | DataKind::Adt52 => {
-            record::typed(kind, msg)
-        }
+        DataKind::Ppr01 | DataKind::Adt61 | DataKind::Adt00 => record::typed(kind, msg),
+        k if record::is_stay_kind(k) => record::typed(kind, msg),
         _ => Vec::new(),
     };
     facts
@@ -63,9 +62,15 @@ pub fn has_facts(kind: DataKind) -> bool {
             | DataKind::Omp12
             | DataKind::Ppr01
             | DataKind::Adt61
-            | DataKind::Adt22
-            | DataKind::Adt52
-    )
+            | DataKind::Adt00
+    ) || record::is_stay_kind(kind)
+}
+
+/// Whether a current file of `kind` that cancels something still has facts: the cancel
+/// messages of stay events (A11, A12, A13, A25, A26, A27) say which event they cancel, and
+/// the service applies them (issue 14 fault 4). Other cancelling files have none.
+pub fn reads_cancels(kind: DataKind) -> bool {
+    record::is_stay_kind(kind)
 }
 
 /// Component `c` of field `n`, unescaped; the HL7 explicit null `""` reads as empty.
@@ -130,6 +135,12 @@ pub(crate) mod tests {
     #[test]
     fn other_kinds_have_no_facts() {
         assert!(fixture(DataKind::Omg01).is_empty());
-        assert!(!has_facts(DataKind::Adt00));
+        assert!(!has_facts(DataKind::Adt12));
+        assert!(!has_facts(DataKind::Omd));
+        assert!(
+            has_facts(DataKind::Adt00),
+            "AL1 allergies (issue 14 fault 1)"
+        );
+        assert!(reads_cancels(DataKind::Adt22) && !reads_cancels(DataKind::Omp01));
     }
 }

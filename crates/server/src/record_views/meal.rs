@@ -93,7 +93,6 @@ mod tests {
     use super::super::tests::fixture_view;
 
     #[test]
-    #[ignore = "until the display of every HL7 TS precision lands (issue 14 fault 7)"]
     fn meal_order_shows_period_meals_diets_and_instructions() {
         let html = fixture_view("OMD");
         // TQ1-7/8 with hour precision (`2011101607`): the day at least, never "undated".

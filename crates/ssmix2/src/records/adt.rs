@@ -293,6 +293,23 @@ impl Attending {
     }
 }
 
+/// The event an ADT cancel event cancels (`A11` → `A01`), `None` for other events.
+pub fn cancelled_event(event: &str) -> Option<&'static str> {
+    Some(match event {
+        "A11" => "A01",
+        "A12" => "A02",
+        "A13" => "A03",
+        "A23" => "A08",
+        "A25" => "A16",
+        "A26" => "A15",
+        "A27" => "A14",
+        "A52" => "A21",
+        "A53" => "A22",
+        "A55" => "A54",
+        _ => return None,
+    })
+}
+
 fn event_of(message_type: &str) -> String {
     message_type.split('^').nth(1).unwrap_or("").to_owned()
 }
@@ -321,12 +338,18 @@ pub struct Encounter {
     pub referring_doctors: Vec<Person>,
     /// PV1-10 department (hospital service, table 0069).
     pub department: Option<String>,
+    /// PV1-10 component 2: the department's name when the sender gives it.
+    #[serde(default)]
+    pub department_text: Option<String>,
     /// PV1-14 admit source.
     pub admit_source: Option<String>,
     /// PV1-19 visit number.
     pub visit_number: Option<String>,
     /// PV1-36 discharge disposition.
     pub discharge_disposition: Option<String>,
+    /// PV1-36 component 2: the disposition's text when the sender gives it.
+    #[serde(default)]
+    pub discharge_disposition_text: Option<String>,
     /// PV1-44 admit / visit date-time.
     pub admitted_at: Option<String>,
     /// PV1-45 discharge date-time.
@@ -361,9 +384,11 @@ impl Encounter {
             e.attending_doctors = Person::all_from_field(pv1.field(7));
             e.referring_doctors = Person::all_from_field(pv1.field(8));
             e.department = field_opt(&pv1, 10);
+            e.department_text = comp_of(&pv1, 10, 2);
             e.admit_source = field_opt(&pv1, 14);
             e.visit_number = comp_of(&pv1, 19, 1);
             e.discharge_disposition = field_opt(&pv1, 36);
+            e.discharge_disposition_text = comp_of(&pv1, 36, 2);
             e.admitted_at = field_opt(&pv1, 44);
             e.discharged_at = field_opt(&pv1, 45);
         }

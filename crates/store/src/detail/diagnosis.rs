@@ -2,7 +2,31 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Detail of a diagnosis (one PRB). Fields are added as extraction grows; each must have a default.
+/// Detail of a diagnosis (one PRB and its ZPR / ZPD / ORC / NTE). Every field has a
+/// default: a row written by an older extractor reads as "not extracted".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DiagnosisDetail {}
+pub struct DiagnosisDetail {
+    /// PRB-4 problem instance ID: the same diagnosis across PPR-01 versions.
+    pub instance_id: String,
+    /// ZPR-5 MEDIS exchange code (4 characters).
+    pub exchange_code: String,
+    /// MEDIS key 20084317: the name is free text, not from the master.
+    pub uncoded: bool,
+    /// ZPD modifiers (急性, 左 …) as sent.
+    pub modifiers: Vec<String>,
+    /// PRB-7 diagnosed, PRB-16 onset, PRB-9 resolved, PRB-15 outcome date as sent.
+    pub diagnosed_at: String,
+    pub onset: String,
+    pub resolved_at: String,
+    pub outcome_at: String,
+    /// PRB-14 outcome code (HL7 0241 / JHSD0006).
+    pub outcome_code: String,
+    /// PRB-10 inpatient / outpatient classification text (`外来時`).
+    pub setting: String,
+    /// Diagnosing doctor (ORC-12) and department (ORC-17) as shown.
+    pub doctor: String,
+    pub department: String,
+    /// NTE comments.
+    pub comments: Vec<String>,
+}

@@ -2,7 +2,37 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Detail of an admission, transfer or discharge. Fields are added as extraction grows; each must have a default.
+/// Detail of an ADT event: admission, transfer, discharge (planned or done), or a message
+/// cancelling one. Every field has a default: a row written by an older extractor reads as
+/// "not extracted".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct EncounterDetail {}
+pub struct EncounterDetail {
+    /// For a cancel message (`A11` …): the event it cancels (`A01` …); empty otherwise.
+    pub cancels: String,
+    /// EVN-2 recorded and EVN-6 occurred, as sent.
+    pub recorded_at: String,
+    pub occurred_at: String,
+    /// PV1-2 patient class (`I`, `O`, `E`).
+    pub patient_class: String,
+    /// PV1-3 bed.
+    pub bed: String,
+    /// PV1-6 prior location (transfers): ward, room, bed.
+    pub prior_ward: String,
+    pub prior_room: String,
+    pub prior_bed: String,
+    /// PV1-10 department as shown (`01 内科`: the code with the sender's or the table's name).
+    pub department_label: String,
+    /// PV1-7 attending doctors as shown (`110 医師 一郎`).
+    pub attending: Vec<String>,
+    /// PV1-36 discharge disposition code and its text as sent.
+    pub disposition: String,
+    pub disposition_text: String,
+    /// PV2-8 expected admit / transfer date, PV2-9 expected discharge date, as sent.
+    pub expected_admit_at: String,
+    pub expected_discharge_at: String,
+    /// PV1-19 visit number.
+    pub visit_number: String,
+    /// PV2-3 admit reason text.
+    pub admit_reason: String,
+}
