@@ -3,6 +3,7 @@
 //! Pure logic, no I/O: the file-name rule and directory layout ([`naming`]), the data-kind table
 //! ([`kinds`]) and typed records read from each kind's HL7 message ([`records`]).
 
+pub mod dosing;
 pub mod kinds;
 pub mod naming;
 pub mod orders;

@@ -586,6 +586,10 @@ pub struct Timing {
     pub condition: Option<String>,
     /// TQ1-11 free-text instruction.
     pub instruction: Option<String>,
+    /// TQ1-13 occurrence duration: how long one administration lasts (an infusion over
+    /// `2^H&時間&ISO+`).
+    #[serde(default)]
+    pub occurrence_duration: Option<Quantity>,
     /// TQ1-14 total occurrences.
     pub total_occurrences: Option<String>,
 }
@@ -607,6 +611,7 @@ impl Timing {
             priority: Coded::from_field(seg.field(9)),
             condition: field_opt(seg, 10),
             instruction: field_opt(seg, 11),
+            occurrence_duration: Quantity::from_field(seg.field(13)),
             total_occurrences: field_opt(seg, 14),
         }
     }
