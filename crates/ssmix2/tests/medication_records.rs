@@ -1,5 +1,5 @@
 //! Prescriptions, injections and administrations as the JAHIS 処方データ交換規約 sends the
-//! awkward cases (fixtures/medication/*.hl7, hand-written, UTF-8 with LF line ends):
+//! awkward cases (fixtures/OMP-*-<case>.hl7, hand-written, UTF-8 with LF line ends):
 //! uneven per-time doses (4-2-1), supplementary usages in a second TQ1-3 repetition or a
 //! second TQ1 (隔日, 週2回（月・木）, １日３回まで), as-needed lines, a rhythm that cannot be
 //! read with certainty (３日おき), a topical line without a day count, an infusion with rate,
@@ -12,7 +12,7 @@ use ssmix2::DataKind;
 
 fn read(kind: DataKind, name: &str) -> Record {
     let path = format!(
-        "{}/tests/fixtures/medication/{name}.hl7",
+        "{}/tests/fixtures/{name}.hl7",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
