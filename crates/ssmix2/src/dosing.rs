@@ -28,6 +28,63 @@ pub enum Rhythm {
     Unknown,
 }
 
+impl Rhythm {
+    /// A short stable text for storage: `daily`, `every:2`, `weekdays:0,3`, `as_needed`,
+    /// `unknown`.
+    pub fn encode(&self) -> String {
+        match self {
+            Rhythm::Daily => "daily".into(),
+            Rhythm::EveryDays(n) => format!("every:{n}"),
+            Rhythm::Weekdays(w) => format!(
+                "weekdays:{}",
+                w.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
+            ),
+            Rhythm::AsNeeded => "as_needed".into(),
+            Rhythm::Unknown => "unknown".into(),
+        }
+    }
+
+    /// The rhythm [`Rhythm::encode`] wrote; anything else (including empty: a line stored
+    /// before rhythms were read) is [`Rhythm::Unknown`].
+    pub fn decode(s: &str) -> Rhythm {
+        match s.split_once(':') {
+            None if s == "daily" => Rhythm::Daily,
+            None if s == "as_needed" => Rhythm::AsNeeded,
+            Some(("every", n)) => n
+                .parse()
+                .ok()
+                .filter(|n| *n >= 2)
+                .map_or(Rhythm::Unknown, Rhythm::EveryDays),
+            Some(("weekdays", w)) => {
+                let days: Option<Vec<u8>> = w
+                    .split(',')
+                    .map(|d| d.parse().ok().filter(|d| *d < 7))
+                    .collect();
+                days.filter(|d| !d.is_empty())
+                    .map_or(Rhythm::Unknown, Rhythm::Weekdays)
+            }
+            _ => Rhythm::Unknown,
+        }
+    }
+
+    /// Japanese label of the rhythm (`隔日`, `月・木`), empty for daily.
+    pub fn label(&self) -> String {
+        match self {
+            Rhythm::Daily => String::new(),
+            Rhythm::EveryDays(2) => "隔日".into(),
+            Rhythm::EveryDays(n) => format!("{n}日毎"),
+            Rhythm::Weekdays(w) => w
+                .iter()
+                .filter_map(|d| WEEKDAYS.get(usize::from(*d)))
+                .map(char::to_string)
+                .collect::<Vec<_>>()
+                .join("・"),
+            Rhythm::AsNeeded => "頓用".into(),
+            Rhythm::Unknown => "不明".into(),
+        }
+    }
+}
+
 const WEEKDAYS: [char; 7] = ['月', '火', '水', '木', '金', '土', '日'];
 
 /// Does a supplementary usage text say something about *which days* the drug is taken?
@@ -370,6 +427,22 @@ mod tests {
             Rhythm::EveryDays(2)
         );
         assert_eq!(rhythm_of_usages([], false), Rhythm::Daily);
+    }
+
+    #[test]
+    fn rhythm_round_trips_through_its_stored_text() {
+        for r in [
+            Rhythm::Daily,
+            Rhythm::EveryDays(2),
+            Rhythm::Weekdays(vec![0, 3]),
+            Rhythm::AsNeeded,
+            Rhythm::Unknown,
+        ] {
+            assert_eq!(Rhythm::decode(&r.encode()), r);
+        }
+        assert_eq!(Rhythm::decode(""), Rhythm::Unknown);
+        assert_eq!(Rhythm::decode("weekdays:9"), Rhythm::Unknown);
+        assert_eq!(Rhythm::Weekdays(vec![0, 3]).label(), "月・木");
     }
 
     #[test]

@@ -11,10 +11,7 @@ use ssmix2::records::*;
 use ssmix2::DataKind;
 
 fn read(kind: DataKind, name: &str) -> Record {
-    let path = format!(
-        "{}/tests/fixtures/{name}.hl7",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/{name}.hl7", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let msg = hl7::Message::parse(&text).expect("parses");
     read_record(kind, &msg).unwrap_or_else(|e| panic!("{name}: {e}"))
