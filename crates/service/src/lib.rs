@@ -7,6 +7,7 @@
 
 mod access;
 mod identity;
+pub mod medications;
 pub mod migrate;
 mod office;
 pub mod offsite;
@@ -25,6 +26,10 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
+pub use medications::{
+    CurrentMedication, DuplicateGroup, LatestPrescription, MedicationCalendar, MedicationSettings,
+    Standing, UncheckedWarning,
+};
 pub use office::{AuditTail, ConsentInput, HeadReference, PairLinked, VerifyReport};
 pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use search::{
@@ -144,6 +149,7 @@ pub fn test_secret_key() -> auth::SecretKey {
 pub(crate) const MATRIX_KEY: &str = "permission_matrix";
 pub(crate) const POLICY_KEY: &str = "policy";
 pub(crate) const MATCH_KEY: &str = "match";
+pub(crate) const MEDICATION_KEY: &str = "medication";
 
 /// The network's operations over one store.
 #[derive(Clone)]
