@@ -243,7 +243,8 @@ fn item_view(it: &MedicationItem, cancels: bool) -> ItemView {
             })
             .collect(),
         rhythm: match &rhythm {
-            Rhythm::Daily => String::new(),
+            // As needed is said once, below.
+            Rhythm::Daily | Rhythm::AsNeeded => String::new(),
             Rhythm::Unknown => "⚠ 服用日の並びを確定できません (days pattern not certain)".into(),
             r => r.label(),
         },
