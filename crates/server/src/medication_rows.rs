@@ -317,7 +317,7 @@ mod tests {
             dose_unit: "錠".into(),
             daily_dose: "7錠".into(),
             days: Some(7),
-            detail: MedicationDetail {
+            detail: Box::new(MedicationDetail {
                 uneven: true,
                 per_time: vec![
                     PerTime {
@@ -333,28 +333,28 @@ mod tests {
                 ],
                 rhythm: "daily".into(),
                 ..Default::default()
-            },
+            }),
             ..Default::default()
         };
         assert_eq!(dose(&m), "4-2-1錠 (朝食後 4錠 / 夕食後 1錠) (1日 7錠)");
         assert_eq!(days(&m), "7日");
         let every_other = MedicationFact {
             days: Some(7),
-            detail: MedicationDetail {
+            detail: Box::new(MedicationDetail {
                 rhythm: "every:2".into(),
                 ..Default::default()
-            },
+            }),
             ..Default::default()
         };
         assert_eq!(days(&every_other), "7日 (服用日数 taking days)");
         let unknown = MedicationFact {
             days: Some(5),
             start_date: "20260301".into(),
-            detail: MedicationDetail {
+            detail: Box::new(MedicationDetail {
                 rhythm: "unknown".into(),
                 span_uncertain: true,
                 ..Default::default()
-            },
+            }),
             ..Default::default()
         };
         assert_eq!(

@@ -782,10 +782,10 @@ mod tests {
     #[test]
     fn refused_administrations_never_count_as_taken() {
         let mut refused = fact("2139005F1160", "20260319", "20260319", None);
-        refused.detail = MedicationDetail {
+        refused.detail = Box::new(MedicationDetail {
             status: "RE".into(),
             ..Default::default()
-        };
+        });
         let lines = [line("0410000001", "OMP-12", refused)];
         assert!(current_medications(&lines, day("20260320"), 30, &BTreeSet::new()).is_empty());
         let cal = calendar(&lines, day("20260318"), day("20260320"));

@@ -78,14 +78,13 @@ fn every_person_gets_the_jahis_medication_patterns() {
                     assert!(m.items.iter().any(|i| i.rhythm() == Rhythm::Unknown));
                 }
             }
-            Body::MedicationAdministration(a) => {
+            Body::MedicationAdministration(a)
                 if a.all()
                     .any(|x| x.completion_status.as_deref() == Some("RE"))
                     && a.all()
-                        .any(|x| x.completion_status.as_deref() == Some("NA"))
-                {
-                    refused += 1;
-                }
+                        .any(|x| x.completion_status.as_deref() == Some("NA")) =>
+            {
+                refused += 1;
             }
             _ => {}
         }

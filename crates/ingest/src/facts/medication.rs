@@ -183,11 +183,11 @@ fn order_base(seg: &Segment<'_>) -> MedicationFact {
     MedicationFact {
         rp: get(seg, 4, 1),
         ordered_at: get(seg, 9, 1),
-        detail: MedicationDetail {
+        detail: Box::new(MedicationDetail {
             prescriber: person(Person::from_field(seg.field(12))),
             department: text_or_code(seg, 17),
             ..Default::default()
-        },
+        }),
         ..Default::default()
     }
 }
@@ -547,7 +547,7 @@ mod tests {
                 start_date: "20110701".into(),
                 end_date: "20110705".into(),
                 ordered_at: "20110701103045".into(),
-                detail: MedicationDetail {
+                detail: Box::new(MedicationDetail {
                     usage_code: "1013044400000000".into(),
                     rhythm: "daily".into(),
                     drug_kind: "内服".into(),
@@ -559,7 +559,7 @@ mod tests {
                     start_at: "20110701".into(),
                     end_at: "20110705".into(),
                     ..Default::default()
-                },
+                }),
             }
         );
         // Rp 2 has no TQ1-8: the end is start + 14 days − 1.
