@@ -256,6 +256,29 @@ async fn timing_uneven_doses_and_refused_doses_reach_the_viewer() {
     assert_eq!(saline.cells[col(-1)], Mark::Given);
     assert!(matches!(saline.cells[col(0)], Mark::NotGiven | Mark::Given));
 
+    // The recent window is a network setting (administrators only, 1–365 days): with one
+    // day the 4-2-1 line that ended two or more days ago leaves the current list.
+    assert_eq!(
+        net.medication_settings()
+            .await
+            .expect("settings")
+            .recent_days,
+        30
+    );
+    let one_day = service::MedicationSettings { recent_days: 1 };
+    assert!(net.set_medication_settings(&dr, one_day).await.is_err());
+    assert!(net
+        .set_medication_settings(&admin, service::MedicationSettings { recent_days: 0 })
+        .await
+        .is_err());
+    net.set_medication_settings(&admin, one_day)
+        .await
+        .expect("set");
+    let m1 = net.medications(&dr, &id).await.expect("medications");
+    assert_eq!(m1.recent_days, 1);
+    assert!(!m1.current.iter().any(|c| c.line.line.source == a.facility
+        && c.line.line.fact.drug_name.starts_with("プレドニゾロン")));
+
     // A care worker may not see prescriptions: the checks say "could not check".
     let mc = net.medications(&care, &id).await.expect("care meds");
     assert!(mc.lines.is_empty());
