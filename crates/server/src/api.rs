@@ -102,10 +102,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/settings/permissions", put(set_permission))
         .route("/api/v1/settings/policy", put(set_policy))
         .route("/api/v1/settings/match", put(set_match))
-        .route(
-            "/api/v1/settings/medication",
-            get(get_medication).put(set_medication),
-        )
+        .route("/api/v1/settings/medication", put(set_medication))
         .route("/api/v1/merges", post(merge))
         .route("/api/v1/merges/{id}/undo", post(unmerge))
         .route("/api/v1/consents", post(record_consent))
@@ -608,6 +605,7 @@ async fn settings(State(state): State<AppState>, Authed(p): Authed) -> ApiResult
         "permission_matrix": state.network.permission_matrix().await?,
         "policy": state.network.policy_settings().await?,
         "match": state.network.match_settings().await?,
+        "medication": state.network.medication_settings().await?,
     })))
 }
 
@@ -642,13 +640,6 @@ async fn set_policy(
 ) -> ApiResult<Json<Value>> {
     state.network.set_policy_settings(&p, body.clone()).await?;
     Ok(Json(json!(body)))
-}
-
-async fn get_medication(
-    State(state): State<AppState>,
-    Authed(_p): Authed,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(state.network.medication_settings().await?)))
 }
 
 /// `{"recent_days": 30}`: how long an ended drug stays on the current list.
