@@ -965,11 +965,20 @@ async fn load_demo(
         region.display()
     );
     if !region.join("manifest.json").exists() {
+        // The history ends today (JST): current medications, the recent window and the
+        // medication calendar show something (the seed keeps it reproducible for a day).
+        let today = model::UnixTime::now().date_jst().compact();
+        let ymd = |a: usize, b: usize| today.get(a..b).and_then(|s| s.parse().ok());
+        let end_date = match (ymd(0, 4), ymd(4, 6), ymd(6, 8)) {
+            (Some(y), Some(m), Some(d)) => (y as i32, m, d),
+            _ => synth::Options::default().end_date,
+        };
         let opts = synth::Options {
             patients,
             seed: 1,
             extended: true,
             fault_rate: 0.002,
+            end_date,
             ..Default::default()
         };
         synth::generate(&opts, &region, &|_| {}).context("generating the demo region")?;

@@ -177,3 +177,57 @@ fn adt_and_problem_views_in_chromium() {
         assert!(shots.join(format!("{shot}.png")).exists(), "{shot}");
     }
 }
+
+/// The medication views (issue 14): record views of a prescription, an injection and an
+/// administration, the summary's current medications and the medications tab, at desktop,
+/// 820 px and 390 px widths and printed (tests/browser/medications.mjs). Screenshots in
+/// `<target>/tmp/browser-screenshots-medications/` (or `$RENKEI_SCREENSHOTS/medications`).
+#[test]
+fn medication_views_in_chromium() {
+    let browser_dir = workspace().join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    check_prerequisites(&browser_dir, &chromium);
+    let demo = DemoServer::start(30);
+    assert!(demo.secrets.contains_key("doctor"), "{}", demo.text);
+    let shots = std::env::var("RENKEI_SCREENSHOTS")
+        .map(|s| PathBuf::from(s).join("medications"))
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots-medications")
+        });
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(browser_dir.join("medications.mjs"))
+        .env("RENKEI_URL", demo.server.url())
+        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
+        .env(
+            "RENKEI_SECRETS",
+            serde_json::to_string(&demo.secrets).expect("json"),
+        )
+        .env("RENKEI_CONSENTED", &demo.consented)
+        .env("RENKEI_REFUSED", &demo.refused)
+        .env("RENKEI_SCREENSHOTS", &shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "medication browser test failed (screenshots in {}):\n{report}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "record-prescription",
+        "record-administration",
+        "summary",
+        "medications",
+    ] {
+        for width in ["desktop", "820", "390"] {
+            assert!(
+                shots.join(format!("med-{name}-{width}.png")).exists(),
+                "{name} at {width}"
+            );
+        }
+    }
+}

@@ -102,6 +102,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/settings/permissions", put(set_permission))
         .route("/api/v1/settings/policy", put(set_policy))
         .route("/api/v1/settings/match", put(set_match))
+        .route("/api/v1/settings/medication", put(set_medication))
         .route("/api/v1/merges", post(merge))
         .route("/api/v1/merges/{id}/undo", post(unmerge))
         .route("/api/v1/consents", post(record_consent))
@@ -604,6 +605,7 @@ async fn settings(State(state): State<AppState>, Authed(p): Authed) -> ApiResult
         "permission_matrix": state.network.permission_matrix().await?,
         "policy": state.network.policy_settings().await?,
         "match": state.network.match_settings().await?,
+        "medication": state.network.medication_settings().await?,
     })))
 }
 
@@ -637,6 +639,16 @@ async fn set_policy(
     Json(body): Json<policy::Settings>,
 ) -> ApiResult<Json<Value>> {
     state.network.set_policy_settings(&p, body.clone()).await?;
+    Ok(Json(json!(body)))
+}
+
+/// `{"recent_days": 30}`: how long an ended drug stays on the current list.
+async fn set_medication(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Json(body): Json<service::MedicationSettings>,
+) -> ApiResult<Json<Value>> {
+    state.network.set_medication_settings(&p, body).await?;
     Ok(Json(json!(body)))
 }
 

@@ -20,6 +20,7 @@ use crate::html::{
     is_htmx, page, render, show_date, urlencode, Chrome, HtmlError, PatientChrome, PurposeQuery,
     SignedIn, Tab,
 };
+use crate::medication_rows::{self, CalendarView, CurrentRow, DuplicateGroupRow, LatestRow};
 use crate::AppState;
 
 type Page = Result<Response, HtmlError>;
@@ -72,17 +73,6 @@ fn sex_label(code: &str) -> &'static str {
     }
 }
 
-/// The label of a medication line's data kind.
-fn medication_kind(kind: &str) -> &'static str {
-    match kind {
-        "OMP-01" => "処方 (prescription)",
-        "OMP-02" => "注射 (injection)",
-        "OMP-11" => "処方実施 (dispensed / given)",
-        "OMP-12" => "注射実施 (injection given)",
-        _ => "処方・注射",
-    }
-}
-
 /// OBX-8 as shown next to a value: `N` (normal) is not worth a badge.
 fn shown_flag(f: &str) -> String {
     match f.trim() {
@@ -91,34 +81,17 @@ fn shown_flag(f: &str) -> String {
     }
 }
 
-/// A date range `start–end` as shown (`2026-04-01 – 2026-04-14`).
-fn period(start: &str, end: &str) -> String {
-    match (start.is_empty(), end.is_empty() || end == start) {
-        (true, _) => "-".into(),
-        (false, true) => show_date(start),
-        (false, false) => format!("{} – {}", show_date(start), show_date(end)),
-    }
-}
-
-/// Does a medication line cover `today`? (A line without an end covers its start day.)
+/// Does a medication line cover `today`? A line whose end is not certain is current while
+/// the days sent last (see `service::medications::standing`), never on its start day only.
 fn is_current(m: &store::MedicationFact, today: &str) -> bool {
-    if m.start_date.is_empty() || m.start_date.as_str() > today {
+    let Some(t) = store::day_number(today) else {
         return false;
-    }
-    let end = if m.end_date.is_empty() {
-        &m.start_date
-    } else {
-        &m.end_date
     };
-    end.as_str() >= today
-}
-
-fn dose(m: &store::MedicationFact) -> String {
-    let mut s = format!("{}{}", m.dose, m.dose_unit);
-    if !m.daily_dose.is_empty() {
-        s.push_str(&format!(" (1日 {})", m.daily_dose));
-    }
-    s
+    let window = i64::from(service::medications::RECENT_MEDICATION_DAYS);
+    matches!(
+        service::medications::standing(m, t, window),
+        Some(service::Standing::Active | service::Standing::EndUnknown { .. })
+    ) && !m.detail.not_given()
 }
 
 /// May this user ask for break-the-glass at all (licensed clinical professions)?
@@ -230,6 +203,9 @@ struct MedRow {
     facility: String,
     kind: &'static str,
     current: bool,
+    route: String,
+    /// An administration refused or not given: `拒否 (refused): 本人拒否`.
+    not_given: String,
 }
 
 struct LabRow {
@@ -259,7 +235,10 @@ struct SummaryPage {
     diagnoses: Vec<crate::summary_adt::DxRow>,
     /// Ended diagnoses (病名歴).
     ended_diagnoses: Vec<crate::summary_adt::DxRow>,
-    medications: Vec<MedRow>,
+    medications: Vec<CurrentRow>,
+    duplicate_groups: Vec<DuplicateGroupRow>,
+    unchecked: Vec<service::UncheckedWarning>,
+    recent_days: u32,
     labs: Vec<LabRow>,
     stays: Vec<crate::summary_adt::StayRow>,
     plans: Vec<crate::summary_adt::PlanRow>,
@@ -280,15 +259,26 @@ impl SummaryPage {
 
 fn med_row(m: &MedicationLine, names: &BTreeMap<FacilityCode, String>, today: &str) -> MedRow {
     let f = &m.line.fact;
+    let not_given = match f.detail.status.as_str() {
+        "RE" => "拒否 (refused)",
+        "NA" => "未実施 (not given)",
+        _ => "",
+    };
     MedRow {
         drug: f.drug_name.clone(),
-        dose: dose(f),
+        dose: medication_rows::dose(f),
         usage: f.usage.clone(),
-        days: f.days.map(|d| format!("{d}日")).unwrap_or_default(),
-        period: period(&f.start_date, &f.end_date),
+        days: medication_rows::days(f),
+        period: medication_rows::period(f),
         facility: facility_name(names, &m.line.source),
-        kind: medication_kind(&m.line.kind),
+        kind: medication_rows::kind_label(&m.line.kind),
         current: is_current(f, today),
+        route: medication_rows::route(f),
+        not_given: if not_given.is_empty() || f.detail.status_notes.is_empty() {
+            not_given.to_owned()
+        } else {
+            format!("{not_given}: {}", f.detail.status_notes.join("、"))
+        },
     }
 }
 
@@ -415,11 +405,10 @@ pub async fn summary(
             .into_iter()
             .filter(|d| !d.active)
             .collect(),
-        medications: s
-            .current_medications
-            .iter()
-            .map(|m| med_row(m, names, &today))
-            .collect(),
+        medications: medication_rows::current_rows(&s.current_medications, names),
+        duplicate_groups: medication_rows::duplicate_group_rows(&s.duplicate_prescriptions, names),
+        unchecked: s.unchecked.clone(),
+        recent_days: s.recent_days,
         labs: s
             .latest_labs
             .iter()
@@ -840,18 +829,6 @@ pub async fn lab_chart(
 // ---------------------------------------------------------------------------------------
 // Medications
 
-struct DuplicateRxRow {
-    same: String,
-    first_drug: String,
-    first_facility: String,
-    first_period: String,
-    second_drug: String,
-    second_facility: String,
-    second_period: String,
-    overlap: String,
-    overlap_days: i64,
-}
-
 /// One pair of visits (facility and date, twice) that repeated tests: the analytes of a
 /// panel are one warning listing them, not one warning each.
 struct DuplicateTestRow {
@@ -910,8 +887,13 @@ struct MedicationsPage {
     pc: PatientChrome,
     lines: Vec<MedRow>,
     current: usize,
+    medications: Vec<CurrentRow>,
+    latest: Vec<LatestRow>,
+    calendar: CalendarView,
+    recent_days: u32,
+    unchecked: Vec<service::UncheckedWarning>,
     drug_allergies: Vec<DrugAllergyRow>,
-    duplicate_prescriptions: Vec<DuplicateRxRow>,
+    duplicate_groups: Vec<DuplicateGroupRow>,
     duplicate_tests: Vec<DuplicateTestRow>,
     refused: Vec<AccessRefusal>,
     emergency: Option<EmergencyForm>,
@@ -953,30 +935,12 @@ pub async fn medications(
         current: lines.iter().filter(|l| l.current).count(),
         lines,
         drug_allergies: drug_allergy_rows(&m.drug_allergies, names),
-        duplicate_prescriptions: m
-            .duplicate_prescriptions
-            .iter()
-            .map(|d| {
-                let (a, b) = (&d.first.line, &d.second.line);
-                DuplicateRxRow {
-                    same: d.same.clone(),
-                    first_drug: a.fact.drug_name.clone(),
-                    first_facility: facility_name(names, &a.source),
-                    first_period: period(&a.fact.start_date, &a.fact.end_date),
-                    second_drug: b.fact.drug_name.clone(),
-                    second_facility: facility_name(names, &b.source),
-                    second_period: period(&b.fact.start_date, &b.fact.end_date),
-                    overlap: period(&d.overlap_from, &d.overlap_to),
-                    overlap_days: match (
-                        store::day_number(&d.overlap_from),
-                        store::day_number(&d.overlap_to),
-                    ) {
-                        (Some(x), Some(y)) => y - x + 1,
-                        _ => 0,
-                    },
-                }
-            })
-            .collect(),
+        medications: medication_rows::current_rows(&m.current, names),
+        latest: medication_rows::latest_rows(&m.latest, names),
+        calendar: medication_rows::calendar_view(&m.calendar, names, &today),
+        recent_days: m.recent_days,
+        unchecked: m.unchecked.clone(),
+        duplicate_groups: medication_rows::duplicate_group_rows(&m.duplicate_groups, names),
         duplicate_tests: duplicate_test_rows(&m.duplicate_tests, names),
         refused: m.refused,
         emergency,
@@ -1020,8 +984,8 @@ mod tests {
         assert!(is_current(&m("20260401", "20260414"), "20260410"));
         assert!(!is_current(&m("20260401", "20260414"), "20260415"));
         assert!(is_current(&m("20260410", ""), "20260410"));
+        // No day count: not current on its start day only.
+        assert!(is_current(&m("20260401", ""), "20260410"));
         assert!(!is_current(&m("", ""), "20260410"));
-        assert_eq!(period("20260401", "20260414"), "2026-04-01 – 2026-04-14");
-        assert_eq!(period("20260401", ""), "2026-04-01");
     }
 }

@@ -12,6 +12,7 @@ mod clinical;
 pub mod front;
 mod html;
 pub mod listener;
+mod medication_rows;
 mod office;
 mod patient_views;
 mod record_views;

@@ -8,6 +8,7 @@
 mod access;
 pub mod encounters;
 mod identity;
+pub mod medications;
 pub mod migrate;
 mod office;
 pub mod offsite;
@@ -28,6 +29,10 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
+pub use medications::{
+    CurrentMedication, DuplicateGroup, LatestPrescription, MedicationCalendar, MedicationSettings,
+    Standing, UncheckedWarning,
+};
 pub use office::{AuditTail, ConsentInput, HeadReference, PairLinked, VerifyReport};
 pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use search::{
@@ -148,6 +153,7 @@ pub fn test_secret_key() -> auth::SecretKey {
 pub(crate) const MATRIX_KEY: &str = "permission_matrix";
 pub(crate) const POLICY_KEY: &str = "policy";
 pub(crate) const MATCH_KEY: &str = "match";
+pub(crate) const MEDICATION_KEY: &str = "medication";
 
 /// The network's operations over one store.
 #[derive(Clone)]

@@ -3,7 +3,10 @@
 
 use model::{PermissionMatrix, Profession, RecordCategory};
 
-use crate::{Network, Principal, Result, ServiceError, MATCH_KEY, MATRIX_KEY, POLICY_KEY};
+use crate::medications::MedicationSettings;
+use crate::{
+    Network, Principal, Result, ServiceError, MATCH_KEY, MATRIX_KEY, MEDICATION_KEY, POLICY_KEY,
+};
 
 impl Network {
     async fn require_admin(&self, actor: &Principal, target: &str) -> Result<()> {
@@ -90,5 +93,28 @@ impl Network {
             ));
         }
         self.save_setting(actor, MATCH_KEY, &settings).await
+    }
+
+    /// The medication settings (defaults until an administrator sets them).
+    pub async fn medication_settings(&self) -> Result<MedicationSettings> {
+        match self.store.setting(MEDICATION_KEY).await? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                ServiceError::Internal(format!("stored medication settings are invalid: {e}"))
+            }),
+            None => Ok(MedicationSettings::default()),
+        }
+    }
+
+    /// Set how long an ended drug stays on the current list (1–365 days).
+    pub async fn set_medication_settings(
+        &self,
+        actor: &Principal,
+        settings: MedicationSettings,
+    ) -> Result<()> {
+        self.require_admin(actor, MEDICATION_KEY).await?;
+        if !(1..=365).contains(&settings.recent_days) {
+            return Err(ServiceError::Invalid("recent_days must be 1–365".into()));
+        }
+        self.save_setting(actor, MEDICATION_KEY, &settings).await
     }
 }

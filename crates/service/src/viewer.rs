@@ -15,6 +15,10 @@ use serde::Serialize;
 use store::{day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter, MedicationFact};
 
 use crate::access::{AccessRefusal, Gate};
+use crate::medications::{
+    self as meds, CurrentMedication, DuplicateGroup, LatestPrescription, MedicationCalendar,
+    UncheckedWarning,
+};
 use crate::{Network, Principal, Result};
 
 /// Days within which the same analyte measured at two facilities is flagged (重複検査).
@@ -72,8 +76,16 @@ pub struct Summary {
     pub allergies: Vec<Sourced<AllergyFact>>,
     /// Not ended, not deleted (PRB-1 `DE`), newest first.
     pub active_diagnoses: Vec<Sourced<DiagnosisFact>>,
-    /// Lines whose period covers today, from every facility.
-    pub current_medications: Vec<MedicationLine>,
+    /// Drugs active today and those ended within the recent window
+    /// ([`meds::MedicationSettings::recent_days`]), every facility, one row per drug and
+    /// prescriber (see [`meds::current_medications`]).
+    pub current_medications: Vec<CurrentMedication>,
+    /// Duplicate prescriptions among them, one warning per drug.
+    pub duplicate_prescriptions: Vec<DuplicateGroup>,
+    /// Checks that could not be made because data was withheld.
+    pub unchecked: Vec<UncheckedWarning>,
+    /// The recent window in days.
+    pub recent_days: u32,
     /// The newest result of each test (JLAC10 tests of all facilities together).
     pub latest_labs: Vec<Sourced<LabFact>>,
     /// The newest stays (admission ↔ transfers ↔ discharge), plans and unmatched cancel
@@ -182,9 +194,21 @@ pub struct MedicationList {
     /// Every live line, newest start first.
     pub lines: Vec<MedicationLine>,
     pub duplicate_prescriptions: Vec<DuplicatePrescription>,
+    /// The same, one warning per drug naming every facility.
+    pub duplicate_groups: Vec<DuplicateGroup>,
     pub duplicate_tests: Vec<DuplicateTest>,
     /// Current or recent lines that match a recorded drug allergy.
     pub drug_allergies: Vec<DrugAllergyWarning>,
+    /// Checks that could not be made because data was withheld ("could not check", never
+    /// "no warnings").
+    pub unchecked: Vec<UncheckedWarning>,
+    /// Current and recently ended drugs, as on the summary.
+    pub current: Vec<CurrentMedication>,
+    /// The newest prescription of each drug.
+    pub latest: Vec<LatestPrescription>,
+    /// Drugs × days around today.
+    pub calendar: MedicationCalendar,
+    pub recent_days: u32,
     pub refused: Vec<AccessRefusal>,
     pub break_glass: Option<policy::BreakGlass>,
     pub facility_names: BTreeMap<FacilityCode, String>,
@@ -274,7 +298,7 @@ fn drug_allergy_warnings(
 ) -> Vec<DrugAllergyWarning> {
     let mut out = Vec::new();
     for l in lines {
-        if period(&l.line.fact).is_some_and(|(_, end)| end < since) {
+        if meds::not_given(l) || period(&l.line.fact).is_some_and(|(_, end)| end < since) {
             continue;
         }
         for a in allergies {
@@ -303,10 +327,19 @@ fn same_drug_keys(m: &MedicationFact) -> Vec<String> {
     keys
 }
 
-/// A line's days as day numbers; a line without an end covers its start day only.
+/// A line's days as day numbers for the warnings. A line without a certain end (no day
+/// count, an uncertain rhythm) covers the days sent, else the recent window
+/// ([`meds::RECENT_MEDICATION_DAYS`]): for a warning, a possible overlap counts — never its
+/// start day only, which would hide a duplicate.
 fn period(m: &MedicationFact) -> Option<(i64, i64)> {
     let start = day_number(&m.start_date)?;
-    let end = day_number(&m.end_date).unwrap_or(start);
+    let end = day_number(&m.end_date).unwrap_or_else(|| {
+        let days = m
+            .days
+            .filter(|d| *d > 0)
+            .unwrap_or(meds::RECENT_MEDICATION_DAYS);
+        start + i64::from(days) - 1
+    });
     Some((start, end.max(start)))
 }
 
@@ -560,7 +593,8 @@ impl Network {
         _break_glass_reason: Option<&str>,
     ) -> Result<Summary> {
         let mut gate = self.open_gate(actor, id, purpose).await?;
-        let today = self.now().date_jst().compact();
+        let settings = self.medication_settings().await?;
+        let pharmacies = gate.pharmacies();
         // Every decision first (in the gate, no I/O), then every read at once: each
         // facility's demographics, encounters, allergies, diagnoses, current medications and
         // newest results are independent queries.
@@ -594,7 +628,9 @@ impl Network {
             each_source(with_diagnoses, |s| async move {
                 Ok(self.store.diagnoses(s.id, &s.local_id).await?)
             }),
-            self.read_medications(medication_sources, Some(&today)),
+            // Every line: current is decided here (recent window, uncertain spans), not by
+            // the store's "covers today".
+            self.read_medications(medication_sources, None),
             self.read_labs(lab_sources, &latest),
         )?;
         let mut demographics = Vec::new();
@@ -635,7 +671,18 @@ impl Network {
             }
         }
         let diagnosis_history = crate::problems::group(all_diagnoses);
-        let current_medications = Self::gate_medications(&mut gate, medication_rows);
+        let medication_lines = Self::gate_medications(&mut gate, medication_rows);
+        let today_n = self.now().date_jst().days();
+        let window = i64::from(settings.recent_days);
+        let current_medications =
+            meds::current_medications(&medication_lines, today_n, window, &pharmacies);
+        // Warnings over the current and recent lines only.
+        let recent: Vec<MedicationLine> = medication_lines
+            .into_iter()
+            .filter(|l| {
+                meds::standing(&l.line.fact, today_n, window).is_some_and(|s| s.is_current())
+            })
+            .collect();
         let mut labs = Self::gate_labs(&mut gate, lab_rows);
         labs.sort_by(|a, b| b.fact.observed_at.cmp(&a.fact.observed_at));
         let mut seen = BTreeSet::new();
@@ -645,22 +692,27 @@ impl Network {
             .collect();
         latest_labs.sort_by(|a, b| a.fact.code.cmp(&b.fact.code));
         diagnoses.sort_by(|a, b| b.fact.start_date.cmp(&a.fact.start_date));
-        // Current lines only: the summary's `since` is today.
-        let drug_allergies = drug_allergy_warnings(
-            &allergies,
-            &current_medications,
-            self.now().date_jst().days(),
-        );
+        // Current and recent lines: the summary's `since` is the recent window.
+        let drug_allergies = drug_allergy_warnings(&allergies, &recent, today_n - window);
+        let duplicate_prescriptions = meds::group_duplicates(&duplicate_prescriptions(
+            &recent,
+            today_n - window,
+            &pharmacies,
+        ));
         let unreadable = self.unreadable_records(&mut gate).await?;
         let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("summary")).await?;
+        let unchecked = meds::unchecked(&refused, false);
         Ok(Summary {
             regional_id: id.clone(),
             demographics,
             allergies,
             active_diagnoses: diagnoses,
             current_medications,
+            duplicate_prescriptions,
+            unchecked,
+            recent_days: settings.recent_days,
             latest_labs,
             encounters,
             diagnosis_history,
@@ -796,6 +848,7 @@ impl Network {
         _break_glass_reason: Option<&str>,
     ) -> Result<MedicationList> {
         let mut gate = self.open_gate(actor, id, purpose).await?;
+        let settings = self.medication_settings().await?;
         let pharmacies = gate.pharmacies();
         let today = self.now().date_jst();
         let since = today.days() - DUPLICATE_LOOKBACK_DAYS;
@@ -829,9 +882,22 @@ impl Network {
         let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let refused = self.close_gate(gate, Some("medications")).await?;
+        let duplicates = duplicate_prescriptions(&lines, since, &pharmacies);
+        let window = i64::from(settings.recent_days);
+        let t = today.days();
         Ok(MedicationList {
             regional_id: id.clone(),
-            duplicate_prescriptions: duplicate_prescriptions(&lines, since, &pharmacies),
+            duplicate_groups: meds::group_duplicates(&duplicates),
+            duplicate_prescriptions: duplicates,
+            unchecked: meds::unchecked(&refused, true),
+            current: meds::current_medications(&lines, t, window, &pharmacies),
+            latest: meds::latest_per_drug(&lines),
+            calendar: meds::calendar(
+                &lines,
+                t - meds::CALENDAR_DAYS_BEFORE,
+                t + meds::CALENDAR_DAYS_AFTER,
+            ),
+            recent_days: settings.recent_days,
             duplicate_tests: duplicate_tests(&labs, DUPLICATE_TEST_DAYS),
             drug_allergies: drug_allergy_warnings(
                 &allergies,

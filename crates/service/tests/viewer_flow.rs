@@ -214,7 +214,7 @@ async fn viewer_shows_only_what_the_gate_allows_and_flags_duplicates() {
     let current: Vec<&str> = s
         .current_medications
         .iter()
-        .map(|m| m.line.order_no.as_str())
+        .map(|m| m.line.line.order_no.as_str())
         .collect();
     assert!(
         current.contains(&order_a) && current.contains(&order_b),

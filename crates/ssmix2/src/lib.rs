@@ -4,6 +4,7 @@
 //! ([`kinds`]) and typed records read from each kind's HL7 message ([`records`]).
 
 pub mod departments;
+pub mod dosing;
 pub mod kinds;
 pub mod naming;
 pub mod orders;

@@ -89,8 +89,9 @@ pub struct MedicationFact {
     pub end_date: String,
     /// ORC-9 as sent.
     pub ordered_at: String,
-    /// What the views need beyond the indexed columns (see [`crate::detail`]).
-    pub detail: MedicationDetail,
+    /// What the views need beyond the indexed columns (see [`crate::detail`]). Boxed: it is
+    /// most of a medication line's size, and facts travel in large batches at import.
+    pub detail: Box<MedicationDetail>,
 }
 
 /// One PRB of a PPR-01 message.

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use ssmix2::Condition;
 
 pub use bench_scale::{copied_column, CopiedPatient, ScaleOptions, ScaleReport, TargetSource};
-pub use detail::{AllergyDetail, DiagnosisDetail, EncounterDetail, LabDetail, MedicationDetail};
+pub use detail::{
+    AllergyDetail, DiagnosisDetail, EncounterDetail, LabDetail, MedicationDetail, PerTime,
+};
 pub use facts::{
     add_days, add_days_to, date_of_day, day_number, AllergyFact, BackfillItem, BackfilledFacts,
     ClinicalFact, DiagnosisFact, EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter,

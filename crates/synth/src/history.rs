@@ -15,6 +15,8 @@ use crate::time::{self, at, Day, Ms, MS_DAY, MS_MIN};
 use crate::writer::{esc, Er7};
 use crate::{io_err, Fault, ItemResult, Options, SynthError};
 
+mod med_patterns;
+
 const PROFILE: &str = "SS-MIX2_1.20^SS-MIX2^1.2.392.200250.2.1.100.1.2.120^ISO";
 
 /// A planned outpatient visit.
@@ -568,6 +570,9 @@ impl<'a> Gen<'a> {
                     self.admissions()?;
                 }
                 self.diagnoses(&visits)?;
+                if self.shows_medication_patterns() {
+                    self.medication_patterns()?;
+                }
                 if f.kind == FKind::Hospital && self.rng.chance(0.2) {
                     self.attending_changes()?;
                 }

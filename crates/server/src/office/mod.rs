@@ -79,6 +79,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/office/settings/policy", post(settings::policy))
         .route("/office/settings/match", post(settings::match_settings))
+        .route(
+            "/office/settings/medication",
+            post(settings::medication_settings),
+        )
 }
 
 /// What every office page shows above its content: the office's own tabs and the message of
@@ -160,6 +164,7 @@ pub fn done_message(q: &FormData) -> Option<String> {
         "permissions_reset" => "権限表を既定値に戻しました (permission matrix reset)".into(),
         "policy_saved" => "運用設定を保存しました (policy settings saved)".into(),
         "match_saved" => "名寄せ設定を保存しました (match settings saved)".into(),
+        "medication_saved" => "処方表示の設定を保存しました (medication settings saved)".into(),
         _ => return None,
     };
     Some(text)

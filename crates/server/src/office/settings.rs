@@ -39,6 +39,7 @@ struct SettingsPage {
     candidate_min: String,
     auto_link_min: String,
     never_auto_link: bool,
+    recent_days: String,
 }
 
 /// The page, for administrators only: the 403 page for everyone else (the service refuses
@@ -73,6 +74,7 @@ async fn view(
     let matrix = net.permission_matrix().await.map_err(e)?;
     let policy = net.policy_settings().await.map_err(e)?;
     let matching = net.match_settings().await.map_err(e)?;
+    let medication = net.medication_settings().await.map_err(e)?;
     let grid = Profession::ALL
         .iter()
         .map(|p| GridRow {
@@ -104,6 +106,7 @@ async fn view(
             .map(|m| m.to_string())
             .unwrap_or_default(),
         never_auto_link: matching.auto_link_min.is_none(),
+        recent_days: medication.recent_days.to_string(),
         chrome,
     };
     page_with(state, &t.chrome, status, &t)
@@ -206,6 +209,31 @@ pub async fn match_settings(
             .set_match_settings(&me.principal, settings)
             .await?;
         Ok(done("/office/settings", "match_saved", ""))
+    }
+    .await;
+    finish(&state, &me, &chrome, result).await
+}
+
+/// How long an ended drug stays on the current medications (recent window, days).
+pub async fn medication_settings(
+    State(state): State<AppState>,
+    me: SignedIn,
+    body: Bytes,
+) -> Result<Response, HtmlError> {
+    let form = FormData::from_body(&body);
+    let (chrome, _) = admin(&state, &me, &FormData::default()).await?;
+    let result = async {
+        let v = form.get("recent_days").trim();
+        let recent_days = v.parse::<u32>().map_err(|_| {
+            ServiceError::Invalid(format!(
+                "「終了後も現在の処方に含める日数」(recent_days): {v:?}: 1〜365の整数 (a whole number 1–365)"
+            ))
+        })?;
+        state
+            .network
+            .set_medication_settings(&me.principal, service::MedicationSettings { recent_days })
+            .await?;
+        Ok(done("/office/settings", "medication_saved", ""))
     }
     .await;
     finish(&state, &me, &chrome, result).await

@@ -119,11 +119,11 @@ impl Coded {
         })
     }
 
-    pub(crate) fn from_field(f: Field<'_>) -> Option<Coded> {
+    pub fn from_field(f: Field<'_>) -> Option<Coded> {
         Coded::from_repetition(f.first())
     }
 
-    pub(crate) fn all_from_field(f: Field<'_>) -> Vec<Coded> {
+    pub fn all_from_field(f: Field<'_>) -> Vec<Coded> {
         f.repetitions().filter_map(Coded::from_repetition).collect()
     }
 
@@ -315,7 +315,7 @@ pub struct Person {
 impl Person {
     /// Every person in a repeating XCN field; a kana repetition is merged into the person
     /// before it (same ID or no ID).
-    pub(crate) fn all_from_field(f: Field<'_>) -> Vec<Person> {
+    pub fn all_from_field(f: Field<'_>) -> Vec<Person> {
         let mut out: Vec<Person> = Vec::new();
         for r in f.repetitions().filter(|r| !r.is_empty()) {
             let c = |i| comp_text(r.component(i));
@@ -352,7 +352,7 @@ impl Person {
         out
     }
 
-    pub(crate) fn from_field(f: Field<'_>) -> Option<Person> {
+    pub fn from_field(f: Field<'_>) -> Option<Person> {
         Person::all_from_field(f).into_iter().next()
     }
 
@@ -586,12 +586,16 @@ pub struct Timing {
     pub condition: Option<String>,
     /// TQ1-11 free-text instruction.
     pub instruction: Option<String>,
+    /// TQ1-13 occurrence duration: how long one administration lasts (an infusion over
+    /// `2^H&時間&ISO+`).
+    #[serde(default)]
+    pub occurrence_duration: Option<Quantity>,
     /// TQ1-14 total occurrences.
     pub total_occurrences: Option<String>,
 }
 
 impl Timing {
-    pub(crate) fn read(seg: &Segment<'_>) -> Timing {
+    pub fn read(seg: &Segment<'_>) -> Timing {
         Timing {
             set_id: field_opt(seg, 1),
             quantity: Quantity::from_field(seg.field(2)),
@@ -607,6 +611,7 @@ impl Timing {
             priority: Coded::from_field(seg.field(9)),
             condition: field_opt(seg, 10),
             instruction: field_opt(seg, 11),
+            occurrence_duration: Quantity::from_field(seg.field(13)),
             total_occurrences: field_opt(seg, 14),
         }
     }

@@ -6,6 +6,7 @@ use hl7::Message;
 use serde::{Deserialize, Serialize};
 
 use super::common::{comment, comp_of, field_opt, Coded, Order, Person, Quantity, Timing};
+use crate::dosing::{self, Rhythm};
 
 /// Route of administration (RXR).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +114,129 @@ impl MedicationItem {
     pub fn usage(&self) -> Option<&Coded> {
         self.timing.iter().find_map(|t| t.usage.first())
     }
+
+    /// Supplementary usages (補足用法: 隔日, 月・木, 1日3回まで…): every TQ1-3 repetition
+    /// after the first of a TQ1, and the usage of a further TQ1 that is not a per-time dose
+    /// (see [`MedicationItem::per_time_doses`]).
+    pub fn supplementary_usages(&self) -> Vec<&Coded> {
+        let mut out = Vec::new();
+        let mut basic_seen = false;
+        for t in &self.timing {
+            for (i, u) in t.usage.iter().enumerate() {
+                let per_time_label = i == 0 && t.quantity.is_some();
+                if i == 0 && !basic_seen && !per_time_label {
+                    basic_seen = true;
+                    continue;
+                }
+                if !per_time_label {
+                    out.push(u);
+                }
+            }
+        }
+        out
+    }
+
+    /// As needed (頓用): RXE-27 `22`, or a usage that says 頓用 / 頓服.
+    pub fn as_needed(&self) -> bool {
+        self.kinds
+            .iter()
+            .any(|k| k.code == "22" || k.text.contains("頓用"))
+            || self
+                .timing
+                .iter()
+                .flat_map(|t| &t.usage)
+                .any(|u| dosing::says_as_needed(u.display()))
+    }
+
+    /// How the taking days follow each other (see [`dosing`]).
+    pub fn rhythm(&self) -> Rhythm {
+        dosing::rhythm_of_usages(
+            self.supplementary_usages().into_iter().map(|u| {
+                let text = if u.text.is_empty() {
+                    &u.alt_text
+                } else {
+                    &u.text
+                };
+                (u.code.as_str(), text.as_str())
+            }),
+            self.as_needed(),
+        )
+    }
+
+    /// Per-time doses of an uneven (不均等) prescription: each TQ1 that carries its own
+    /// quantity (TQ1-2) with its time (TQ1-3 usage, else TQ1-4 explicit times), in order.
+    pub fn per_time_doses(&self) -> Vec<PerTimeDose> {
+        self.timing
+            .iter()
+            .filter_map(|t| {
+                let q = t.quantity.as_ref()?;
+                Some(PerTimeDose {
+                    when: t
+                        .usage
+                        .first()
+                        .map(|u| u.display().to_owned())
+                        .unwrap_or_else(|| t.explicit_times.join("・")),
+                    amount: q.amount.clone(),
+                    unit: q
+                        .unit
+                        .as_ref()
+                        .map(|u| u.display().to_owned())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// The dose differs between the times of a day: RXE-4 (maximum) differs from RXE-3, or
+    /// the per-time doses differ.
+    pub fn uneven(&self) -> bool {
+        let max_differs = match (&self.dose, &self.dose_max) {
+            (Some(min), Some(max)) => !max.is_empty() && min != max,
+            (None, Some(max)) => !max.is_empty(),
+            _ => false,
+        };
+        let per_time = self.per_time_doses();
+        max_differs || per_time.windows(2).any(|w| w[0].amount != w[1].amount)
+    }
+
+    /// The first day (`YYYYMMDD…` as sent): TQ1-7, else the order time (ORC-9).
+    pub fn start(&self) -> Option<&str> {
+        self.timing
+            .iter()
+            .find_map(|t| t.start.as_deref().filter(|s| s.len() >= 8))
+            .or(self.order.ordered_at.as_deref())
+    }
+
+    /// The last calendar day (`YYYYMMDD`): TQ1-8 when sent, else computed from the start,
+    /// the taking days and the rhythm; `None` when it cannot be computed with certainty.
+    pub fn calendar_end(&self) -> Option<String> {
+        if let Some(end) = self
+            .timing
+            .iter()
+            .find_map(|t| t.end.as_deref().filter(|s| s.len() >= 8))
+        {
+            return end.get(..8).map(str::to_owned);
+        }
+        dosing::calendar_end(self.start()?, self.days()?, &self.rhythm())
+    }
+
+    /// Dispensing category from RXE-21: 院内 / 院外.
+    pub fn dispensing(&self) -> Option<&'static str> {
+        dosing::dispensing(
+            self.categories
+                .iter()
+                .map(|c| (c.code.as_str(), c.text.as_str())),
+        )
+    }
+}
+
+/// One time's dose of an uneven prescription (朝 4錠, 昼 2錠, 夕 1錠).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerTimeDose {
+    /// The time (`内服・経口・朝食後`, or TQ1-4 times).
+    pub when: String,
+    pub amount: String,
+    pub unit: String,
 }
 
 /// OMP-01 prescription order / OMP-02 injection order (RDE^O11).

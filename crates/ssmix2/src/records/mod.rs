@@ -35,7 +35,7 @@ pub use lab::{LabOrder, LabOrderItem, LabResult, LabResultItem, SpecimenOrders, 
 pub use meal::{Diet, Meal, MealOrder};
 pub use medication::{
     Administration, AdministrationGroup, InjectionComponent, MedicationAdministration,
-    MedicationItem, MedicationOrder, Route,
+    MedicationItem, MedicationOrder, PerTimeDose, Route,
 };
 pub use ppr::{Diagnoses, Diagnosis, DiagnosisModifier, UNCODED_DISEASE};
 

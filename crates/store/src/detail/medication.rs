@@ -3,6 +3,88 @@
 use serde::{Deserialize, Serialize};
 
 /// Detail of a prescription or administration line. Fields are added as extraction grows; each must have a default.
+///
+/// Texts are as sent (the code when no text was sent); nothing here is a guess.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct MedicationDetail {}
+pub struct MedicationDetail {
+    /// JAMI usage code (JAMISDP01) of the basic usage, else its local code.
+    pub usage_code: String,
+    /// Supplementary usages (補足用法) as sent: `隔日`, `週2回（月・木）`, `１日３回まで`.
+    pub modifiers: Vec<String>,
+    /// How the taking days follow each other: `daily`, `every:2`, `weekdays:0,3`
+    /// (0 = Monday), `as_needed`, or `unknown` (see `ssmix2::dosing::Rhythm`).
+    pub rhythm: String,
+    /// The calendar span could not be computed with certainty (unrecognised supplementary
+    /// usage, as needed with a count, no day count): the end date is empty and the days are
+    /// shown as sent.
+    pub span_uncertain: bool,
+    /// As needed (頓用: RXE-27 `22`, or the usage says so).
+    pub as_needed: bool,
+    /// TQ1-6 when not in days (`10回`), or TQ1-14 total occurrences.
+    pub occurrences: String,
+    /// RXE-4 maximum dose, when it differs from RXE-3.
+    pub dose_max: String,
+    /// The dose differs between the times of a day (不均等).
+    pub uneven: bool,
+    /// Per-time doses of an uneven line, in order: `朝食後 4錠`.
+    pub per_time: Vec<PerTime>,
+    /// RXE-7 instructions and TQ1-11 free text, as sent.
+    pub instructions: Vec<String>,
+    /// TQ1-10 condition (start instruction: `手術翌日から`).
+    pub condition: String,
+    /// RXE-27 drug kind text (`内服`, `頓用`, `外用`).
+    pub drug_kind: String,
+    /// RXE-6 dosage form text.
+    pub form: String,
+    /// RXE-10 total and RXE-11 unit (`49錠`).
+    pub total: String,
+    /// `院内` / `院外` from RXE-21, empty when not sent.
+    pub dispensing: String,
+    /// RXE-21 categories as sent (`外来処方`, `院外処方`).
+    pub categories: Vec<String>,
+    /// ORC-12 ordering doctor (display name).
+    pub prescriber: String,
+    /// ORC-17 department text.
+    pub department: String,
+    /// RXR-2 site text.
+    pub site: String,
+    /// RXR-3 device text.
+    pub device: String,
+    /// RXE-23 rate with RXE-24 unit (`250 ミリリッター／時間`).
+    pub rate: String,
+    /// TQ1-13 duration of one administration (`2時間`).
+    pub duration: String,
+    /// TQ1-4 explicit times (`0900`, `2100`).
+    pub time_slots: Vec<String>,
+    /// TQ1-7 / TQ1-8 (or RXA-3 / RXA-4) as sent, with their time.
+    pub start_at: String,
+    pub end_at: String,
+    /// Injection: `B` base or `A` additive (RXC-1), and the other drugs of the same mix.
+    pub component_type: String,
+    pub mixed_with: Vec<String>,
+    /// Administration (OMP-11/12): RXA-20 completion status (`CP`, `PA`, `NA`, `RE`) and
+    /// RXA-9 notes (the reason a dose was refused or not given).
+    pub status: String,
+    pub status_notes: Vec<String>,
+    /// RXA-10 who administered.
+    pub given_by: String,
+    /// Local code system of `local_code` (`99XYZ`).
+    pub local_system: String,
+}
+
+/// One time's dose of an uneven line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PerTime {
+    pub when: String,
+    pub amount: String,
+    pub unit: String,
+}
+
+impl MedicationDetail {
+    /// An administration that gave the patient nothing (refused `RE`, not given `NA`).
+    pub fn not_given(&self) -> bool {
+        matches!(self.status.as_str(), "RE" | "NA")
+    }
+}

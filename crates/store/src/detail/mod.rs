@@ -23,7 +23,7 @@ pub use allergy::AllergyDetail;
 pub use diagnosis::DiagnosisDetail;
 pub use encounter::EncounterDetail;
 pub use lab::LabDetail;
-pub use medication::MedicationDetail;
+pub use medication::{MedicationDetail, PerTime};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -1,0 +1,298 @@
+//! Medications through a real embedded store (import → facts → service), issue 14 fault 2
+//! and the safer summaries: the JAHIS timing fixtures (uneven 4-2-1, 隔日, 月・木, 頓用,
+//! ３日おき, topical without days) and refused / not-given administrations, shifted to this
+//! week so "current" is tested against today.
+
+use std::path::Path;
+
+use model::{ConsentScope, Date, RecordCategory, UnixTime};
+use service::medications::Mark;
+use service::{ConsentInput, Standing};
+use ssmix2::{Condition, DataKind, StandardName};
+
+mod common;
+
+fn fixture_text(name: &str) -> String {
+    let path = format!(
+        "{}/../ssmix2/tests/fixtures/{name}.hl7",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+/// Every `2026030D…` date of the fixture moved by `shift` days (a multiple of 7 keeps the
+/// weekdays of the 月・木 line).
+fn shifted(text: &str, shift: i64) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("2026030") {
+        out.push_str(&rest[..i]);
+        let date = &rest[i..i + 8];
+        let n = store::day_number(date).expect("date") + shift;
+        out.push_str(&store::date_of_day(n));
+        rest = &rest[i + 8..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn put(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let bytes = hl7::encode_iso2022jp(&text.replace('\n', "\r")).expect("encode");
+    std::fs::write(path, bytes).expect("write");
+}
+
+fn file_path(
+    root: &Path,
+    patient: &str,
+    date: &str,
+    kind: DataKind,
+    order: &str,
+) -> std::path::PathBuf {
+    root.join(
+        StandardName {
+            patient_id: patient.into(),
+            date: date.into(),
+            kind,
+            order_no: order.into(),
+            timestamp: format!("{date}090000000"),
+            department: "01".into(),
+            condition: Condition::Current,
+        }
+        .relative_path(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timing_uneven_doses_and_refused_doses_reach_the_viewer() {
+    let common::Fixture {
+        dir: _dir,
+        region,
+        store,
+        net,
+        ..
+    } = common::imported_region(12, 11).await;
+    let common::Enrolled {
+        admin,
+        office,
+        a,
+        b,
+        id,
+        ..
+    } = common::enrolled_pair(&net, &store).await;
+    let (dr, care) =
+        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
+    net.record_consent(
+        &office,
+        ConsentInput {
+            regional_id: id.clone(),
+            scope: ConsentScope::AllFacilities,
+            valid_from: Date::parse("2020-01-01").expect("date"),
+            valid_until: None,
+            paper_form: "同意書 No.0014".into(),
+            implied: false,
+        },
+    )
+    .await
+    .expect("consent");
+
+    // Monday of last week: the fixture's Monday 2026-03-02 moves there.
+    let today = UnixTime::now().date_jst().days();
+    let monday = today - i64::from(ssmix2::dosing::weekday(today)) - 7;
+    let shift = monday - store::day_number("20260302").expect("day");
+    assert_eq!(shift % 7, 0);
+    let d = |k: i64| store::date_of_day(monday + k);
+    let (root_a, root_b) = (
+        region.join(a.facility.as_str()),
+        region.join(b.facility.as_str()),
+    );
+    let rx = shifted(&fixture_text("OMP-01-timing"), shift).replace("9999013", &a.local_id);
+    put(
+        &file_path(
+            &root_a,
+            &a.local_id,
+            &d(-1),
+            DataKind::Omp01,
+            "000000021000501",
+        ),
+        &rx,
+    );
+    // B prescribes the same 隔日 drug (ラシックス, same YJ) in the same week: a duplicate.
+    let rx_b = shifted(&fixture_text("OMP-01-timing"), shift)
+        .replace("9999013", &b.local_id)
+        .replace("000000021000501", "000000021000601");
+    put(
+        &file_path(
+            &root_b,
+            &b.local_id,
+            &d(-1),
+            DataKind::Omp01,
+            "000000021000601",
+        ),
+        &rx_b,
+    );
+    let given = shifted(&fixture_text("OMP-12-refused"), shift).replace("9999013", &b.local_id);
+    put(
+        &file_path(
+            &root_b,
+            &b.local_id,
+            &d(-1),
+            DataKind::Omp12,
+            "000000021000777",
+        ),
+        &given,
+    );
+    common::import(&store, &root_a, &a.facility).await;
+    common::import(&store, &root_b, &b.facility).await;
+
+    let m = net.medications(&dr, &id).await.expect("medications");
+    assert!(m.refused.is_empty(), "{:?}", m.refused);
+    assert!(m.unchecked.is_empty());
+    let a_lines: Vec<_> = m
+        .lines
+        .iter()
+        .filter(|l| l.line.source == a.facility && l.line.order_no.ends_with("21000501"))
+        .collect();
+    assert_eq!(a_lines.len(), 6);
+    let by_name = |name: &str| {
+        a_lines
+            .iter()
+            .find(|l| l.line.fact.drug_name.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    // Uneven: 4-2-1, not 1.
+    let pred = &by_name("プレドニゾロン").line.fact;
+    assert_eq!(pred.dose, "4-2-1");
+    assert_eq!(pred.detail.per_time.len(), 3);
+    // 隔日 × 7: 13 calendar days from the Sunday before Monday.
+    let lasix = &by_name("ラシックス").line.fact;
+    assert_eq!(
+        (lasix.start_date.clone(), lasix.end_date.clone()),
+        (d(-1), d(11))
+    );
+    assert_eq!(lasix.usage, "内服・経口・１日１回朝食後（隔日）");
+    // 月・木 × 8 from Monday: Thursday of the fourth week.
+    let alendronate = &by_name("アレンドロン").line.fact;
+    assert_eq!(alendronate.end_date, d(24));
+    // Uncertain spans and no day count: no end date, flagged.
+    for name in ["ロキソニン", "ビタメジン", "モーラス"] {
+        let f = &by_name(name).line.fact;
+        assert_eq!(f.end_date, "", "{name}");
+        assert!(f.detail.span_uncertain, "{name}");
+    }
+
+    // Current list: the 4-2-1 line ended 2+ days ago and is still listed with its age; the
+    // lines without a certain end are "end unknown", not gone after their start day.
+    let w = today - monday - 7; // weekday of today
+    let current = |name: &str| {
+        m.current
+            .iter()
+            .find(|c| {
+                c.line.line.fact.drug_name.starts_with(name) && c.line.line.source == a.facility
+            })
+            .unwrap_or_else(|| panic!("{name} current: {:#?}", m.current))
+    };
+    assert_eq!(
+        current("プレドニゾロン").standing,
+        Standing::Ended { days_ago: 2 + w }
+    );
+    assert_eq!(current("アレンドロン").standing, Standing::Active);
+    assert_eq!(
+        current("モーラス").standing,
+        Standing::EndUnknown {
+            started_days_ago: 8 + w
+        }
+    );
+    let summary = net.patient_summary(&dr, &id).await.expect("summary");
+    assert_eq!(summary.recent_days, 30);
+    assert!(summary.current_medications.iter().any(|c| c
+        .line
+        .line
+        .fact
+        .drug_name
+        .starts_with("ロキソニン")));
+
+    // Two facilities prescribing the same drugs: one warning per drug, naming both.
+    assert!(!m.duplicate_groups.is_empty());
+    let lasix_dup = m
+        .duplicate_groups
+        .iter()
+        .find(|g| g.drug_names.iter().any(|n| n.starts_with("ラシックス")))
+        .expect("lasix duplicate");
+    assert_eq!(lasix_dup.facilities.len(), 2);
+    assert_eq!(lasix_dup.lines.len(), 2);
+    assert!(summary
+        .duplicate_prescriptions
+        .iter()
+        .any(|g| g.drug_names.iter().any(|n| n.starts_with("ラシックス"))));
+
+    // Administrations: refused and not given are kept, said so, and never count as taken.
+    let given: Vec<_> = m
+        .lines
+        .iter()
+        .filter(|l| l.line.kind == "OMP-12" && l.line.order_no.ends_with("21000777"))
+        .collect();
+    let mut statuses: Vec<&str> = given
+        .iter()
+        .map(|l| l.line.fact.detail.status.as_str())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["CP", "NA", "RE"]);
+    let saline = m
+        .calendar
+        .rows
+        .iter()
+        .find(|r| r.drug_name.starts_with("生理食塩液"))
+        .expect("saline row");
+    let col = |k: i64| {
+        m.calendar
+            .days
+            .iter()
+            .position(|x| *x == d(k))
+            .expect("in calendar")
+    };
+    // Day −1: given (09:05) and refused (21:00): the cell keeps "given"; day 0: not given
+    // (unless the synthetic region gave saline that day too).
+    assert_eq!(saline.cells[col(-1)], Mark::Given);
+    assert!(matches!(saline.cells[col(0)], Mark::NotGiven | Mark::Given));
+
+    // The recent window is a network setting (administrators only, 1–365 days): with one
+    // day the 4-2-1 line that ended two or more days ago leaves the current list.
+    assert_eq!(
+        net.medication_settings()
+            .await
+            .expect("settings")
+            .recent_days,
+        30
+    );
+    let one_day = service::MedicationSettings { recent_days: 1 };
+    assert!(net.set_medication_settings(&dr, one_day).await.is_err());
+    assert!(net
+        .set_medication_settings(&admin, service::MedicationSettings { recent_days: 0 })
+        .await
+        .is_err());
+    net.set_medication_settings(&admin, one_day)
+        .await
+        .expect("set");
+    let m1 = net.medications(&dr, &id).await.expect("medications");
+    assert_eq!(m1.recent_days, 1);
+    assert!(!m1.current.iter().any(|c| c.line.line.source == a.facility
+        && c.line.line.fact.drug_name.starts_with("プレドニゾロン")));
+
+    // A care worker may not see prescriptions: the checks say "could not check".
+    let mc = net.medications(&care, &id).await.expect("care meds");
+    assert!(mc.lines.is_empty());
+    assert!(
+        mc.unchecked
+            .iter()
+            .any(|u| u.check == "duplicate_prescriptions"),
+        "{:?}",
+        mc.unchecked
+    );
+    let sc = net.patient_summary(&care, &id).await.expect("care summary");
+    assert!(sc.unchecked.iter().any(|u| u.check == "drug_allergies"));
+    assert!(sc
+        .refused
+        .iter()
+        .any(|r| r.covers(RecordCategory::Prescriptions)));
+}
