@@ -1200,3 +1200,78 @@ fn header_only_reading_agrees_with_full_reading() {
     }
     assert!(checked > 1000, "checked {checked} cases");
 }
+
+/// A fixture of `fixtures/lab/` (patterns of the JAHIS lab convention beyond the samples).
+fn lab_fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/lab/{name}.hl7", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
+    let r = read_record(DataKind::Oml11, &parse(&lab_fixture("OML-11-culture"))).unwrap();
+    assert_eq!(r.header.clinical_date, s("20260308"), "SPM-17 start of the range");
+    let Body::LabResult(l) = r.body else { panic!() };
+    let sp = &l.specimens[0].specimen;
+    assert_eq!(sp.specimen_type.as_ref().unwrap().text, "尿");
+    assert_eq!(sp.collected_end, s("202603081030"));
+    let item = &l.specimens[0].items[0];
+    assert_eq!(item.request.section, s("MB"));
+    assert_eq!(item.request.result_status, s("C"));
+    assert_eq!(item.comments, vec!["抗菌薬投与前に採取".to_owned()]);
+    assert_eq!(item.results.len(), 11);
+    assert_eq!(item.results[1].sub_id, s("1"));
+    assert_eq!(item.results[8].sub_id, s("2.1"));
+    assert_eq!(item.results[2].value(), "10^5", "\\S\\ is ^");
+    assert_eq!(item.results[3].value(), ">^16", "SN kept as sent");
+    assert_eq!(item.results[3].comments, vec!["再判定により訂正".to_owned()]);
+
+    let c = item.culture().expect("a culture");
+    assert_eq!(
+        c.specimen_findings,
+        vec![("グラム染色".to_owned(), "グラム陰性桿菌 (2+)".to_owned())]
+    );
+    assert_eq!(c.organisms.len(), 2, "the second organism is kept");
+    let ec = &c.organisms[0];
+    assert_eq!(
+        (ec.key.as_str(), ec.name.as_str(), ec.code.as_str(), ec.code_system.as_str()),
+        ("1", "Escherichia coli", "1001", "JANIS")
+    );
+    assert_eq!(ec.findings, vec![("菌量".to_owned(), "10^5 CFU/mL".to_owned())]);
+    assert_eq!(ec.comments, vec!["再判定により訂正".to_owned()]);
+    let row = |s: &Susceptibility| {
+        (
+            s.drug.clone(),
+            s.mic.clone(),
+            s.unit.clone(),
+            s.interpretation.clone(),
+            s.status.clone(),
+        )
+    };
+    let t = |d: &str, m: &str, u: &str, i: &str, st: &str| {
+        (d.to_owned(), m.to_owned(), u.to_owned(), i.to_owned(), st.to_owned())
+    };
+    assert_eq!(
+        ec.susceptibilities.iter().map(row).collect::<Vec<_>>(),
+        vec![
+            t("ABPC", ">16", "μg/mL", "R", "C"),
+            t("CEZ", "<=4", "μg/mL", "S", "F"),
+            t("LVFX", "2", "μg/mL", "I", "F"),
+        ]
+    );
+    let ef = &c.organisms[1];
+    assert_eq!(ef.name, "Enterococcus faecalis");
+    assert_eq!(ef.findings, vec![("菌量".to_owned(), "10^4 CFU/mL".to_owned())]);
+    // The judgement sent as its own row (sub-ID 2.2) joins the VCM row.
+    assert_eq!(
+        ef.susceptibilities.iter().map(row).collect::<Vec<_>>(),
+        vec![
+            t("ABPC", "<=2", "μg/mL", "S", "F"),
+            t("VCM", "1", "μg/mL", "S", "F"),
+        ]
+    );
+    // An ordinary chemistry result is not a culture.
+    let r = read(DataKind::Oml11);
+    let Body::LabResult(l) = r.body else { panic!() };
+    assert!(l.items().all(|i| i.culture().is_none()));
+}

@@ -14,6 +14,7 @@ pub mod exam;
 pub mod lab;
 pub mod meal;
 pub mod medication;
+pub mod micro;
 pub mod ppr;
 
 use hl7::Message;
@@ -33,6 +34,7 @@ pub use common::{
 pub use exam::{ExamItem, ExamOrder, ExamReport, ImagingStudy, PerformedItem};
 pub use lab::{LabOrder, LabOrderItem, LabResult, LabResultItem, SpecimenOrders, SpecimenResults};
 pub use meal::{Diet, Meal, MealOrder};
+pub use micro::{Culture, CultureRole, Organism, Susceptibility};
 pub use medication::{
     Administration, AdministrationGroup, InjectionComponent, MedicationAdministration,
     MedicationItem, MedicationOrder, Route,
