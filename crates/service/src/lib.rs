@@ -7,6 +7,7 @@
 
 mod access;
 mod identity;
+mod labs;
 pub mod migrate;
 mod office;
 pub mod offsite;
@@ -25,6 +26,7 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
+pub use labs::{unit_key, CultureResult, TestOccurrence};
 pub use office::{AuditTail, ConsentInput, HeadReference, PairLinked, VerifyReport};
 pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use search::{
