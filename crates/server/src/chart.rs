@@ -827,7 +827,12 @@ mod tests {
         assert!(l.y_ticks.iter().any(|t| *t >= 52.0));
         let svg = render(&charts[0]);
         assert!(svg.contains(r#"data-unit="g/dL""#) && svg.contains("trend-title-alb-0"));
-        assert!(!svg.contains("39"), "no g/L value on the g/dL chart");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            2,
+            "no g/L value on the g/dL chart"
+        );
+        assert!(!svg.contains(" 39 g/L"));
     }
 
     #[test]

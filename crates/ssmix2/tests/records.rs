@@ -1203,14 +1203,21 @@ fn header_only_reading_agrees_with_full_reading() {
 
 /// A fixture of `fixtures/lab/` (patterns of the JAHIS lab convention beyond the samples).
 fn lab_fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/lab/{name}.hl7", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/lab/{name}.hl7",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[test]
 fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
     let r = read_record(DataKind::Oml11, &parse(&lab_fixture("OML-11-culture"))).unwrap();
-    assert_eq!(r.header.clinical_date, s("20260308"), "SPM-17 start of the range");
+    assert_eq!(
+        r.header.clinical_date,
+        s("20260308"),
+        "SPM-17 start of the range"
+    );
     let Body::LabResult(l) = r.body else { panic!() };
     let sp = &l.specimens[0].specimen;
     assert_eq!(sp.specimen_type.as_ref().unwrap().text, "尿");
@@ -1224,7 +1231,10 @@ fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
     assert_eq!(item.results[8].sub_id, s("2.1"));
     assert_eq!(item.results[2].value(), "10^5", "\\S\\ is ^");
     assert_eq!(item.results[3].value(), ">^16", "SN kept as sent");
-    assert_eq!(item.results[3].comments, vec!["再判定により訂正".to_owned()]);
+    assert_eq!(
+        item.results[3].comments,
+        vec!["再判定により訂正".to_owned()]
+    );
 
     let c = item.culture().expect("a culture");
     assert_eq!(
@@ -1234,10 +1244,18 @@ fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
     assert_eq!(c.organisms.len(), 2, "the second organism is kept");
     let ec = &c.organisms[0];
     assert_eq!(
-        (ec.key.as_str(), ec.name.as_str(), ec.code.as_str(), ec.code_system.as_str()),
+        (
+            ec.key.as_str(),
+            ec.name.as_str(),
+            ec.code.as_str(),
+            ec.code_system.as_str()
+        ),
         ("1", "Escherichia coli", "1001", "JANIS")
     );
-    assert_eq!(ec.findings, vec![("菌量".to_owned(), "10^5 CFU/mL".to_owned())]);
+    assert_eq!(
+        ec.findings,
+        vec![("菌量".to_owned(), "10^5 CFU/mL".to_owned())]
+    );
     assert_eq!(ec.comments, vec!["再判定により訂正".to_owned()]);
     let row = |s: &Susceptibility| {
         (
@@ -1249,7 +1267,13 @@ fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
         )
     };
     let t = |d: &str, m: &str, u: &str, i: &str, st: &str| {
-        (d.to_owned(), m.to_owned(), u.to_owned(), i.to_owned(), st.to_owned())
+        (
+            d.to_owned(),
+            m.to_owned(),
+            u.to_owned(),
+            i.to_owned(),
+            st.to_owned(),
+        )
     };
     assert_eq!(
         ec.susceptibilities.iter().map(row).collect::<Vec<_>>(),
@@ -1261,7 +1285,10 @@ fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
     );
     let ef = &c.organisms[1];
     assert_eq!(ef.name, "Enterococcus faecalis");
-    assert_eq!(ef.findings, vec![("菌量".to_owned(), "10^4 CFU/mL".to_owned())]);
+    assert_eq!(
+        ef.findings,
+        vec![("菌量".to_owned(), "10^4 CFU/mL".to_owned())]
+    );
     // The judgement sent as its own row (sub-ID 2.2) joins the VCM row.
     assert_eq!(
         ef.susceptibilities.iter().map(row).collect::<Vec<_>>(),

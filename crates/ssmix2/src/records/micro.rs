@@ -100,11 +100,7 @@ pub fn is_susceptibility_flag(flag: &str) -> bool {
 /// sub-IDs are used for other repeated results too (a glucose tolerance test): the section
 /// (OBR-24 `MB`), a JLAC10 code of the microbiology class (analyte codes starting with `6`),
 /// an organism coded with `JANIS`, or an S/I/R judgement in OBX-8.
-pub fn is_microbiology(
-    section: &str,
-    battery_jlac10: Option<&str>,
-    rows: &[MicroRow<'_>],
-) -> bool {
+pub fn is_microbiology(section: &str, battery_jlac10: Option<&str>, rows: &[MicroRow<'_>]) -> bool {
     let micro_code = |c: Option<&str>| c.is_some_and(|c| c.starts_with('6'));
     section.trim().eq_ignore_ascii_case("MB")
         || micro_code(battery_jlac10)
@@ -340,7 +336,13 @@ impl LabResultItem {
 mod tests {
     use super::*;
 
-    fn row<'a>(sub: &'a str, vt: &'a str, value: &'a str, unit: &'a str, flag: &'a str) -> MicroRow<'a> {
+    fn row<'a>(
+        sub: &'a str,
+        vt: &'a str,
+        value: &'a str,
+        unit: &'a str,
+        flag: &'a str,
+    ) -> MicroRow<'a> {
         MicroRow {
             sub_id: sub,
             value_type: vt,
@@ -365,7 +367,15 @@ mod tests {
         use CultureRole::*;
         assert_eq!(
             roles(&rows),
-            vec![Specimen, Organism, Finding, Susceptibility, Organism, Susceptibility, Susceptibility]
+            vec![
+                Specimen,
+                Organism,
+                Finding,
+                Susceptibility,
+                Organism,
+                Susceptibility,
+                Susceptibility
+            ]
         );
         assert_eq!(organism_key("1.2"), "1");
         assert_eq!(value_text("SN", "<=^0.25"), "<=0.25");
@@ -375,7 +385,10 @@ mod tests {
     #[test]
     fn sub_ids_alone_do_not_make_a_culture() {
         // A glucose tolerance test: sub-IDs, numbers, no microbiology evidence.
-        let rows = [row("1", "NM", "98", "mg/dL", "N"), row("2", "NM", "180", "mg/dL", "H")];
+        let rows = [
+            row("1", "NM", "98", "mg/dL", "N"),
+            row("2", "NM", "180", "mg/dL", "H"),
+        ];
         assert!(!is_microbiology("", Some("3D010000001926101"), &rows));
         assert!(is_microbiology("MB", None, &rows));
         assert!(is_microbiology("", Some("6B615000007101201"), &rows));

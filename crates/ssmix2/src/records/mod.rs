@@ -34,11 +34,11 @@ pub use common::{
 pub use exam::{ExamItem, ExamOrder, ExamReport, ImagingStudy, PerformedItem};
 pub use lab::{LabOrder, LabOrderItem, LabResult, LabResultItem, SpecimenOrders, SpecimenResults};
 pub use meal::{Diet, Meal, MealOrder};
-pub use micro::{Culture, CultureRole, Organism, Susceptibility};
 pub use medication::{
     Administration, AdministrationGroup, InjectionComponent, MedicationAdministration,
     MedicationItem, MedicationOrder, Route,
 };
+pub use micro::{Culture, CultureRole, Organism, Susceptibility};
 pub use ppr::{Diagnoses, Diagnosis, DiagnosisModifier, UNCODED_DISEASE};
 
 /// One data-kind file, read.
