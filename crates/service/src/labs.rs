@@ -299,7 +299,9 @@ pub fn latest(mut labs: Vec<Sourced<LabFact>>) -> Vec<Sourced<LabFact>> {
 /// days of the one before that involve more than one facility. Cultures are left out
 /// (repeating a culture is how its course is followed).
 pub fn duplicate_tests(labs: &[Sourced<LabFact>], within: i64) -> Vec<DuplicateTest> {
-    let mut by_analyte: BTreeMap<&str, (String, BTreeSet<(i64, FacilityCode)>)> = BTreeMap::new();
+    // Analyte → (test name, every (day, facility) it was done).
+    type Visits = BTreeSet<(i64, FacilityCode)>;
+    let mut by_analyte: BTreeMap<&str, (String, Visits)> = BTreeMap::new();
     for l in labs {
         if !l.fact.is_jlac10() || l.fact.detail.in_culture() {
             continue;

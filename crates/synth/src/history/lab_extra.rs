@@ -47,8 +47,15 @@ const ORGANISMS: &[(&str, &str, &str, &[usize])] = &[
     ),
 ];
 
-/// (code, abbreviation, name, MIC choices with their judgement).
-const DRUGS: &[(&str, &str, &str, &[(&str, &str)])] = &[
+/// A tested drug: (code, abbreviation, name, MIC choices with their judgement).
+type Drug = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const DRUGS: &[Drug] = &[
     (
         "D01",
         "ABPC",
@@ -203,9 +210,11 @@ impl Gen<'_> {
             g.w.raw(3, code);
             g.w.raw(4, sub);
         };
-        let gram = ORGANISMS[first].2;
+        // The smear shows every organism's stain.
+        let mut stains: Vec<&str> = organisms.iter().map(|&o| ORGANISMS[o].2).collect();
+        stains.dedup();
         obx(self, "ST", "M010^グラム染色^99ZMC", "");
-        self.w.fmt(5, format_args!("{gram} (2+)"));
+        self.w.fmt(5, format_args!("{} (2+)", stains.join("、")));
         self.w.raw(11, "F");
         for (k, &o) in organisms.iter().enumerate() {
             let (code, name, _, drugs) = ORGANISMS[o];
