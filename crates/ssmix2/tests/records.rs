@@ -1180,8 +1180,19 @@ mod fuzz {
 fn header_only_reading_agrees_with_full_reading() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut checked = 0;
+    // Fixtures and the fixtures of sub-folders (`lab/`…).
+    let mut paths = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("fixtures") {
         let path = entry.expect("entry").path();
+        if path.is_dir() {
+            for sub in std::fs::read_dir(&path).expect("fixture folder") {
+                paths.push(sub.expect("entry").path());
+            }
+        } else {
+            paths.push(path);
+        }
+    }
+    for path in paths {
         let text = std::fs::read_to_string(&path).expect("fixture text");
         for kind in ssmix2::DataKind::ALL {
             for cut in (0..text.len()).step_by(37).chain([text.len()]) {
