@@ -143,6 +143,8 @@ pub(crate) struct ChartRow {
     pub status: &'static str,
     pub range: String,
     pub facility: String,
+    /// NTE comments of the result.
+    pub comments: String,
 }
 
 /// One chart of one unit.
@@ -185,6 +187,7 @@ pub(crate) fn chart_view(row: &LabTestRow, names: &BTreeMap<FacilityCode, String
             status: status_label(&c.status),
             range: p.reference_range.clone(),
             facility: p.source.clone(),
+            comments: c.comments.join(" / "),
         })
         .collect();
     ChartView {

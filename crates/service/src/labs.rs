@@ -236,15 +236,16 @@ pub fn matrix(labs: &[Sourced<LabFact>]) -> (Vec<String>, Vec<LabTestRow>, Vec<C
     )
 }
 
-/// The cultures among the facts, one per (facility, version, result group), newest first.
+/// The cultures among the facts, one per (facility, version, specimen) — a susceptibility
+/// group sent apart from its culture (OBR-26) joins it — newest first.
 pub fn culture_results(rows: &[&Sourced<LabFact>]) -> Vec<CultureResult> {
-    let mut by: BTreeMap<(FacilityCode, i64, u32), CultureResult> = BTreeMap::new();
+    let mut by: BTreeMap<(FacilityCode, i64, String), CultureResult> = BTreeMap::new();
     let mut sorted: Vec<&&Sourced<LabFact>> = rows.iter().collect();
     sorted.sort_by_key(|l| (l.version_id, l.line));
     for l in sorted {
         let d = &l.fact.detail;
         let c = by
-            .entry((l.source.clone(), l.version_id, d.group))
+            .entry((l.source.clone(), l.version_id, d.specimen.clone()))
             .or_insert_with(|| CultureResult {
                 source: l.source.clone(),
                 version_id: l.version_id,
@@ -260,7 +261,9 @@ pub fn culture_results(rows: &[&Sourced<LabFact>]) -> Vec<CultureResult> {
             c.status = l.fact.status.clone();
         }
         match d.culture_role.as_str() {
-            "organism" => c.organisms.push(l.fact.value.clone()),
+            "organism" if !c.organisms.contains(&l.fact.value) => {
+                c.organisms.push(l.fact.value.clone())
+            }
             "specimen" => c
                 .findings
                 .push(format!("{}: {}", l.fact.name, l.fact.value)),

@@ -1313,3 +1313,43 @@ fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
     let Body::LabResult(l) = r.body else { panic!() };
     assert!(l.items().all(|i| i.culture().is_none()));
 }
+
+#[test]
+fn oml11_susceptibility_panel_of_its_own_keeps_its_organism_through_obr26() {
+    let r = read_record(
+        DataKind::Oml11,
+        &parse(&lab_fixture("OML-11-culture-parent")),
+    )
+    .unwrap();
+    let Body::LabResult(l) = r.body else { panic!() };
+    let items: Vec<&LabResultItem> = l.items().collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1].request.parent_sub_id, s("1"));
+    assert_eq!(
+        items[1].request.parent_value,
+        s("Staphylococcus aureus (MRSA)")
+    );
+    let parent = items[0].culture().expect("culture");
+    assert_eq!(parent.organisms.len(), 1);
+    assert_eq!(
+        parent.organisms[0].findings,
+        vec![("菌量".to_owned(), "3+".to_owned())]
+    );
+    let child = items[1].culture().expect("susceptibility panel");
+    assert!(
+        child.specimen_findings.is_empty(),
+        "no row lost to 'the specimen'"
+    );
+    assert_eq!(child.organisms.len(), 1);
+    let o = &child.organisms[0];
+    assert_eq!(
+        (o.key.as_str(), o.name.as_str()),
+        ("1", "Staphylococcus aureus (MRSA)")
+    );
+    let rows: Vec<(&str, &str, &str)> = o
+        .susceptibilities
+        .iter()
+        .map(|s| (s.drug.as_str(), s.mic.as_str(), s.interpretation.as_str()))
+        .collect();
+    assert_eq!(rows, vec![("MPIPC", ">2", "R"), ("VCM", "1", "S")]);
+}

@@ -26,6 +26,10 @@ struct Group {
     panel_jlac10: bool,
     /// OBR-25.
     report_status: String,
+    /// OBR-26 components 2 and 3: the organism (sub-ID, name) reported in another group
+    /// that this susceptibility group belongs to.
+    parent_sub_id: String,
+    parent_value: String,
     rows: Vec<Row>,
 }
 
@@ -37,6 +41,9 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
     let (mut specimen, mut specimen_code) = (String::new(), String::new());
     let mut group: Option<Group> = None;
     let mut groups = 0u32;
+    // Organisms of the message's cultures so far (sub-ID group, name): a susceptibility
+    // group of its own (OBR-26) names its organism by sub-ID only.
+    let mut organisms: Vec<(String, String)> = Vec::new();
     for seg in msg.segments() {
         match seg.name() {
             "SPM" => {
@@ -45,7 +52,7 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
                 specimen_code = get(&seg, 4, 1);
             }
             "OBR" => {
-                finish(group.take(), &mut out);
+                finish(group.take(), &mut organisms, &mut out);
                 requested = get(&seg, 7, 1);
                 let (c1, s1, c4, s4) = (
                     get(&seg, 4, 1),
@@ -67,6 +74,8 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
                     panel_code: if jlac10.is_empty() { c1 } else { jlac10 },
                     panel: text_or_code(&seg, 4),
                     report_status: get(&seg, 25, 1),
+                    parent_sub_id: get(&seg, 26, 2),
+                    parent_value: get(&seg, 26, 3),
                     rows: Vec::new(),
                 });
                 groups += 1;
@@ -96,7 +105,7 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
             _ => {}
         }
     }
-    finish(group, &mut out);
+    finish(group, &mut organisms, &mut out);
     out
 }
 
@@ -166,8 +175,8 @@ fn obx(seg: &Segment<'_>, d: &hl7::Delimiters, collected: &str, requested: &str)
 }
 
 /// Close a result group: when it is microbiology, give each row its culture role and the
-/// organism it belongs to.
-fn finish(group: Option<Group>, out: &mut Vec<Fact>) {
+/// organism it belongs to (`organisms`: those of the message so far, added to).
+fn finish(group: Option<Group>, organisms: &mut Vec<(String, String)>, out: &mut Vec<Fact>) {
     let Some(mut g) = group else { return };
     let rows: Vec<MicroRow<'_>> = g
         .rows
@@ -184,11 +193,18 @@ fn finish(group: Option<Group>, out: &mut Vec<Fact>) {
         .collect();
     let panel = g.panel_jlac10.then_some("6");
     if micro::is_microbiology(&g.section, panel, &rows) {
-        let roles = micro::roles(&rows);
-        let mut organisms: Vec<(String, String)> = Vec::new();
+        let parent = Some(g.parent_sub_id.trim()).filter(|p| !p.is_empty());
+        let roles = micro::roles_under(&rows, parent);
+        let parent_key = parent.map(|p| micro::organism_key(p).to_owned());
+        if let Some(key) = &parent_key {
+            if !organisms.iter().any(|(k, _)| k == key) {
+                organisms.push((key.clone(), g.parent_value.clone()));
+            }
+        }
         for (r, role) in g.rows.iter().zip(&roles) {
             if *role == micro::CultureRole::Organism {
                 let key = micro::organism_key(&r.fact.detail.sub_id).to_owned();
+                organisms.retain(|(k, _)| *k != key);
                 organisms.push((key, r.fact.value.clone()));
             }
         }
@@ -196,7 +212,11 @@ fn finish(group: Option<Group>, out: &mut Vec<Fact>) {
             let d = &mut r.fact.detail;
             d.culture_role = role.as_str().to_owned();
             if role != micro::CultureRole::Specimen {
-                d.organism_key = micro::organism_key(&d.sub_id).to_owned();
+                d.organism_key = if d.sub_id.trim().is_empty() {
+                    parent_key.clone().unwrap_or_default()
+                } else {
+                    micro::organism_key(&d.sub_id).to_owned()
+                };
                 d.organism = organisms
                     .iter()
                     .find(|(k, _)| *k == d.organism_key)
@@ -369,5 +389,32 @@ mod tests {
         assert_eq!(l[0].detail.specimen, "血漿");
         assert_eq!(l[0].status, "P");
         assert_eq!(l[0].detail.report_status, "P");
+    }
+
+    #[test]
+    fn a_susceptibility_group_of_its_own_keeps_its_organism() {
+        let l = lab_fixture("OML-11-culture-parent");
+        let d: Vec<(&str, &str, &str, u32)> = l
+            .iter()
+            .map(|f| {
+                (
+                    f.detail.culture_role.as_str(),
+                    f.detail.organism_key.as_str(),
+                    f.detail.organism.as_str(),
+                    f.detail.group,
+                )
+            })
+            .collect();
+        let mrsa = "Staphylococcus aureus (MRSA)";
+        assert_eq!(
+            d,
+            vec![
+                ("organism", "1", mrsa, 0),
+                ("finding", "1", mrsa, 0),
+                ("susceptibility", "1", mrsa, 1),
+                ("susceptibility", "1", mrsa, 1),
+            ]
+        );
+        assert_eq!((l[2].name.as_str(), l[2].value.as_str()), ("MPIPC", ">2"));
     }
 }

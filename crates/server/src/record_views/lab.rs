@@ -232,7 +232,31 @@ pub(super) fn result(
     let specimens = record
         .specimens
         .iter()
-        .map(|sp| SpecimenView {
+        .map(|sp| {
+            // Organisms named so far in this specimen: a susceptibility group sent apart
+            // (OBR-26 names only the sub-ID) shows its organism's name, marked as such.
+            let mut named: Vec<(String, String)> = Vec::new();
+            let cultures: Vec<Option<CultureView>> = sp
+                .items
+                .iter()
+                .map(|item| {
+                    item.culture().map(|mut c| {
+                        for o in &mut c.organisms {
+                            if o.name.is_empty() {
+                                if let Some((_, n)) = named.iter().find(|(k, _)| *k == o.key) {
+                                    o.name = format!("{n} (親結果より from the parent result)");
+                                }
+                            } else {
+                                named.push((o.key.clone(), o.name.clone()));
+                            }
+                        }
+                        culture_view(c)
+                    })
+                })
+                .collect();
+            (sp, cultures)
+        })
+        .map(|(sp, cultures)| SpecimenView {
             name: text(&sp.specimen.specimen_type),
             codes: codes(&sp.specimen.specimen_type),
             specimen_id: sp.specimen.specimen_id.clone().unwrap_or_default(),
@@ -243,8 +267,8 @@ pub(super) fn result(
             groups: sp
                 .items
                 .iter()
-                .map(|item| {
-                    let culture = item.culture();
+                .zip(cultures)
+                .map(|(item, culture)| {
                     let order = item.order.as_ref();
                     let status = item.request.result_status.clone().unwrap_or_default();
                     GroupView {
@@ -268,7 +292,7 @@ pub(super) fn result(
                         } else {
                             item.results.iter().map(result_row).collect()
                         },
-                        culture: culture.map(culture_view),
+                        culture,
                     }
                 })
                 .collect(),
@@ -477,5 +501,14 @@ mod tests {
         assert!(h.contains("JLAC10 3A010000002327101 · 10222 (99X03)"));
         assert!(h.contains("通常 (routine)") && h.contains("2011-12-20 09:00"));
         assert!(h.contains("呼吸器外科") && h.contains("※ 至急"));
+    }
+
+    #[test]
+    fn a_susceptibility_group_sent_apart_names_its_organism() {
+        let h = html(DataKind::Oml11, "lab/OML-11-culture-parent");
+        assert_eq!(h.matches(r#"class="culture organism""#).count(), 2);
+        let child = between(&h, "M200 (99O03)", "</table>");
+        assert!(child.contains("Staphylococcus aureus (MRSA)"));
+        assert!(child.contains("MPIPC") && child.contains(r#"class="sir sir-R""#));
     }
 }

@@ -133,24 +133,37 @@ pub struct MicroRow<'a> {
 /// an S/I/R judgement (OBX-8, or as its value) or a numeric MIC with a unit per volume
 /// (`μg/mL`) is a susceptibility; anything else is a finding of the organism.
 pub fn roles(rows: &[MicroRow<'_>]) -> Vec<CultureRole> {
+    roles_under(rows, None)
+}
+
+/// [`roles`] for a group that is the child of an organism reported in another group (OBR-26
+/// names its sub-ID, `parent`): rows without a sub-ID belong to that organism, and no row
+/// of this group is the organism itself.
+pub fn roles_under(rows: &[MicroRow<'_>], parent: Option<&str>) -> Vec<CultureRole> {
+    let parent = parent.map(organism_key).filter(|p| !p.is_empty());
     let mut out = vec![CultureRole::Specimen; rows.len()];
     let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, r) in rows.iter().enumerate() {
-        if r.sub_id.trim().is_empty() {
-            continue;
-        }
-        let key = organism_key(r.sub_id);
+        let key = match (r.sub_id.trim().is_empty(), parent) {
+            (false, _) => organism_key(r.sub_id),
+            (true, Some(p)) => p,
+            (true, None) => continue,
+        };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(i),
             None => groups.push((key, vec![i])),
         }
     }
-    for (_, idx) in groups {
+    for (key, idx) in groups {
         let coded = |i: &usize| matches!(rows[*i].value_type, "CWE" | "CE" | "CNE");
-        let organism = idx.iter().copied().find(coded).unwrap_or(idx[0]);
+        let organism = if parent == Some(key) {
+            None
+        } else {
+            Some(idx.iter().copied().find(coded).unwrap_or(idx[0]))
+        };
         for &i in &idx {
             let r = &rows[i];
-            out[i] = if i == organism {
+            out[i] = if Some(i) == organism {
                 CultureRole::Organism
             } else if is_susceptibility_flag(r.flag)
                 || is_susceptibility_flag(r.value)
@@ -239,10 +252,12 @@ impl LabResultItem {
         if !is_microbiology(section, battery, &rows) {
             return None;
         }
-        let roles = roles(&rows);
+        let parent = self.request.parent_sub_id.as_deref();
+        let roles = roles_under(&rows, parent);
         let mut c = Culture::default();
         for (o, role) in self.results.iter().zip(roles) {
-            let key = organism_key(o.sub_id.as_deref().unwrap_or("")).to_owned();
+            let sub_id = o.sub_id.as_deref().filter(|s| !s.trim().is_empty());
+            let key = organism_key(sub_id.or(parent).unwrap_or("")).to_owned();
             if role == CultureRole::Specimen {
                 c.specimen_findings.push((label(o), shown_value(o)));
                 continue;
@@ -250,9 +265,15 @@ impl LabResultItem {
             let at = match c.organisms.iter().position(|g| g.key == key) {
                 Some(at) => at,
                 None => {
+                    // A child group's organism is named by its OBR-26 (the parent value).
+                    let name = if parent.map(organism_key) == Some(key.as_str()) {
+                        self.request.parent_value.clone().unwrap_or_default()
+                    } else {
+                        String::new()
+                    };
                     c.organisms.push(Organism {
                         key: key.clone(),
-                        name: String::new(),
+                        name,
                         code: String::new(),
                         code_system: String::new(),
                         findings: Vec::new(),
