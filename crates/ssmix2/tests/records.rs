@@ -1353,3 +1353,22 @@ fn oml11_susceptibility_panel_of_its_own_keeps_its_organism_through_obr26() {
         .collect();
     assert_eq!(rows, vec![("MPIPC", ">2", "R"), ("VCM", "1", "S")]);
 }
+
+#[test]
+fn oml11_orc_before_obr_is_one_result_group() {
+    // The SS-MIX2 order is OBR then ORC; an ORC sent first must not become a group of its own.
+    let text = fixture(DataKind::Oml11);
+    let obr = text.lines().find(|l| l.starts_with("OBR|")).unwrap();
+    let orc = text.lines().find(|l| l.starts_with("ORC|")).unwrap();
+    let swapped = text
+        .replace(obr, "@OBR@")
+        .replace(orc, obr)
+        .replace("@OBR@", orc);
+    let r = read_record(DataKind::Oml11, &parse(&swapped)).unwrap();
+    let Body::LabResult(l) = r.body else { panic!() };
+    let items: Vec<&LabResultItem> = l.items().collect();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].request.service.as_ref().unwrap().code, "E001");
+    assert_eq!(items[0].order.as_ref().unwrap().control, "SC");
+    assert_eq!(items[0].results.len(), 3);
+}
