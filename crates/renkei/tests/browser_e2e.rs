@@ -231,3 +231,61 @@ fn medication_views_in_chromium() {
         }
     }
 }
+
+/// The lab screens of issue 14 (tests/browser/labs.mjs) against their own demo: the culture
+/// view, a lab record, the labs tab and the trend chart of a test sent in two units, each at
+/// desktop, 820 px and 390 px and printed. Screenshots in
+/// `<target>/tmp/browser-screenshots-labs/` (or `$RENKEI_SCREENSHOTS_LABS`).
+#[test]
+fn lab_screens_in_chromium() {
+    let browser_dir = workspace().join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    check_prerequisites(&browser_dir, &chromium);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let demo = DemoServer::start_in(&data, 30, tmp);
+    let doctor = common::labs::sign_in(&demo.server, "doctor", demo.secret("doctor"));
+    let found = common::labs::find(&demo, &data, &doctor);
+    let shots = std::env::var("RENKEI_SCREENSHOTS_LABS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots-labs")
+        });
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(browser_dir.join("labs.mjs"))
+        .env("RENKEI_URL", demo.server.url())
+        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
+        .env(
+            "RENKEI_SECRETS",
+            serde_json::to_string(&demo.secrets).expect("json"),
+        )
+        .env("RENKEI_CULTURE", &found.culture_record)
+        .env("RENKEI_UNITS", &found.units_patient)
+        .env("RENKEI_ALBUMIN", common::labs::ALBUMIN)
+        .env("RENKEI_SCREENSHOTS", &shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "browser test failed (screenshots in {}):\n{report}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "lab-culture",
+        "lab-record",
+        "labs-tab",
+        "lab-chart-two-units",
+    ] {
+        for width in ["desktop", "tablet", "phone"] {
+            assert!(
+                shots.join(format!("{name}-{width}.png")).exists(),
+                "{name}-{width}"
+            );
+        }
+    }
+}

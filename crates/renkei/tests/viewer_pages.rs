@@ -104,7 +104,7 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
         body.contains("<svg class=\"trend-chart\""),
         "no chart: {body}"
     );
-    assert!(body.contains("<title id=\"trend-title\">"));
+    assert!(body.contains("<title id=\"trend-title-"));
     assert!(body.contains("<table class=\"lab-matrix\">"));
     assert!(body.contains("<table class=\"chart-data\">"));
     // The same as an htmx fragment: the chart only, no page around it.

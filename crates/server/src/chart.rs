@@ -226,6 +226,9 @@ pub fn label(v: f64, step: f64) -> String {
 pub struct Point {
     /// `YYYYMMDD`.
     pub date: String,
+    /// The observation time as sent (`YYYYMMDD[HHMM[SS]]…`): results of one day are placed
+    /// by their time, so repeated measurements of a day are all visible.
+    pub at: String,
     /// As sent.
     pub value: String,
     pub unit: String,
@@ -252,18 +255,73 @@ impl Point {
             _ => false,
         }
     }
+
+    /// Days since 1970 with the time of day as a fraction (the x of the point).
+    fn x_days(&self) -> Option<f64> {
+        let day = store::day_number(&self.date)? as f64;
+        let hm = self
+            .at
+            .get(8..12)
+            .filter(|t| t.bytes().all(|b| b.is_ascii_digit()));
+        let minutes = hm.map_or(0.0, |t| {
+            let h: f64 = t[..2].parse().unwrap_or(0.0);
+            let m: f64 = t[2..].parse().unwrap_or(0.0);
+            h * 60.0 + m
+        });
+        Some(day + minutes / 1440.0)
+    }
 }
 
-/// What to draw.
+/// What to draw: one test in **one unit**. A test whose results came in several units is
+/// drawn as one chart per unit ([`by_unit`]): values of different units never share an
+/// axis (no conversion is guessed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
+    /// Makes the SVG's element ids unique on a page with several charts.
+    pub id: String,
     /// Test name, for the accessible title.
     pub name: String,
     pub unit: String,
-    /// Reference range text of the newest result: the shaded band.
-    pub reference_range: String,
-    /// Oldest first.
+    /// Oldest first. Each point's own reference range is its band: the band follows the
+    /// ranges over time.
     pub points: Vec<Point>,
+}
+
+/// One chart per unit (spellings of one unit together, see `service::unit_key`), in order
+/// of first appearance; points oldest first.
+pub fn by_unit(id: &str, name: &str, points: &[Point]) -> Vec<Chart> {
+    let mut out: Vec<(String, Chart)> = Vec::new();
+    for p in points {
+        let key = service::unit_key(&p.unit);
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) => c.points.push(p.clone()),
+            None => {
+                let n = out.len();
+                out.push((
+                    key,
+                    Chart {
+                        id: format!("{id}-{n}"),
+                        name: name.to_owned(),
+                        unit: p.unit.trim().to_owned(),
+                        points: vec![p.clone()],
+                    },
+                ))
+            }
+        }
+    }
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The distinct reference ranges of a chart's points, as sent, oldest first.
+pub fn ranges(chart: &Chart) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &chart.points {
+        let r = p.reference_range.trim();
+        if !r.is_empty() && !out.iter().any(|x| x == r) {
+            out.push(r.to_owned());
+        }
+    }
+    out
 }
 
 pub const WIDTH: f64 = 640.0;
@@ -296,6 +354,17 @@ fn show_date(d: &str) -> String {
     model::show_hl7_date(d)
 }
 
+/// `YYYY-MM-DD HH:MM` when the time was sent, else the date.
+fn show_at(at: &str, date: &str) -> String {
+    match at
+        .get(8..12)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+    {
+        Some(t) => format!("{} {}:{}", show_date(date), &t[..2], &t[2..]),
+        None => show_date(date),
+    }
+}
+
 /// Where each numeric point goes, and the scales: shared by the drawing and the tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
@@ -307,31 +376,34 @@ pub struct Layout {
     pub x_ticks: Vec<i64>,
     /// (index into `points`, x, y) of each numeric point.
     pub placed: Vec<(usize, f64, f64)>,
-    pub range: Option<RefRange>,
+    /// Reference bands: (x from, x to, range, its text), one per run of consecutive points
+    /// with the same range.
+    pub bands: Vec<(f64, f64, RefRange, String)>,
 }
 
 /// Lay the chart out: x proportional to time (days), y over the values and the reference
 /// range (so the band is always visible), both widened to nice ticks.
 pub fn layout(chart: &Chart) -> Option<Layout> {
-    let numeric: Vec<(usize, i64, f64)> = chart
+    let numeric: Vec<(usize, f64, f64)> = chart
         .points
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| Some((i, store::day_number(&p.date)?, parse_value(&p.value)?)))
+        .filter_map(|(i, p)| Some((i, p.x_days()?, parse_value(&p.value)?)))
         .collect();
     if numeric.is_empty() {
         return None;
     }
-    let range = parse_reference_range(&chart.reference_range);
     let mut lo = numeric.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
     let mut hi = numeric
         .iter()
         .map(|p| p.2)
         .fold(f64::NEG_INFINITY, f64::max);
-    if let Some(r) = range {
-        for b in [r.low, r.high].into_iter().flatten() {
-            lo = lo.min(b);
-            hi = hi.max(b);
+    for &(i, _, _) in &numeric {
+        if let Some(r) = parse_reference_range(&chart.points[i].reference_range) {
+            for b in [r.low, r.high].into_iter().flatten() {
+                lo = lo.min(b);
+                hi = hi.max(b);
+            }
         }
     }
     let (y_ticks, y_step) = nice_ticks(lo, hi, 5);
@@ -345,13 +417,17 @@ pub fn layout(chart: &Chart) -> Option<Layout> {
         r0: HEIGHT - BOTTOM,
         r1: TOP,
     };
-    let first = numeric.iter().map(|p| p.1).min().unwrap_or(0);
-    let last = numeric.iter().map(|p| p.1).max().unwrap_or(0);
+    let first_x = numeric.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let last_x = numeric
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (first, last) = (first_x.floor() as i64, last_x.floor() as i64);
     // A little room at both ends so the first and last points are not on the axis.
-    let pad = ((last - first) as f64 * 0.04).max(1.0);
+    let pad = ((last_x - first_x) * 0.04).max(1.0);
     let x = Linear {
-        d0: first as f64 - pad,
-        d1: last as f64 + pad,
+        d0: first_x - pad,
+        d1: last_x + pad,
         r0: LEFT,
         r1: WIDTH - RIGHT,
     };
@@ -363,10 +439,37 @@ pub fn layout(chart: &Chart) -> Option<Layout> {
             .map(|k| first + ((last - first) as f64 * k as f64 / (n - 1) as f64).round() as i64)
             .collect()
     };
-    let placed = numeric
+    let placed: Vec<(usize, f64, f64)> = numeric
         .iter()
-        .map(|&(i, day, v)| (i, x.map(day as f64), y.map(v)))
+        .map(|&(i, day, v)| (i, x.map(day), y.map(v)))
         .collect();
+    // Bands: each run of points sharing one range gets its band, from halfway to the
+    // previous point to halfway to the next (the chart's edges at the ends).
+    let mut bands: Vec<(f64, f64, RefRange, String)> = Vec::new();
+    let mut k = 0;
+    while k < placed.len() {
+        let text = chart.points[placed[k].0].reference_range.trim().to_owned();
+        let mut end = k;
+        while end + 1 < placed.len()
+            && chart.points[placed[end + 1].0].reference_range.trim() == text
+        {
+            end += 1;
+        }
+        if let Some(r) = parse_reference_range(&text) {
+            let from = if k == 0 {
+                LEFT
+            } else {
+                (placed[k - 1].1 + placed[k].1) / 2.0
+            };
+            let to = if end + 1 == placed.len() {
+                WIDTH - RIGHT
+            } else {
+                (placed[end].1 + placed[end + 1].1) / 2.0
+            };
+            bands.push((from, to, r, text));
+        }
+        k = end + 1;
+    }
     Some(Layout {
         x,
         y,
@@ -374,7 +477,7 @@ pub fn layout(chart: &Chart) -> Option<Layout> {
         y_step,
         x_ticks,
         placed,
-        range,
+        bands,
     })
 }
 
@@ -388,18 +491,19 @@ pub fn render(chart: &Chart) -> String {
         format!(" ({unit})")
     };
     let mut svg = String::new();
+    let id = xml_escape(&chart.id);
     let _ = write!(
         svg,
-        r#"<svg class="trend-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-labelledby="trend-title trend-desc" font-size="11" font-family="sans-serif">"#
+        r#"<svg class="trend-chart" data-unit="{unit}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-labelledby="trend-title-{id} trend-desc-{id}" font-size="11" font-family="sans-serif">"#
     );
     let _ = write!(
         svg,
-        r#"<title id="trend-title">{name}{unit_suffix} の推移 / trend</title>"#
+        r#"<title id="trend-title-{id}">{name}{unit_suffix} の推移 / trend</title>"#
     );
     let Some(l) = layout(chart) else {
         let _ = write!(
             svg,
-            r#"<desc id="trend-desc">数値の結果がありません / no numeric results</desc><text x="{}" y="{}" text-anchor="middle">数値の結果がありません (no numeric results)</text></svg>"#,
+            r#"<desc id="trend-desc-{id}">数値の結果がありません / no numeric results</desc><text x="{}" y="{}" text-anchor="middle">数値の結果がありません (no numeric results)</text></svg>"#,
             WIDTH / 2.0,
             HEIGHT / 2.0
         );
@@ -412,29 +516,25 @@ pub fn render(chart: &Chart) -> String {
         .count();
     let first = &chart.points[l.placed[0].0];
     let last = &chart.points[l.placed[l.placed.len() - 1].0];
+    let ranges = ranges(chart);
+    let ranges = xml_escape(&if ranges.is_empty() {
+        "-".to_owned()
+    } else {
+        ranges.join(" / ")
+    });
     let _ = write!(
         svg,
-        r#"<desc id="trend-desc">{} 件 ({} – {})、基準値 {}、異常値 {} 件 / {} values, reference range {}, {} abnormal</desc>"#,
+        r#"<desc id="trend-desc-{id}">{} 件 ({} – {})、単位 {unit}、基準値 {ranges}、異常値 {} 件 / {} values in {unit}, reference range {ranges}, {} abnormal</desc>"#,
         l.placed.len(),
         show_date(&first.date),
         show_date(&last.date),
-        xml_escape(if chart.reference_range.is_empty() {
-            "-"
-        } else {
-            &chart.reference_range
-        }),
         abnormal,
         l.placed.len(),
-        xml_escape(if chart.reference_range.is_empty() {
-            "-"
-        } else {
-            &chart.reference_range
-        }),
         abnormal
     );
     let (top, bottom) = (TOP, HEIGHT - BOTTOM);
     // Reference band first, so points and line are drawn over it.
-    if let Some(r) = l.range {
+    for (x0, x1, r, text) in &l.bands {
         let y_hi = r.high.map(|h| l.y.map(h)).unwrap_or(top).clamp(top, bottom);
         let y_lo = r
             .low
@@ -443,10 +543,10 @@ pub fn render(chart: &Chart) -> String {
             .clamp(top, bottom);
         let _ = write!(
             svg,
-            r##"<rect class="ref-band" x="{LEFT}" y="{y_hi:.1}" width="{:.1}" height="{:.1}" fill="#c6f6d5" fill-opacity="0.7"><title>基準値 / reference range {}</title></rect>"##,
-            WIDTH - RIGHT - LEFT,
+            r##"<rect class="ref-band" x="{x0:.1}" y="{y_hi:.1}" width="{:.1}" height="{:.1}" fill="#c6f6d5" fill-opacity="0.7"><title>基準値 / reference range {} {unit}</title></rect>"##,
+            (x1 - x0).max(0.0),
             (y_lo - y_hi).max(0.0),
-            xml_escape(&chart.reference_range)
+            xml_escape(text)
         );
     }
     // Axes with grid lines.
@@ -508,7 +608,7 @@ pub fn render(chart: &Chart) -> String {
             if bad { "pt abnormal" } else { "pt" },
             if bad { 5 } else { 4 },
             if bad { RED } else { BLUE },
-            show_date(&p.date),
+            show_at(&p.at, &p.date),
             xml_escape(&p.value),
             xml_escape(&p.unit),
             xml_escape(&p.source)
@@ -623,7 +723,8 @@ mod tests {
 
     fn point(date: &str, value: &str, flag: &str) -> Point {
         Point {
-            date: date.into(),
+            date: date.get(..8).unwrap_or(date).into(),
+            at: date.into(),
             value: value.into(),
             unit: "g/dL".into(),
             flag: flag.into(),
@@ -634,9 +735,9 @@ mod tests {
 
     fn chart(points: Vec<Point>) -> Chart {
         Chart {
+            id: "t".into(),
             name: "総蛋白".into(),
             unit: "g/dL".into(),
-            reference_range: "6.7-8.3".into(),
             points,
         }
     }
@@ -662,7 +763,7 @@ mod tests {
         ]);
         let svg = render(&c);
         assert!(svg.starts_with(r#"<svg class="trend-chart""#));
-        assert!(svg.contains("<title id=\"trend-title\">総蛋白 (g/dL) の推移"));
+        assert!(svg.contains("<title id=\"trend-title-t\">総蛋白 (g/dL) の推移"));
         assert!(svg.contains(r#"class="ref-band""#));
         assert!(svg.contains(r#"class="trend-line""#));
         assert_eq!(svg.matches(r#"class="pt abnormal""#).count(), 1);
@@ -697,5 +798,60 @@ mod tests {
         let l = layout(&c).expect("layout");
         assert_eq!(l.placed.len(), 1);
         assert!(!render(&c).contains("trend-line"));
+    }
+
+    #[test]
+    fn two_units_are_two_charts_each_with_its_own_band() {
+        let mut pts = vec![
+            point("20260301", "4.1", ""),
+            point("20260305", "39", ""),
+            point("20260306", "3.9", ""),
+        ];
+        pts[0].unit = "g/dL".into();
+        pts[0].reference_range = "3.8-5.2".into();
+        pts[1].unit = "g/L".into();
+        pts[1].reference_range = "38-52".into();
+        pts[2].unit = "g/dl".into();
+        pts[2].reference_range = "3.8-5.2".into();
+        let charts = by_unit("alb", "アルブミン", &pts);
+        assert_eq!(charts.len(), 2, "never one axis for two units");
+        assert_eq!(charts[0].unit, "g/dL");
+        assert_eq!(charts[0].points.len(), 2, "g/dl is g/dL");
+        assert_eq!(charts[1].unit, "g/L");
+        assert_eq!(ranges(&charts[1]), ["38-52"]);
+        let l = layout(&charts[1]).expect("layout");
+        assert_eq!(l.bands.len(), 1);
+        // The g/L axis reaches the g/L band, not the g/dL one.
+        assert!(l.y_ticks.iter().any(|t| *t >= 52.0));
+        let svg = render(&charts[0]);
+        assert!(svg.contains(r#"data-unit="g/dL""#) && svg.contains("trend-title-alb-0"));
+        assert_eq!(
+            svg.matches("<circle").count(),
+            2,
+            "no g/L value on the g/dL chart"
+        );
+        assert!(!svg.contains(" 39 g/L"));
+    }
+
+    #[test]
+    fn results_of_one_day_are_placed_by_time_and_bands_follow_the_ranges() {
+        let mut pts = vec![
+            point("202603090800", "98", ""),
+            point("202603090830", "186", "H"),
+            point("202603090900", "152", "H"),
+        ];
+        pts[0].reference_range = "70-109".into();
+        pts[1].reference_range = "70-139".into();
+        pts[2].reference_range = "70-139".into();
+        let c = chart(pts);
+        let l = layout(&c).expect("layout");
+        assert_eq!(l.placed.len(), 3, "every result of the day is drawn");
+        assert!(l.placed[0].1 < l.placed[1].1 && l.placed[1].1 < l.placed[2].1);
+        assert_eq!(l.bands.len(), 2, "one band per run of ranges");
+        assert!(
+            (l.bands[0].1 - l.bands[1].0).abs() < 1e-9,
+            "bands meet halfway"
+        );
+        assert!(render(&c).contains("2026-03-09 08:30"));
     }
 }

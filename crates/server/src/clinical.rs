@@ -20,6 +20,7 @@ use crate::html::{
     is_htmx, page, render, show_date, urlencode, Chrome, HtmlError, PatientChrome, PurposeQuery,
     SignedIn, Tab,
 };
+use crate::lab_views::{self, ChartView, CultureView, DuplicateTestView, TestView};
 use crate::medication_rows::{self, CalendarView, CurrentRow, DuplicateGroupRow, LatestRow};
 use crate::AppState;
 
@@ -44,7 +45,7 @@ fn chrome_copy(c: &Chrome) -> Chrome {
 }
 
 /// Facility name for a code, the code itself when the directory has no name.
-fn facility_name(names: &BTreeMap<FacilityCode, String>, code: &FacilityCode) -> String {
+pub(crate) fn facility_name(names: &BTreeMap<FacilityCode, String>, code: &FacilityCode) -> String {
     names
         .get(code)
         .filter(|n| !n.is_empty())
@@ -74,7 +75,7 @@ fn sex_label(code: &str) -> &'static str {
 }
 
 /// OBX-8 as shown next to a value: `N` (normal) is not worth a badge.
-fn shown_flag(f: &str) -> String {
+pub(crate) fn shown_flag(f: &str) -> String {
     match f.trim() {
         "N" => String::new(),
         f => f.to_owned(),
@@ -216,6 +217,10 @@ struct LabRow {
     flag: String,
     abnormal: bool,
     range: String,
+    /// Preliminary / corrected …; empty for final results.
+    status: &'static str,
+    /// NTE comments.
+    comments: String,
     date: String,
     facility: String,
     chart: String,
@@ -243,6 +248,10 @@ struct SummaryPage {
     stays: Vec<crate::summary_adt::StayRow>,
     plans: Vec<crate::summary_adt::PlanRow>,
     stray_cancels: Vec<crate::summary_adt::CancelRow>,
+    duplicate_tests: Vec<DuplicateTestView>,
+    dup_unchecked: bool,
+    test_days: i64,
+    lookback_days: i64,
     refused: Vec<AccessRefusal>,
     emergency: Option<EmergencyForm>,
     /// Categories that were refused: their sections say "not shown" rather than "none".
@@ -416,6 +425,7 @@ pub async fn summary(
                 let f = &l.fact;
                 let p = chart::Point {
                     date: f.observed_at.get(..8).unwrap_or_default().to_owned(),
+                    at: f.observed_at.clone(),
                     value: f.value.clone(),
                     unit: f.unit.clone(),
                     flag: f.abnormal_flag.clone(),
@@ -430,6 +440,8 @@ pub async fn summary(
                     flag: shown_flag(&f.abnormal_flag),
                     abnormal: p.abnormal(),
                     range: f.reference_range.clone(),
+                    status: lab_views::status_label(&f.status),
+                    comments: f.detail.comments.join(" / "),
                     date: show_date(&p.date),
                     facility: facility_name(names, &l.source),
                     chart: pc.link(&chart_path(&f.code, (!f.is_jlac10()).then_some(&l.source))),
@@ -441,6 +453,10 @@ pub async fn summary(
         }),
         plans: crate::summary_adt::plan_rows(&s.encounters, names, &today),
         stray_cancels: crate::summary_adt::cancel_rows(&s.encounters, names),
+        duplicate_tests: lab_views::duplicate_views(&s.duplicate_tests, names),
+        dup_unchecked: labs_read_refused(&s.refused),
+        test_days: service::DUPLICATE_TEST_DAYS,
+        lookback_days: service::DUPLICATE_LOOKBACK_DAYS,
         refused_categories: s
             .refused
             .iter()
@@ -513,42 +529,6 @@ fn dashed(d: &Option<String>) -> String {
     d.as_deref().map(show_date).unwrap_or_default()
 }
 
-struct CellView {
-    value: String,
-    flag: String,
-    abnormal: bool,
-    title: String,
-}
-
-struct TestView {
-    name: String,
-    code: String,
-    jlac10: bool,
-    unit: String,
-    range: String,
-    chart: String,
-    cells: Vec<Option<CellView>>,
-}
-
-struct ChartRow {
-    date: String,
-    value: String,
-    unit: String,
-    flag: String,
-    abnormal: bool,
-    range: String,
-    facility: String,
-}
-
-struct ChartView {
-    name: String,
-    code: String,
-    unit: String,
-    range: String,
-    svg: String,
-    rows: Vec<ChartRow>,
-}
-
 #[derive(Template)]
 #[template(path = "labs.html")]
 struct LabsPage {
@@ -565,62 +545,18 @@ struct LabsPage {
     /// `purpose` kept in the filter form.
     purpose: String,
     labs_refused: bool,
+    cultures: Vec<CultureView>,
+    duplicate_tests: Vec<DuplicateTestView>,
+    /// Some lab results were refused: the duplicate check could not look at everything.
+    dup_unchecked: bool,
+    test_days: i64,
+    lookback_days: i64,
 }
 
 #[derive(Template)]
 #[template(path = "lab_chart.html")]
 struct ChartFragment {
     c: ChartView,
-}
-
-fn point_of(cell: &service::LabCell, names: &BTreeMap<FacilityCode, String>) -> chart::Point {
-    chart::Point {
-        date: cell.observed_at.get(..8).unwrap_or_default().to_owned(),
-        value: cell.value.clone(),
-        unit: cell.unit.clone(),
-        flag: cell.abnormal_flag.clone(),
-        reference_range: cell.reference_range.clone(),
-        source: facility_name(names, &cell.source),
-    }
-}
-
-fn chart_view(row: &LabTestRow, names: &BTreeMap<FacilityCode, String>) -> ChartView {
-    let points: Vec<chart::Point> = row
-        .cells
-        .iter()
-        .flatten()
-        .map(|c| point_of(c, names))
-        .collect();
-    let c = chart::Chart {
-        name: row.name.clone(),
-        unit: row.unit.clone(),
-        reference_range: row.reference_range.clone(),
-        points,
-    };
-    let svg = chart::render(&c);
-    // Newest first in the table: the chart reads left to right, the table top down.
-    let rows = c
-        .points
-        .iter()
-        .rev()
-        .map(|p| ChartRow {
-            date: show_date(&p.date),
-            value: p.value.clone(),
-            unit: p.unit.clone(),
-            flag: shown_flag(&p.flag),
-            abnormal: p.abnormal(),
-            range: p.reference_range.clone(),
-            facility: p.source.clone(),
-        })
-        .collect();
-    ChartView {
-        name: row.name.clone(),
-        code: row.code.clone(),
-        unit: row.unit.clone(),
-        range: row.reference_range.clone(),
-        svg,
-        rows,
-    }
 }
 
 /// The row of the asked test: JLAC10 rows are one across facilities; a local code's row
@@ -671,7 +607,7 @@ pub async fn labs(
     let chart = (!q.code.is_empty())
         .then(|| find_row(&m, &q.code, &q.source))
         .flatten()
-        .map(|row| chart_view(row, &m.facility_names));
+        .map(|row| lab_views::chart_view(row, &m.facility_names));
     labs_page(&state, &me, chrome, &id, &q, m, from, to, chart)
 }
 
@@ -696,42 +632,18 @@ fn labs_page(
     let tests = m
         .tests
         .iter()
-        .map(|t| TestView {
-            name: t.name.clone(),
-            code: t.code.clone(),
-            jlac10: t.jlac10,
-            unit: t.unit.clone(),
-            range: t.reference_range.clone(),
-            chart: pc.link(&format!(
+        .map(|t| {
+            let chart = pc.link(&format!(
                 "{}{range_suffix}",
                 chart_path(&t.code, (!t.jlac10).then(|| t.sources.first()).flatten())
-            )),
-            cells: t
-                .cells
-                .iter()
-                .map(|c| {
-                    c.as_ref().map(|c| {
-                        let p = point_of(c, names);
-                        CellView {
-                            title: format!(
-                                "{} · 基準値 (reference) {} · {}",
-                                p.source,
-                                if c.reference_range.is_empty() {
-                                    "-"
-                                } else {
-                                    &c.reference_range
-                                },
-                                crate::html::show_time(&c.observed_at)
-                            ),
-                            abnormal: p.abnormal(),
-                            value: c.value.clone(),
-                            flag: shown_flag(&c.abnormal_flag),
-                        }
-                    })
-                })
-                .collect(),
+            ));
+            lab_views::test_view(t, names, chart)
         })
         .collect();
+    let cultures =
+        lab_views::culture_views(&m.cultures, names, |v| pc.link(&format!("/records/{v}")));
+    let duplicate_tests = lab_views::duplicate_views(&m.duplicate_tests, names);
+    let dup_unchecked = labs_read_refused(&m.refused);
     let emergency = emergency_form(
         me,
         id,
@@ -752,6 +664,11 @@ fn labs_page(
         emergency,
         chart,
         purpose: q.purpose.purpose.clone(),
+        cultures,
+        duplicate_tests,
+        dup_unchecked,
+        test_days: service::DUPLICATE_TEST_DAYS,
+        lookback_days: service::DUPLICATE_LOOKBACK_DAYS,
         chrome,
     };
     html_page(state, &pg)
@@ -819,7 +736,7 @@ pub async fn lab_chart(
             ServiceError::NotFound(why.into()),
         ));
     };
-    let view = chart_view(row, &m.facility_names);
+    let view = lab_views::chart_view(row, &m.facility_names);
     if htmx {
         return html_page(&state, &ChartFragment { c: view });
     }
@@ -828,56 +745,6 @@ pub async fn lab_chart(
 
 // ---------------------------------------------------------------------------------------
 // Medications
-
-/// One pair of visits (facility and date, twice) that repeated tests: the analytes of a
-/// panel are one warning listing them, not one warning each.
-struct DuplicateTestRow {
-    names: String,
-    analytes: String,
-    first_facility: String,
-    first_date: String,
-    second_facility: String,
-    second_date: String,
-    days_apart: i64,
-}
-
-fn duplicate_test_rows(
-    d: &[service::DuplicateTest],
-    names: &BTreeMap<FacilityCode, String>,
-) -> Vec<DuplicateTestRow> {
-    let mut rows: Vec<DuplicateTestRow> = Vec::new();
-    for d in d {
-        let row = DuplicateTestRow {
-            names: d.name.clone(),
-            analytes: d.analyte.clone(),
-            first_facility: facility_name(names, &d.first.source),
-            first_date: show_date(d.first.fact.observed_at.get(..8).unwrap_or_default()),
-            second_facility: facility_name(names, &d.second.source),
-            second_date: show_date(d.second.fact.observed_at.get(..8).unwrap_or_default()),
-            days_apart: d.days_apart,
-        };
-        match rows.iter_mut().find(|r| {
-            (
-                &r.first_facility,
-                &r.first_date,
-                &r.second_facility,
-                &r.second_date,
-            ) == (
-                &row.first_facility,
-                &row.first_date,
-                &row.second_facility,
-                &row.second_date,
-            )
-        }) {
-            Some(r) => {
-                r.names = format!("{}、{}", r.names, row.names);
-                r.analytes = format!("{}, {}", r.analytes, row.analytes);
-            }
-            None => rows.push(row),
-        }
-    }
-    rows
-}
 
 #[derive(Template)]
 #[template(path = "medications.html")]
@@ -894,7 +761,9 @@ struct MedicationsPage {
     unchecked: Vec<service::UncheckedWarning>,
     drug_allergies: Vec<DrugAllergyRow>,
     duplicate_groups: Vec<DuplicateGroupRow>,
-    duplicate_tests: Vec<DuplicateTestRow>,
+    duplicate_tests: Vec<DuplicateTestView>,
+    /// Some lab results were refused: the duplicate-test check could not look at all.
+    dup_unchecked: bool,
     refused: Vec<AccessRefusal>,
     emergency: Option<EmergencyForm>,
     lookback_days: i64,
@@ -941,7 +810,8 @@ pub async fn medications(
         recent_days: m.recent_days,
         unchecked: m.unchecked.clone(),
         duplicate_groups: medication_rows::duplicate_group_rows(&m.duplicate_groups, names),
-        duplicate_tests: duplicate_test_rows(&m.duplicate_tests, names),
+        duplicate_tests: lab_views::duplicate_views(&m.duplicate_tests, names),
+        dup_unchecked: labs_read_refused(&m.refused),
         refused: m.refused,
         emergency,
         lookback_days: service::DUPLICATE_LOOKBACK_DAYS,

@@ -11,6 +11,7 @@ mod chart;
 mod clinical;
 pub mod front;
 mod html;
+mod lab_views;
 pub mod listener;
 mod medication_rows;
 mod office;

@@ -8,6 +8,7 @@
 mod access;
 pub mod encounters;
 mod identity;
+mod labs;
 pub mod medications;
 pub mod migrate;
 mod office;
@@ -29,6 +30,7 @@ use store::{Store, StoreError};
 
 pub use access::{AccessItem, AccessRefusal, PatientAccess, BREAK_GLASS_REASON_MAX};
 pub use identity::{AuthMethod, NewUser};
+pub use labs::{unit_key, CultureResult, TestOccurrence};
 pub use medications::{
     CurrentMedication, DuplicateGroup, LatestPrescription, MedicationCalendar, MedicationSettings,
     Standing, UncheckedWarning,

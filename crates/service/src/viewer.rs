@@ -8,13 +8,15 @@
 //! told why in terms of the request, the rules and the consent only ([`AccessRefusal`]):
 //! nothing about which facilities hold what.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use model::{Demographics, FacilityCode, LocalPatient, Purpose, RecordCategory, RegionalId};
 use serde::Serialize;
 use store::{day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter, MedicationFact};
 
 use crate::access::{AccessRefusal, Gate};
+use crate::labs;
+pub use crate::labs::{DuplicateTest, LabCell, LabMatrix, LabQuery, LabTestRow};
 use crate::medications::{
     self as meds, CurrentMedication, DuplicateGroup, LatestPrescription, MedicationCalendar,
     UncheckedWarning,
@@ -86,8 +88,12 @@ pub struct Summary {
     pub unchecked: Vec<UncheckedWarning>,
     /// The recent window in days.
     pub recent_days: u32,
-    /// The newest result of each test (JLAC10 tests of all facilities together).
+    /// The newest result of each test (JLAC10 tests of all facilities together); cultures
+    /// are on the labs screen.
     pub latest_labs: Vec<Sourced<LabFact>>,
+    /// The same test repeated at several facilities in the last [`DUPLICATE_LOOKBACK_DAYS`]
+    /// (重複検査), one warning per test.
+    pub duplicate_tests: Vec<DuplicateTest>,
     /// The newest stays (admission ↔ transfers ↔ discharge), plans and unmatched cancel
     /// messages, SS-MIX2 cancel messages applied ([`crate::encounters`]).
     pub encounters: crate::encounters::Encounters,
@@ -103,56 +109,6 @@ pub struct Summary {
     pub facility_names: BTreeMap<FacilityCode, String>,
     /// Files of the patient that could not be read, per facility: what this summary lacks.
     pub unreadable: Vec<crate::unreadable::UnreadableRecords>,
-}
-
-/// One value in the lab matrix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LabCell {
-    pub value: String,
-    pub unit: String,
-    pub reference_range: String,
-    /// OBX-8 (`H`, `L`…); empty when normal.
-    pub abnormal_flag: String,
-    pub source: FacilityCode,
-    pub version_id: i64,
-    pub observed_at: String,
-}
-
-/// One test (row) of the lab matrix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LabTestRow {
-    /// The JLAC10 code, or the facility's local code.
-    pub code: String,
-    /// JLAC10-coded: rows from different facilities are one row.
-    pub jlac10: bool,
-    pub name: String,
-    /// Unit and reference range of the newest value.
-    pub unit: String,
-    pub reference_range: String,
-    pub sources: Vec<FacilityCode>,
-    /// One cell per entry of [`LabMatrix::dates`]; the newest value when a day has several.
-    pub cells: Vec<Option<LabCell>>,
-}
-
-/// Tests × dates.
-#[derive(Debug, Clone, Serialize)]
-pub struct LabMatrix {
-    pub regional_id: RegionalId,
-    /// `YYYYMMDD`, oldest first.
-    pub dates: Vec<String>,
-    pub tests: Vec<LabTestRow>,
-    pub refused: Vec<AccessRefusal>,
-    pub break_glass: Option<policy::BreakGlass>,
-    pub facility_names: BTreeMap<FacilityCode, String>,
-}
-
-/// Which lab results the matrix reads: `YYYYMMDD` bounds (inclusive) and test codes
-/// (empty = every test).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LabQuery {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub codes: Vec<String>,
 }
 
 /// One drug line of one facility's order.
@@ -174,17 +130,6 @@ pub struct DuplicatePrescription {
     /// `YYYYMMDD`, the days both lines cover.
     pub overlap_from: String,
     pub overlap_to: String,
-}
-
-/// The same analyte measured at two facilities within [`DUPLICATE_TEST_DAYS`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DuplicateTest {
-    /// First 5 characters of the JLAC10 code.
-    pub analyte: String,
-    pub name: String,
-    pub first: Sourced<LabFact>,
-    pub second: Sourced<LabFact>,
-    pub days_apart: i64,
 }
 
 /// The medication screen.
@@ -426,56 +371,6 @@ fn duplicate_prescriptions(
     out
 }
 
-fn duplicate_tests(labs: &[Sourced<LabFact>], within: i64) -> Vec<DuplicateTest> {
-    let mut by_analyte: BTreeMap<&str, Vec<(i64, &Sourced<LabFact>)>> = BTreeMap::new();
-    for l in labs {
-        if !l.fact.is_jlac10() {
-            continue;
-        }
-        let (Some(analyte), Some(day)) = (l.fact.code.get(..5), day_number(&l.fact.observed_at))
-        else {
-            continue;
-        };
-        by_analyte.entry(analyte).or_default().push((day, l));
-    }
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (analyte, mut group) in by_analyte {
-        group.sort_by_key(|(day, l)| (*day, l.version_id, l.line));
-        for (a, &(d1, x)) in group.iter().enumerate() {
-            for &(d2, y) in &group[a + 1..] {
-                if d2 - d1 > within {
-                    break;
-                }
-                // One warning per pair of (facility, day): a panel of several tests of the
-                // same analyte on one day is one test.
-                if x.source != y.source
-                    && seen.insert((analyte, x.source.clone(), d1, y.source.clone(), d2))
-                {
-                    out.push(DuplicateTest {
-                        analyte: analyte.to_owned(),
-                        name: x.fact.name.clone(),
-                        first: x.clone(),
-                        second: y.clone(),
-                        days_apart: d2 - d1,
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The key that puts results of the same test on one row: JLAC10 across facilities, a local
-/// code only within its facility.
-fn test_key(l: &Sourced<LabFact>) -> (bool, String, String) {
-    if l.fact.is_jlac10() {
-        (true, l.fact.code.clone(), String::new())
-    } else {
-        (false, l.fact.code.clone(), l.source.to_string())
-    }
-}
-
 fn is_active_diagnosis(d: &DiagnosisFact) -> bool {
     d.action != "DE" && d.end_date.is_empty()
 }
@@ -566,15 +461,27 @@ impl Network {
         out
     }
 
-    /// Live lab results of every source whose lab results the gate allows.
-    async fn gated_labs(
-        &self,
+    /// [`Network::gate_labs`] for rows of which some were already counted by another read of
+    /// the same screen (`counted`: version and line): each row read is counted once.
+    fn gate_labs_except(
         gate: &mut Gate,
-        filter: &LabFilter,
-    ) -> Result<Vec<Sourced<LabFact>>> {
-        let sources = Self::lab_sources(gate);
-        let read = self.read_labs(sources, filter).await?;
-        Ok(Self::gate_labs(gate, read))
+        read: Vec<(SourceRef, Vec<FactRow<LabFact>>)>,
+        counted: &BTreeSet<(i64, u32)>,
+    ) -> Vec<Sourced<LabFact>> {
+        let mut out = Vec::new();
+        for (s, rows) in read {
+            for row in rows {
+                let category = policy::category_of_kind(&row.kind);
+                if !gate.allows(s.index, category) {
+                    continue;
+                }
+                if !counted.contains(&(row.version_id, row.line)) {
+                    gate.count(s.index, category, 1);
+                }
+                out.push(sourced(&s.facility, &s.local_id, row));
+            }
+        }
+        out
     }
 
     /// The summary (一目でわかる) of a patient for care.
@@ -611,7 +518,21 @@ impl Network {
             latest_per_test: true,
             ..Default::default()
         };
-        let (patients, encounter_rows, allergy_rows, diagnosis_rows, medication_rows, lab_rows) = tokio::try_join!(
+        // The duplicate-test warnings look at the recent results of every test.
+        let recent_filter = LabFilter {
+            from: Some(store::date_of_day(
+                self.now().date_jst().days() - DUPLICATE_LOOKBACK_DAYS,
+            )),
+            ..Default::default()
+        };
+        let (
+            patients,
+            encounter_rows,
+            allergy_rows,
+            diagnosis_rows,
+            medication_rows,
+            (lab_rows, recent_rows),
+        ) = tokio::try_join!(
             each_source(basic.clone(), |s| async move {
                 let lp = LocalPatient {
                     facility: s.facility.clone(),
@@ -631,7 +552,12 @@ impl Network {
             // Every line: current is decided here (recent window, uncertain spans), not by
             // the store's "covers today".
             self.read_medications(medication_sources, None),
-            self.read_labs(lab_sources, &latest),
+            async {
+                tokio::try_join!(
+                    self.read_labs(lab_sources.clone(), &latest),
+                    self.read_labs(lab_sources, &recent_filter)
+                )
+            },
         )?;
         let mut demographics = Vec::new();
         for (s, found) in patients {
@@ -683,14 +609,11 @@ impl Network {
                 meds::standing(&l.line.fact, today_n, window).is_some_and(|s| s.is_current())
             })
             .collect();
-        let mut labs = Self::gate_labs(&mut gate, lab_rows);
-        labs.sort_by(|a, b| b.fact.observed_at.cmp(&a.fact.observed_at));
-        let mut seen = BTreeSet::new();
-        let mut latest_labs: Vec<Sourced<LabFact>> = labs
-            .into_iter()
-            .filter(|l| seen.insert(test_key(l)))
-            .collect();
-        latest_labs.sort_by(|a, b| a.fact.code.cmp(&b.fact.code));
+        let recent_labs = Self::gate_labs(&mut gate, recent_rows);
+        let counted: BTreeSet<(i64, u32)> =
+            recent_labs.iter().map(|l| (l.version_id, l.line)).collect();
+        let latest_labs = labs::latest(Self::gate_labs_except(&mut gate, lab_rows, &counted));
+        let duplicate_tests = labs::duplicate_tests(&recent_labs, DUPLICATE_TEST_DAYS);
         diagnoses.sort_by(|a, b| b.fact.start_date.cmp(&a.fact.start_date));
         // Current and recent lines: the summary's `since` is the recent window.
         let drug_allergies = drug_allergy_warnings(&allergies, &recent, today_n - window);
@@ -714,6 +637,7 @@ impl Network {
             unchecked,
             recent_days: settings.recent_days,
             latest_labs,
+            duplicate_tests,
             encounters,
             diagnosis_history,
             drug_allergies,
@@ -758,7 +682,46 @@ impl Network {
             to: q.to.clone(),
             latest_per_test: false,
         };
-        let labs = self.gated_labs(&mut gate, &filter).await?;
+        // Duplicate tests are always over the last DUPLICATE_LOOKBACK_DAYS, whatever period
+        // the matrix shows: read them apart when that period does not cover them. The chart
+        // of one test (a code filter) needs none.
+        let today = self.now().date_jst();
+        let since = store::date_of_day(today.days() - DUPLICATE_LOOKBACK_DAYS);
+        let covers_recent = q.from.as_deref().is_none_or(|f| f <= since.as_str())
+            && q.to
+                .as_deref()
+                .is_none_or(|t| t >= today.compact().as_str());
+        let sources = Self::lab_sources(&mut gate);
+        let recent_filter = LabFilter {
+            from: Some(since),
+            ..Default::default()
+        };
+        let (read, recent_read) = if !q.codes.is_empty() || covers_recent {
+            (self.read_labs(sources, &filter).await?, None)
+        } else {
+            let (a, b) = tokio::try_join!(
+                self.read_labs(sources.clone(), &filter),
+                self.read_labs(sources, &recent_filter)
+            )?;
+            (a, Some(b))
+        };
+        let labs = Self::gate_labs(&mut gate, read);
+        let duplicate_tests = if !q.codes.is_empty() {
+            Vec::new()
+        } else if let Some(recent_read) = recent_read {
+            let counted: BTreeSet<(i64, u32)> =
+                labs.iter().map(|l| (l.version_id, l.line)).collect();
+            let recent = Self::gate_labs_except(&mut gate, recent_read, &counted);
+            labs::duplicate_tests(&recent, DUPLICATE_TEST_DAYS)
+        } else {
+            let since = today.days() - DUPLICATE_LOOKBACK_DAYS;
+            let recent: Vec<Sourced<LabFact>> = labs
+                .iter()
+                .filter(|l| day_number(&l.fact.observed_at).is_some_and(|d| d >= since))
+                .cloned()
+                .collect();
+            labs::duplicate_tests(&recent, DUPLICATE_TEST_DAYS)
+        };
         let facility_names = gate.facility_names();
         let break_glass = gate.break_glass.clone();
         let screen = if q.codes.is_empty() {
@@ -767,62 +730,13 @@ impl Network {
             "lab chart"
         };
         let refused = self.close_gate(gate, Some(screen)).await?;
-
-        let dates: BTreeSet<String> = labs
-            .iter()
-            .filter_map(|l| l.fact.observed_at.get(..8).map(str::to_owned))
-            .collect();
-        let column: HashMap<&str, usize> = dates
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.as_str(), i))
-            .collect();
-        let mut rows: BTreeMap<(bool, String, String), LabTestRow> = BTreeMap::new();
-        for l in &labs {
-            let Some(&col) = l.fact.observed_at.get(..8).and_then(|d| column.get(d)) else {
-                continue;
-            };
-            let key = test_key(l);
-            let row = rows.entry(key.clone()).or_insert_with(|| LabTestRow {
-                code: l.fact.code.clone(),
-                jlac10: key.0,
-                name: l.fact.name.clone(),
-                unit: String::new(),
-                reference_range: String::new(),
-                sources: Vec::new(),
-                cells: vec![None; dates.len()],
-            });
-            if !row.sources.contains(&l.source) {
-                row.sources.push(l.source.clone());
-            }
-            let newer = row.cells[col]
-                .as_ref()
-                .is_none_or(|c| l.fact.observed_at > c.observed_at);
-            if newer {
-                row.cells[col] = Some(LabCell {
-                    value: l.fact.value.clone(),
-                    unit: l.fact.unit.clone(),
-                    reference_range: l.fact.reference_range.clone(),
-                    abnormal_flag: l.fact.abnormal_flag.clone(),
-                    source: l.source.clone(),
-                    version_id: l.version_id,
-                    observed_at: l.fact.observed_at.clone(),
-                });
-            }
-        }
-        let mut tests: Vec<LabTestRow> = rows.into_values().collect();
-        for t in &mut tests {
-            if let Some(newest) = t.cells.iter().rev().flatten().next() {
-                t.unit = newest.unit.clone();
-                t.reference_range = newest.reference_range.clone();
-            }
-        }
-        // JLAC10 rows first (they line up across facilities), then local codes.
-        tests.sort_by(|a, b| b.jlac10.cmp(&a.jlac10).then(a.code.cmp(&b.code)));
+        let (dates, tests, cultures) = labs::matrix(&labs);
         Ok(LabMatrix {
             regional_id: id.clone(),
-            dates: dates.into_iter().collect(),
+            dates,
             tests,
+            cultures,
+            duplicate_tests,
             refused,
             break_glass,
             facility_names,
@@ -898,7 +812,7 @@ impl Network {
                 t + meds::CALENDAR_DAYS_AFTER,
             ),
             recent_days: settings.recent_days,
-            duplicate_tests: duplicate_tests(&labs, DUPLICATE_TEST_DAYS),
+            duplicate_tests: labs::duplicate_tests(&labs, DUPLICATE_TEST_DAYS),
             drug_allergies: drug_allergy_warnings(
                 &allergies,
                 &lines,

@@ -1180,8 +1180,19 @@ mod fuzz {
 fn header_only_reading_agrees_with_full_reading() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut checked = 0;
+    // Fixtures and the fixtures of sub-folders (`lab/`…).
+    let mut paths = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("fixtures") {
         let path = entry.expect("entry").path();
+        if path.is_dir() {
+            for sub in std::fs::read_dir(&path).expect("fixture folder") {
+                paths.push(sub.expect("entry").path());
+            }
+        } else {
+            paths.push(path);
+        }
+    }
+    for path in paths {
         let text = std::fs::read_to_string(&path).expect("fixture text");
         for kind in ssmix2::DataKind::ALL {
             for cut in (0..text.len()).step_by(37).chain([text.len()]) {
@@ -1245,4 +1256,165 @@ fn encounter_texts_and_cancelled_events() {
         );
     }
     assert_eq!(cancelled_event("A01"), None);
+}
+
+/// A fixture of `fixtures/lab/` (patterns of the JAHIS lab convention beyond the samples).
+fn lab_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/lab/{name}.hl7",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn oml11_culture_keeps_every_organism_with_its_quantity_and_susceptibilities() {
+    let r = read_record(DataKind::Oml11, &parse(&lab_fixture("OML-11-culture"))).unwrap();
+    assert_eq!(
+        r.header.clinical_date,
+        s("20260308"),
+        "SPM-17 start of the range"
+    );
+    let Body::LabResult(l) = r.body else { panic!() };
+    let sp = &l.specimens[0].specimen;
+    assert_eq!(sp.specimen_type.as_ref().unwrap().text, "尿");
+    assert_eq!(sp.collected_end, s("202603081030"));
+    let item = &l.specimens[0].items[0];
+    assert_eq!(item.request.section, s("MB"));
+    assert_eq!(item.request.result_status, s("C"));
+    assert_eq!(item.comments, vec!["抗菌薬投与前に採取".to_owned()]);
+    assert_eq!(item.results.len(), 11);
+    assert_eq!(item.results[1].sub_id, s("1"));
+    assert_eq!(item.results[8].sub_id, s("2.1"));
+    assert_eq!(item.results[2].value(), "10^5", "\\S\\ is ^");
+    assert_eq!(item.results[3].value(), ">^16", "SN kept as sent");
+    assert_eq!(
+        item.results[3].comments,
+        vec!["再判定により訂正".to_owned()]
+    );
+
+    let c = item.culture().expect("a culture");
+    assert_eq!(
+        c.specimen_findings,
+        vec![("グラム染色".to_owned(), "グラム陰性桿菌 (2+)".to_owned())]
+    );
+    assert_eq!(c.organisms.len(), 2, "the second organism is kept");
+    let ec = &c.organisms[0];
+    assert_eq!(
+        (
+            ec.key.as_str(),
+            ec.name.as_str(),
+            ec.code.as_str(),
+            ec.code_system.as_str()
+        ),
+        ("1", "Escherichia coli", "1001", "JANIS")
+    );
+    assert_eq!(
+        ec.findings,
+        vec![("菌量".to_owned(), "10^5 CFU/mL".to_owned())]
+    );
+    assert_eq!(ec.comments, vec!["再判定により訂正".to_owned()]);
+    let row = |s: &Susceptibility| {
+        (
+            s.drug.clone(),
+            s.mic.clone(),
+            s.unit.clone(),
+            s.interpretation.clone(),
+            s.status.clone(),
+        )
+    };
+    let t = |d: &str, m: &str, u: &str, i: &str, st: &str| {
+        (
+            d.to_owned(),
+            m.to_owned(),
+            u.to_owned(),
+            i.to_owned(),
+            st.to_owned(),
+        )
+    };
+    assert_eq!(
+        ec.susceptibilities.iter().map(row).collect::<Vec<_>>(),
+        vec![
+            t("ABPC", ">16", "μg/mL", "R", "C"),
+            t("CEZ", "<=4", "μg/mL", "S", "F"),
+            t("LVFX", "2", "μg/mL", "I", "F"),
+        ]
+    );
+    let ef = &c.organisms[1];
+    assert_eq!(ef.name, "Enterococcus faecalis");
+    assert_eq!(
+        ef.findings,
+        vec![("菌量".to_owned(), "10^4 CFU/mL".to_owned())]
+    );
+    // The judgement sent as its own row (sub-ID 2.2) joins the VCM row.
+    assert_eq!(
+        ef.susceptibilities.iter().map(row).collect::<Vec<_>>(),
+        vec![
+            t("ABPC", "<=2", "μg/mL", "S", "F"),
+            t("VCM", "1", "μg/mL", "S", "F"),
+        ]
+    );
+    // An ordinary chemistry result is not a culture.
+    let r = read(DataKind::Oml11);
+    let Body::LabResult(l) = r.body else { panic!() };
+    assert!(l.items().all(|i| i.culture().is_none()));
+}
+
+#[test]
+fn oml11_susceptibility_panel_of_its_own_keeps_its_organism_through_obr26() {
+    let r = read_record(
+        DataKind::Oml11,
+        &parse(&lab_fixture("OML-11-culture-parent")),
+    )
+    .unwrap();
+    let Body::LabResult(l) = r.body else { panic!() };
+    let items: Vec<&LabResultItem> = l.items().collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1].request.parent_sub_id, s("1"));
+    assert_eq!(
+        items[1].request.parent_value,
+        s("Staphylococcus aureus (MRSA)")
+    );
+    let parent = items[0].culture().expect("culture");
+    assert_eq!(parent.organisms.len(), 1);
+    assert_eq!(
+        parent.organisms[0].findings,
+        vec![("菌量".to_owned(), "3+".to_owned())]
+    );
+    let child = items[1].culture().expect("susceptibility panel");
+    assert!(
+        child.specimen_findings.is_empty(),
+        "no row lost to 'the specimen'"
+    );
+    assert_eq!(child.organisms.len(), 1);
+    let o = &child.organisms[0];
+    assert_eq!(
+        (o.key.as_str(), o.name.as_str()),
+        ("1", "Staphylococcus aureus (MRSA)")
+    );
+    let rows: Vec<(&str, &str, &str)> = o
+        .susceptibilities
+        .iter()
+        .map(|s| (s.drug.as_str(), s.mic.as_str(), s.interpretation.as_str()))
+        .collect();
+    assert_eq!(rows, vec![("MPIPC", ">2", "R"), ("VCM", "1", "S")]);
+}
+
+#[test]
+fn oml11_orc_before_obr_is_one_result_group() {
+    // The SS-MIX2 order is OBR then ORC; an ORC sent first must not become a group of its own.
+    let text = fixture(DataKind::Oml11);
+    let obr = text.lines().find(|l| l.starts_with("OBR|")).unwrap();
+    let orc = text.lines().find(|l| l.starts_with("ORC|")).unwrap();
+    let swapped = text
+        .replace(obr, "@OBR@")
+        .replace(orc, obr)
+        .replace("@OBR@", orc);
+    let r = read_record(DataKind::Oml11, &parse(&swapped)).unwrap();
+    let Body::LabResult(l) = r.body else { panic!() };
+    let items: Vec<&LabResultItem> = l.items().collect();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].request.service.as_ref().unwrap().code, "E001");
+    assert_eq!(items[0].order.as_ref().unwrap().control, "SC");
+    assert_eq!(items[0].results.len(), 3);
 }

@@ -15,6 +15,7 @@ use crate::time::{self, at, Day, Ms, MS_DAY, MS_MIN};
 use crate::writer::{esc, Er7};
 use crate::{io_err, Fault, ItemResult, Options, SynthError};
 
+mod lab_extra;
 mod med_patterns;
 
 const PROFILE: &str = "SS-MIX2_1.20^SS-MIX2^1.2.392.200250.2.1.100.1.2.120^ISO";
@@ -757,6 +758,7 @@ impl<'a> Gen<'a> {
         let t_order = t + 15 * MS_MIN + self.rng.range(0, 40) * MS_MIN;
         if v.lab {
             self.lab(t_order, false)?;
+            self.lab_extra(t_order, v)?;
         }
         if v.rad {
             let r = if self.f.kind == FKind::Dental {
@@ -1282,11 +1284,15 @@ impl<'a> Gen<'a> {
                     self.w.raw(2, "NM");
                     self.w
                         .fmt(3, format_args!("{}^{}^JC10", lab.jlac10, esc(lab.name)));
-                    self.w.fmt(5, format_args!("{v:.*}", lab.decimals));
-                    let u = esc(lab.unit);
+                    // The facility's laboratory may report in another unit (exact factor).
+                    let (unit, factor, dec) = lab_extra::unit_of(self.f.kind, li);
+                    self.w.fmt(5, format_args!("{:.*}", dec, v * factor));
+                    let u = esc(unit);
                     self.w.fmt(6, format_args!("{u}^{u}^99ZUN"));
-                    self.w
-                        .fmt(7, format_args!("{lo:.p$}-{hi:.p$}", p = lab.decimals));
+                    self.w.fmt(
+                        7,
+                        format_args!("{:.p$}-{:.p$}", lo * factor, hi * factor, p = dec),
+                    );
                     self.w.raw(8, fl);
                     self.w.raw(11, status);
                     time::push_ts(self.w.f(14), collect, 14);

@@ -304,3 +304,62 @@ fn tiny_region() {
     assert!(s.messages > 10);
     check_region(dir.path(), &s);
 }
+
+/// Issue 14: the region shows the lab patterns a lab view must handle — cultures with two
+/// organisms and susceptibilities, a test measured twice on one day, and the same JLAC10
+/// test in g/dL at one facility and g/L at another.
+#[test]
+fn region_has_the_lab_patterns_of_issue_14() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&opts(60, 0.0, false), dir.path(), &|_| {}).unwrap();
+    let mut two_organisms = 0;
+    let mut susceptibilities = 0;
+    let mut units: BTreeSet<String> = BTreeSet::new();
+    // (facility, patient, day) → glucose results in current OML-11 files.
+    let mut glucose: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for (rel, bytes) in tree(dir.path()) {
+        let Some((fac, inner)) = rel.split_once('/') else {
+            continue;
+        };
+        let Ok(StoragePath::Standard(n)) = StoragePath::parse(inner) else {
+            continue;
+        };
+        if n.kind != DataKind::Oml11 || n.condition != Condition::Current {
+            continue;
+        }
+        let text = hl7::decode(&bytes).unwrap().text.to_string();
+        let subs: BTreeSet<&str> = text
+            .split('\r')
+            .filter(|l| l.starts_with("OBX|") && l.contains("|CWE|M020^"))
+            .filter_map(|l| l.split('|').nth(4))
+            .collect();
+        if subs.len() >= 2 {
+            two_organisms += 1;
+        }
+        susceptibilities += text.matches("μg/mL^μg/mL^99ZUN||S|").count();
+        for l in text
+            .split('\r')
+            .filter(|l| l.contains("|3A015000002327101^"))
+        {
+            if let Some(u) = l.split('|').nth(6) {
+                units.insert(u.split('^').next().unwrap_or("").to_owned());
+            }
+        }
+        let g = text.matches("|3D010000001926101^").count();
+        if g > 0 {
+            *glucose
+                .entry((fac.to_owned(), n.patient_id.clone(), n.date.clone()))
+                .or_default() += 1;
+        }
+    }
+    assert!(two_organisms > 0, "a culture with two organisms");
+    assert!(susceptibilities > 0, "susceptibility rows");
+    assert!(
+        units.contains("g/dL") && units.contains("g/L"),
+        "albumin in two units: {units:?}"
+    );
+    assert!(
+        glucose.values().any(|n| *n >= 2),
+        "glucose measured twice on one day"
+    );
+}

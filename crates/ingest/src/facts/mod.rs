@@ -20,7 +20,7 @@ use store::ClinicalFact;
 /// Version of what [`extract`] reads. Raise it whenever a kind yields new or different facts
 /// (or a new kind has facts): a store whose facts were read by an older version re-derives
 /// them from the stored bytes (`Store::facts_rederive`, run by [`crate::backfill_facts`]).
-pub const FACTS_EXTRACTOR: u32 = 3;
+pub const FACTS_EXTRACTOR: u32 = 4;
 
 /// Every kind [`extract`] reads something from (what the backfill hands out).
 pub fn fact_kinds() -> Vec<&'static str> {

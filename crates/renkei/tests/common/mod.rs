@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod labs;
+
 /// The password of every demo login.
 pub const DEMO_PASSWORD: &str = "renkei-Demo-2026";
 

@@ -650,6 +650,11 @@ pub struct ObservationRequest {
     pub section: Option<String>,
     /// OBR-25 result status (`F` final, `P` preliminary, `C` corrected, `X` cancelled).
     pub result_status: Option<String>,
+    /// OBR-26 parent result: component 2, the sub-ID (OBX-4) of the parent OBX — in
+    /// microbiology, the organism a susceptibility panel belongs to.
+    pub parent_sub_id: Option<String>,
+    /// OBR-26 component 3: the parent result's value as text (the organism's name).
+    pub parent_value: Option<String>,
     /// OBR-29 parent order number (for child examinations).
     pub parent_order_no: Option<String>,
     /// OBR-31 reason for study.
@@ -678,6 +683,8 @@ impl ObservationRequest {
             reported_at: field_opt(seg, 22),
             section: field_opt(seg, 24),
             result_status: field_opt(seg, 25),
+            parent_sub_id: comp_of(seg, 26, 2),
+            parent_value: comp_of(seg, 26, 3),
             parent_order_no: comp_of(seg, 29, 1),
             reasons: Coded::all_from_field(seg.field(31)),
             interpreter: comp_of(seg, 32, 1).or_else(|| comp_of(seg, 32, 2)),

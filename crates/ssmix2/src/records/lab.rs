@@ -154,11 +154,24 @@ impl LabResult {
                     ..Default::default()
                 }),
                 "OBR" => {
-                    let item = LabResultItem {
-                        request: ObservationRequest::read(&seg),
-                        ..Default::default()
-                    };
-                    specimen_group(&mut out.specimens).items.push(item);
+                    let request = ObservationRequest::read(&seg);
+                    let group = specimen_group(&mut out.specimens);
+                    // Some senders put the ORC before its OBR (the order of ORU and of the
+                    // order messages): the OBR joins that ORC's item instead of leaving it
+                    // as an empty group.
+                    match group.items.last_mut() {
+                        Some(item)
+                            if item.order.is_some()
+                                && item.request == ObservationRequest::default()
+                                && item.results.is_empty() =>
+                        {
+                            item.request = request
+                        }
+                        _ => group.items.push(LabResultItem {
+                            request,
+                            ..Default::default()
+                        }),
+                    }
                 }
                 "ORC" | "TQ1" | "OBX" | "NTE" => {
                     if out.specimens.is_empty() && seg.name() == "NTE" {

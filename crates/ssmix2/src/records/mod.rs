@@ -14,6 +14,7 @@ pub mod exam;
 pub mod lab;
 pub mod meal;
 pub mod medication;
+pub mod micro;
 pub mod ppr;
 
 use hl7::Message;
@@ -37,6 +38,7 @@ pub use medication::{
     Administration, AdministrationGroup, InjectionComponent, MedicationAdministration,
     MedicationItem, MedicationOrder, PerTimeDose, Route,
 };
+pub use micro::{Culture, CultureRole, Organism, Susceptibility};
 pub use ppr::{Diagnoses, Diagnosis, DiagnosisModifier, UNCODED_DISEASE};
 
 /// One data-kind file, read.
