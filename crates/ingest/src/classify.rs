@@ -320,4 +320,43 @@ PV1||N\r"
         assert_eq!(r.nonconforming_encoding.as_deref(), Some("Shift_JIS"));
         assert!(c.notices[0].contains("Shift_JIS"));
     }
+
+    fn fixture(kind: &str, patient: &str) -> String {
+        let path = format!(
+            "{}/../ssmix2/tests/fixtures/{kind}.hl7",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace("9999013", patient)
+            .replace('\n', "\r")
+    }
+
+    /// Issue 14: AL1 of a current ADT-00 are facts; a stay's cancel message stored as a
+    /// current file has its fact (naming what it cancels); an order cancel has none; a
+    /// superseded file has none.
+    #[test]
+    fn facts_of_demographics_and_cancel_messages() {
+        let facts = |path: &str, text: &str| {
+            let bytes = hl7::encode_iso2022jp(text).unwrap();
+            let c = classify(path, &bytes, &ClassifyOptions::default());
+            assert!(matches!(c.outcome, FileOutcome::Record(_)), "{:?}", c.outcome);
+            c.facts
+        };
+        let adt00 = fixture("ADT-00", "1000001");
+        assert_eq!(facts(PATH, &adt00).len(), 1, "the AL1");
+        assert!(facts(&PATH.replace("_-_1", "_-_2"), &adt00).is_empty());
+        let a11 = fixture("ADT-22", "1000001").replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09");
+        let path = "100/000/1000001/20111120/ADT-22/1000001_20111120_ADT-22_999999999999999_20111121100000000_01_1";
+        match facts(path, &a11).as_slice() {
+            [store::ClinicalFact {
+                fact: store::Fact::Encounter(e),
+                ..
+            }] => assert_eq!((e.event.as_str(), e.detail.cancels.as_str()), ("A11", "A01")),
+            other => panic!("{other:?}"),
+        }
+        let ca = fixture("OMP-01", "1000001").replace("ORC|NW|", "ORC|CA|");
+        let path = "100/000/1000001/20110701/OMP-01/1000001_20110701_OMP-01_000000011000185_20110701120000000_01_1";
+        assert!(facts(path, &ca).is_empty(), "an order cancel is no prescription");
+    }
 }
