@@ -340,7 +340,11 @@ PV1||N\r"
         let facts = |path: &str, text: &str| {
             let bytes = hl7::encode_iso2022jp(text).unwrap();
             let c = classify(path, &bytes, &ClassifyOptions::default());
-            assert!(matches!(c.outcome, FileOutcome::Record(_)), "{:?}", c.outcome);
+            assert!(
+                matches!(c.outcome, FileOutcome::Record(_)),
+                "{:?}",
+                c.outcome
+            );
             c.facts
         };
         let adt00 = fixture("ADT-00", "1000001");
@@ -352,11 +356,17 @@ PV1||N\r"
             [store::ClinicalFact {
                 fact: store::Fact::Encounter(e),
                 ..
-            }] => assert_eq!((e.event.as_str(), e.detail.cancels.as_str()), ("A11", "A01")),
+            }] => assert_eq!(
+                (e.event.as_str(), e.detail.cancels.as_str()),
+                ("A11", "A01")
+            ),
             other => panic!("{other:?}"),
         }
         let ca = fixture("OMP-01", "1000001").replace("ORC|NW|", "ORC|CA|");
         let path = "100/000/1000001/20110701/OMP-01/1000001_20110701_OMP-01_000000011000185_20110701120000000_01_1";
-        assert!(facts(path, &ca).is_empty(), "an order cancel is no prescription");
+        assert!(
+            facts(path, &ca).is_empty(),
+            "an order cancel is no prescription"
+        );
     }
 }
