@@ -626,7 +626,8 @@ pub(super) mod tests {
         assert!(html.contains("転棟・転科 (transfer) — A02"), "{html}");
         assert!(html.contains("病棟 35 501号室 ベッド 2"), "{html}");
         assert!(
-            html.contains("移動前 <span class=\"en\">from</span>") && html.contains("病棟 32 302号室 ベッド 1"),
+            html.contains("移動前 <span class=\"en\">from</span>")
+                && html.contains("病棟 32 302号室 ベッド 1"),
             "{html}"
         );
         assert!(html.contains("02 精神科"), "{html}");
