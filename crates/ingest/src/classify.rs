@@ -158,6 +158,19 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
             ));
         }
     }
+    // An order cancel (ORC-1 `CA` …) stored as a current file beside its order: SS-MIX2
+    // files cancellations as `_0` and renames the order's files. The viewer cannot yet tell
+    // such a file from the order in its lists (issue 14), so the operator is told.
+    if name.condition == Condition::Current
+        && h.cancels
+        && name.kind.has_order()
+        && !crate::facts::reads_cancels(name.kind)
+    {
+        notices.push(format!(
+            "this message cancels order {} but is stored as a current file (_1); SS-MIX2 files a cancellation as _0 and renames the order's files to _0 — until the sender does, the order may still be listed as current",
+            name.order_no
+        ));
+    }
     // Demographics from the current ADT-00 feed matching and name search; reading the full
     // typed record costs ~3× the header, but ADT-00 is a few percent of all messages.
     let demographics =
