@@ -131,13 +131,13 @@ pub fn read(bytes: &[u8]) -> Document {
                     }
                     b"text" if parent == Some(b"section") => in_text = 1,
                     b"name"
-                        if path.iter().any(|p| p == b"assignedPerson")
-                            || path.iter().any(|p| p == b"representedOrganization") =>
+                        if path.iter().any(|p| p == b"author")
+                            && path.iter().any(|p| {
+                                p == b"assignedPerson" || p == b"representedOrganization"
+                            }) =>
                     {
-                        if path.iter().any(|p| p == b"author") {
-                            into = Into::AuthorName;
-                            buf.clear();
-                        }
+                        into = Into::AuthorName;
+                        buf.clear();
                     }
                     b"paragraph" if in_text > 0 => {
                         into = Into::Paragraph;

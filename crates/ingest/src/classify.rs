@@ -205,6 +205,19 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
             ));
         }
     }
+    // An order cancel (ORC-1 `CA` …) stored as a current file beside its order: SS-MIX2
+    // files cancellations as `_0` and renames the order's files. The viewer cannot yet tell
+    // such a file from the order in its lists (issue 14), so the operator is told.
+    if name.condition == Condition::Current
+        && h.cancels
+        && name.kind.has_order()
+        && !crate::facts::reads_cancels(name.kind)
+    {
+        notices.push(format!(
+            "this message cancels order {} but is stored as a current file (_1); SS-MIX2 files a cancellation as _0 and renames the order's files to _0 — until the sender does, the order may still be listed as current",
+            name.order_no
+        ));
+    }
     // Demographics from the current ADT-00 feed matching and name search; reading the full
     // typed record costs ~3× the header, but ADT-00 is a few percent of all messages.
     let demographics =
@@ -425,5 +438,54 @@ PV1||N\r"
         let c = outcome("scan.pdf", b"%PDF-1.4 binary");
         assert!(matches!(c.outcome, FileOutcome::Record(_)));
         assert!(c.notices.is_empty());
+    }
+
+    fn fixture(kind: &str, patient: &str) -> String {
+        let path = format!(
+            "{}/../ssmix2/tests/fixtures/{kind}.hl7",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace("9999013", patient)
+            .replace('\n', "\r")
+    }
+
+    /// Issue 14: AL1 of a current ADT-00 are facts; a stay's cancel message stored as a
+    /// current file has its fact (naming what it cancels); an order cancel has none; a
+    /// superseded file has none.
+    #[test]
+    fn facts_of_demographics_and_cancel_messages() {
+        let facts = |path: &str, text: &str| {
+            let bytes = hl7::encode_iso2022jp(text).unwrap();
+            let c = classify(path, &bytes, &ClassifyOptions::default());
+            assert!(
+                matches!(c.outcome, FileOutcome::Record(_)),
+                "{:?}",
+                c.outcome
+            );
+            c.facts
+        };
+        let adt00 = fixture("ADT-00", "1000001");
+        assert_eq!(facts(PATH, &adt00).len(), 1, "the AL1");
+        assert!(facts(&PATH.replace("_-_1", "_-_2"), &adt00).is_empty());
+        let a11 = fixture("ADT-22", "1000001").replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09");
+        let path = "100/000/1000001/20111120/ADT-22/1000001_20111120_ADT-22_999999999999999_20111121100000000_01_1";
+        match facts(path, &a11).as_slice() {
+            [store::ClinicalFact {
+                fact: store::Fact::Encounter(e),
+                ..
+            }] => assert_eq!(
+                (e.event.as_str(), e.detail.cancels.as_str()),
+                ("A11", "A01")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let ca = fixture("OMP-01", "1000001").replace("ORC|NW|", "ORC|CA|");
+        let path = "100/000/1000001/20110701/OMP-01/1000001_20110701_OMP-01_000000011000185_20110701120000000_01_1";
+        assert!(
+            facts(path, &ca).is_empty(),
+            "an order cancel is no prescription"
+        );
     }
 }

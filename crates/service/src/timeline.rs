@@ -457,7 +457,10 @@ impl Network {
         } else {
             None
         };
-        let cancel_message = is_cancel_message(&v.record);
+        // A cancel message by its type (ADT^A11 …), or an order cancel (ORC-1 `CA` …) by its
+        // typed header: either way not the event or order itself.
+        let cancel_message =
+            is_cancel_message(&v.record) || matches!(&typed, Some(Ok(r)) if r.header.cancels);
         let break_glass = gate.break_glass.clone();
         self.close_gate(gate, Some("record")).await?;
         Ok(RecordDetail {

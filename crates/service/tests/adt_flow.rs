@@ -122,6 +122,19 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         &rx,
     );
 
+    // An order cancel (ORC-1 CA) stored as a current file of its own.
+    put(
+        &file_path(
+            &root_a,
+            pa,
+            &day(0),
+            DataKind::Omp01,
+            "810000000000002",
+            &format!("{}100000000", day(0)),
+        ),
+        &rx.replace("810000000000001", "810000000000002")
+            .replace("ORC|NW|", "ORC|CA|"),
+    );
     // An admission two days ago (with seconds and a zone), cancelled by an A11 stored as a
     // current file of its own; an admission yesterday morning with its discharge today.
     let admit = |date: &str, at: &str| {
@@ -374,4 +387,55 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
         .await
         .expect("detail");
     assert!(detail.cancel_message);
+
+    // The order cancel's record page says it is one (its lines are not listed: no facts).
+    let t = net
+        .timeline(
+            &dr,
+            &id,
+            Purpose::Care,
+            None,
+            &TimelineQuery {
+                kinds: Some(vec!["OMP-01".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("timeline");
+    let fa = store
+        .facility(&a.facility, false)
+        .await
+        .expect("facility")
+        .expect("known");
+    let quarantined: Vec<String> = store
+        .quarantine(fa)
+        .await
+        .expect("quarantine")
+        .into_iter()
+        .map(|q| format!("{q:?}"))
+        .filter(|q| q.contains("810000000000002"))
+        .collect();
+    let ca = t
+        .items
+        .iter()
+        .find(|it| it.record.order_no == "810000000000002")
+        .unwrap_or_else(|| {
+            panic!(
+                "the order cancel: {:?} {:?}",
+                quarantined,
+                t.items
+                    .iter()
+                    .map(|it| (&it.record.order_no, &it.record.date, it.record.condition))
+                    .collect::<Vec<_>>()
+            )
+        });
+    let detail = net
+        .record_detail(&dr, &id, ca.record.version_id, Purpose::Care, None)
+        .await
+        .expect("detail");
+    assert!(detail.cancel_message);
+    assert!(!s
+        .current_medications
+        .iter()
+        .any(|m| m.line.line.order_no == "810000000000002"));
 }

@@ -254,6 +254,8 @@ fn small_region_is_valid_and_has_all_kinds() {
         "current A11",
         "current A12",
         "current A13",
+        "current A25",
+        "current A26",
         "current A27",
         "zone",
         "disposition",

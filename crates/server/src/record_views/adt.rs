@@ -12,17 +12,28 @@ use super::{view, ViewContext};
 use crate::html::{show_date, show_time};
 use service::ServiceError;
 
-/// A label and its value, shown as a definition list.
+/// A label (Japanese, with English alongside) and its value, shown as a definition list.
 pub(crate) struct Item {
-    pub label: &'static str,
+    pub ja: &'static str,
+    pub en: &'static str,
     pub value: String,
+}
+
+impl Item {
+    /// From a label written `日本語 (english)`.
+    fn new(label: &'static str, value: String) -> Item {
+        let (ja, en) = label
+            .split_once(" (")
+            .map_or((label, ""), |(ja, en)| (ja, en.trim_end_matches(')')));
+        Item { ja, en, value }
+    }
 }
 
 fn items(pairs: Vec<(&'static str, String)>) -> Vec<Item> {
     pairs
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(label, value)| Item { label, value })
+        .map(|(label, value)| Item::new(label, value))
         .collect()
 }
 
@@ -421,29 +432,31 @@ pub(super) fn attending(
     let roles = a
         .roles
         .iter()
-        .map(|r| Item {
-            label: if r.action.as_deref() == Some("DE") {
-                "削除された役割 (role removed)"
-            } else {
-                "役割 (role)"
-            },
-            value: format!(
-                "{} {} {}{}{}",
-                text(&r.role),
-                persons(&r.persons),
-                r.department
-                    .as_ref()
-                    .map(|d| department_label(&d.code, &d.text))
-                    .unwrap_or_default(),
-                if r.start.is_some() {
-                    format!(" {}〜", time(&r.start))
+        .map(|r| {
+            Item::new(
+                if r.action.as_deref() == Some("DE") {
+                    "削除された役割 (role removed)"
                 } else {
-                    String::new()
+                    "役割 (role)"
                 },
-                time(&r.end)
+                format!(
+                    "{} {} {}{}{}",
+                    text(&r.role),
+                    persons(&r.persons),
+                    r.department
+                        .as_ref()
+                        .map(|d| department_label(&d.code, &d.text))
+                        .unwrap_or_default(),
+                    if r.start.is_some() {
+                        format!(" {}〜", time(&r.start))
+                    } else {
+                        String::new()
+                    },
+                    time(&r.end)
+                )
+                .trim()
+                .to_owned(),
             )
-            .trim()
-            .to_owned(),
         })
         .collect();
     view(&AdtTemplate {
@@ -613,7 +626,8 @@ pub(super) mod tests {
         assert!(html.contains("転棟・転科 (transfer) — A02"), "{html}");
         assert!(html.contains("病棟 35 501号室 ベッド 2"), "{html}");
         assert!(
-            html.contains("移動前 (from)") && html.contains("病棟 32 302号室 ベッド 1"),
+            html.contains("移動前 <span class=\"en\">from</span>")
+                && html.contains("病棟 32 302号室 ベッド 1"),
             "{html}"
         );
         assert!(html.contains("02 精神科"), "{html}");

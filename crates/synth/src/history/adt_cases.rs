@@ -1,5 +1,5 @@
 //! ADT patterns the demo must show (issue 14): stays whose events are cancelled by cancel
-//! messages stored as current files of their own (A11 / A12 / A13 / A27), timestamps with
+//! messages stored as current files of their own (A11 / A12 / A13 / A25 / A26 / A27), timestamps with
 //! seconds and zones (JST and UTC), transfers with their prior location, discharges with a
 //! disposition (PV1-36), and a planned admission ahead of today.
 //!
@@ -10,7 +10,7 @@ use ssmix2::{Condition, DataKind};
 
 use super::Gen;
 use crate::tables::WARDS;
-use crate::time::{self, at, Ms, MS_MIN};
+use crate::time::{self, at, Ms, MS_DAY, MS_MIN};
 
 /// A PV1 written field by field in order (the writer only appends).
 pub(super) struct Pv1<'s> {
@@ -177,6 +177,43 @@ impl Gen<'_> {
             },
         );
         self.emit(DataKind::Adt42, Some(tday + 1), None, Condition::Current)?;
+        // A planned transfer and a planned discharge, each cancelled by its cancel message
+        // (A26, A25) stored as a current file.
+        for (plan, cancel, kind, field, when) in [
+            (
+                "ADT^A15^ADT_A15",
+                "ADT^A26^ADT_A21",
+                DataKind::Adt41,
+                8,
+                at(day + 4, 10, 0),
+            ),
+            (
+                "ADT^A16^ADT_A16",
+                "ADT^A25^ADT_A21",
+                DataKind::Adt51,
+                9,
+                at(day + 5, 10, 0),
+            ),
+        ] {
+            self.now = when - MS_DAY;
+            for msg in [plan, cancel] {
+                self.msh(msg);
+                self.w.seg("EVN");
+                time::push_ts(self.w.f(2), self.now, 14);
+                self.pid();
+                self.pv1_in_order(&Pv1 {
+                    ward: Some((new_ward, room + 100)),
+                    prior: None,
+                    disposition: None,
+                    admit: Some(&a),
+                    discharge: None,
+                });
+                self.w.seg("PV2");
+                self.w.raw(field, &time::ts(when, 12));
+                self.emit(kind, Some(time::day_of(when)), None, Condition::Current)?;
+                self.now += 20 * MS_MIN;
+            }
+        }
         // Discharge sent too early, cancelled by A13, then the real one.
         let early_day = day + 6;
         let early = at(early_day, 10, 30);
