@@ -300,7 +300,11 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     );
 
     // Damage the primary's packs and the bucket's pack objects: one corrupt, one deleted each.
-    let local_packs = packs_under(&primary.join("blobs"));
+    // The largest packs first: a pack of one content rebuilt from another site is the same
+    // pack again, so the relocation path below needs a pack of many contents.
+    let mut local_packs = packs_under(&primary.join("blobs"));
+    local_packs
+        .sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)));
     let bucket_packs = packs_under(&s3.bucket_dir());
     assert!(
         local_packs.len() >= 2 && bucket_packs.len() >= 4,

@@ -814,7 +814,17 @@ impl Replication for PgStore {
             return Ok(0);
         };
         let size = pack.bytes.len() as i64;
-        self.blobs.write_pack(&pack.name, pack.bytes).await?;
+        // A rebuilt pack can have the damaged pack's own name (the same contents packed
+        // the same way): an object of that name that does not hash to it is replaced.
+        let damaged = match self.blobs.read_pack(&pack.name).await {
+            Ok(Some(existing)) => hex(&sha256(&existing).0) != pack.name,
+            _ => false,
+        };
+        if damaged {
+            self.blobs.replace_pack(&pack.name, &pack.bytes).await?;
+        } else {
+            self.blobs.write_pack(&pack.name, pack.bytes).await?;
+        }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query(
             "INSERT INTO packs(name, size, created_at) VALUES ($1, $2, $3) ON CONFLICT(name) DO NOTHING",

@@ -630,7 +630,7 @@ impl Replication for SqliteStore {
         }
         let pack = builder.finish()?;
         self.blocking(move |inner| {
-            inner.packs.write(&pack.name, &pack.bytes)?;
+            inner.packs.write_rebuilt(&pack.name, &pack.bytes)?;
             inner.write(|conn| {
                 let tx = conn.transaction().map_err(db_err)?;
                 tx.execute(

@@ -195,6 +195,20 @@ impl LocalPacks {
         Ok(())
     }
 
+    /// Write a pack rebuilt from good copies of its contents. A rebuilt pack can have the name
+    /// of the damaged one it replaces (the same contents packed the same way give the same
+    /// bytes): a file of that name that no longer hashes to its name is replaced, not kept.
+    pub fn write_rebuilt(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path_of(name);
+        let intact = fs::read(&path)
+            .map(|existing| hex(&sha2::Sha256::digest(&existing)) == name)
+            .unwrap_or(false);
+        if path.exists() && !intact {
+            return self.replace(name, bytes);
+        }
+        self.write(name, bytes)
+    }
+
     /// Put back a pack whose file is missing or damaged, atomically. The damaged file, if
     /// any, is moved to `damaged/` beside the packs rather than deleted: it is evidence.
     pub fn replace(&self, name: &str, bytes: &[u8]) -> Result<()> {
@@ -277,6 +291,39 @@ fn io_err(path: &Path, source: std::io::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pack rebuilt under the damaged pack's own name replaces the damaged file (which is
+    /// kept aside as evidence); an intact file of that name is left alone.
+    #[test]
+    fn a_rebuilt_pack_replaces_a_damaged_file_of_the_same_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = LocalPacks::open(dir.path()).unwrap();
+        let mut b = PackBuilder::new();
+        b.add(sha256(b"one content"), b"one content").unwrap();
+        let pack = b.finish().unwrap();
+        packs.write(&pack.name, &pack.bytes).unwrap();
+        let path = packs.path_of(&pack.name);
+        let mut bad = pack.bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        fs::write(&path, &bad).unwrap();
+        // Writing "if absent" would keep the damaged file.
+        packs.write(&pack.name, &pack.bytes).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), bad);
+        packs.write_rebuilt(&pack.name, &pack.bytes).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), pack.bytes);
+        assert!(dir
+            .path()
+            .join("damaged")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_some());
+        // Intact: nothing moves.
+        packs.write_rebuilt(&pack.name, &pack.bytes).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), pack.bytes);
+        assert_eq!(dir.path().join("damaged").read_dir().unwrap().count(), 1);
+    }
 
     #[test]
     fn pack_round_trip() {
