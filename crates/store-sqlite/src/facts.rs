@@ -559,20 +559,34 @@ pub(crate) fn backfill_put(
 ) -> Result<()> {
     let tx = conn.transaction().map_err(db_err)?;
     {
-        // A re-derived version replaces its facts (the tables are clustered by patient, so
-        // each delete names the patient).
+        // A re-derived version replaces its facts. The tables are clustered by patient (and
+        // lab results then by test code), so a delete by version reads all of the patient's
+        // rows: one delete per patient and table for the whole batch, not one per version —
+        // a batch's versions belong to a few patients (they were imported folder by folder).
         let mut deletes = FACT_TABLES
             .iter()
             .map(|t| {
                 tx.prepare_cached(&format!(
-                    "DELETE FROM {t} WHERE facility_id = ?1 AND patient_id = ?2 AND version_id = ?3"
+                    "DELETE FROM {t} WHERE facility_id = ?1 AND patient_id = ?2
+                       AND version_id IN (SELECT value FROM json_each(?3))"
                 ))
             })
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db_err)?;
+        let mut by_patient: std::collections::BTreeMap<(i64, &str), Vec<i64>> =
+            std::collections::BTreeMap::new();
         for f in facts {
+            by_patient
+                .entry((f.facility.0, f.patient_id.as_str()))
+                .or_default()
+                .push(f.version_id);
+        }
+        for ((facility, patient), versions) in &by_patient {
+            let list = serde_json::to_string(versions).map_err(|e| {
+                store::StoreError::Database(format!("facts backfill: version list: {e}"))
+            })?;
             for d in &mut deletes {
-                d.execute(params![f.facility.0, f.patient_id, f.version_id])
+                d.execute(params![facility, patient, list])
                     .map_err(db_err)?;
             }
         }
