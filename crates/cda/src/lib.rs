@@ -52,6 +52,41 @@ pub enum Block {
     },
 }
 
+/// Whether `bytes` are a CDA document (by content, not by file name): XML whose root
+/// element is `ClinicalDocument`, with or without a namespace prefix or a byte-order mark.
+pub fn looks_like_cda(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(4096)];
+    let head = String::from_utf8_lossy(head);
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    if !head.starts_with('<') {
+        return false;
+    }
+    // The first element that is not a declaration, processing instruction or comment.
+    let mut rest: &str = &head;
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix("<?") {
+            match r.find("?>") {
+                Some(i) => rest = &r[i + 2..],
+                None => return false,
+            }
+        } else if let Some(r) = rest.strip_prefix("<!--") {
+            match r.find("-->") {
+                Some(i) => rest = &r[i + 3..],
+                None => return false,
+            }
+        } else if let Some(r) = rest.strip_prefix('<') {
+            let name = r
+                .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .next()
+                .unwrap_or("");
+            return name.rsplit(':').next() == Some("ClinicalDocument");
+        } else {
+            return false;
+        }
+    }
+}
+
 /// The local name of an element (`v3:section` → `section`).
 fn local(name: &[u8]) -> &[u8] {
     match name.iter().rposition(|&b| b == b':') {
@@ -290,7 +325,15 @@ pub fn read(bytes: &[u8]) -> Document {
                     _ => {}
                 }
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if let Some(open) = path.last() {
+                    doc.error = Some(format!(
+                        "the document ends inside <{}> (cut off?)",
+                        String::from_utf8_lossy(open)
+                    ));
+                }
+                break;
+            }
             _ => {}
         }
     }
@@ -427,6 +470,18 @@ mod tests {
     }
 
     #[test]
+    fn cda_is_recognised_by_its_root_element() {
+        assert!(looks_like_cda(SUMMARY.as_bytes()));
+        assert!(looks_like_cda(
+            b"\xEF\xBB\xBF<?xml version='1.0'?><!-- x --><v3:ClinicalDocument>"
+        ));
+        assert!(!looks_like_cda(b"<?xml version='1.0'?><html/>"));
+        assert!(!looks_like_cda(b"%PDF-1.4"));
+        assert!(!looks_like_cda(b"MSH|^~\\&|"));
+        assert!(!looks_like_cda(b""));
+    }
+
+    #[test]
     fn a_broken_document_keeps_what_was_read_and_says_where_it_broke() {
         let cut = &SUMMARY[..SUMMARY.find("<table>").expect("table")];
         let broken = format!("{cut}<table><tr><td>CRP</td></tbody></table>");
@@ -434,6 +489,12 @@ mod tests {
         assert!(d.error.is_some(), "{d:?}");
         assert_eq!(d.title, "退院時サマリー");
         assert_eq!(d.sections[0].title, "入院期間");
+        let cut = read(&SUMMARY.as_bytes()[..SUMMARY.find("<list>").expect("list")]);
+        assert!(
+            cut.error.as_deref().unwrap_or("").contains("ends inside"),
+            "{cut:?}"
+        );
+        assert_eq!(cut.sections.len(), 3);
         let d = read(b"not xml at all");
         assert!(d.sections.len() <= 1);
         let d = read(b"");

@@ -628,13 +628,16 @@ pub async fn record_page(
     let r = &d.record;
     let today = crate::clinical::today();
     let cx = crate::record_views::ViewContext { today: &today };
-    let (clinical, typed_error) = match &d.typed {
-        Some(Ok(record)) => (
-            crate::record_views::clinical_view(record, &cx).map_err(err)?,
-            None,
-        ),
-        Some(Err(e)) => (None, Some(e.clone())),
-        None => (None, None),
+    let (clinical, typed_error) = match (&d.typed, &d.document) {
+        (_, Some(doc)) => (crate::record_views::document(doc).map_err(err)?, None),
+        (typed, None) => match typed {
+            Some(Ok(record)) => (
+                crate::record_views::clinical_view(record, &cx).map_err(err)?,
+                None,
+            ),
+            Some(Err(e)) => (None, Some(e.clone())),
+            None => (None, None),
+        },
     };
     let pg = RecordPage {
         network_name: state.network_name.clone(),

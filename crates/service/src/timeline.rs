@@ -111,6 +111,8 @@ pub struct RecordDetail {
     /// The message read as its kind's typed record (what the clinical view shows), or why it
     /// could not be; `None` for files that are not standard-storage kinds.
     pub typed: Option<std::result::Result<ssmix2::records::Record, String>>,
+    /// An extended-storage CDA document, read as sections (`None` for other files).
+    pub document: Option<cda::Document>,
     /// Every version of the same order, oldest first (just this one for kinds without
     /// orders).
     pub history: Vec<OrderVersion>,
@@ -415,8 +417,13 @@ impl Network {
             .into_iter()
             .next()
             .unwrap_or_default();
+        // An extended-storage CDA document is read as a document, not as HL7.
+        let document = (v.record.storage == store::StorageKind::Extended
+            && cda::looks_like_cda(&bytes))
+        .then(|| cda::read(&bytes));
         let (encoding, segments, typed, decode_error) = match segments_of(&bytes, &v.record.kind) {
             Ok((enc, segs, typed)) => (enc, segs, typed, None),
+            Err(_) if document.is_some() => (String::new(), Vec::new(), None, None),
             Err(e) => (String::new(), Vec::new(), None, Some(e)),
         };
         gate.count(i, category, 1);
@@ -477,6 +484,7 @@ impl Network {
             segments,
             decode_error,
             typed,
+            document,
             history,
             break_glass,
         })

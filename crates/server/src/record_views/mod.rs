@@ -9,12 +9,14 @@
 //! the page shows the raw segments open.
 
 mod adt;
+mod document;
 mod exam;
 mod lab;
 mod meal;
 mod medication;
 mod problem;
 
+pub use document::document;
 use ssmix2::records::{Body, Coded, Person, Record};
 
 use crate::html::render;
