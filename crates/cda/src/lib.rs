@@ -62,7 +62,7 @@ pub fn looks_like_cda(bytes: &[u8]) -> bool {
         return false;
     }
     // The first element that is not a declaration, processing instruction or comment.
-    let mut rest: &str = &head;
+    let mut rest: &str = head;
     loop {
         rest = rest.trim_start();
         if let Some(r) = rest.strip_prefix("<?") {
