@@ -15,6 +15,50 @@ use std::process::Command;
 
 use common::{DemoServer, DEMO_PASSWORD};
 
+/// Where a browser script's screenshots go: `$RENKEI_SCREENSHOTS/<name>` when set, else a
+/// folder of the test target (emptied first).
+fn screenshots(name: &str) -> PathBuf {
+    let shots = std::env::var("RENKEI_SCREENSHOTS")
+        .map(|s| PathBuf::from(s).join(name))
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("browser-screenshots-{name}"))
+        });
+    let _ = std::fs::remove_dir_all(&shots);
+    shots
+}
+
+/// Run `tests/browser/<script>` in chromium against `demo` with the demo's sign-in data and
+/// `extra` environment; fails the test with the script's report when a step fails.
+fn run_script(script: &str, demo: &DemoServer, shots: &Path, extra: &[(&str, &str)]) {
+    let browser_dir = workspace().join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    check_prerequisites(&browser_dir, &chromium);
+    let mut cmd = Command::new("node");
+    cmd.arg(browser_dir.join(script))
+        .env("RENKEI_URL", demo.server.url())
+        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
+        .env(
+            "RENKEI_SECRETS",
+            serde_json::to_string(&demo.secrets).expect("json"),
+        )
+        .env("RENKEI_CONSENTED", &demo.consented)
+        .env("RENKEI_REFUSED", &demo.refused)
+        .env("RENKEI_SCREENSHOTS", shots)
+        .env("CHROMIUM", &chromium);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run node");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "{script} failed (screenshots in {}):\n{report}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -118,9 +162,6 @@ fn cancelled_admission_patients(region: &Path) -> Vec<(String, String)> {
 /// (tests/browser/adt.mjs).
 #[test]
 fn adt_and_problem_views_in_chromium() {
-    let browser_dir = workspace().join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    check_prerequisites(&browser_dir, &chromium);
     let demo = DemoServer::start(30);
     assert!(demo.secrets.contains_key("doctor"), "{}", demo.text);
     // "loading demo data: synthetic region of N patients in <folder>"
@@ -139,33 +180,13 @@ fn adt_and_problem_views_in_chromium() {
         "the demo region has no A11 stored as a current file"
     );
 
-    let shots = std::env::var("RENKEI_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots-adt"));
-    let _ = std::fs::remove_dir_all(&shots);
-    let out = Command::new("node")
-        .arg(browser_dir.join("adt.mjs"))
-        .env("RENKEI_URL", demo.server.url())
-        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
-        .env(
-            "RENKEI_SECRETS",
-            serde_json::to_string(&demo.secrets).expect("json"),
-        )
-        .env(
-            "RENKEI_ADT_CANDIDATES",
-            serde_json::to_string(&candidates).expect("json"),
-        )
-        .env("RENKEI_SCREENSHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "browser test failed (screenshots in {}):\n{report}\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let shots = screenshots("adt");
+    let candidates = serde_json::to_string(&candidates).expect("json");
+    run_script(
+        "adt.mjs",
+        &demo,
+        &shots,
+        &[("RENKEI_ADT_CANDIDATES", candidates.as_str())],
     );
     for shot in [
         "adt-01-summary-desktop",
@@ -184,39 +205,10 @@ fn adt_and_problem_views_in_chromium() {
 /// `<target>/tmp/browser-screenshots-medications/` (or `$RENKEI_SCREENSHOTS/medications`).
 #[test]
 fn medication_views_in_chromium() {
-    let browser_dir = workspace().join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    check_prerequisites(&browser_dir, &chromium);
     let demo = DemoServer::start(30);
     assert!(demo.secrets.contains_key("doctor"), "{}", demo.text);
-    let shots = std::env::var("RENKEI_SCREENSHOTS")
-        .map(|s| PathBuf::from(s).join("medications"))
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots-medications")
-        });
-    let _ = std::fs::remove_dir_all(&shots);
-    let out = Command::new("node")
-        .arg(browser_dir.join("medications.mjs"))
-        .env("RENKEI_URL", demo.server.url())
-        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
-        .env(
-            "RENKEI_SECRETS",
-            serde_json::to_string(&demo.secrets).expect("json"),
-        )
-        .env("RENKEI_CONSENTED", &demo.consented)
-        .env("RENKEI_REFUSED", &demo.refused)
-        .env("RENKEI_SCREENSHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "medication browser test failed (screenshots in {}):\n{report}\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let shots = screenshots("medications");
+    run_script("medications.mjs", &demo, &shots, &[]);
     for name in [
         "record-prescription",
         "record-administration",
@@ -238,42 +230,21 @@ fn medication_views_in_chromium() {
 /// `<target>/tmp/browser-screenshots-labs/` (or `$RENKEI_SCREENSHOTS_LABS`).
 #[test]
 fn lab_screens_in_chromium() {
-    let browser_dir = workspace().join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    check_prerequisites(&browser_dir, &chromium);
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let demo = DemoServer::start_in(&data, 30, tmp);
     let doctor = common::labs::sign_in(&demo.server, "doctor", demo.secret("doctor"));
     let found = common::labs::find(&demo, &data, &doctor);
-    let shots = std::env::var("RENKEI_SCREENSHOTS_LABS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots-labs")
-        });
-    let _ = std::fs::remove_dir_all(&shots);
-    let out = Command::new("node")
-        .arg(browser_dir.join("labs.mjs"))
-        .env("RENKEI_URL", demo.server.url())
-        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
-        .env(
-            "RENKEI_SECRETS",
-            serde_json::to_string(&demo.secrets).expect("json"),
-        )
-        .env("RENKEI_CULTURE", &found.culture_record)
-        .env("RENKEI_UNITS", &found.units_patient)
-        .env("RENKEI_ALBUMIN", common::labs::ALBUMIN)
-        .env("RENKEI_SCREENSHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "browser test failed (screenshots in {}):\n{report}\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let shots = screenshots("labs");
+    run_script(
+        "labs.mjs",
+        &demo,
+        &shots,
+        &[
+            ("RENKEI_CULTURE", found.culture_record.as_str()),
+            ("RENKEI_UNITS", found.units_patient.as_str()),
+            ("RENKEI_ALBUMIN", common::labs::ALBUMIN),
+        ],
     );
     for name in [
         "lab-culture",

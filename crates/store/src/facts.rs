@@ -206,41 +206,9 @@ pub struct BackfilledFacts {
 }
 
 /// Day number (days since 1970-01-01) of the first 8 characters of an HL7 date
-/// (`YYYYMMDD…`); `None` when they are not a valid date.
-pub fn day_number(hl7_date: &str) -> Option<i64> {
-    let d = hl7_date.get(..8)?;
-    if !d.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let y: i64 = d[..4].parse().ok()?;
-    let m: i64 = d[4..6].parse().ok()?;
-    let day: i64 = d[6..8].parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// `YYYYMMDD` of a day number (inverse of [`day_number`]).
-pub fn date_of_day(n: i64) -> String {
-    let z = n + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
-}
+/// (`YYYYMMDD…`), `None` when they are not a valid date; and `YYYYMMDD` of a day number.
+/// One civil-date arithmetic for the whole project: the dosing rules of `ssmix2` own it.
+pub use ssmix2::dosing::{date_of_day, day_number};
 
 /// The date `days` after an HL7 date (`YYYYMMDD`), or `None` when it is not a date.
 pub fn add_days(hl7_date: &str, days: i64) -> Option<String> {
