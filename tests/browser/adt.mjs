@@ -22,8 +22,6 @@ const candidates = JSON.parse(need("RENKEI_ADT_CANDIDATES"));
 const shots = need("RENKEI_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
 
-
-
 let stepNo = 0;
 async function step(name, fn) {
   stepNo += 1;

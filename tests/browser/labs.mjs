@@ -29,8 +29,6 @@ const albumin = need("RENKEI_ALBUMIN");
 const shots = need("RENKEI_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
 
-
-
 let stepNo = 0;
 async function step(name, fn) {
   stepNo += 1;

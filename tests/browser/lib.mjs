@@ -32,3 +32,49 @@ export function totp(secretBase32, step = 0) {
   const n = (h.readUInt32BE(o) & 0x7fffffff) % 1_000_000;
   return String(n).padStart(6, "0");
 }
+
+// The steps of a script: each prints `ok N name` or, on the first failure, `not ok N name`,
+// a screenshot, the page, and ends the process with status 1.
+export function harness(page, browser, shots) {
+  let stepNo = 0;
+  const expect = (cond, message) => {
+    if (!cond) throw new Error(message);
+  };
+  return {
+    expect,
+    async step(name, fn) {
+      stepNo += 1;
+      const t0 = Date.now();
+      try {
+        await fn();
+        console.log(`ok ${stepNo} ${name} (${Date.now() - t0} ms)`);
+      } catch (e) {
+        console.log(`not ok ${stepNo} ${name}: ${e.message}`);
+        await page
+          .screenshot({ path: `${shots}/FAILED-${String(stepNo).padStart(2, "0")}.png`, fullPage: true })
+          .catch(() => {});
+        console.log(`page at failure: ${page.url()}`);
+        console.log((await page.content().catch(() => "")).slice(0, 4000));
+        await browser.close();
+        process.exit(1);
+      }
+    },
+    // Desktop, tablet (820 px) and phone (390 px); nothing may stick out sideways.
+    async shotAt(name) {
+      for (const [label, width] of [["desktop", 1280], ["820", 820], ["390", 390]]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.screenshot({ path: `${shots}/${name}-${label}.png`, fullPage: true });
+        const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(over <= 2, `${name} at ${width} px is ${over} px wider than the window`);
+      }
+      await page.setViewportSize({ width: 1280, height: 900 });
+    },
+    // Printed, the patient stays on the page.
+    async printKeepsPatient() {
+      await page.emulateMedia({ media: "print" });
+      const head = page.locator(".patient-head, #patient-head, .patient-name").first();
+      expect((await head.count()) === 1 && (await head.isVisible()), "the patient is not on the printed page");
+      await page.emulateMedia({ media: "screen" });
+    },
+  };
+}

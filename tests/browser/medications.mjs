@@ -19,8 +19,6 @@ const refused = need("RENKEI_REFUSED");
 const shots = need("RENKEI_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
 
-
-
 let stepNo = 0;
 async function step(name, fn) {
   stepNo += 1;

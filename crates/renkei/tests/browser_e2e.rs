@@ -15,6 +15,79 @@ use std::process::Command;
 
 use common::{DemoServer, DEMO_PASSWORD};
 
+/// The demo region's patients with records of each kind the record-view script opens:
+/// `{kind: [(facility code, local ID), …]}` (`CDA`: an extended-storage XML document).
+fn record_candidates(region: &Path) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+    let mut out: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    let mut stack = vec![region.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(region)
+                .expect("inside")
+                .to_string_lossy()
+                .to_string();
+            let parts: Vec<&str> = rel.split('/').collect();
+            let kind = match parts.as_slice() {
+                [_, _, _, _, _, kind, file] if file.ends_with("_1") => (*kind).to_owned(),
+                [_, _, _, _, _, _, _, file, ..] if file.ends_with(".xml") => "CDA".to_owned(),
+                _ => continue,
+            };
+            let list = out.entry(kind).or_default();
+            let c = (parts[0].to_owned(), parts[3].to_owned());
+            if list.len() < 60 && !list.contains(&c) {
+                list.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Issue 14: the exam, meal-order and CDA document views (tests/browser/records.mjs).
+#[test]
+fn exam_meal_and_document_views_in_chromium() {
+    let demo = DemoServer::start(30);
+    let region = demo
+        .text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" patients in ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .map(PathBuf::from)
+        .expect("the demo says where its region is");
+    let candidates = serde_json::to_string(&record_candidates(&region)).expect("json");
+    let shots = screenshots("records");
+    run_script(
+        "records.mjs",
+        &demo,
+        &shots,
+        &[("RENKEI_RECORD_CANDIDATES", candidates.as_str())],
+    );
+    for name in [
+        "exam-result",
+        "exam-performed",
+        "exam-order",
+        "meal-order",
+        "cda-document",
+    ] {
+        for width in ["desktop", "820", "390"] {
+            assert!(
+                shots.join(format!("record-{name}-{width}.png")).exists(),
+                "{name} at {width}"
+            );
+        }
+    }
+}
+
 /// Where a browser script's screenshots go: `$RENKEI_SCREENSHOTS/<name>` when set, else a
 /// folder of the test target (emptied first).
 fn screenshots(name: &str) -> PathBuf {

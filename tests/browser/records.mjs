@@ -1,0 +1,81 @@
+// Browser test of the record views that have no script of their own (issue 14): an exam
+// report (radiology / physiology), an exam order, a meal order and an extended-storage CDA
+// document, each opened from the timeline of a consenting demo patient, at desktop, 820 px
+// and 390 px and printed. Started by crates/renkei/tests/browser_e2e.rs, which finds in the
+// demo region the patients that have each kind (RENKEI_RECORD_CANDIDATES: {kind: [[facility,
+// local ID], …]}).
+
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { harness, need, totp } from "./lib.mjs";
+
+const base = need("RENKEI_URL");
+const password = need("RENKEI_PASSWORD");
+const secrets = JSON.parse(need("RENKEI_SECRETS"));
+const candidates = JSON.parse(need("RENKEI_RECORD_CANDIDATES"));
+const shots = need("RENKEI_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "ja-JP" });
+const page = await context.newPage();
+page.setDefaultTimeout(15_000);
+const { step, expect, shotAt, printKeepsPatient } = harness(page, browser, shots);
+const pageErrors = [];
+page.on("pageerror", (e) => pageErrors.push(e.message));
+page.on("console", (m) => {
+  if (m.type() === "error" && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+});
+
+await step("doctor signs in", async () => {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name="login"]', "doctor");
+  await page.fill('input[name="password"]', password);
+  await page.fill('input[name="totp"]', totp(secrets["doctor"], 0));
+  await Promise.all([page.waitForURL(/\/search/), page.press('input[name="totp"]', "Enter")]);
+});
+
+// The first record of `kind` (timeline filter) of a consenting candidate, opened.
+async function openRecord(kind, filter) {
+  for (const [facility, local] of candidates[kind] || []) {
+    await page.goto(`${base}/search?facility=${facility}&local_id=${encodeURIComponent(local)}`);
+    const link = page.locator("a.patient-link").first();
+    if ((await link.count()) === 0) continue;
+    const href = (await link.getAttribute("href")).split("?")[0];
+    await page.goto(`${base}${href}/timeline?kind=${filter}`);
+    const rec = page.locator(`a[href*="/records/"]`).first();
+    if ((await rec.count()) === 0) continue;
+    await page.goto(`${base}${await rec.getAttribute("href")}`);
+    if ((await page.locator("#clinical-view").count()) === 1) return true;
+  }
+  return false;
+}
+
+const views = [
+  ["OMG-13", "OMG-13", "exam-result", ["#clinical-view article.exam-item", "#clinical-view table.measurements"]],
+  ["OMG-11", "OMG-11", "exam-performed", ["#clinical-view article.exam-item"]],
+  ["OMG-01", "OMG-01", "exam-order", ["#clinical-view article.exam-item"]],
+  ["OMD", "OMD", "meal-order", ["#clinical-view article.meal-order", "#clinical-view table.diets"]],
+  ["CDA", "extended", "cda-document", ["#clinical-view .document-section h3"]],
+];
+for (const [kind, filter, name, selectors] of views) {
+  await step(`${name}: opened from the timeline as a clinical view, HL7 one click away`, async () => {
+    expect(await openRecord(kind, filter), `no consenting demo patient with a readable ${kind} record`);
+    for (const sel of selectors) {
+      expect((await page.locator(sel).count()) >= 1, `${sel} missing`);
+    }
+    // The message as sent is there, folded (CDA documents have no HL7 segments).
+    expect((await page.locator("details#raw-hl7:not([open])").count()) === 1, "raw HL7 not folded");
+    expect(!(await page.locator("#clinical-view").innerText()).includes("日付なし"), "undated in the view");
+    expect(pageErrors.length === 0, `page errors: ${pageErrors}`);
+    await shotAt(`record-${name}`);
+    await printKeepsPatient();
+  });
+}
+
+await browser.close();
+console.log("all steps passed");
