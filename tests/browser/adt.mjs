@@ -13,7 +13,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { need, totp } from "./lib.mjs";
+import { harness, need, totp } from "./lib.mjs";
 
 const base = need("RENKEI_URL");
 const password = need("RENKEI_PASSWORD");
@@ -21,49 +21,6 @@ const secrets = JSON.parse(need("RENKEI_SECRETS"));
 const candidates = JSON.parse(need("RENKEI_ADT_CANDIDATES"));
 const shots = need("RENKEI_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
-
-let stepNo = 0;
-async function step(name, fn) {
-  stepNo += 1;
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok ${stepNo} ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    console.log(`not ok ${stepNo} ${name}: ${e.message}`);
-    await page.screenshot({ path: join(shots, `FAILED-${String(stepNo).padStart(2, "0")}.png`), fullPage: true }).catch(() => {});
-    console.log(`page at failure: ${page.url()}`);
-    console.log((await page.content().catch(() => "")).slice(0, 4000));
-    await browser.close();
-    process.exit(1);
-  }
-}
-
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-async function shotAt(name) {
-  for (const [label, width] of [["desktop", 1280], ["820", 820], ["390", 390]]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: true });
-    // Nothing may stick out sideways beyond what scrolls inside its own box.
-    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(over <= 2, `${name} at ${width} px is ${over} px wider than the window`);
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-async function printKeepsPatient() {
-  await page.emulateMedia({ media: "print" });
-  const head = page.locator(".patient-head, #patient-head, .patient-name").first();
-  expect((await head.count()) === 1 && (await head.isVisible()), "the patient is not on the printed page");
-  await page.emulateMedia({ media: "screen" });
-}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -73,6 +30,7 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "ja-JP" });
 const page = await context.newPage();
 page.setDefaultTimeout(15_000);
+const { step, expect, shot, shotAt, printKeepsPatient } = harness(page, browser, shots);
 const pageErrors = [];
 page.on("pageerror", (e) => pageErrors.push(e.message));
 page.on("console", (m) => {

@@ -18,7 +18,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { need, totp } from "./lib.mjs";
+import { harness, need, totp } from "./lib.mjs";
 
 const base = need("RENKEI_URL");
 const password = need("RENKEI_PASSWORD");
@@ -29,31 +29,6 @@ const albumin = need("RENKEI_ALBUMIN");
 const shots = need("RENKEI_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
 
-let stepNo = 0;
-async function step(name, fn) {
-  stepNo += 1;
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok ${stepNo} ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    console.log(`not ok ${stepNo} ${name}: ${e.message}`);
-    await page.screenshot({ path: join(shots, `FAILED-${String(stepNo).padStart(2, "0")}.png`), fullPage: true }).catch(() => {});
-    console.log(`page at failure: ${page.url()}`);
-    console.log((await page.content().catch(() => "")).slice(0, 4000));
-    await browser.close();
-    process.exit(1);
-  }
-}
-
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -63,6 +38,7 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: "ja-JP" });
 const page = await context.newPage();
 page.setDefaultTimeout(15_000);
+const { step, expect, shot } = harness(page, browser, shots);
 
 // Every page after sign-in carries patient data or may: none may be cached by the browser.
 const cacheable = [];
@@ -178,4 +154,4 @@ await step("no script failed", async () => {
 });
 
 await browser.close();
-console.log(`all ${stepNo} steps passed; screenshots in ${shots}`);
+console.log(`all steps passed; screenshots in ${shots}`);

@@ -59,6 +59,9 @@ export function harness(page, browser, shots) {
         process.exit(1);
       }
     },
+    async shot(name) {
+      await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+    },
     // Desktop, tablet (820 px) and phone (390 px); nothing may stick out sideways.
     async shotAt(name) {
       for (const [label, width] of [["desktop", 1280], ["820", 820], ["390", 390]]) {
