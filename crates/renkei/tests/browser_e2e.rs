@@ -155,40 +155,11 @@ fn check_prerequisites(browser_dir: &Path, chromium: &str) {
 
 #[test]
 fn clinician_viewer_in_chromium() {
-    let browser_dir = workspace().join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    check_prerequisites(&browser_dir, &chromium);
-
     // The demo prints its logins (TOTP secrets) and two regional IDs to try.
     let demo = DemoServer::start(30);
     assert!(demo.secrets.contains_key("doctor"), "{}", demo.text);
-
-    let shots = std::env::var("RENKEI_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots"));
-    let _ = std::fs::remove_dir_all(&shots);
-    let out = Command::new("node")
-        .arg(browser_dir.join("viewer.mjs"))
-        .env("RENKEI_URL", demo.server.url())
-        .env("RENKEI_PASSWORD", DEMO_PASSWORD)
-        .env(
-            "RENKEI_SECRETS",
-            serde_json::to_string(&demo.secrets).expect("json"),
-        )
-        .env("RENKEI_CONSENTED", &demo.consented)
-        .env("RENKEI_REFUSED", &demo.refused)
-        .env("RENKEI_SCREENSHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "browser test failed (screenshots in {}):\n{report}\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let shots = screenshots("viewer");
+    run_script("viewer.mjs", &demo, &shots, &[]);
     assert!(shots.join("08-lab-chart.png").exists());
 }
 

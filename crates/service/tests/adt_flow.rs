@@ -4,49 +4,13 @@
 //! record page (fault 4); stays pair admission and discharge; a diagnosis recorded at two
 //! facilities is one entry with both, ended ones kept.
 
-use std::path::Path;
-
 use model::{ConsentScope, Date, Purpose, UnixTime};
 use service::{ConsentInput, TimelineQuery};
-use ssmix2::{Condition, DataKind, StandardName};
+use ssmix2::{Condition, DataKind};
 
 mod common;
 
-fn fixture_text(kind: &str) -> String {
-    let path = format!(
-        "{}/../ssmix2/tests/fixtures/{kind}.hl7",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(path).expect("fixture")
-}
-
-fn put(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let bytes = hl7::encode_iso2022jp(&text.replace('\n', "\r")).expect("encode");
-    std::fs::write(path, bytes).expect("write");
-}
-
-fn file_path(
-    root: &Path,
-    patient: &str,
-    date: &str,
-    kind: DataKind,
-    order: &str,
-    ts: &str,
-) -> std::path::PathBuf {
-    root.join(
-        StandardName {
-            patient_id: patient.into(),
-            date: date.into(),
-            kind,
-            order_no: order.into(),
-            timestamp: ts.into(),
-            department: "01".into(),
-            condition: Condition::Current,
-        }
-        .relative_path(),
-    )
-}
+use common::{file_path, fixture_text, put};
 
 const NO_ORDER: &str = "999999999999999";
 
@@ -90,6 +54,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Adt00,
             NO_ORDER,
             &format!("{}235900000", day(1)),
+            Condition::Current,
         ),
         &adt00,
     );
@@ -118,6 +83,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Omp01,
             "810000000000001",
             &format!("{}090000000", day(0)),
+            Condition::Current,
         ),
         &rx,
     );
@@ -131,6 +97,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Omp01,
             "810000000000002",
             &format!("{}100000000", day(0)),
+            Condition::Current,
         ),
         &rx.replace("810000000000001", "810000000000002")
             .replace("ORC|NW|", "ORC|CA|"),
@@ -152,6 +119,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Adt22,
             NO_ORDER,
             &format!("{}103100000", day(-2)),
+            Condition::Current,
         ),
         &admit(&day(-2), &cancelled_at),
     );
@@ -163,6 +131,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Adt22,
             NO_ORDER,
             &format!("{}120000000", day(-2)),
+            Condition::Current,
         ),
         &admit(&day(-2), &cancelled_at).replace("ADT^A01^ADT_A01", "ADT^A11^ADT_A09"),
     );
@@ -175,6 +144,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Adt22,
             NO_ORDER,
             &format!("{}090100000", day(-1)),
+            Condition::Current,
         ),
         &admit(&day(-1), &stay_at),
     );
@@ -195,6 +165,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Adt52,
             NO_ORDER,
             &format!("{}110100000", day(0)),
+            Condition::Current,
         ),
         &discharge,
     );
@@ -208,6 +179,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Ppr01,
             NO_ORDER,
             &format!("{}235900000", day(1)),
+            Condition::Current,
         ),
         &fixture_text("PPR-01").replace("9999013", pa),
     );
@@ -219,6 +191,7 @@ async fn al1_allergies_cancel_messages_stays_and_diagnoses_reach_the_viewer() {
             DataKind::Ppr01,
             NO_ORDER,
             &format!("{}235900000", day(1)),
+            Condition::Current,
         ),
         &fixture_text("PPR-01")
             .replace("9999013", &b.local_id)

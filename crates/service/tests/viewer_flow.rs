@@ -3,52 +3,13 @@
 //! replaced and a cancelled one disappears, and two facilities prescribing the same
 //! ingredient for overlapping days (二重投薬) or repeating a test (重複検査) are flagged.
 
-use std::path::Path;
-
 use model::{ConsentScope, Date, RecordCategory, UnixTime};
 use service::ConsentInput;
-use ssmix2::{Condition, DataKind, StandardName};
+use ssmix2::{Condition, DataKind};
 
 mod common;
 
-fn fixture_text(kind: &str) -> String {
-    let path = format!(
-        "{}/../ssmix2/tests/fixtures/{kind}.hl7",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(path).expect("fixture")
-}
-
-/// Write one standard-storage message (UTF-8 text, LF line ends) at `path`, in ISO-2022-JP.
-fn put(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let bytes = hl7::encode_iso2022jp(&text.replace('\n', "\r")).expect("encode");
-    std::fs::write(path, bytes).expect("write");
-}
-
-/// Where a standard-storage file of `patient` goes in a facility's tree.
-fn file_path(
-    root: &Path,
-    patient: &str,
-    date: &str,
-    kind: DataKind,
-    order: &str,
-    ts: &str,
-    condition: Condition,
-) -> std::path::PathBuf {
-    root.join(
-        StandardName {
-            patient_id: patient.into(),
-            date: date.into(),
-            kind,
-            order_no: order.into(),
-            timestamp: ts.into(),
-            department: "01".into(),
-            condition,
-        }
-        .relative_path(),
-    )
-}
+use common::{file_path, fixture_text, put};
 
 /// A one-drug prescription (the fixture's first Rp) for `patient`, from `start` for `days`.
 fn prescription(patient: &str, order: &str, start: &str, days: u32, hot: &str, yj: &str) -> String {

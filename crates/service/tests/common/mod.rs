@@ -13,6 +13,7 @@ use model::{
     UnixTime,
 };
 use service::{Network, NewUser, Principal};
+use ssmix2::{Condition, DataKind, StandardName};
 use store::Store;
 
 pub const PASSWORD: &str = "Kx7#mPq2vLw9-renkei";
@@ -182,4 +183,44 @@ pub async fn enrolled_pair(net: &Network, store: &Arc<dyn Store>) -> Enrolled {
         b,
         id,
     }
+}
+
+/// A fixture of crates/ssmix2 (UTF-8 text, LF line ends).
+pub fn fixture_text(kind: &str) -> String {
+    let path = format!(
+        "{}/../ssmix2/tests/fixtures/{kind}.hl7",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+/// Write one standard-storage message (UTF-8 text, LF line ends) at `path`, in ISO-2022-JP.
+pub fn put(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let bytes = hl7::encode_iso2022jp(&text.replace('\n', "\r")).expect("encode");
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// Where a standard-storage file of `patient` goes in a facility's tree.
+pub fn file_path(
+    root: &Path,
+    patient: &str,
+    date: &str,
+    kind: DataKind,
+    order: &str,
+    ts: &str,
+    condition: Condition,
+) -> std::path::PathBuf {
+    root.join(
+        StandardName {
+            patient_id: patient.into(),
+            date: date.into(),
+            kind,
+            order_no: order.into(),
+            timestamp: ts.into(),
+            department: "01".into(),
+            condition,
+        }
+        .relative_path(),
+    )
 }
