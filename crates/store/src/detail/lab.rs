@@ -7,25 +7,36 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct LabDetail {
     /// OBX-4 sub-ID as sent (`1`, `2.1`): in a culture, the organism the row belongs to.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sub_id: String,
     /// Position (0-based) of the result group (OBR) in the message: the rows of one panel
     /// or one culture share it.
+    #[serde(skip_serializing_if = "super::is_default")]
     pub group: u32,
     /// OBR-4: the panel / battery (text, code).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub panel: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub panel_code: String,
     /// SPM-4: the specimen (text, code).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub specimen: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub specimen_code: String,
     /// OBR-25: the status of the whole report (`F`, `P`, `C`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub report_status: String,
     /// NTE comments following this OBX.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<String>,
     /// In a culture (microbiology group): `specimen`, `organism`, `finding` or
     /// `susceptibility`; empty for every other result.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub culture_role: String,
     /// In a culture: the organism the row belongs to (its name as sent) and its sub-ID group.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub organism: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub organism_key: String,
 }
 

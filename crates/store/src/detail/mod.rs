@@ -28,6 +28,13 @@ pub use medication::{MedicationDetail, PerTime};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Fields equal to their default are left out of the stored JSON (`skip_serializing_if`):
+/// most facts fill a few of their kind's fields, and the names of the empty ones doubled the
+/// index. Reading puts the default back (`#[serde(default)]`).
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// The `detail` column's text for `d`: empty when `d` is its default.
 pub fn encode<T: Serialize + Default + PartialEq>(d: &T) -> String {
     if *d == T::default() {
@@ -58,5 +65,20 @@ mod tests {
         let d: MedicationDetail = decode(r#"{"not_a_field_yet": 1}"#).unwrap();
         assert_eq!(d, MedicationDetail::default());
         assert!(decode::<LabDetail>("{").is_err());
+    }
+
+    #[test]
+    fn only_the_fields_sent_are_stored() {
+        let d = LabDetail {
+            sub_id: "1".into(),
+            ..LabDetail::default()
+        };
+        assert_eq!(encode(&d), r#"{"sub_id":"1"}"#);
+        assert_eq!(decode::<LabDetail>(&encode(&d)).unwrap(), d);
+        let m = MedicationDetail {
+            total: "21".into(),
+            ..MedicationDetail::default()
+        };
+        assert_eq!(decode::<MedicationDetail>(&encode(&m)).unwrap(), m);
     }
 }
