@@ -15,10 +15,10 @@ use std::process::Command;
 
 use common::{DemoServer, DEMO_PASSWORD};
 
-/// The demo region's patients with records of each kind the record-view script opens:
-/// `{kind: [(facility code, local ID), …]}` (`CDA`: an extended-storage XML document).
-fn record_candidates(region: &Path) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
-    let mut out: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+/// Every file of the demo region: its path and its path relative to the region, split
+/// into folders (`<code>/<p1>/<p2>/<patient>/<date>/<kind>/…`).
+fn region_files(region: &Path) -> Vec<(PathBuf, Vec<String>)> {
+    let mut out = Vec::new();
     let mut stack = vec![region.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -35,17 +35,27 @@ fn record_candidates(region: &Path) -> std::collections::BTreeMap<String, Vec<(S
                 .expect("inside")
                 .to_string_lossy()
                 .to_string();
-            let parts: Vec<&str> = rel.split('/').collect();
-            let kind = match parts.as_slice() {
-                [_, _, _, _, _, kind, file] if file.ends_with("_1") => (*kind).to_owned(),
-                [_, _, _, _, _, _, _, file, ..] if file.ends_with(".xml") => "CDA".to_owned(),
-                _ => continue,
-            };
-            let list = out.entry(kind).or_default();
-            let c = (parts[0].to_owned(), parts[3].to_owned());
-            if list.len() < 60 && !list.contains(&c) {
-                list.push(c);
-            }
+            let parts = rel.split('/').map(str::to_owned).collect();
+            out.push((path, parts));
+        }
+    }
+    out
+}
+
+/// The demo region's patients with records of each kind the record-view script opens:
+/// `{kind: [(facility code, local ID), …]}` (`CDA`: an extended-storage XML document).
+fn record_candidates(region: &Path) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+    let mut out: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for (_, parts) in region_files(region) {
+        let kind = match parts.as_slice() {
+            [_, _, _, _, _, kind, file] if file.ends_with("_1") => kind.clone(),
+            [_, _, _, _, _, _, _, file, ..] if file.ends_with(".xml") => "CDA".to_owned(),
+            _ => continue,
+        };
+        let list = out.entry(kind).or_default();
+        let c = (parts[0].clone(), parts[3].clone());
+        if list.len() < 60 && !list.contains(&c) {
+            list.push(c);
         }
     }
     out
@@ -167,32 +177,15 @@ fn clinician_viewer_in_chromium() {
 /// current file of its own: `(facility code, local ID)`.
 fn cancelled_admission_patients(region: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut stack = vec![region.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(region)
-                .expect("inside")
-                .to_string_lossy()
-                .to_string();
-            let parts: Vec<&str> = rel.split('/').collect();
-            // <code>/<p1>/<p2>/<patient>/<date>/ADT-22/<file>_1
-            if parts.len() == 7 && parts[5] == "ADT-22" && parts[6].ends_with("_1") {
-                // The message type is ASCII in the ISO-2022-JP bytes.
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                if bytes.windows(7).any(|w| w == b"ADT^A11") {
-                    let c = (parts[0].to_owned(), parts[3].to_owned());
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
+    for (path, parts) in region_files(region) {
+        // <code>/<p1>/<p2>/<patient>/<date>/ADT-22/<file>_1
+        if parts.len() == 7 && parts[5] == "ADT-22" && parts[6].ends_with("_1") {
+            // The message type is ASCII in the ISO-2022-JP bytes.
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            if bytes.windows(7).any(|w| w == b"ADT^A11") {
+                let c = (parts[0].clone(), parts[3].clone());
+                if !out.contains(&c) {
+                    out.push(c);
                 }
             }
         }
