@@ -40,6 +40,9 @@ pub enum Action {
     UserChange,
     /// Someone read the audit log itself (reports, verify).
     AuditRead,
+    /// The original bytes of a patient's record taken out of the viewer (download or inline
+    /// display): kept apart from `View`, since the file leaves the screen.
+    Download,
 }
 
 impl Action {
@@ -62,6 +65,7 @@ impl Action {
             Action::FacilityChange => "facility_change",
             Action::UserChange => "user_change",
             Action::AuditRead => "audit_read",
+            Action::Download => "download",
         }
     }
 
@@ -84,6 +88,7 @@ impl Action {
             Action::FacilityChange => "施設変更",
             Action::UserChange => "利用者変更",
             Action::AuditRead => "ログ参照",
+            Action::Download => "原本ダウンロード",
         }
     }
 }

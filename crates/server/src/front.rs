@@ -175,15 +175,30 @@ fn client_of(req: &Request) -> Option<IpAddr> {
 /// `/static/renkei.js`); `data:` images are the charts' and the browser's own.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+/// A response the record page frames (a record's original PDF, `crate::original`): it may be
+/// framed by this server's own pages only, and loads nothing itself.
+#[derive(Debug, Clone, Copy)]
+pub struct FramedBySelf;
+
+/// The policy of a [`FramedBySelf`] answer: nothing of its own but the PDF viewer.
+pub const FRAMED_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; object-src 'self'; base-uri 'none'; frame-ancestors 'self'; form-action 'none'";
+
 pub async fn response_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let cacheable = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
+    let framed = res.extensions().get::<FramedBySelf>().is_some();
     let h = res.headers_mut();
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
-    set(h, "content-security-policy", CONTENT_SECURITY_POLICY);
-    set(h, "x-frame-options", "DENY");
+    if framed {
+        set(h, "content-security-policy", FRAMED_CONTENT_SECURITY_POLICY);
+        set(h, "x-frame-options", "SAMEORIGIN");
+    } else {
+        set(h, "content-security-policy", CONTENT_SECURITY_POLICY);
+        set(h, "x-frame-options", "DENY");
+    }
     set(h, "x-content-type-options", "nosniff");
     // URLs carry regional IDs and search terms: never send them to another site. (Not
     // `no-referrer`: under it browsers send `Origin: null` with our own forms, and the

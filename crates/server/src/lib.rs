@@ -15,6 +15,7 @@ mod lab_views;
 pub mod listener;
 mod medication_rows;
 mod office;
+mod original;
 mod patient_views;
 mod record_views;
 mod replication_api;
@@ -139,6 +140,10 @@ pub fn router(state: AppState) -> Router {
             "/patients/{id}/records/{version}",
             get(patient_views::record_page),
         )
+        .route(
+            "/patients/{id}/records/{version}/original",
+            get(original::original_page),
+        )
         .route("/api/v1/search", get(patient_views::search_json))
         .route(
             "/api/v1/patients/{id}/timeline",
@@ -147,6 +152,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/patients/{id}/records/{version}",
             get(patient_views::record_json),
+        )
+        .route(
+            "/api/v1/patients/{id}/records/{version}/original",
+            get(original::original_json),
         )
         .route("/api/v1/status", get(status_json))
         .merge(api::routes())

@@ -580,6 +580,16 @@ struct RecordPage {
     back: String,
     /// A cancel message, or an event a cancel message cancels: said above everything else.
     cancel_notice: Option<CancelNotice>,
+    /// The original bytes as sent, downloaded (`…/original`).
+    download: String,
+    /// An extended-storage PDF or image shown on the page (`…/original?inline=1`).
+    inline: Option<InlineOriginal>,
+}
+
+/// An extended-storage file the browser shows itself, framed or as an image.
+struct InlineOriginal {
+    src: String,
+    pdf: bool,
 }
 
 struct CancelNotice {
@@ -693,6 +703,13 @@ pub async fn record_page(
             })
             .collect(),
         back: pc.link("/timeline"),
+        download: pc.link(&format!("/records/{}/original", r.version_id)),
+        inline: (r.storage == store::StorageKind::Extended
+            && service::shows_inline(&d.content_type))
+        .then(|| InlineOriginal {
+            src: pc.link(&format!("/records/{}/original?inline=1", r.version_id)),
+            pdf: d.content_type == "application/pdf",
+        }),
         cancel_notice: if d.cancel_message {
             Some(CancelNotice {
                 text: format!(

@@ -115,6 +115,9 @@ pub(crate) struct Gate {
     consents: Vec<Consent>,
     pub sources: Vec<Source>,
     groups: BTreeMap<(FacilityCode, String, RecordCategory), Group>,
+    /// The act [`Network::close_gate`] audits the decisions as (`View`; `Download` when the
+    /// original bytes leave the viewer).
+    pub action: audit::Action,
 }
 
 impl Gate {
@@ -281,11 +284,24 @@ impl Network {
         id: &RegionalId,
         purpose: Purpose,
     ) -> Result<Gate> {
+        self.open_gate_as(actor, id, purpose, audit::Action::View)
+            .await
+    }
+
+    /// [`Network::open_gate`] for an act other than viewing (`Download`): its refusals and,
+    /// at [`Network::close_gate`], its decisions are audited as that act.
+    pub(crate) async fn open_gate_as(
+        &self,
+        actor: &Principal,
+        id: &RegionalId,
+        purpose: Purpose,
+        action: audit::Action,
+    ) -> Result<Gate> {
         let Principal::User { user, acting_for } = actor else {
             return Err(self
                 .refuse(
                     actor,
-                    audit::Action::View,
+                    action,
                     id.as_str(),
                     "facility_system",
                     "施設システムのAPIキーでは患者の記録を閲覧できません (facility systems do not read patients' records)",
@@ -294,7 +310,7 @@ impl Network {
         };
         let Some(acting_for) = acting_for else {
             let reason = "操作する施設を選んでください (choose the facility you act for first)";
-            let mut e = self.event(actor, audit::Action::View);
+            let mut e = self.event(actor, action);
             e.target = id.to_string();
             e.outcome = audit::Outcome::Refused {
                 code: "no_acting_facility".into(),
@@ -305,7 +321,7 @@ impl Network {
         };
         if !self.store.regional_id_exists(id).await? {
             // Not even a hint whether the ID exists beyond this: audited like any refusal.
-            let mut e = self.event(actor, audit::Action::View);
+            let mut e = self.event(actor, action);
             e.target = id.to_string();
             e.outcome = audit::Outcome::Refused {
                 code: "unknown_patient".into(),
@@ -366,6 +382,7 @@ impl Network {
             consents,
             sources,
             groups: BTreeMap::new(),
+            action,
         })
     }
 
@@ -380,7 +397,7 @@ impl Network {
     ) -> Result<Vec<AccessRefusal>> {
         let mut events = Vec::with_capacity(gate.groups.len() + 1);
         for ((source, local_id, category), group) in &gate.groups {
-            let mut e = self.event(&gate.actor, audit::Action::View);
+            let mut e = self.event(&gate.actor, gate.action);
             e.purpose = Some(gate.purpose);
             e.patient = Some(gate.regional_id.clone());
             e.target = format!("{source}/{local_id}/{}", category.as_str());
@@ -401,7 +418,7 @@ impl Network {
         }
         if events.is_empty() {
             // Nothing to decide on (no linked records): the look itself is still recorded.
-            let mut e = self.event(&gate.actor, audit::Action::View);
+            let mut e = self.event(&gate.actor, gate.action);
             e.purpose = Some(gate.purpose);
             e.patient = Some(gate.regional_id.clone());
             e.detail = match screen {

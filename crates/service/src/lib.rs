@@ -13,6 +13,7 @@ pub mod medications;
 pub mod migrate;
 mod office;
 pub mod offsite;
+mod original;
 mod passwords;
 pub mod problems;
 mod refusal;
@@ -36,6 +37,7 @@ pub use medications::{
     Standing, UncheckedWarning,
 };
 pub use office::{AuditTail, ConsentInput, HeadReference, PairLinked, VerifyReport};
+pub use original::{content_type_of, shows_inline, RecordOriginal};
 pub use refusal::{CredentialRefusal, FLOOD_WINDOW_SECONDS};
 pub use search::{
     age_on, HitFacility, PatientHit, SearchCriteria, SearchInput, SearchResult, SEARCH_LIMIT,

@@ -530,7 +530,10 @@ impl Network {
             .filter(|e| {
                 matches!(
                     e.event.action,
-                    audit::Action::View | audit::Action::BreakGlass | audit::Action::Export
+                    audit::Action::View
+                        | audit::Action::BreakGlass
+                        | audit::Action::Export
+                        | audit::Action::Download
                 )
             })
             .collect();

@@ -113,6 +113,9 @@ pub struct RecordDetail {
     pub typed: Option<std::result::Result<ssmix2::records::Record, String>>,
     /// An extended-storage CDA document, read as sections (`None` for other files).
     pub document: Option<cda::Document>,
+    /// The media type of the original bytes ([`crate::content_type_of`]): what the record
+    /// page may show of an extended-storage file (a PDF, an image) besides its download.
+    pub content_type: String,
     /// Every version of the same order, oldest first (just this one for kinds without
     /// orders).
     pub history: Vec<OrderVersion>,
@@ -142,7 +145,7 @@ fn categories_asked(q: &TimelineQuery) -> BTreeSet<RecordCategory> {
 /// The answer to a record that is not shown: "not found" when nothing is withheld by the
 /// rules or the consent, otherwise "not shown" with those reasons (which do not depend on the
 /// version asked).
-fn not_shown(refused: &[AccessRefusal]) -> ServiceError {
+pub(crate) fn not_shown(refused: &[AccessRefusal]) -> ServiceError {
     let message =
         "この患者の記録に該当するものがないか、表示できません (no such record of this patient, or not shown to you)";
     if refused.is_empty() {
@@ -426,6 +429,7 @@ impl Network {
             Err(_) if document.is_some() => (String::new(), Vec::new(), None, None),
             Err(e) => (String::new(), Vec::new(), None, Some(e)),
         };
+        let content_type = crate::content_type_of(&bytes);
         gate.count(i, category, 1);
         let versions = if has_order(&v.record.kind) {
             self.store
@@ -485,6 +489,7 @@ impl Network {
             decode_error,
             typed,
             document,
+            content_type,
             history,
             break_glass,
         })

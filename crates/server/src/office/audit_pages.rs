@@ -83,7 +83,7 @@ pub struct Choice {
 }
 
 /// Every kind of act, for the filter.
-const ACTIONS: [audit::Action; 17] = [
+const ACTIONS: [audit::Action; 18] = [
     audit::Action::Login,
     audit::Action::Logout,
     audit::Action::View,
@@ -101,6 +101,7 @@ const ACTIONS: [audit::Action; 17] = [
     audit::Action::FacilityChange,
     audit::Action::UserChange,
     audit::Action::AuditRead,
+    audit::Action::Download,
 ];
 
 pub async fn review(
