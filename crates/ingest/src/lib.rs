@@ -272,6 +272,15 @@ pub async fn import_tree(
     let removed = store
         .finish_import(facility, run, &totals, (!options.partial).then_some(&seen))
         .await?;
+    // The store's own notices (two current files of one order) are known only once the run
+    // is complete: reported with the importer's.
+    let listed: HashSet<(String, String)> = report.notices.iter().cloned().collect();
+    for n in store.import_notices(run).await? {
+        if !listed.contains(&n) {
+            totals.notices += 1;
+            report.notices.push(n);
+        }
+    }
     progress.finish();
     report.totals = totals;
     report.removed = removed;

@@ -223,6 +223,7 @@ pub(crate) async fn write_batch(
     let (mut notice_versions, mut notice_texts) = (Vec::new(), Vec::new());
     let mut patients: HashMap<&str, (&store::RecordIndex, &model::Demographics)> = HashMap::new();
     let mut fact_items = Vec::new();
+    let mut order_files = OrderFiles::default();
     for ((existing, f), &vid) in fresh.iter().zip(&version_ids) {
         let file_id = file_id_of(existing, &f.path)?;
         v_ids.push(vid);
@@ -249,6 +250,9 @@ pub(crate) async fn write_batch(
                     }
                 }
                 records.push(file_id, vid, r);
+                if store::is_current_order_file(r) {
+                    order_files.push(file_id, vid, r);
+                }
                 if !f.facts.is_empty() {
                     fact_items.push(FactsOf {
                         patient_id: &r.patient_id,
@@ -308,6 +312,7 @@ pub(crate) async fn write_batch(
         .map_err(db_err)?;
     }
     records.insert(&mut tx, facility).await?;
+    order_files.check(&mut tx, facility, run).await?;
     quarantine.insert(&mut tx, facility, run).await?;
     if !notice_versions.is_empty() {
         sqlx::query(
@@ -381,6 +386,115 @@ pub(crate) async fn insert_blobs(
     .await
     .map_err(db_err)?;
     Ok(())
+}
+
+/// The current order files of a batch (`store::is_current_order_file`), checked for another
+/// current file of their order once the batch's records are in (so that two of one batch
+/// find each other).
+#[derive(Default)]
+struct OrderFiles<'a> {
+    file_id: Vec<i64>,
+    version_id: Vec<i64>,
+    patient_id: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    order_no: Vec<&'a str>,
+}
+
+/// The other current (`_1`) files of one order of a patient: `records_by_order` in the
+/// patient's partition, `current` kept by [`supersede`].
+pub(crate) const OTHER_CURRENT_OF_ORDER: &str =
+    "r.facility_id = $1 AND r.patient_id = u.p AND r.kind = u.k AND r.order_no = u.o
+     AND r.current AND r.condition = 1 AND r.storage = 'S' AND r.file_id <> u.f";
+
+impl<'a> OrderFiles<'a> {
+    fn push(&mut self, file_id: i64, version_id: i64, r: &'a store::RecordIndex) {
+        self.file_id.push(file_id);
+        self.version_id.push(version_id);
+        self.patient_id.push(&r.patient_id);
+        self.kind.push(&r.kind);
+        self.order_no.push(&r.order_no);
+    }
+
+    /// Remember, for the end of the run, the files whose order has another current file
+    /// written before them (as the embedded store, which checks file by file: of two files of
+    /// one batch, the later one).
+    async fn check(
+        &self,
+        tx: &mut PgConnection,
+        facility: FacilityId,
+        run: ImportRunId,
+    ) -> Result<()> {
+        if self.version_id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "INSERT INTO order_checks(import_run, version_id)
+             SELECT $2, u.v FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+                 AS u(p, k, o, v, f)
+             WHERE EXISTS (SELECT 1 FROM records r WHERE {OTHER_CURRENT_OF_ORDER}
+                               AND r.version_id < u.v)
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(facility.0)
+        .bind(run.0)
+        .bind(&self.patient_id)
+        .bind(&self.kind)
+        .bind(&self.order_no)
+        .bind(&self.version_id)
+        .bind(&self.file_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// The run's candidates of [`OrderFiles::check`] that still share their order with another
+/// current file now that the run's removals are applied: each gets its import notice naming
+/// the others. Returns how many notices were written.
+pub(crate) async fn order_notices(
+    tx: &mut PgConnection,
+    facility: FacilityId,
+    run: ImportRunId,
+) -> Result<u64> {
+    let rows: Vec<(i64, String, String, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT u.v, u.k, u.o, array_agg(f.path ORDER BY f.path)
+         FROM (SELECT c.version_id AS v, n.file_id AS f, n.patient_id AS p, n.kind AS k, n.order_no AS o
+               FROM order_checks c JOIN records n ON n.version_id = c.version_id AND n.facility_id = $1
+               WHERE c.import_run = $2 AND n.current) u
+         JOIN records r ON {OTHER_CURRENT_OF_ORDER}
+         JOIN files f ON f.id = r.file_id
+         GROUP BY u.v, u.k, u.o ORDER BY u.v"
+    ))
+    .bind(facility.0)
+    .bind(run.0)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let (mut versions, mut messages) = (Vec::new(), Vec::new());
+    for (v, kind, order_no, others) in rows {
+        versions.push(v);
+        messages.push(store::duplicate_order_notice(&kind, &order_no, &others));
+    }
+    if !versions.is_empty() {
+        sqlx::query(
+            "INSERT INTO notices(facility_id, import_run, version_id, message)
+             SELECT $1, $2, v, m FROM UNNEST($3::bigint[], $4::text[]) AS u(v, m)",
+        )
+        .bind(facility.0)
+        .bind(run.0)
+        .bind(&versions)
+        .bind(&messages)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    sqlx::query("DELETE FROM order_checks WHERE import_run = $1")
+        .bind(run.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    Ok(versions.len() as u64)
 }
 
 #[derive(Default)]

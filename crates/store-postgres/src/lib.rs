@@ -278,11 +278,13 @@ impl Store for PgStore {
         let at = now();
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         batch::remove_paths(&mut tx, facility, run, &gone, &at).await?;
+        let mut totals = totals.clone();
+        totals.notices += batch::order_notices(&mut tx, facility, run).await?;
         sqlx::query(
             "UPDATE import_runs SET finished_at = $1, totals = $2, removed = $3 WHERE id = $4",
         )
         .bind(&at)
-        .bind(totals_json(totals))
+        .bind(totals_json(&totals))
         .bind(gone.len() as i64)
         .bind(run.0)
         .execute(&mut *tx)
@@ -290,6 +292,18 @@ impl Store for PgStore {
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(gone.len() as u64)
+    }
+
+    async fn import_notices(&self, run: ImportRunId) -> Result<Vec<(String, String)>> {
+        sqlx::query_as(
+            "SELECT f.path, n.message FROM notices n
+             JOIN file_versions v ON v.id = n.version_id JOIN files f ON f.id = v.file_id
+             WHERE n.import_run = $1 ORDER BY n.id",
+        )
+        .bind(run.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
     }
 
     async fn current_files(&self, facility: FacilityId) -> Result<Vec<StoredFile>> {

@@ -457,8 +457,20 @@ ALTER TABLE encounters ADD COLUMN detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE facts_backfill ADD COLUMN extractor BIGINT NOT NULL DEFAULT 1;
 "#;
 
+/// Issue 14: the run's current order files that found another current file of their order
+/// when written, checked again when the run finishes (`Store::finish_import`), and the
+/// notices of a run read by run.
+const STEP_4: &str = r#"
+CREATE TABLE order_checks (
+    import_run BIGINT NOT NULL,
+    version_id BIGINT NOT NULL,
+    PRIMARY KEY (import_run, version_id)
+);
+CREATE INDEX notices_by_run ON notices(import_run);
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3];
+const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

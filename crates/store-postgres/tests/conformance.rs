@@ -263,3 +263,10 @@ async fn postgres_adt_facts_conform() {
     let superseded = assert_liveness_flags(&f.store).await;
     assert!(superseded > 0, "the ADT suite supersedes facts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_order_notices_conform() {
+    let f = local().await;
+    store::conformance::run_order_notices(&f.store).await;
+    assert_liveness_flags(&f.store).await;
+}

@@ -401,7 +401,7 @@ impl Store for SqliteStore {
         totals: &ImportTotals,
         seen: Option<&HashSet<String>>,
     ) -> Result<u64> {
-        let totals_json = serde_json_lite(totals);
+        let totals = totals.clone();
         let current = if seen.is_some() {
             self.current_hashes(facility).await?
         } else {
@@ -429,9 +429,11 @@ impl Store for SqliteStore {
                     let vid = tx.last_insert_rowid();
                     tx.execute("UPDATE files SET current_version = ?1 WHERE id = ?2", params![vid, file_id]).map_err(db_err)?;
                 }
+                let mut totals = totals.clone();
+                totals.notices += order_notices(&tx, facility, run)?;
                 tx.execute(
                     "UPDATE import_runs SET finished_at = ?1, totals = ?2, removed = ?3 WHERE id = ?4",
-                    params![at, totals_json, gone.len() as i64, run.0],
+                    params![at, serde_json_lite(&totals), gone.len() as i64, run.0],
                 )
                 .map_err(db_err)?;
                 tx.commit().map_err(db_err)?;
@@ -470,6 +472,24 @@ impl Store for SqliteStore {
                 }
                 Ok(out)
             })
+        })
+        .await
+    }
+
+    async fn import_notices(&self, run: ImportRunId) -> Result<Vec<(String, String)>> {
+        self.reading(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT f.path, n.message FROM notices n
+                     JOIN file_versions v ON v.id = n.version_id JOIN files f ON f.id = v.file_id
+                     WHERE n.import_run = ?1 ORDER BY n.id",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([run.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db_err)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(db_err)
         })
         .await
     }
@@ -924,6 +944,67 @@ impl Store for SqliteStore {
     }
 }
 
+/// The other current (`_1`) files of one order of a patient (facility, patient, kind, order
+/// number, this file's id): an index range of `records_by_order`, each checked against its
+/// file's current version.
+const OTHER_CURRENT_OF_ORDER: &str =
+    "SELECT f.path FROM records o JOIN files f ON f.id = o.file_id AND f.current_version = o.version_id
+     WHERE o.facility_id = ?1 AND o.patient_id = ?2 AND o.kind = ?3 AND o.order_no = ?4
+       AND o.condition = 1 AND o.storage = 'S' AND o.file_id <> ?5
+     ORDER BY f.path";
+
+/// The run's candidates of [`write_batch`] that still share their order with another current
+/// file now that the run's removals are applied: each gets its import notice. Returns how
+/// many notices were written.
+fn order_notices(
+    tx: &rusqlite::Transaction,
+    facility: FacilityId,
+    run: ImportRunId,
+) -> Result<u64> {
+    let candidates: Vec<(i64, i64, String, String, String)> = {
+        let mut st = tx
+            .prepare_cached(
+                "SELECT r.version_id, r.file_id, r.patient_id, r.kind, r.order_no FROM order_checks c
+                 JOIN records r ON r.version_id = c.version_id
+                 JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
+                 WHERE c.import_run = ?1 ORDER BY c.version_id",
+            )
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([run.0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(db_err)?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(db_err)?
+    };
+    let mut others_of = tx.prepare_cached(OTHER_CURRENT_OF_ORDER).map_err(db_err)?;
+    let mut ins_notice = tx
+        .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(db_err)?;
+    let mut written = 0;
+    for (version_id, file_id, patient, kind, order_no) in candidates {
+        let others: Vec<String> = others_of
+            .query_map(params![facility.0, patient, kind, order_no, file_id], |r| {
+                r.get(0)
+            })
+            .map_err(db_err)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db_err)?;
+        if others.is_empty() {
+            continue;
+        }
+        let message = store::duplicate_order_notice(&kind, &order_no, &others);
+        ins_notice
+            .execute(params![facility.0, run.0, version_id, message])
+            .map_err(db_err)?;
+        written += 1;
+    }
+    tx.execute("DELETE FROM order_checks WHERE import_run = ?1", [run.0])
+        .map_err(db_err)?;
+    Ok(written)
+}
+
 fn write_batch(
     conn: &mut Connection,
     packs: &LocalPacks,
@@ -1069,6 +1150,13 @@ fn write_batch(
         let mut ins_notice = tx
             .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
             .map_err(db_err)?;
+        let mut other_current_of_order =
+            tx.prepare_cached(OTHER_CURRENT_OF_ORDER).map_err(db_err)?;
+        let mut ins_order_check = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO order_checks(import_run, version_id) VALUES (?1, ?2)",
+            )
+            .map_err(db_err)?;
         for (version_id, (existing, f)) in (first_version_id..).zip(fresh) {
             let file_id = match existing {
                 Some(id) => id,
@@ -1137,6 +1225,24 @@ fn write_batch(
                         ])
                         .map_err(db_err)?;
                     fact_writer.insert(facility, &r.patient_id, version_id, &f.facts)?;
+                    if store::is_current_order_file(r) {
+                        // Another current file of the same order (records_by_order): checked
+                        // again when the run finishes, after its removals.
+                        let other = other_current_of_order
+                            .exists(params![
+                                facility.0,
+                                r.patient_id,
+                                r.kind,
+                                r.order_no,
+                                file_id
+                            ])
+                            .map_err(db_err)?;
+                        if other {
+                            ins_order_check
+                                .execute(params![run.0, version_id])
+                                .map_err(db_err)?;
+                        }
+                    }
                 }
                 FileOutcome::Quarantined { reason, line } => {
                     ins_quarantine

@@ -488,6 +488,20 @@ fn fact_detail_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
+/// Issue 14: the run's current order files that found another current file of their order
+/// when written, checked again when the run finishes (`Store::finish_import`), and the
+/// notices of a run read by run.
+fn order_checks_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE order_checks (
+             import_run INTEGER NOT NULL,
+             version_id INTEGER NOT NULL,
+             PRIMARY KEY (import_run, version_id)
+         ) WITHOUT ROWID;
+         CREATE INDEX notices_by_run ON notices(import_run);",
+    )
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
 const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
@@ -495,6 +509,7 @@ const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
     replication_step,
     login_counters_step,
     fact_detail_step,
+    order_checks_step,
 ];
 
 /// The first schema version with the replication journal.

@@ -143,7 +143,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
         }
         conn.execute_batch(
             "DROP TABLE replication_journal; DROP TABLE replication_sites; DROP TABLE node;
-             DROP TABLE login_counters;
+             DROP TABLE login_counters; DROP TABLE order_checks; DROP INDEX notices_by_run;
              ALTER TABLE lab_results DROP COLUMN detail; ALTER TABLE medications DROP COLUMN detail;
              ALTER TABLE diagnoses DROP COLUMN detail; ALTER TABLE allergies DROP COLUMN detail;
              ALTER TABLE encounters DROP COLUMN detail; ALTER TABLE facts_backfill DROP COLUMN extractor;
@@ -369,4 +369,11 @@ async fn sqlite_adt_facts_conform() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
     store::conformance::run_adt_facts(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_order_notices_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_order_notices(&store).await;
 }

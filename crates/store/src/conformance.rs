@@ -2052,3 +2052,146 @@ pub async fn run_unreadable(store: &dyn Store) {
         1
     );
 }
+
+/// Issue 14: two current (`_1`) files of one order (patient, data kind, order number) get an
+/// import notice on the later one naming the other — within one run (one batch or two), and
+/// against a file stored by an earlier run, on a full and on a partial (agent) import. An
+/// update (the old file renamed `_2`, its `_1` path gone from the tree) is no duplicate; nor
+/// are other kinds, other patients, deleted (`_0`) files or the extended storage.
+pub async fn run_order_notices(store: &dyn Store) {
+    let code = FacilityCode::parse("0455555555").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let name = |kind: &str, order: &str, ts: &str, flag: char| {
+        format!("200/000/2000001/20240401/{kind}/2000001_20240401_{kind}_{order}_{ts}_01_{flag}")
+    };
+    let file = |kind: &str, order: &str, ts: &str, flag: char| {
+        let condition = match flag {
+            '0' => Condition::Deleted,
+            '2' => Condition::Superseded,
+            _ => Condition::Current,
+        };
+        fact_file(
+            &name(kind, order, ts, flag),
+            kind,
+            order,
+            ts,
+            condition,
+            vec![],
+        )
+    };
+    let t = |n: u32| format!("2024040112{n:02}00000");
+
+    // --- Run 1, a full import: two batches. -------------------------------------------------
+    let a = file("OMP-01", "000000000000001", &t(1), '1');
+    let b = file("OMP-01", "000000000000001", &t(2), '1');
+    let other_kind = file("OML-11", "000000000000001", &t(3), '1');
+    let single = file("OMP-01", "000000000000002", &t(4), '1');
+    let e = file("OMP-01", "000000000000003", &t(5), '1');
+    let f = file("OMP-01", "000000000000003", &t(6), '1');
+    let g = file("OMP-01", "000000000000004", &t(7), '1');
+    let j = file("OMP-01", "000000000000005", &t(8), '1');
+    let undated = file("ADT-00", "999999999999999", &t(9), '1');
+    let mut undated_twin = file("ADT-00", "999999999999999", &t(10), '1');
+    undated_twin.path = format!("{}x", undated_twin.path);
+    // Another patient's file with the same order number: not the same order.
+    let mut other_patient = file("OMP-01", "000000000000001", &t(11), '1');
+    other_patient.path = other_patient
+        .path
+        .replace("200/000/2000001", "300/000/3000001");
+    if let FileOutcome::Record(r) = &mut other_patient.outcome {
+        r.patient_id = "3000001".into();
+    }
+    let batch1 = vec![
+        a.clone(),
+        b.clone(),
+        other_kind.clone(),
+        single.clone(),
+        e.clone(),
+        undated.clone(),
+        undated_twin.clone(),
+        other_patient.clone(),
+    ];
+    let batch2 = vec![f.clone(), g.clone(), j.clone()];
+    let mut seen: HashSet<String> = batch1
+        .iter()
+        .chain(&batch2)
+        .map(|f| f.path.clone())
+        .collect();
+    let run1 = store.begin_import(fac, "/src").await.expect("begin");
+    store.write_batch(fac, run1, batch1).await.expect("write 1");
+    store.write_batch(fac, run1, batch2).await.expect("write 2");
+    let totals = ImportTotals {
+        files_seen: 11,
+        notices: 1,
+        ..Default::default()
+    };
+    store
+        .finish_import(fac, run1, &totals, Some(&seen))
+        .await
+        .expect("finish 1");
+    let notices = store.import_notices(run1).await.expect("notices 1");
+    let on: Vec<&str> = notices.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        on,
+        vec![b.path.as_str(), f.path.as_str()],
+        "one notice on the later file of each duplicated order: {notices:?}"
+    );
+    assert!(notices[0].1.contains(&a.path), "{}", notices[0].1);
+    assert!(notices[0].1.contains("OMP-01") && notices[0].1.contains("000000000000001"));
+    assert!(notices[1].1.contains(&e.path), "{}", notices[1].1);
+    let runs = store.import_runs(Some(fac)).await.expect("runs");
+    assert_eq!(
+        runs[0].totals.as_ref().map(|t| t.notices),
+        Some(3),
+        "the run's totals count the store's notices with the importer's"
+    );
+
+    // --- Run 2, full: an update of order 4 (G renamed `_2`, H the new `_1`) and a replay. --
+    let g2 = file("OMP-01", "000000000000004", &t(7), '2');
+    let h = file("OMP-01", "000000000000004", &t(12), '1');
+    seen.remove(&g.path);
+    seen.insert(g2.path.clone());
+    seen.insert(h.path.clone());
+    let run2 = store.begin_import(fac, "/src").await.expect("begin");
+    store
+        .write_batch(fac, run2, vec![g2.clone(), h.clone(), a.clone(), b.clone()])
+        .await
+        .expect("write");
+    store
+        .finish_import(fac, run2, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish 2");
+    assert_eq!(
+        store.import_notices(run2).await.expect("notices 2"),
+        vec![],
+        "an update is no duplicate, and a replay adds nothing"
+    );
+
+    // --- Run 3, partial (an agent's): the other file was stored by run 1. --------------------
+    let k = file("OMP-01", "000000000000005", &t(13), '1');
+    let deleted = file("OMP-01", "000000000000002", &t(14), '0');
+    let mut extended = file("OMP-01", "000000000000002", &t(15), '1');
+    extended.path = format!("{}.xml", extended.path);
+    if let FileOutcome::Record(r) = &mut extended.outcome {
+        r.storage = StorageKind::Extended;
+    }
+    let run3 = store.begin_import(fac, "agent").await.expect("begin");
+    store
+        .write_batch(fac, run3, vec![k.clone(), deleted, extended])
+        .await
+        .expect("write");
+    store
+        .finish_import(fac, run3, &ImportTotals::default(), None)
+        .await
+        .expect("finish 3");
+    let notices = store.import_notices(run3).await.expect("notices 3");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].0, k.path);
+    assert!(notices[0].1.contains(&j.path), "{}", notices[0].1);
+    // The earlier run's notices stay its own.
+    assert_eq!(store.import_notices(run1).await.expect("again").len(), 2);
+}

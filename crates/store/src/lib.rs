@@ -246,6 +246,25 @@ pub struct StoredRecord {
     pub sha256: Sha256,
 }
 
+/// Does this file take part in the one-current-file-per-order rule of SS-MIX2 (one `_1`
+/// file per patient, data kind and order number; an update renames the old one to `_2`):
+/// a current standard-storage file of a kind with orders and an order number.
+pub fn is_current_order_file(r: &RecordIndex) -> bool {
+    r.storage == StorageKind::Standard
+        && r.condition == Condition::Current
+        && !r.order_no.is_empty()
+        && ssmix2::DataKind::from_code(&r.kind).is_some_and(|k| k.has_order())
+}
+
+/// The import notice on a current order file whose order has other current files (`others`:
+/// their paths): the viewer cannot tell which is the order's state, the sender must.
+pub fn duplicate_order_notice(kind: &str, order_no: &str, others: &[String]) -> String {
+    format!(
+        "同じオーダ番号の現在ファイル (_1) が他にもあります: {kind} オーダ番号 {order_no} / another current file (_1) has the same order number ({kind} {order_no}); SS-MIX2 keeps one and renames the older to _2: {}",
+        others.join(", ")
+    )
+}
+
 /// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
 #[async_trait]
 pub trait Store: Registry + Replication + Send + Sync {
@@ -286,6 +305,13 @@ pub trait Store: Registry + Replication + Send + Sync {
 
     /// Close a run. With `seen = Some(paths)` (a full scan of the tree), current files not in
     /// `seen` are marked removed as of this run (their history stays). Returns how many.
+    ///
+    /// Then, with the removals applied, the run's current order files that share their order
+    /// with another current file ([`is_current_order_file`]) get an import notice naming the
+    /// other file ([`duplicate_order_notice`]), counted in the run's totals. The check waits
+    /// for the end of the run because an update renames the old `_1` file, and that removal
+    /// is known only when the run is complete; [`Store::write_batch`] only remembers the
+    /// candidates (one index lookup per current order file).
     async fn finish_import(
         &self,
         facility: FacilityId,
@@ -293,6 +319,10 @@ pub trait Store: Registry + Replication + Send + Sync {
         totals: &ImportTotals,
         seen: Option<&HashSet<String>>,
     ) -> Result<u64>;
+
+    /// The notices of one import run (path, message), in the order written: the importer's
+    /// (non-conforming encoding …) and the store's own (two current files of one order).
+    async fn import_notices(&self, run: ImportRunId) -> Result<Vec<(String, String)>>;
 
     /// The facility's tree as it currently stands.
     async fn current_files(&self, facility: FacilityId) -> Result<Vec<StoredFile>>;
