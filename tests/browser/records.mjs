@@ -71,6 +71,13 @@ for (const [kind, filter, name, selectors] of views) {
     // The message as sent is there, folded (CDA documents have no HL7 segments).
     expect((await page.locator("details#raw-hl7:not([open])").count()) === 1, "raw HL7 not folded");
     expect(!(await page.locator("#clinical-view").innerText()).includes("日付なし"), "undated in the view");
+    // The original bytes one click away (issue 14), downloadable through the same gate.
+    const download = page.locator("a#download-original");
+    expect((await download.count()) === 1, "no download link");
+    const res = await page.request.get(`${base}${await download.getAttribute("href")}`);
+    expect(res.status() === 200, `download: ${res.status()}`);
+    expect(/^attachment; filename=/.test(res.headers()["content-disposition"] || ""), "not an attachment");
+    expect((await res.body()).length > 0, "empty download");
     expect(pageErrors.length === 0, `page errors: ${pageErrors}`);
     await shotAt(`record-${name}`);
     await printKeepsPatient();

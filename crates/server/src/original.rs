@@ -129,6 +129,43 @@ pub async fn original_json(
 mod tests {
     use super::*;
 
+    fn original(bytes: &[u8], name: &str) -> RecordOriginal {
+        RecordOriginal {
+            bytes: bytes.to_vec(),
+            file_name: name.into(),
+            content_type: service::content_type_of(bytes),
+            storage: store::StorageKind::Extended,
+        }
+    }
+
+    fn header(r: &Response, name: header::HeaderName) -> String {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn only_a_pdf_or_an_image_is_shown_inline_and_only_a_pdf_may_be_framed() {
+        let pdf = respond(original(b"%PDF-1.4 x", "summary.pdf"), true);
+        assert_eq!(header(&pdf, header::CONTENT_TYPE), "application/pdf");
+        assert!(header(&pdf, header::CONTENT_DISPOSITION).starts_with("inline; "));
+        assert!(pdf.extensions().get::<FramedBySelf>().is_some());
+        let png = respond(original(b"\x89PNG\r\n\x1a\n...", "x.png"), true);
+        assert!(header(&png, header::CONTENT_DISPOSITION).starts_with("inline; "));
+        assert!(png.extensions().get::<FramedBySelf>().is_none());
+        // A document the browser would interpret is never inline, whatever is asked.
+        let xml = respond(original(b"<?xml version=\"1.0\"?><x/>", "a.pdf"), true);
+        assert_eq!(header(&xml, header::CONTENT_TYPE), "application/xml");
+        assert!(header(&xml, header::CONTENT_DISPOSITION).starts_with("attachment; "));
+        assert!(xml.extensions().get::<FramedBySelf>().is_none());
+        // Without `inline`, a PDF is a download, not framable.
+        let pdf = respond(original(b"%PDF-1.4 x", "summary.pdf"), false);
+        assert!(header(&pdf, header::CONTENT_DISPOSITION).starts_with("attachment; "));
+        assert!(pdf.extensions().get::<FramedBySelf>().is_none());
+    }
+
     #[test]
     fn a_file_name_is_quoted_safely_and_kept_exactly_in_utf8() {
         assert_eq!(
