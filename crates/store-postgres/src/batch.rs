@@ -398,13 +398,16 @@ struct OrderFiles<'a> {
     patient_id: Vec<&'a str>,
     kind: Vec<&'a str>,
     order_no: Vec<&'a str>,
+    /// `store::order_key_date`.
+    date: Vec<&'a str>,
 }
 
 /// The other current (`_1`) files of one order of a patient: `records_by_order` in the
 /// patient's partition, `current` kept by [`supersede`].
 pub(crate) const OTHER_CURRENT_OF_ORDER: &str =
     "r.facility_id = $1 AND r.patient_id = u.p AND r.kind = u.k AND r.order_no = u.o
-     AND r.current AND r.condition = 1 AND r.storage = 'S' AND r.file_id <> u.f";
+     AND r.current AND r.condition = 1 AND r.storage = 'S' AND r.file_id <> u.f
+     AND (u.d = '' OR r.date = u.d)";
 
 impl<'a> OrderFiles<'a> {
     fn push(&mut self, file_id: i64, version_id: i64, r: &'a store::RecordIndex) {
@@ -413,6 +416,7 @@ impl<'a> OrderFiles<'a> {
         self.patient_id.push(&r.patient_id);
         self.kind.push(&r.kind);
         self.order_no.push(&r.order_no);
+        self.date.push(store::order_key_date(&r.kind, &r.date));
     }
 
     /// Remember, for the end of the run, the files whose order has another current file
@@ -429,8 +433,8 @@ impl<'a> OrderFiles<'a> {
         }
         sqlx::query(&format!(
             "INSERT INTO order_checks(import_run, version_id)
-             SELECT $2, u.v FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
-                 AS u(p, k, o, v, f)
+             SELECT $2, u.v FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
+                 AS u(p, k, o, v, f, d)
              WHERE EXISTS (SELECT 1 FROM records r WHERE {OTHER_CURRENT_OF_ORDER}
                                AND r.version_id < u.v)
              ON CONFLICT DO NOTHING"
@@ -442,6 +446,7 @@ impl<'a> OrderFiles<'a> {
         .bind(&self.order_no)
         .bind(&self.version_id)
         .bind(&self.file_id)
+        .bind(&self.date)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -459,7 +464,8 @@ pub(crate) async fn order_notices(
 ) -> Result<u64> {
     let rows: Vec<(i64, String, String, Vec<String>)> = sqlx::query_as(&format!(
         "SELECT u.v, u.k, u.o, array_agg(f.path ORDER BY f.path)
-         FROM (SELECT c.version_id AS v, n.file_id AS f, n.patient_id AS p, n.kind AS k, n.order_no AS o
+         FROM (SELECT c.version_id AS v, n.file_id AS f, n.patient_id AS p, n.kind AS k, n.order_no AS o,
+                      CASE WHEN n.kind = ANY($3) THEN n.date ELSE '' END AS d
                FROM order_checks c JOIN records n ON n.version_id = c.version_id AND n.facility_id = $1
                WHERE c.import_run = $2 AND n.current) u
          JOIN records r ON {OTHER_CURRENT_OF_ORDER}
@@ -468,6 +474,7 @@ pub(crate) async fn order_notices(
     ))
     .bind(facility.0)
     .bind(run.0)
+    .bind(store::DATED_ORDER_KINDS)
     .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;

@@ -945,12 +945,12 @@ impl Store for SqliteStore {
 }
 
 /// The other current (`_1`) files of one order of a patient (facility, patient, kind, order
-/// number, this file's id): an index range of `records_by_order`, each checked against its
+/// number, this file's id, `store::order_key_date`): an index range of `records_by_order`, each checked against its
 /// file's current version.
 const OTHER_CURRENT_OF_ORDER: &str =
     "SELECT f.path FROM records o JOIN files f ON f.id = o.file_id AND f.current_version = o.version_id
      WHERE o.facility_id = ?1 AND o.patient_id = ?2 AND o.kind = ?3 AND o.order_no = ?4
-       AND o.condition = 1 AND o.storage = 'S' AND o.file_id <> ?5
+       AND o.condition = 1 AND o.storage = 'S' AND o.file_id <> ?5 AND (?6 = '' OR o.date = ?6)
      ORDER BY f.path";
 
 /// The run's candidates of [`write_batch`] that still share their order with another current
@@ -961,10 +961,10 @@ fn order_notices(
     facility: FacilityId,
     run: ImportRunId,
 ) -> Result<u64> {
-    let candidates: Vec<(i64, i64, String, String, String)> = {
+    let candidates: Vec<(i64, i64, String, String, String, String)> = {
         let mut st = tx
             .prepare_cached(
-                "SELECT r.version_id, r.file_id, r.patient_id, r.kind, r.order_no FROM order_checks c
+                "SELECT r.version_id, r.file_id, r.patient_id, r.kind, r.order_no, r.date FROM order_checks c
                  JOIN records r ON r.version_id = c.version_id
                  JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
                  WHERE c.import_run = ?1 ORDER BY c.version_id",
@@ -972,7 +972,14 @@ fn order_notices(
             .map_err(db_err)?;
         let rows = st
             .query_map([run.0], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(db_err)?;
         rows.collect::<std::result::Result<_, _>>()
@@ -983,11 +990,13 @@ fn order_notices(
         .prepare_cached("INSERT INTO notices(facility_id, import_run, version_id, message) VALUES (?1, ?2, ?3, ?4)")
         .map_err(db_err)?;
     let mut written = 0;
-    for (version_id, file_id, patient, kind, order_no) in candidates {
+    for (version_id, file_id, patient, kind, order_no, date) in candidates {
+        let date = store::order_key_date(&kind, &date);
         let others: Vec<String> = others_of
-            .query_map(params![facility.0, patient, kind, order_no, file_id], |r| {
-                r.get(0)
-            })
+            .query_map(
+                params![facility.0, patient, kind, order_no, file_id, date],
+                |r| r.get(0),
+            )
             .map_err(db_err)?
             .collect::<std::result::Result<_, _>>()
             .map_err(db_err)?;
@@ -1234,7 +1243,8 @@ fn write_batch(
                                 r.patient_id,
                                 r.kind,
                                 r.order_no,
-                                file_id
+                                file_id,
+                                store::order_key_date(&r.kind, &r.date)
                             ])
                             .map_err(db_err)?;
                         if other {

@@ -2115,7 +2115,33 @@ pub async fn run_order_notices(store: &dyn Store) {
         undated_twin.clone(),
         other_patient.clone(),
     ];
-    let batch2 = vec![f.clone(), g.clone(), j.clone()];
+    // Event kinds have one current file per order and date (an injection given on two days);
+    // orders have one whatever the date.
+    let on_day = |mut f: IngestFile, date: &str| {
+        f.path = f
+            .path
+            .replace("/20240401/", &format!("/{date}/"))
+            .replace("_20240401_", &format!("_{date}_"));
+        if let FileOutcome::Record(r) = &mut f.outcome {
+            r.date = date.into();
+        }
+        f
+    };
+    let given1 = file("OMP-12", "000000000000006", &t(16), '1');
+    let given2 = on_day(file("OMP-12", "000000000000006", &t(17), '1'), "20240402");
+    let given2_again = on_day(file("OMP-12", "000000000000006", &t(18), '1'), "20240402");
+    let order7 = file("OMP-01", "000000000000007", &t(19), '1');
+    let order7_redated = on_day(file("OMP-01", "000000000000007", &t(20), '1'), "20240403");
+    let batch2 = vec![
+        f.clone(),
+        g.clone(),
+        j.clone(),
+        given1.clone(),
+        given2.clone(),
+        given2_again.clone(),
+        order7.clone(),
+        order7_redated.clone(),
+    ];
     let mut seen: HashSet<String> = batch1
         .iter()
         .chain(&batch2)
@@ -2137,16 +2163,27 @@ pub async fn run_order_notices(store: &dyn Store) {
     let on: Vec<&str> = notices.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         on,
-        vec![b.path.as_str(), f.path.as_str()],
+        vec![
+            b.path.as_str(),
+            f.path.as_str(),
+            given2_again.path.as_str(),
+            order7_redated.path.as_str()
+        ],
         "one notice on the later file of each duplicated order: {notices:?}"
     );
     assert!(notices[0].1.contains(&a.path), "{}", notices[0].1);
     assert!(notices[0].1.contains("OMP-01") && notices[0].1.contains("000000000000001"));
     assert!(notices[1].1.contains(&e.path), "{}", notices[1].1);
+    assert!(notices[2].1.contains(&given2.path), "{}", notices[2].1);
+    assert!(
+        !notices[2].1.contains(&given1.path),
+        "another day's administration"
+    );
+    assert!(notices[3].1.contains(&order7.path), "{}", notices[3].1);
     let runs = store.import_runs(Some(fac)).await.expect("runs");
     assert_eq!(
         runs[0].totals.as_ref().map(|t| t.notices),
-        Some(3),
+        Some(5),
         "the run's totals count the store's notices with the importer's"
     );
 
@@ -2193,5 +2230,5 @@ pub async fn run_order_notices(store: &dyn Store) {
     assert_eq!(notices[0].0, k.path);
     assert!(notices[0].1.contains(&j.path), "{}", notices[0].1);
     // The earlier run's notices stay its own.
-    assert_eq!(store.import_notices(run1).await.expect("again").len(), 2);
+    assert_eq!(store.import_notices(run1).await.expect("again").len(), 4);
 }

@@ -247,13 +247,32 @@ pub struct StoredRecord {
 }
 
 /// Does this file take part in the one-current-file-per-order rule of SS-MIX2 (one `_1`
-/// file per patient, data kind and order number; an update renames the old one to `_2`):
-/// a current standard-storage file of a kind with orders and an order number.
+/// file per patient, data kind and order number — and date for event kinds,
+/// [`order_key_date`]; an update renames the old one to `_2`): a current standard-storage
+/// file of a kind with orders and an order number.
 pub fn is_current_order_file(r: &RecordIndex) -> bool {
     r.storage == StorageKind::Standard
         && r.condition == Condition::Current
         && !r.order_no.is_empty()
         && ssmix2::DataKind::from_code(&r.kind).is_some_and(|k| k.has_order())
+}
+
+/// Kinds whose files are events of an order (administered, performed, resulted): dated by
+/// the event (RXA-3, SPM-17, OBR-7), not by the order (ORC-9), so one order has one current
+/// file **per date** — an injection given on five days is five `_1` files of one order
+/// number, not duplicates. Orders themselves (OMP-01 …, OMD) have one current file per order
+/// whatever the date.
+pub const DATED_ORDER_KINDS: &[&str] =
+    &["OMP-11", "OMP-12", "OML-11", "OMG-11", "OMG-12", "OMG-13"];
+
+/// The date that is part of a current order file's key ([`DATED_ORDER_KINDS`]): its date for
+/// an event kind, empty (any date) for an order.
+pub fn order_key_date<'a>(kind: &str, date: &'a str) -> &'a str {
+    if DATED_ORDER_KINDS.contains(&kind) {
+        date
+    } else {
+        ""
+    }
 }
 
 /// The import notice on a current order file whose order has other current files (`others`:
