@@ -409,3 +409,152 @@ fn a_cda_document_reads_as_text_and_originals_download_byte_identical_through_th
         .iter()
         .all(|e| e["patient"].is_string() || e["patient"].is_null()));
 }
+
+/// A PDF, a PNG and an HTML page named `.pdf` in every patient's extended storage of a demo
+/// region: the PDF is framed on its record page (the one answer that may be framed, by this
+/// server only), the image shown as an image, the disguised page neither — downloaded as
+/// `application/octet-stream`.
+#[test]
+fn extended_pdfs_and_images_show_inline_and_nothing_else_does() {
+    use std::os::unix::fs::DirBuilderExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&data)
+        .expect("data folder");
+    let region = data.join("demo-region");
+    common::renkei(
+        &data,
+        &[
+            "synth",
+            "--out",
+            region.to_str().expect("utf-8"),
+            "--patients",
+            "12",
+            "--seed",
+            "1",
+        ],
+    );
+    const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+    const PNG: &[u8] =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    const DISGUISED: &[u8] = b"<html><script>alert(1)</script></html>";
+    let mut patients = std::collections::BTreeSet::new();
+    for (_, facility, inside) in region_files(&region) {
+        let parts: Vec<&str> = inside.split('/').collect();
+        if parts.len() == 6 {
+            patients.insert((facility, parts[..3].join("/"), parts[2].to_owned()));
+        }
+    }
+    assert!(!patients.is_empty());
+    let kind = "57133-1^診療情報提供書^LN";
+    for (facility, folder, pid) in &patients {
+        for (key, file, bytes) in [
+            ("P1", "letter.pdf", PDF),
+            ("P2", "scan.png", PNG),
+            ("P3", "disguised.pdf", DISGUISED),
+        ] {
+            let content = format!("{pid}_20240105_{kind}_{key}_20240105100000000_01_1");
+            let dir = region
+                .join(facility)
+                .join(folder)
+                .join("20240105")
+                .join(kind)
+                .join(content);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            std::fs::write(dir.join(file), bytes).expect("write");
+        }
+    }
+    let demo = DemoServer::start_in(&data, 12, tmp);
+    let server = &demo.server;
+    let cookie = sign_in(server, "doctor", demo.secret("doctor"));
+    let auth = format!("Cookie: {cookie}\r\n");
+    let open = &demo.consented;
+    let docs = items(server, &cookie, open, "kind=extended");
+    let version_of = |file: &str| {
+        docs.iter()
+            .find(|it| {
+                it["record"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(file))
+            })
+            .and_then(|it| it["record"]["version_id"].as_i64())
+            .unwrap_or_else(|| panic!("{file} not on the timeline: {docs:?}"))
+    };
+    let page = |v: i64| {
+        let (status, _, body) = get_bytes(server, &format!("/patients/{open}/records/{v}"), &auth);
+        assert_eq!(status, 200);
+        String::from_utf8(body).expect("utf-8")
+    };
+
+    // The PDF: framed on its page, titled by its type.
+    let v = version_of("letter.pdf");
+    let html = page(v);
+    assert!(html.contains("診療情報提供書"));
+    let src = format!("/patients/{open}/records/{v}/original?inline=1");
+    assert!(
+        html.contains(&format!("<iframe class=\"original-pdf\" src=\"{src}\"")),
+        "{html}"
+    );
+    let (status, head, bytes) = get_bytes(server, &src, &auth);
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(bytes, PDF);
+    assert_eq!(
+        header(&head, "content-type").as_deref(),
+        Some("application/pdf")
+    );
+    assert!(header(&head, "content-disposition")
+        .is_some_and(|d| d.starts_with("inline; filename=\"letter.pdf\"")));
+    assert_eq!(
+        header(&head, "x-frame-options").as_deref(),
+        Some("SAMEORIGIN")
+    );
+    let csp = header(&head, "content-security-policy").expect("csp");
+    assert!(
+        csp.contains("frame-ancestors 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(header(&head, "cache-control").is_some_and(|v| v.contains("no-store")));
+    // As a download it is not framable.
+    let (_, head, _) = get_bytes(
+        server,
+        &format!("/patients/{open}/records/{v}/original"),
+        &auth,
+    );
+    assert!(header(&head, "content-disposition").is_some_and(|d| d.starts_with("attachment;")));
+    assert_eq!(header(&head, "x-frame-options").as_deref(), Some("DENY"));
+    // The record page itself still may not be framed.
+    let (_, head, _) = get_bytes(server, &format!("/patients/{open}/records/{v}"), &auth);
+    assert_eq!(header(&head, "x-frame-options").as_deref(), Some("DENY"));
+
+    // The image: shown as an image.
+    let v = version_of("scan.png");
+    let src = format!("/patients/{open}/records/{v}/original?inline=1");
+    assert!(page(v).contains(&format!("<img class=\"original-image\" src=\"{src}\"")));
+    let (status, head, bytes) = get_bytes(server, &src, &auth);
+    assert_eq!(status, 200);
+    assert_eq!(bytes, PNG);
+    assert_eq!(header(&head, "content-type").as_deref(), Some("image/png"));
+    assert_eq!(header(&head, "x-frame-options").as_deref(), Some("DENY"));
+
+    // An HTML page named .pdf: neither shown nor typed as what its name says.
+    let v = version_of("disguised.pdf");
+    assert!(!page(v).contains("id=\"original-inline\""));
+    let (status, head, bytes) = get_bytes(
+        server,
+        &format!("/patients/{open}/records/{v}/original?inline=1"),
+        &auth,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(bytes, DISGUISED);
+    assert_eq!(
+        header(&head, "content-type").as_deref(),
+        Some("application/octet-stream")
+    );
+    assert!(header(&head, "content-disposition").is_some_and(|d| d.starts_with("attachment;")));
+    assert_eq!(
+        header(&head, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+}
