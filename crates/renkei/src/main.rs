@@ -212,6 +212,15 @@ enum Command {
         #[arg(long)]
         facility: FacilityCode,
     },
+    /// Import notices of a facility's latest runs (non-conforming encodings, two current files
+    /// of one order …): accepted files the operator should take up with the facility.
+    Notices {
+        #[arg(long)]
+        facility: FacilityCode,
+        /// How many of the latest runs.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// Past imports and their summaries.
     Runs {
         #[arg(long)]
@@ -717,6 +726,23 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!(
                 "{} quarantined file(s) for facility {facility}",
                 entries.len()
+            );
+            Ok(())
+        }
+        Command::Notices { facility, runs } => {
+            let store = place.open().await?;
+            let id = facility_id(store.as_ref(), &facility).await?;
+            let all = store.import_runs(Some(id)).await?;
+            let mut count = 0;
+            for r in all.iter().rev().take(runs).rev() {
+                for (path, message) in store.import_notices(store::ImportRunId(r.id)).await? {
+                    println!("#{} {path}: {message}", r.id);
+                    count += 1;
+                }
+            }
+            eprintln!(
+                "{count} notice(s) in the latest {} run(s) of facility {facility}",
+                all.len().min(runs)
             );
             Ok(())
         }

@@ -371,3 +371,48 @@ fn bad_arguments_get_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no data"));
 }
+
+/// Issue 14: a sender that writes a second current (`_1`) file of an order without renaming
+/// the first: the import reports a notice on the later one naming the other, and
+/// `renkei notices` lists it for the operator.
+#[test]
+fn a_second_current_file_of_one_order_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let region = tmp.path().join("region");
+    synth(&region, "20", &[]);
+    let (code, root) = facility_dirs(&region)
+        .into_iter()
+        .find(|(_, root)| tree(root).keys().any(|p| p.contains("/OMP-01/")))
+        .expect("a facility with prescriptions");
+    let first = tree(&root)
+        .into_keys()
+        .find(|p| p.contains("/OMP-01/") && p.ends_with("_1"))
+        .expect("a current prescription");
+    // Same patient, date, kind and order number; a later file-name timestamp.
+    let name = first.rsplit('/').next().expect("name").to_owned();
+    let parts: Vec<&str> = name.split('_').collect();
+    let mut later: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+    let ts = parts[4];
+    let millis = if ts.ends_with("999") { "998" } else { "999" };
+    later[4] = format!("{}{millis}", &ts[..ts.len() - 3]);
+    let second = format!(
+        "{}/{}",
+        first.rsplit_once('/').expect("folder").0,
+        later.join("_")
+    );
+    std::fs::copy(root.join(&first), root.join(&second)).expect("copy");
+
+    let data = tmp.path().join("data");
+    let out = ok(
+        &data,
+        &["import", "--facility", &code, root.to_str().expect("utf8")],
+    );
+    assert!(out.contains("same order number"), "{out}");
+    let listed = ok(&data, &["notices", "--facility", &code]);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("same order number"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains(&format!(" {second}: ")), "{line}");
+    assert!(line.ends_with(&first), "{line}");
+}
