@@ -6,6 +6,7 @@
 //! [`Network::lab_matrix`] and [`Network::medications`].
 
 mod access;
+pub mod cancels;
 pub mod encounters;
 mod identity;
 mod labs;
