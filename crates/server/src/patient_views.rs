@@ -306,6 +306,8 @@ struct Item {
     superseded: bool,
     written: String,
     version_id: i64,
+    /// One line of content (drugs, abnormal results, diagnoses …), empty when none.
+    preview: String,
 }
 
 struct Day {
@@ -406,6 +408,7 @@ fn days_of(id: &RegionalId, t: &Timeline, pq: &PurposeQuery) -> Vec<Day> {
             superseded: r.condition == Condition::Superseded,
             written: show_time(&r.written_at),
             version_id: r.version_id,
+            preview: it.preview.clone().unwrap_or_default(),
         };
         let date = show_date(&r.date);
         match days.last_mut() {

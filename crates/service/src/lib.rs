@@ -15,6 +15,7 @@ pub mod migrate;
 mod office;
 pub mod offsite;
 mod passwords;
+pub mod preview;
 pub mod problems;
 mod refusal;
 mod search;

@@ -53,6 +53,8 @@ pub struct TimelineItem {
     /// A cancel message stored as a file of its own cancels this event (SS-MIX2 cancel
     /// semantics by message; the `_0` condition flag is in `record.condition`).
     pub cancelled_by_message: bool,
+    /// One line of content (drugs, abnormal results, diagnoses …: [`crate::preview`]).
+    pub preview: Option<String>,
 }
 
 /// A source facility of the patient (for the facility filter).
@@ -294,6 +296,38 @@ impl Network {
         Ok(())
     }
 
+    /// The one-line preview of each item of a page, read from the records' bytes (one blob
+    /// read for the page, parsed off the async workers).
+    async fn add_previews(&self, items: &mut [TimelineItem]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<model::Sha256> = items.iter().map(|it| it.record.sha256).collect();
+        let blobs = self.store.read_blobs(&hashes).await?;
+        let kinds: Vec<(String, bool)> = items
+            .iter()
+            .map(|it| {
+                (
+                    it.record.kind.clone(),
+                    it.record.storage == store::StorageKind::Extended,
+                )
+            })
+            .collect();
+        let previews = tokio::task::spawn_blocking(move || {
+            kinds
+                .iter()
+                .zip(&blobs)
+                .map(|((kind, extended), bytes)| crate::preview::preview(kind, *extended, bytes))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| crate::ServiceError::Internal(format!("timeline previews: {e}")))?;
+        for (it, p) in items.iter_mut().zip(previews) {
+            it.preview = p;
+        }
+        Ok(())
+    }
+
     /// One page of a patient's timeline (see the module documentation). Audited per
     /// (source, category) with screen `timeline`.
     pub async fn timeline(
@@ -392,12 +426,14 @@ impl Network {
                 category,
                 cancel_message: is_cancel_message(&r.record),
                 cancelled_by_message: false,
+                preview: None,
                 record: r.record,
                 versions: r.versions,
             });
         }
         self.mark_cancelled_stays(&gate, &mut items).await?;
         self.mark_cancelled_orders(&gate, &mut items).await?;
+        self.add_previews(&mut items).await?;
         let next = if more {
             items.last().map(|it| RecordCursor::of(&it.record))
         } else {
