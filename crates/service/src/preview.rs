@@ -131,10 +131,17 @@ pub fn preview(kind: &str, extended: bool, bytes: &[u8]) -> Option<String> {
                 .location
                 .as_ref()
                 .map(|l| {
+                    // PV1-3 is ward / room / bed for inpatients; for an outpatient it is the
+                    // clinic, named as sent.
+                    let labels = if e.patient_class.as_deref() == Some("I") {
+                        ["病棟", "病室", "ベッド"]
+                    } else {
+                        ["", "", ""]
+                    };
                     [
-                        ("病棟", &l.point_of_care),
-                        ("病室", &l.room),
-                        ("ベッド", &l.bed),
+                        (labels[0], &l.point_of_care),
+                        (labels[1], &l.room),
+                        (labels[2], &l.bed),
                     ]
                     .into_iter()
                     .filter(|(_, p)| !p.is_empty())
@@ -333,6 +340,8 @@ mod tests {
             "{stay}"
         );
         assert_eq!(of("OML-11"), "総蛋白 8.9 g/dL H");
+        let visit = of("ADT-12");
+        assert!(!visit.contains("病棟"), "an outpatient's place is no ward: {visit}");
         assert_eq!(of("PPR-01"), "胃炎、左膝の違和感、高血圧症（削除）");
     }
 
