@@ -42,9 +42,6 @@ pub fn preview(kind: &str, extended: bool, bytes: &[u8]) -> Option<String> {
         return list(obs);
     };
     let record = read_record(kind, &msg).ok()?;
-    if record.header.cancels {
-        return Some("取消 (cancel)".into());
-    }
     let text = match &record.body {
         // An injection's drugs are its RXC components (RXE-2 then names the procedure,
         // 点滴 …); a prescription's is RXE-2.
@@ -188,7 +185,15 @@ pub fn preview(kind: &str, extended: bool, bytes: &[u8]) -> Option<String> {
         ),
         Body::Patient(_) | Body::Attending(_) => None,
     };
-    text.filter(|t| !t.trim().is_empty())
+    let text = text.filter(|t| !t.trim().is_empty());
+    // A cancel message names what it cancels: never read as the order or event itself.
+    if record.header.cancels {
+        return Some(match text {
+            Some(t) => clip(&format!("取消 (cancel): {t}")),
+            None => "取消 (cancel)".into(),
+        });
+    }
+    text
 }
 
 fn exam_names(items: &[ssmix2::records::ExamItem]) -> Vec<String> {
@@ -309,7 +314,7 @@ mod tests {
         let ca = ca.replace("ORC|NW|", "ORC|CA|");
         assert_eq!(
             preview("OMP-01", false, ca.as_bytes()).as_deref(),
-            Some("取消 (cancel)")
+            Some("取消 (cancel): ダーゼン錠（５mg)、アレビアチン１０倍散")
         );
         assert_eq!(preview("OMP-01", false, b"not hl7"), None);
     }
@@ -341,7 +346,10 @@ mod tests {
         );
         assert_eq!(of("OML-11"), "総蛋白 8.9 g/dL H");
         let visit = of("ADT-12");
-        assert!(!visit.contains("病棟"), "an outpatient's place is no ward: {visit}");
+        assert!(
+            !visit.contains("病棟"),
+            "an outpatient's place is no ward: {visit}"
+        );
         assert_eq!(of("PPR-01"), "胃炎、左膝の違和感、高血圧症（削除）");
     }
 
