@@ -6,6 +6,7 @@
 //! [`Network::lab_matrix`] and [`Network::medications`].
 
 mod access;
+pub mod cancels;
 pub mod encounters;
 mod identity;
 mod labs;
@@ -15,6 +16,7 @@ mod office;
 pub mod offsite;
 mod original;
 mod passwords;
+pub mod preview;
 pub mod problems;
 mod refusal;
 mod search;

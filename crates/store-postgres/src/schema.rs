@@ -457,10 +457,18 @@ ALTER TABLE encounters ADD COLUMN detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE facts_backfill ADD COLUMN extractor BIGINT NOT NULL DEFAULT 1;
 "#;
 
+/// Which files cancel their order (`store::RecordIndex::cancels`). Few records do, so a
+/// partial index answers "this patient's cancels" with one probe. Records stored earlier get
+/// the flag from the facts re-derivation (`store::BackfilledFacts::cancels`).
+const STEP_4: &str = r#"
+ALTER TABLE records ADD COLUMN cancels BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX records_cancelling ON records(facility_id, patient_id) WHERE cancels;
+"#;
+
 /// Issue 14: the run's current order files that found another current file of their order
 /// when written, checked again when the run finishes (`Store::finish_import`), and the
 /// notices of a run read by run.
-const STEP_4: &str = r#"
+const STEP_5: &str = r#"
 CREATE TABLE order_checks (
     import_run BIGINT NOT NULL,
     version_id BIGINT NOT NULL,
@@ -470,7 +478,7 @@ CREATE INDEX notices_by_run ON notices(import_run);
 "#;
 
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4];
+const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

@@ -763,6 +763,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn order_cancels(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<store::OrderCancel>> {
+        let local_id = local_id.to_owned();
+        self.reading(move |conn| viewer::order_cancels(conn, facility, &local_id))
+            .await
+    }
+
     async fn search_local_patients(
         &self,
         search: &store::PatientSearch,
@@ -950,7 +960,8 @@ impl Store for SqliteStore {
 const OTHER_CURRENT_OF_ORDER: &str =
     "SELECT f.path FROM records o JOIN files f ON f.id = o.file_id AND f.current_version = o.version_id
      WHERE o.facility_id = ?1 AND o.patient_id = ?2 AND o.kind = ?3 AND o.order_no = ?4
-       AND o.condition = 1 AND o.storage = 'S' AND o.file_id <> ?5 AND (?6 = '' OR o.date = ?6)
+       AND o.condition = 1 AND o.storage = 'S' AND o.cancels = 0 AND o.file_id <> ?5
+       AND (?6 = '' OR o.date = ?6)
      ORDER BY f.path";
 
 /// The run's candidates of [`write_batch`] that still share their order with another current
@@ -1134,8 +1145,8 @@ fn write_batch(
         let mut ins_record = tx
             .prepare_cached(
                 "INSERT INTO records(facility_id, file_id, version_id, storage, patient_id, date, kind, order_no, written_at,
-                                     department, condition, message_type, encoding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                     department, condition, message_type, encoding, cancels)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .map_err(db_err)?;
         let mut ins_quarantine = tx
@@ -1231,6 +1242,7 @@ fn write_batch(
                             condition_code(r.condition),
                             r.message_type,
                             r.nonconforming_encoding,
+                            r.cancels,
                         ])
                         .map_err(db_err)?;
                     fact_writer.insert(facility, &r.patient_id, version_id, &f.facts)?;

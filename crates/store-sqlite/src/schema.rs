@@ -488,7 +488,17 @@ fn fact_detail_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
-/// Issue 14: the run's current order files that found another current file of their order
+/// 8: which files cancel their order (`store::RecordIndex::cancels`). Few records do, so a
+/// partial index answers "this patient's cancels" with one probe. Records stored earlier get
+/// the flag from the facts re-derivation (`store::BackfilledFacts::cancels`).
+fn order_cancels_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE records ADD COLUMN cancels INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX records_cancelling ON records(facility_id, patient_id) WHERE cancels = 1;",
+    )
+}
+
+/// 9 (issue 14): the run's current order files that found another current file of their order
 /// when written, checked again when the run finishes (`Store::finish_import`), and the
 /// notices of a run read by run.
 fn order_checks_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
@@ -509,6 +519,7 @@ const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
     replication_step,
     login_counters_step,
     fact_detail_step,
+    order_cancels_step,
     order_checks_step,
 ];
 
