@@ -6,12 +6,16 @@
 //! the stay events ADT-21 … ADT-52) go through the full typed reader of `ssmix2::records`.
 
 //!
-//! One module per content kind: [`lab`] (OML-11), [`medication`] (OMP-01/02/11/12) and
-//! [`record`] (the kinds read through the typed reader).
+//! One module per content kind: [`lab`] (OML-11), [`medication`] (OMP-01/02/11/12),
+//! [`record`] (the kinds read through the typed reader) and [`observation`] (observation
+//! messages of the extended storage: vitals).
 
 mod lab;
 mod medication;
+mod observation;
 mod record;
+
+pub use observation::{extended_has_facts, extract_extended, EXTENDED_FACT_MESSAGES};
 
 use hl7::{Message, Segment};
 use ssmix2::DataKind;
@@ -20,7 +24,7 @@ use store::ClinicalFact;
 /// Version of what [`extract`] reads. Raise it whenever a kind yields new or different facts
 /// (or a new kind has facts): a store whose facts were read by an older version re-derives
 /// them from the stored bytes (`Store::facts_rederive`, run by [`crate::backfill_facts`]).
-pub const FACTS_EXTRACTOR: u32 = 4;
+pub const FACTS_EXTRACTOR: u32 = 5;
 
 /// Every kind [`extract`] reads something from (what the backfill hands out).
 pub fn fact_kinds() -> Vec<&'static str> {
@@ -41,6 +45,18 @@ pub fn extract(kind: DataKind, msg: &Message) -> Vec<ClinicalFact> {
         k if record::is_stay_kind(k) => record::typed(kind, msg),
         _ => Vec::new(),
     };
+    facts
+        .into_iter()
+        .enumerate()
+        .map(|(i, fact)| ClinicalFact {
+            line: i as u32,
+            fact,
+        })
+        .collect()
+}
+
+/// Facts in message order, each with its line (position in the message).
+pub(crate) fn numbered(facts: Vec<store::Fact>) -> Vec<ClinicalFact> {
     facts
         .into_iter()
         .enumerate()
