@@ -681,6 +681,7 @@ impl Network {
             from: q.from.clone(),
             to: q.to.clone(),
             latest_per_test: false,
+            extended: false,
         };
         // Duplicate tests are always over the last DUPLICATE_LOOKBACK_DAYS, whatever period
         // the matrix shows: read them apart when that period does not cover them. The chart
