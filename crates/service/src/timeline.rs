@@ -113,6 +113,8 @@ pub struct RecordDetail {
     pub typed: Option<std::result::Result<ssmix2::records::Record, String>>,
     /// An extended-storage CDA document, read as sections (`None` for other files).
     pub document: Option<cda::Document>,
+    /// An extended-storage observation message (vitals, ORU^R30 …) as the vitals table.
+    pub vitals: Option<crate::VitalsGrid>,
     /// Every version of the same order, oldest first (just this one for kinds without
     /// orders).
     pub history: Vec<OrderVersion>,
@@ -468,9 +470,13 @@ impl Network {
         // typed header: either way not the event or order itself.
         let cancel_message =
             is_cancel_message(&v.record) || matches!(&typed, Some(Ok(r)) if r.header.cancels);
+        let vitals = (v.record.storage == store::StorageKind::Extended && document.is_none())
+            .then(|| crate::vitals::record_vitals(&bytes, &source, version_id))
+            .flatten();
         let break_glass = gate.break_glass.clone();
         self.close_gate(gate, Some("record")).await?;
         Ok(RecordDetail {
+            vitals,
             cancel_message,
             cancelled_by,
             regional_id: id.clone(),

@@ -50,7 +50,7 @@ pub struct Sourced<T> {
     pub fact: T,
 }
 
-fn sourced<T>(source: &FacilityCode, local_id: &str, row: FactRow<T>) -> Sourced<T> {
+pub(crate) fn sourced<T>(source: &FacilityCode, local_id: &str, row: FactRow<T>) -> Sourced<T> {
     Sourced {
         source: source.clone(),
         local_id: local_id.to_owned(),
@@ -830,15 +830,18 @@ impl Network {
 /// One source (a linked facility's local patient) of the patient being viewed, as the
 /// concurrent reads need it: owned, so no borrow of the gate is held across them.
 #[derive(Clone)]
-struct SourceRef {
-    index: usize,
-    facility: FacilityCode,
-    local_id: String,
-    id: store::FacilityId,
+pub(crate) struct SourceRef {
+    pub(crate) index: usize,
+    pub(crate) facility: FacilityCode,
+    pub(crate) local_id: String,
+    pub(crate) id: store::FacilityId,
 }
 
 /// The sources for which `allowed` (a gate decision) holds, in source order.
-fn sources_where(gate: &mut Gate, allowed: impl Fn(&mut Gate, usize) -> bool) -> Vec<SourceRef> {
+pub(crate) fn sources_where(
+    gate: &mut Gate,
+    allowed: impl Fn(&mut Gate, usize) -> bool,
+) -> Vec<SourceRef> {
     let mut out = Vec::new();
     for i in 0..gate.sources.len() {
         if allowed(gate, i) {
@@ -858,7 +861,7 @@ fn sources_where(gate: &mut Gate, allowed: impl Fn(&mut Gate, usize) -> bool) ->
 /// is a query on its own pooled connection, so a patient seen at several hospitals waits
 /// for the slowest facility's query rather than for the sum of them (the embedded store
 /// serialises them on its reader, as before).
-async fn each_source<T, Fut>(
+pub(crate) async fn each_source<T, Fut>(
     sources: Vec<SourceRef>,
     read: impl Fn(SourceRef) -> Fut,
 ) -> Result<Vec<(SourceRef, T)>>
