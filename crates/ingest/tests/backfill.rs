@@ -225,7 +225,7 @@ async fn extended_vitals_are_backfilled() {
         let conn = rusqlite::Connection::open(data.join("renkei.db")).expect("db");
         conn.execute_batch(
             "DELETE FROM lab_results;
-             UPDATE facts_backfill SET extractor = 4;",
+             UPDATE facts_backfill SET extractor = 1;",
         )
         .expect("age the facts");
     }
