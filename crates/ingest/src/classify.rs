@@ -123,6 +123,7 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                     condition: c.condition,
                     message_type,
                     nonconforming_encoding: nonconforming,
+                    cancels: false,
                 }),
                 notices,
                 demographics: None,
@@ -216,15 +217,13 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
         }
     }
     // An order cancel (ORC-1 `CA` …) stored as a current file beside its order: SS-MIX2
-    // files cancellations as `_0` and renames the order's files. The viewer cannot yet tell
-    // such a file from the order in its lists (issue 14), so the operator is told.
-    if name.condition == Condition::Current
-        && h.cancels
-        && name.kind.has_order()
-        && !crate::facts::reads_cancels(name.kind)
-    {
+    // files cancellations as `_0` and renames the order's files. The index entry says it
+    // cancels, and the viewer shows the order's earlier files cancelled by it; the operator
+    // is told that the sender's tree does not follow the convention.
+    let cancels_order = crate::facts::cancels_order(name.kind, h.cancels);
+    if name.condition == Condition::Current && cancels_order {
         notices.push(format!(
-            "this message cancels order {} but is stored as a current file (_1); SS-MIX2 files a cancellation as _0 and renames the order's files to _0 — until the sender does, the order may still be listed as current",
+            "this message cancels order {} but is stored as a current file (_1); SS-MIX2 files a cancellation as _0 and renames the order's files to _0 — renkei shows the order's earlier files as cancelled by this message",
             name.order_no
         ));
     }
@@ -262,6 +261,7 @@ fn standard(name: &StandardName, bytes: &[u8], options: &ClassifyOptions) -> Cla
             condition: name.condition,
             message_type: Some(h.message_type.clone()),
             nonconforming_encoding: nonconforming,
+            cancels: cancels_order,
         }),
         notices,
         demographics,
@@ -548,5 +548,21 @@ PV1||N\r"
             facts(path, &ca).is_empty(),
             "an order cancel is no prescription"
         );
+        // Its index entry says it cancels its order, with a notice for the operator; the
+        // order itself and a stay's cancel message (applied through its fact) do not.
+        let cancels = |path: &str, text: &str| {
+            let bytes = hl7::encode_iso2022jp(text).unwrap();
+            let c = classify(path, &bytes, &ClassifyOptions::default());
+            match c.outcome {
+                FileOutcome::Record(r) => (r.cancels, c.notices.len()),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(cancels(path, &ca), (true, 1));
+        assert_eq!(cancels(path, &fixture("OMP-01", "1000001")), (false, 0));
+        let cancelled_copy = path.replace("_01_1", "_01_0");
+        assert!(cancels(&cancelled_copy, &ca).0, "a `_0` cancel too");
+        let a11_path = "100/000/1000001/20111120/ADT-22/1000001_20111120_ADT-22_999999999999999_20111121100000000_01_1";
+        assert!(!cancels(a11_path, &a11).0);
     }
 }

@@ -353,7 +353,7 @@ pub async fn backfill_facts(store: &Arc<dyn Store>) -> Result<u64, IngestError> 
             "re-deriving the clinical facts of every stored record (newer extractor)"
         );
     }
-    let kinds = facts::fact_kinds();
+    let kinds = facts::rederived_kinds();
     let mut done = 0u64;
     loop {
         let items = store
@@ -376,10 +376,12 @@ pub async fn backfill_facts(store: &Arc<dyn Store>) -> Result<u64, IngestError> 
                     let options = ClassifyOptions {
                         accept_unterminated: true,
                     };
+                    let c = classify(&item.path, &bytes, &options);
                     store::BackfilledFacts {
                         facility: item.facility,
                         version_id: item.version_id,
-                        facts: classify(&item.path, &bytes, &options).facts,
+                        cancels: matches!(&c.outcome, FileOutcome::Record(r) if r.cancels),
+                        facts: c.facts,
                         patient_id: item.patient_id,
                     }
                 })

@@ -237,6 +237,69 @@ fn cancelled_admission_patients(region: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// The demo region's patients with a prescription cancel (ORC-1 `CA`) stored as a current
+/// file of its own beside the order: `(facility code, local ID)`.
+fn order_cancel_patients(region: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, parts) in region_files(region) {
+        // <code>/<p1>/<p2>/<patient>/<date>/OMP-01/<file>_1
+        if parts.len() == 7 && parts[5] == "OMP-01" && parts[6].ends_with("_1") {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            if bytes.windows(7).any(|w| w == b"\rORC|CA") {
+                let c = (parts[0].clone(), parts[3].clone());
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Issue 14 fault 4 (orders): a prescription cancel stored as a current file cancels its
+/// order on the medications tab, the timeline and the record pages, in chromium at three
+/// widths and in print (tests/browser/cancels.mjs).
+#[test]
+fn order_cancel_views_in_chromium() {
+    let demo = DemoServer::start(30);
+    let region = demo
+        .text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" patients in ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .map(PathBuf::from)
+        .expect("the demo says where its region is");
+    let candidates = order_cancel_patients(&region);
+    assert!(
+        !candidates.is_empty(),
+        "the demo region has no prescription cancel stored as a current file"
+    );
+    let shots = screenshots("cancels");
+    let candidates = serde_json::to_string(&candidates).expect("json");
+    run_script(
+        "cancels.mjs",
+        &demo,
+        &shots,
+        &[("RENKEI_CANCEL_CANDIDATES", candidates.as_str())],
+    );
+    for shot in [
+        "cancel-01-medications",
+        "cancel-02-record-order",
+        "cancel-03-record-cancel",
+        "cancel-04-timeline",
+    ] {
+        for width in ["desktop", "820", "390"] {
+            assert!(
+                shots.join(format!("{shot}-{width}.png")).exists(),
+                "{shot} at {width}"
+            );
+        }
+    }
+}
+
 /// Issue 14 (ADT and problems): the summary's stays and diagnoses, the timeline's cancel
 /// messages and the ADT / PPR record views in chromium at three widths and in print
 /// (tests/browser/adt.mjs).

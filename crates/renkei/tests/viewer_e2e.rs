@@ -149,4 +149,24 @@ fn doctor_searches_by_kana_pages_the_timeline_and_opens_a_record() {
     let json: Value = serde_json::from_str(body(&resp)).expect("json");
     assert_eq!(json["items"].as_array().map(Vec::len), Some(3));
     assert!(json["next_cursor"].is_string());
+
+    // Issue 14: timeline items carry a one-line preview of their content (drugs, abnormal
+    // results, diagnoses …), in the page and in the API.
+    let (status, page) = get_with(server, &format!("/patients/{open}/timeline?limit=100"), &c);
+    assert_eq!(status, 200);
+    let previews = page.matches("<div class=\"preview\">").count();
+    assert!(previews > 10, "{previews} previews in {page}");
+    let (_, resp) = get_with(
+        server,
+        &format!("/api/v1/patients/{open}/timeline?limit=100"),
+        &c,
+    );
+    let json: Value = serde_json::from_str(body(&resp)).expect("json");
+    let with_preview = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["preview"].as_str().is_some_and(|p| !p.is_empty()))
+        .count();
+    assert_eq!(with_preview, previews, "the page and the API say the same");
 }

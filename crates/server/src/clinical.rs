@@ -213,6 +213,22 @@ struct MedRow {
     not_given: String,
 }
 
+/// A line or result an order cancel cancelled: shown struck through, with the order's record
+/// and the cancel message one click away.
+struct CancelledRow<T> {
+    row: T,
+    href: String,
+    cancel_href: String,
+}
+
+/// A cancelled result as sent: what the matrix would have shown.
+struct CancelledLab {
+    observed: String,
+    name: String,
+    value: String,
+    facility: String,
+}
+
 struct LabRow {
     name: String,
     code: String,
@@ -550,6 +566,8 @@ struct LabsPage {
     purpose: String,
     labs_refused: bool,
     cultures: Vec<CultureView>,
+    /// Results an order cancel sent as a file of its own cancelled.
+    cancelled: Vec<CancelledRow<CancelledLab>>,
     duplicate_tests: Vec<DuplicateTestView>,
     /// Some lab results were refused: the duplicate check could not look at everything.
     dup_unchecked: bool,
@@ -647,6 +665,23 @@ fn labs_page(
     let cultures =
         lab_views::culture_views(&m.cultures, names, |v| pc.link(&format!("/records/{v}")));
     let duplicate_tests = lab_views::duplicate_views(&m.duplicate_tests, names);
+    let cancelled = m
+        .cancelled
+        .iter()
+        .map(|c| {
+            let f = &c.item.fact;
+            CancelledRow {
+                row: CancelledLab {
+                    observed: crate::record_views::when(Some(f.observed_at.as_str())),
+                    name: f.name.clone(),
+                    value: format!("{} {}", f.value, f.unit).trim().to_owned(),
+                    facility: facility_name(names, &c.item.source),
+                },
+                href: pc.link(&format!("/records/{}", c.item.version_id)),
+                cancel_href: pc.link(&format!("/records/{}", c.cancelled_by)),
+            }
+        })
+        .collect();
     let dup_unchecked = labs_read_refused(&m.refused);
     let emergency = emergency_form(
         me,
@@ -669,6 +704,7 @@ fn labs_page(
         chart,
         purpose: q.purpose.purpose.clone(),
         cultures,
+        cancelled,
         duplicate_tests,
         dup_unchecked,
         test_days: service::DUPLICATE_TEST_DAYS,
@@ -757,6 +793,8 @@ struct MedicationsPage {
     chrome: Chrome,
     pc: PatientChrome,
     lines: Vec<MedRow>,
+    /// Lines an order cancel sent as a file of its own cancelled.
+    cancelled: Vec<CancelledRow<MedRow>>,
     current: usize,
     medications: Vec<CurrentRow>,
     latest: Vec<LatestRow>,
@@ -802,8 +840,21 @@ pub async fn medications(
         &m.refused,
         m.break_glass.is_some(),
     );
+    let cancelled = m
+        .cancelled
+        .iter()
+        .map(|c| CancelledRow {
+            row: MedRow {
+                current: false,
+                ..med_row(&c.item, names, &today)
+            },
+            href: pc.link(&format!("/records/{}", c.item.line.version_id)),
+            cancel_href: pc.link(&format!("/records/{}", c.cancelled_by)),
+        })
+        .collect();
     let pg = MedicationsPage {
         network_name: state.network_name.clone(),
+        cancelled,
         pc,
         current: lines.iter().filter(|l| l.current).count(),
         lines,

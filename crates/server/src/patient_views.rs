@@ -306,6 +306,8 @@ struct Item {
     superseded: bool,
     written: String,
     version_id: i64,
+    /// One line of content (drugs, abnormal results, diagnoses …), empty when none.
+    preview: String,
 }
 
 struct Day {
@@ -395,7 +397,7 @@ fn days_of(id: &RegionalId, t: &Timeline, pq: &PurposeQuery) -> Vec<Day> {
                 String::new()
             },
             state: if it.cancel_message {
-                "取消通知 (cancels an earlier event)"
+                "取消通知 (cancels an earlier order or event)"
             } else if it.cancelled_by_message {
                 "取消済 (cancelled by a later message)"
             } else {
@@ -406,6 +408,7 @@ fn days_of(id: &RegionalId, t: &Timeline, pq: &PurposeQuery) -> Vec<Day> {
             superseded: r.condition == Condition::Superseded,
             written: show_time(&r.written_at),
             version_id: r.version_id,
+            preview: it.preview.clone().unwrap_or_default(),
         };
         let date = show_date(&r.date);
         match days.last_mut() {
@@ -660,7 +663,7 @@ pub async fn record_page(
         department: ssmix2::departments::department_label(&r.department, ""),
         order_no: r.order_no.clone(),
         state: if d.cancel_message {
-            "取消通知 (cancels an earlier event)"
+            "取消通知 (cancels an earlier order or event)"
         } else if d.cancelled_by.is_some() {
             "取消済 (cancelled by a later message)"
         } else {
@@ -705,7 +708,7 @@ pub async fn record_page(
         cancel_notice: if d.cancel_message {
             Some(CancelNotice {
                 text: format!(
-                    "この記録は取消メッセージです: 以前の{}を取り消します (this message cancels an earlier event; it is not the event itself)",
+                    "この記録は取消メッセージです: 以前の{}を取り消します (this message cancels an earlier order or event; it is not the order or event itself)",
                     kind_label(&r.kind)
                 ),
                 href: None,

@@ -87,6 +87,9 @@ pub struct LabMatrix {
     pub tests: Vec<LabTestRow>,
     /// Newest first.
     pub cultures: Vec<CultureResult>,
+    /// Results of orders a cancel message sent as a file of its own cancelled
+    /// ([`crate::cancels`]), newest first: shown struck through, in no row, chart or check.
+    pub cancelled: Vec<crate::cancels::Cancelled<crate::Sourced<LabFact>>>,
     /// Duplicate tests of the last [`crate::DUPLICATE_LOOKBACK_DAYS`] (not with a code filter).
     pub duplicate_tests: Vec<DuplicateTest>,
     pub refused: Vec<AccessRefusal>,

@@ -6,6 +6,7 @@
 //! [`Network::lab_matrix`] and [`Network::medications`].
 
 mod access;
+pub mod cancels;
 pub mod encounters;
 mod identity;
 mod labs;
@@ -14,6 +15,7 @@ pub mod migrate;
 mod office;
 pub mod offsite;
 mod passwords;
+pub mod preview;
 pub mod problems;
 mod refusal;
 mod search;

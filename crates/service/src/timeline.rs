@@ -47,11 +47,14 @@ pub struct TimelineItem {
     pub record: StoredRecord,
     /// Stored versions of the same order; more than 1 means the order has a history.
     pub versions: u32,
-    /// The record is a cancel message (ADT^A11 …): it is not the event it names.
+    /// The record is a cancel message (ADT^A11 …, an order cancel ORC-1 `CA` …): it is not
+    /// the event or order it names.
     pub cancel_message: bool,
     /// A cancel message stored as a file of its own cancels this event (SS-MIX2 cancel
     /// semantics by message; the `_0` condition flag is in `record.condition`).
     pub cancelled_by_message: bool,
+    /// One line of content (drugs, abnormal results, diagnoses …: [`crate::preview`]).
+    pub preview: Option<String>,
 }
 
 /// A source facility of the patient (for the facility filter).
@@ -245,6 +248,88 @@ impl Network {
         Ok(())
     }
 
+    /// Mark the order records of a timeline page that an order cancel sent as a file of its
+    /// own cancels, and the cancels themselves ([`crate::cancels`]): one index probe per
+    /// source whose page holds orders.
+    async fn mark_cancelled_orders(
+        &self,
+        gate: &crate::access::Gate,
+        items: &mut [TimelineItem],
+    ) -> Result<()> {
+        let mut done: Vec<(FacilityCode, String)> = Vec::new();
+        for i in 0..items.len() {
+            let it = &items[i];
+            if !has_order(&it.record.kind) {
+                continue;
+            }
+            let key = (it.source.clone(), it.local_id.clone());
+            if done.contains(&key) {
+                continue;
+            }
+            let Some(src) = gate
+                .sources
+                .iter()
+                .find(|s| s.facility == key.0 && s.local_id == key.1)
+            else {
+                continue;
+            };
+            let cancels = self.store.order_cancels(src.id, &key.1).await?;
+            for it in items.iter_mut() {
+                if it.source != key.0 || it.local_id != key.1 || !has_order(&it.record.kind) {
+                    continue;
+                }
+                let r = &it.record;
+                if cancels.iter().any(|c| c.version_id == r.version_id) {
+                    it.cancel_message = true;
+                } else if crate::cancels::cancel_of(
+                    &cancels,
+                    &r.kind,
+                    &r.order_no,
+                    &r.written_at,
+                    r.version_id,
+                )
+                .is_some()
+                {
+                    it.cancelled_by_message = true;
+                }
+            }
+            done.push(key);
+        }
+        Ok(())
+    }
+
+    /// The one-line preview of each item of a page, read from the records' bytes (one blob
+    /// read for the page, parsed off the async workers).
+    async fn add_previews(&self, items: &mut [TimelineItem]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<model::Sha256> = items.iter().map(|it| it.record.sha256).collect();
+        let blobs = self.store.read_blobs(&hashes).await?;
+        let kinds: Vec<(String, bool)> = items
+            .iter()
+            .map(|it| {
+                (
+                    it.record.kind.clone(),
+                    it.record.storage == store::StorageKind::Extended,
+                )
+            })
+            .collect();
+        let previews = tokio::task::spawn_blocking(move || {
+            kinds
+                .iter()
+                .zip(&blobs)
+                .map(|((kind, extended), bytes)| crate::preview::preview(kind, *extended, bytes))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| crate::ServiceError::Internal(format!("timeline previews: {e}")))?;
+        for (it, p) in items.iter_mut().zip(previews) {
+            it.preview = p;
+        }
+        Ok(())
+    }
+
     /// One page of a patient's timeline (see the module documentation). Audited per
     /// (source, category) with screen `timeline`.
     pub async fn timeline(
@@ -343,11 +428,14 @@ impl Network {
                 category,
                 cancel_message: is_cancel_message(&r.record),
                 cancelled_by_message: false,
+                preview: None,
                 record: r.record,
                 versions: r.versions,
             });
         }
         self.mark_cancelled_stays(&gate, &mut items).await?;
+        self.mark_cancelled_orders(&gate, &mut items).await?;
+        self.add_previews(&mut items).await?;
         let next = if more {
             items.last().map(|it| RecordCursor::of(&it.record))
         } else {
@@ -463,6 +551,15 @@ impl Network {
                 .into_iter()
                 .find(|e| e.version_id == version_id)
                 .and_then(|e| e.cancelled_by)
+        } else if has_order(&v.record.kind) {
+            let cancels = self.store.order_cancels(v.facility, &v.local_id).await?;
+            crate::cancels::cancel_of(
+                &cancels,
+                &v.record.kind,
+                &v.record.order_no,
+                &v.record.written_at,
+                version_id,
+            )
         } else {
             None
         };

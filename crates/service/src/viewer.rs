@@ -15,6 +15,7 @@ use serde::Serialize;
 use store::{day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter, MedicationFact};
 
 use crate::access::{AccessRefusal, Gate};
+use crate::cancels::{self, Cancelled, Split};
 use crate::labs;
 pub use crate::labs::{DuplicateTest, LabCell, LabMatrix, LabQuery, LabTestRow};
 use crate::medications::{
@@ -138,6 +139,9 @@ pub struct MedicationList {
     pub regional_id: RegionalId,
     /// Every live line, newest start first.
     pub lines: Vec<MedicationLine>,
+    /// Lines an order cancel sent as a file of its own cancelled ([`crate::cancels`]): shown
+    /// struck through, in none of the lists or checks above.
+    pub cancelled: Vec<Cancelled<MedicationLine>>,
     pub duplicate_prescriptions: Vec<DuplicatePrescription>,
     /// The same, one warning per drug naming every facility.
     pub duplicate_groups: Vec<DuplicateGroup>,
@@ -384,37 +388,56 @@ impl Network {
         })
     }
 
+    /// Each source's medication lines, with those an order cancel cancelled set apart
+    /// ([`crate::cancels`]).
     async fn read_medications(
         &self,
         sources: Vec<SourceRef>,
         active_on: Option<&str>,
-    ) -> Result<Vec<(SourceRef, Vec<FactRow<MedicationFact>>)>> {
+    ) -> Result<Vec<(SourceRef, Split<MedicationFact>)>> {
         each_source(sources, |s| async move {
-            Ok(self.store.medications(s.id, &s.local_id, active_on).await?)
+            let (rows, cancels) = tokio::try_join!(
+                self.store.medications(s.id, &s.local_id, active_on),
+                self.store.order_cancels(s.id, &s.local_id)
+            )?;
+            Ok(cancels::split(rows, &cancels))
         })
         .await
     }
 
-    /// Medication lines of the sources read, counted under the gate, newest first.
+    /// Medication lines of the sources read, counted under the gate, newest first: the live
+    /// ones, and those an order cancel cancelled (shown struck through, never counted live).
     fn gate_medications(
         gate: &mut Gate,
-        read: Vec<(SourceRef, Vec<FactRow<MedicationFact>>)>,
-    ) -> Vec<MedicationLine> {
+        read: Vec<(SourceRef, Split<MedicationFact>)>,
+    ) -> (Vec<MedicationLine>, Vec<Cancelled<MedicationLine>>) {
         let mut out = Vec::new();
-        for (s, rows) in read {
-            for row in rows {
-                let category = policy::category_of_kind(&row.kind);
-                if !gate.allows(s.index, category) {
-                    continue;
+        let mut cancelled = Vec::new();
+        let line = |gate: &mut Gate, s: &SourceRef, row: FactRow<MedicationFact>| {
+            let category = policy::category_of_kind(&row.kind);
+            if !gate.allows(s.index, category) {
+                return None;
+            }
+            gate.count(s.index, category, 1);
+            Some(MedicationLine {
+                line: sourced(&s.facility, &s.local_id, row),
+                category,
+            })
+        };
+        for (s, split) in read {
+            for row in split.live {
+                out.extend(line(gate, &s, row));
+            }
+            for c in split.cancelled {
+                if let Some(l) = line(gate, &s, c.item) {
+                    cancelled.push(Cancelled {
+                        item: l,
+                        cancelled_by: c.cancelled_by,
+                    });
                 }
-                gate.count(s.index, category, 1);
-                out.push(MedicationLine {
-                    line: sourced(&s.facility, &s.local_id, row),
-                    category,
-                });
             }
         }
-        out.sort_by(|a, b| {
+        let newest_first = |a: &MedicationLine, b: &MedicationLine| {
             b.line
                 .fact
                 .start_date
@@ -422,8 +445,10 @@ impl Network {
                 .then(a.line.source.cmp(&b.line.source))
                 .then(b.line.version_id.cmp(&a.line.version_id))
                 .then(a.line.line.cmp(&b.line.line))
-        });
-        out
+        };
+        out.sort_by(newest_first);
+        cancelled.sort_by(|a, b| newest_first(&a.item, &b.item));
+        (out, cancelled)
     }
 
     /// Sources whose lab results the gate allows.
@@ -431,24 +456,52 @@ impl Network {
         sources_where(gate, |gate, i| gate.allows(i, RecordCategory::LabResults))
     }
 
+    /// Each source's lab results, with those an order cancel cancelled set apart
+    /// ([`crate::cancels`]).
     async fn read_labs(
         &self,
         sources: Vec<SourceRef>,
         filter: &LabFilter,
-    ) -> Result<Vec<(SourceRef, Vec<FactRow<LabFact>>)>> {
+    ) -> Result<Vec<(SourceRef, Split<LabFact>)>> {
         each_source(sources, |s| async move {
-            Ok(self.store.lab_results(s.id, &s.local_id, filter).await?)
+            let (rows, cancels) = tokio::try_join!(
+                self.store.lab_results(s.id, &s.local_id, filter),
+                self.store.order_cancels(s.id, &s.local_id)
+            )?;
+            Ok(cancels::split(rows, &cancels))
         })
         .await
     }
 
-    fn gate_labs(
+    /// The results of the sources read that an order cancel cancelled, taken out of `read`
+    /// and counted under the gate (the screens that show them struck through).
+    fn gate_cancelled_labs(
         gate: &mut Gate,
-        read: Vec<(SourceRef, Vec<FactRow<LabFact>>)>,
-    ) -> Vec<Sourced<LabFact>> {
+        read: &mut [(SourceRef, Split<LabFact>)],
+    ) -> Vec<Cancelled<Sourced<LabFact>>> {
         let mut out = Vec::new();
-        for (s, rows) in read {
-            for row in rows {
+        for (s, split) in read.iter_mut() {
+            for c in std::mem::take(&mut split.cancelled) {
+                let category = policy::category_of_kind(&c.item.kind);
+                if !gate.allows(s.index, category) {
+                    continue;
+                }
+                gate.count(s.index, category, 1);
+                out.push(Cancelled {
+                    item: sourced(&s.facility, &s.local_id, c.item),
+                    cancelled_by: c.cancelled_by,
+                });
+            }
+        }
+        out.sort_by(|a, b| b.item.fact.observed_at.cmp(&a.item.fact.observed_at));
+        out
+    }
+
+    /// The live results of the sources read, counted under the gate.
+    fn gate_labs(gate: &mut Gate, read: Vec<(SourceRef, Split<LabFact>)>) -> Vec<Sourced<LabFact>> {
+        let mut out = Vec::new();
+        for (s, split) in read {
+            for row in split.live {
                 // Only OML-11 writes lab facts; the kind still decides the category.
                 let category = policy::category_of_kind(&row.kind);
                 if !gate.allows(s.index, category) {
@@ -465,12 +518,12 @@ impl Network {
     /// the same screen (`counted`: version and line): each row read is counted once.
     fn gate_labs_except(
         gate: &mut Gate,
-        read: Vec<(SourceRef, Vec<FactRow<LabFact>>)>,
+        read: Vec<(SourceRef, Split<LabFact>)>,
         counted: &BTreeSet<(i64, u32)>,
     ) -> Vec<Sourced<LabFact>> {
         let mut out = Vec::new();
-        for (s, rows) in read {
-            for row in rows {
+        for (s, split) in read {
+            for row in split.live {
                 let category = policy::category_of_kind(&row.kind);
                 if !gate.allows(s.index, category) {
                     continue;
@@ -597,7 +650,8 @@ impl Network {
             }
         }
         let diagnosis_history = crate::problems::group(all_diagnoses);
-        let medication_lines = Self::gate_medications(&mut gate, medication_rows);
+        // Cancelled lines are not current: the summary shows none of them.
+        let (medication_lines, _cancelled) = Self::gate_medications(&mut gate, medication_rows);
         let today_n = self.now().date_jst().days();
         let window = i64::from(settings.recent_days);
         let current_medications =
@@ -706,6 +760,8 @@ impl Network {
             )?;
             (a, Some(b))
         };
+        let mut read = read;
+        let cancelled = Self::gate_cancelled_labs(&mut gate, &mut read);
         let labs = Self::gate_labs(&mut gate, read);
         let duplicate_tests = if !q.codes.is_empty() {
             Vec::new()
@@ -737,6 +793,7 @@ impl Network {
             dates,
             tests,
             cultures,
+            cancelled,
             duplicate_tests,
             refused,
             break_glass,
@@ -785,7 +842,7 @@ impl Network {
             }),
             self.read_labs(lab_sources, &recent),
         )?;
-        let lines = Self::gate_medications(&mut gate, medication_rows);
+        let (lines, cancelled) = Self::gate_medications(&mut gate, medication_rows);
         let mut allergies = Vec::new();
         for (s, rows) in allergy_rows {
             for row in rows {
@@ -820,6 +877,7 @@ impl Network {
                 today.days() - DRUG_ALLERGY_LOOKBACK_DAYS,
             ),
             lines,
+            cancelled,
             refused,
             break_glass,
             facility_names,

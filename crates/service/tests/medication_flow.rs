@@ -296,3 +296,251 @@ async fn timing_uneven_doses_and_refused_doses_reach_the_viewer() {
         .iter()
         .any(|r| r.covers(RecordCategory::Prescriptions)));
 }
+
+/// Issue 14 fault 4, orders: a cancel message (ORC-1 `CA`) stored as a current file of its
+/// own beside the order, the order's files left current. The order's lines and results are
+/// not live anywhere (current medications, duplicate warnings, lab matrix), they are listed
+/// as cancelled with the cancel that did it, and the timeline and record page say which
+/// file cancels and which is cancelled. A re-order under the same number after the cancel
+/// is live again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_cancels_sent_as_files_of_their_own_cancel_the_order() {
+    let common::Fixture {
+        dir: _dir,
+        region,
+        store,
+        net,
+        ..
+    } = common::imported_region(12, 11).await;
+    let common::Enrolled {
+        admin,
+        office,
+        a,
+        b,
+        id,
+        ..
+    } = common::enrolled_pair(&net, &store).await;
+    let (dr, _care) =
+        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
+    net.record_consent(
+        &office,
+        ConsentInput {
+            regional_id: id.clone(),
+            scope: ConsentScope::AllFacilities,
+            valid_from: Date::parse("2020-01-01").expect("date"),
+            valid_until: None,
+            paper_form: "同意書 No.0015".into(),
+            implied: false,
+        },
+    )
+    .await
+    .expect("consent");
+    let today = UnixTime::now().date_jst().days();
+    let monday = today - i64::from(ssmix2::dosing::weekday(today)) - 7;
+    let shift = monday - store::day_number("20260302").expect("day");
+    let day = store::date_of_day(monday - 1);
+    let (root_a, root_b) = (
+        region.join(a.facility.as_str()),
+        region.join(b.facility.as_str()),
+    );
+    let at = |root: &Path, local: &str, date: &str, kind, order: &str, time: &str| {
+        root.join(
+            StandardName {
+                patient_id: local.into(),
+                date: date.into(),
+                kind,
+                order_no: order.into(),
+                timestamp: format!("{date}{time}"),
+                department: "01".into(),
+                condition: Condition::Current,
+            }
+            .relative_path(),
+        )
+    };
+    // A: the order at 09:00, its cancel at 10:00 (both `_1`).
+    let rx = shifted(&fixture_text("OMP-01-timing"), shift).replace("9999013", &a.local_id);
+    let order = "000000021000501";
+    put(
+        &at(
+            &root_a,
+            &a.local_id,
+            &day,
+            DataKind::Omp01,
+            order,
+            "090000000",
+        ),
+        &rx,
+    );
+    put(
+        &at(
+            &root_a,
+            &a.local_id,
+            &day,
+            DataKind::Omp01,
+            order,
+            "100000000",
+        ),
+        &rx.replace("ORC|NW|", "ORC|CA|"),
+    );
+    // B: the same drugs (a duplicate if A's were live), and a lab result cancelled by a
+    // later cancel message.
+    let rx_b = shifted(&fixture_text("OMP-01-timing"), shift)
+        .replace("9999013", &b.local_id)
+        .replace(order, "000000021000601");
+    put(
+        &at(
+            &root_b,
+            &b.local_id,
+            &day,
+            DataKind::Omp01,
+            "000000021000601",
+            "090000000",
+        ),
+        &rx_b,
+    );
+    let lab = fixture_text("OML-11").replace("9999013", &b.local_id);
+    let lab_order = "000000011000354";
+    put(
+        &at(
+            &root_b,
+            &b.local_id,
+            "20111220",
+            DataKind::Oml11,
+            lab_order,
+            "110000000",
+        ),
+        &lab,
+    );
+    put(
+        &at(
+            &root_b,
+            &b.local_id,
+            "20111220",
+            DataKind::Oml11,
+            lab_order,
+            "120000000",
+        ),
+        &lab.replace("ORC|SC|", "ORC|CA|"),
+    );
+    common::import(&store, &root_a, &a.facility).await;
+    common::import(&store, &root_b, &b.facility).await;
+
+    let m = net.medications(&dr, &id).await.expect("medications");
+    let of_a =
+        |l: &service::MedicationLine| l.line.source == a.facility && l.line.order_no == order;
+    assert!(
+        !m.lines.iter().any(of_a),
+        "no live line of the cancelled order"
+    );
+    let cancelled: Vec<_> = m.cancelled.iter().filter(|c| of_a(&c.item)).collect();
+    assert_eq!(
+        cancelled.len(),
+        6,
+        "every line of the order, listed as cancelled"
+    );
+    let cancel_version = cancelled[0].cancelled_by;
+    assert!(cancelled.iter().all(|c| c.cancelled_by == cancel_version));
+    assert!(!m.current.iter().any(|c| of_a(&c.line)));
+    assert!(
+        !m.duplicate_groups
+            .iter()
+            .any(|g| g.facilities.contains(&a.facility)),
+        "a cancelled order is no duplicate: {:?}",
+        m.duplicate_groups
+    );
+    assert!(m
+        .lines
+        .iter()
+        .any(|l| l.line.source == b.facility && l.line.order_no == "000000021000601"));
+    let summary = net.patient_summary(&dr, &id).await.expect("summary");
+    assert!(!summary.current_medications.iter().any(|c| of_a(&c.line)));
+
+    let labs = net.lab_matrix(&dr, &id, None, None).await.expect("labs");
+    assert!(
+        labs.cancelled
+            .iter()
+            .all(|c| c.item.source == b.facility && c.item.order_no == lab_order),
+        "{:?}",
+        labs.cancelled
+    );
+    assert!(
+        !labs.cancelled.is_empty(),
+        "the cancelled results are listed"
+    );
+    let cancelled_versions: Vec<i64> = labs.cancelled.iter().map(|c| c.item.version_id).collect();
+    assert!(
+        labs.tests
+            .iter()
+            .flat_map(|t| t.cells.iter().flatten())
+            .all(|c| !cancelled_versions.contains(&c.version_id)),
+        "no matrix cell from a cancelled result"
+    );
+
+    // Timeline: the cancel is a cancel message, the order is cancelled by it.
+    let t = net
+        .timeline(
+            &dr,
+            &id,
+            model::Purpose::Care,
+            None,
+            &service::TimelineQuery {
+                kinds: Some(vec!["OMP-01".into()]),
+                facility: Some(a.facility.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("timeline");
+    let of_order: Vec<_> = t
+        .items
+        .iter()
+        .filter(|i| i.record.order_no == order)
+        .map(|i| {
+            (
+                i.record.version_id,
+                i.cancel_message,
+                i.cancelled_by_message,
+            )
+        })
+        .collect();
+    assert_eq!(of_order.len(), 2, "{of_order:?}");
+    assert!(
+        of_order.contains(&(cancel_version, true, false)),
+        "{of_order:?}"
+    );
+    let order_version = of_order
+        .iter()
+        .find(|(v, _, _)| *v != cancel_version)
+        .expect("the order")
+        .0;
+    assert!(of_order.contains(&(order_version, false, true)));
+    let d = net
+        .record_detail(&dr, &id, order_version, model::Purpose::Care, None)
+        .await
+        .expect("order");
+    assert_eq!(
+        (d.cancelled_by, d.cancel_message),
+        (Some(cancel_version), false)
+    );
+    let d = net
+        .record_detail(&dr, &id, cancel_version, model::Purpose::Care, None)
+        .await
+        .expect("cancel");
+    assert_eq!((d.cancelled_by, d.cancel_message), (None, true));
+
+    // A re-order under the same number after the cancel is live again.
+    put(
+        &at(
+            &root_a,
+            &a.local_id,
+            &day,
+            DataKind::Omp01,
+            order,
+            "110000000",
+        ),
+        &rx,
+    );
+    common::import(&store, &root_a, &a.facility).await;
+    let m = net.medications(&dr, &id).await.expect("medications");
+    assert_eq!(m.lines.iter().filter(|l| of_a(l)).count(), 6);
+}

@@ -397,6 +397,7 @@ struct RecordColumns<'a> {
     condition: Vec<i64>,
     message_type: Vec<Option<&'a str>>,
     encoding: Vec<Option<&'a str>>,
+    cancels: Vec<bool>,
 }
 
 impl<'a> RecordColumns<'a> {
@@ -416,6 +417,7 @@ impl<'a> RecordColumns<'a> {
         self.condition.push(condition_code(r.condition));
         self.message_type.push(r.message_type.as_deref());
         self.encoding.push(r.nonconforming_encoding.as_deref());
+        self.cancels.push(r.cancels);
     }
 
     async fn insert(&self, tx: &mut PgConnection, facility: FacilityId) -> Result<()> {
@@ -424,9 +426,10 @@ impl<'a> RecordColumns<'a> {
         }
         sqlx::query(
             "INSERT INTO records(facility_id, file_id, version_id, storage, patient_id, date, kind, order_no,
-                                 written_at, department, condition, message_type, encoding)
+                                 written_at, department, condition, message_type, encoding, cancels)
              SELECT $1, u.* FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                        $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[]) AS u",
+                                        $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[],
+                                        $14::boolean[]) AS u",
         )
         .bind(facility.0)
         .bind(&self.file_id)
@@ -441,6 +444,7 @@ impl<'a> RecordColumns<'a> {
         .bind(&self.condition)
         .bind(&self.message_type)
         .bind(&self.encoding)
+        .bind(&self.cancels)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

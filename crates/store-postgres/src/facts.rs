@@ -906,6 +906,19 @@ pub(crate) async fn backfill_put(
         for (facility, items) in &by_facility {
             insert(&mut *conn, FacilityId(*facility), items).await?;
         }
+        let cancelling: Vec<&BackfilledFacts> = facts.iter().filter(|f| f.cancels).collect();
+        if !cancelling.is_empty() {
+            sqlx::query(
+                "UPDATE records SET cancels = true WHERE NOT cancels AND (facility_id, patient_id, version_id) IN
+                     (SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]))",
+            )
+            .bind(cancelling.iter().map(|f| f.facility.0).collect::<Vec<_>>())
+            .bind(cancelling.iter().map(|f| f.patient_id.as_str()).collect::<Vec<_>>())
+            .bind(cancelling.iter().map(|f| f.version_id).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        }
         sqlx::query(
             "UPDATE facts_backfill SET next_version = greatest(next_version, $1 + 1) WHERE next_version <= upto",
         )

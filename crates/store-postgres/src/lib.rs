@@ -512,6 +512,14 @@ impl Store for PgStore {
         viewer::order_versions(&self.pool, facility, local_id, kind, order_no).await
     }
 
+    async fn order_cancels(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<store::OrderCancel>> {
+        viewer::order_cancels(&self.pool, facility, local_id).await
+    }
+
     async fn search_local_patients(&self, search: &PatientSearch) -> Result<Vec<LocalPatientHit>> {
         viewer::search_local_patients(&self.pool, search).await
     }

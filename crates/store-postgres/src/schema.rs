@@ -457,8 +457,16 @@ ALTER TABLE encounters ADD COLUMN detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE facts_backfill ADD COLUMN extractor BIGINT NOT NULL DEFAULT 1;
 "#;
 
+/// Which files cancel their order (`store::RecordIndex::cancels`). Few records do, so a
+/// partial index answers "this patient's cancels" with one probe. Records stored earlier get
+/// the flag from the facts re-derivation (`store::BackfilledFacts::cancels`).
+const STEP_4: &str = r#"
+ALTER TABLE records ADD COLUMN cancels BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX records_cancelling ON records(facility_id, patient_id) WHERE cancels;
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3];
+const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

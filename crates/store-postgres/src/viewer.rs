@@ -299,6 +299,34 @@ pub(crate) async fn record_version(
         .transpose()
 }
 
+pub(crate) async fn order_cancels(
+    pool: &PgPool,
+    facility: FacilityId,
+    local_id: &str,
+) -> Result<Vec<store::OrderCancel>> {
+    let rows = sqlx::query(
+        "SELECT version_id, kind, order_no, written_at FROM records
+         WHERE facility_id = $1 AND patient_id = $2 AND cancels AND current
+         ORDER BY written_at, version_id",
+    )
+    .bind(facility.0)
+    .bind(local_id)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(store::OrderCancel {
+                version_id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                order_no: r.try_get(2)?,
+                written_at: r.try_get(3)?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()
+        .map_err(db_err)
+}
+
 pub(crate) async fn order_versions(
     pool: &PgPool,
     facility: FacilityId,

@@ -258,9 +258,10 @@ async fn a_taken_regional_id_is_drawn_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_unreadable_counts_conform() {
+async fn postgres_unreadable_counts_and_order_cancels_conform() {
     let f = local().await;
     store::conformance::run_unreadable(&f.store).await;
+    store::conformance::run_order_cancels(&f.store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -621,8 +621,14 @@ pub(crate) fn backfill_put(
             }
         }
         let mut writer = FactWriter::new(&tx)?;
+        let mut set_cancels = tx
+            .prepare_cached("UPDATE records SET cancels = 1 WHERE version_id = ?1 AND cancels = 0")
+            .map_err(db_err)?;
         for f in facts {
             writer.insert(f.facility, &f.patient_id, f.version_id, &f.facts)?;
+            if f.cancels {
+                set_cancels.execute([f.version_id]).map_err(db_err)?;
+            }
         }
     }
     tx.execute(

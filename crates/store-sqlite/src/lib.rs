@@ -743,6 +743,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn order_cancels(
+        &self,
+        facility: FacilityId,
+        local_id: &str,
+    ) -> Result<Vec<store::OrderCancel>> {
+        let local_id = local_id.to_owned();
+        self.reading(move |conn| viewer::order_cancels(conn, facility, &local_id))
+            .await
+    }
+
     async fn search_local_patients(
         &self,
         search: &store::PatientSearch,
@@ -1052,8 +1062,8 @@ fn write_batch(
         let mut ins_record = tx
             .prepare_cached(
                 "INSERT INTO records(facility_id, file_id, version_id, storage, patient_id, date, kind, order_no, written_at,
-                                     department, condition, message_type, encoding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                     department, condition, message_type, encoding, cancels)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .map_err(db_err)?;
         let mut ins_quarantine = tx
@@ -1142,6 +1152,7 @@ fn write_batch(
                             condition_code(r.condition),
                             r.message_type,
                             r.nonconforming_encoding,
+                            r.cancels,
                         ])
                         .map_err(db_err)?;
                     fact_writer.insert(facility, &r.patient_id, version_id, &f.facts)?;

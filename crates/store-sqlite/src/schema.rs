@@ -488,6 +488,16 @@ fn fact_detail_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
+/// 8: which files cancel their order (`store::RecordIndex::cancels`). Few records do, so a
+/// partial index answers "this patient's cancels" with one probe. Records stored earlier get
+/// the flag from the facts re-derivation (`store::BackfilledFacts::cancels`).
+fn order_cancels_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE records ADD COLUMN cancels INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX records_cancelling ON records(facility_id, patient_id) WHERE cancels = 1;",
+    )
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
 const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
@@ -495,6 +505,7 @@ const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
     replication_step,
     login_counters_step,
     fact_detail_step,
+    order_cancels_step,
 ];
 
 /// The first schema version with the replication journal.

@@ -273,6 +273,33 @@ pub(crate) fn record_version(conn: &Connection, version_id: i64) -> Result<Optio
         .transpose()
 }
 
+pub(crate) fn order_cancels(
+    conn: &Connection,
+    facility: FacilityId,
+    local_id: &str,
+) -> Result<Vec<store::OrderCancel>> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT r.version_id, r.kind, r.order_no, r.written_at
+             FROM records r INDEXED BY records_cancelling
+             JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
+             WHERE r.facility_id = ?1 AND r.patient_id = ?2 AND r.cancels = 1
+             ORDER BY r.written_at, r.version_id",
+        )
+        .map_err(db_err)?;
+    let rows = st
+        .query_map(params![facility.0, local_id], |r| {
+            Ok(store::OrderCancel {
+                version_id: r.get(0)?,
+                kind: r.get(1)?,
+                order_no: r.get(2)?,
+                written_at: r.get(3)?,
+            })
+        })
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+}
+
 pub(crate) fn order_versions(
     conn: &Connection,
     facility: FacilityId,

@@ -116,6 +116,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
                         condition: ssmix2::Condition::Current,
                         message_type: None,
                         nonconforming_encoding: None,
+                        cancels: false,
                     }),
                     notices: vec![],
                     demographics: Some(model::Demographics {
@@ -157,6 +158,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
              DROP INDEX local_patients_by_kanji; DROP INDEX local_patients_by_kana;
              ALTER TABLE local_patients DROP COLUMN search_kanji;
              ALTER TABLE local_patients DROP COLUMN search_kana;
+             DROP INDEX records_cancelling; ALTER TABLE records DROP COLUMN cancels;
              PRAGMA user_version = 3;",
         )
         .expect("downgrade");
@@ -365,10 +367,11 @@ async fn concurrent_audit_appends_are_grouped_into_one_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_unreadable_counts_conform() {
+async fn sqlite_unreadable_counts_and_order_cancels_conform() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
     store::conformance::run_unreadable(&store).await;
+    store::conformance::run_order_cancels(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

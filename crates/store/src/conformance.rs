@@ -25,6 +25,7 @@ fn record_file(path: &str, content: &str) -> IngestFile {
             condition: Condition::Current,
             message_type: Some("OUL^R22".into()),
             nonconforming_encoding: None,
+            cancels: false,
         }),
         notices: vec![],
         demographics: None,
@@ -456,6 +457,7 @@ fn fact_file(
             condition,
             message_type: None,
             nonconforming_encoding: None,
+            cancels: false,
         }),
         notices: vec![],
         demographics: None,
@@ -1002,6 +1004,7 @@ fn indexed_file(
             condition,
             message_type: None,
             nonconforming_encoding: None,
+            cancels: false,
         }),
         notices: vec![],
         demographics,
@@ -1930,6 +1933,7 @@ pub async fn run_facts_rederive(store: &dyn Store) {
                 version_id: item.version_id,
                 patient_id: item.patient_id.clone(),
                 facts: vec![ClinicalFact { line: 0, fact }],
+                cancels: true,
             }],
             last,
         )
@@ -1945,6 +1949,17 @@ pub async fn run_facts_rederive(store: &dyn Store) {
         ("7.1", "%")
     );
     assert_eq!(labs[0].fact.detail, crate::LabDetail::default());
+    assert_eq!(
+        store
+            .order_cancels(fac, "2000001")
+            .await
+            .expect("cancels")
+            .iter()
+            .map(|c| c.version_id)
+            .collect::<Vec<_>>(),
+        vec![item.version_id],
+        "a re-derived cancel message is flagged on its index entry"
+    );
     assert!(
         store
             .facts_backfill_next(100, &["OML-11"], &[])
@@ -1954,6 +1969,111 @@ pub async fn run_facts_rederive(store: &dyn Store) {
             .all(|i| i.version_id > last),
         "the cursor moved past the batch"
     );
+}
+
+/// [`Store::order_cancels`]: the live files of a patient that cancel an order, oldest first;
+/// not another patient's, not a cancel whose path moved on to other content, and the order
+/// files themselves stay live (the service decides what a cancel hides).
+pub async fn run_order_cancels(store: &dyn Store) {
+    let code = FacilityCode::parse("0455555555").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let file = |patient: &str, name: &str, written_at: &str, cancels: bool, body: &str| {
+        let path = format!("100/000/{patient}/20240401/OMP-01/{name}");
+        let content = format!("MSH|{path}|{body}");
+        let mut f = fact_file(
+            &path,
+            "OMP-01",
+            "000000000000007",
+            written_at,
+            Condition::Current,
+            vec![],
+        );
+        f.bytes = content.as_bytes().to_vec();
+        f.sha256 = sha256(content.as_bytes());
+        if let FileOutcome::Record(r) = &mut f.outcome {
+            r.patient_id = patient.into();
+            r.cancels = cancels;
+        }
+        f
+    };
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    store
+        .write_batch(
+            fac,
+            run,
+            vec![
+                file("2000001", "order_1", "20240401100000000", false, "order"),
+                file("2000001", "cancel_1", "20240402100000000", true, "cancel"),
+                file("2000001", "cancel2_1", "20240403100000000", true, "cancel"),
+                file("3000001", "cancel_1", "20240402100000000", true, "cancel"),
+            ],
+        )
+        .await
+        .expect("write");
+    let cancels = store.order_cancels(fac, "2000001").await.expect("cancels");
+    assert_eq!(
+        cancels
+            .iter()
+            .map(|c| (c.kind.as_str(), c.order_no.as_str(), c.written_at.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("OMP-01", "000000000000007", "20240402100000000"),
+            ("OMP-01", "000000000000007", "20240403100000000"),
+        ],
+        "this patient's cancels, oldest first"
+    );
+    assert!(cancels[0].cancels("OMP-01", "000000000000007", "20240401100000000", 1));
+    assert!(!cancels[0].cancels("OMP-01", "000000000000007", "20240405100000000", 1));
+    assert!(!cancels[0].cancels("OMP-01", "000000000000008", "20240401100000000", 1));
+    assert!(!cancels[0].cancels(
+        "OMP-01",
+        "000000000000007",
+        "20240402100000000",
+        cancels[0].version_id
+    ));
+    assert_eq!(
+        store
+            .order_cancels(fac, "3000001")
+            .await
+            .expect("other")
+            .len(),
+        1
+    );
+    assert!(store
+        .order_cancels(fac, "9999999")
+        .await
+        .expect("none")
+        .is_empty());
+    // The second cancel's path gets other content: only the first stays.
+    store
+        .write_batch(
+            fac,
+            run,
+            vec![file(
+                "2000001",
+                "cancel2_1",
+                "20240403100000000",
+                false,
+                "replaced",
+            )],
+        )
+        .await
+        .expect("replace");
+    let cancels = store.order_cancels(fac, "2000001").await.expect("cancels");
+    assert_eq!(
+        cancels.len(),
+        1,
+        "a cancel that is no longer current cancels nothing"
+    );
+    let records = store
+        .patient_records(fac, "2000001")
+        .await
+        .expect("records");
+    assert_eq!(records.len(), 3, "the order stays live in the index");
 }
 
 /// [`Store::unreadable_count`]: a patient's quarantined files that are still current count,

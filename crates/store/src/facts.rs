@@ -213,6 +213,9 @@ pub struct BackfilledFacts {
     pub version_id: i64,
     pub patient_id: String,
     pub facts: Vec<ClinicalFact>,
+    /// The record cancels its order ([`crate::RecordIndex::cancels`]): re-derivation sets the
+    /// flag on index entries stored before it was read at import.
+    pub cancels: bool,
 }
 
 /// Day number (days since 1970-01-01) of the first 8 characters of an HL7 date

@@ -116,6 +116,11 @@ pub struct RecordIndex {
     pub message_type: Option<String>,
     /// The text encoding, when it is not the SS-MIX2 one (e.g. `Shift_JIS`).
     pub nonconforming_encoding: Option<String>,
+    /// The message cancels its order (ORC-1 `CA` …, or every administration `D`): every
+    /// earlier file of the same kind and order number of the patient is cancelled by it,
+    /// whether or not the sender renamed them to `_0` (see [`Store::order_cancels`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancels: bool,
 }
 
 /// What the importer found in one file.
@@ -246,6 +251,28 @@ pub struct StoredRecord {
     pub sha256: Sha256,
 }
 
+/// A live file that cancels an order: an order message sent as a file of its own (ORC-1
+/// `CA` …) instead of the order's files being renamed to `_0`. It cancels the files of the
+/// same kind and order number written before it (`written_at` not later than its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancel {
+    pub version_id: i64,
+    pub kind: String,
+    pub order_no: String,
+    pub written_at: String,
+}
+
+impl OrderCancel {
+    /// Whether this cancel cancels the file version `version_id` of `kind` / `order_no`
+    /// written at `written_at` (a file never cancels itself, nor one written after it).
+    pub fn cancels(&self, kind: &str, order_no: &str, written_at: &str, version_id: i64) -> bool {
+        self.version_id != version_id
+            && self.kind == kind
+            && self.order_no == order_no
+            && written_at <= self.written_at.as_str()
+    }
+}
+
 /// The renkei store. Every method is one transaction: a crash leaves either all of it or none.
 #[async_trait]
 pub trait Store: Registry + Replication + Send + Sync {
@@ -345,6 +372,13 @@ pub trait Store: Registry + Replication + Send + Sync {
         kind: &str,
         order_no: &str,
     ) -> Result<Vec<RecordVersion>>;
+
+    /// The live files of a facility's patient that cancel an order (see
+    /// [`RecordIndex::cancels`]), oldest file-name timestamp first: the service marks the
+    /// order's earlier files cancelled by them. Served by a partial index, so a patient
+    /// without cancels costs one index probe. Gate-only.
+    async fn order_cancels(&self, facility: FacilityId, local_id: &str)
+        -> Result<Vec<OrderCancel>>;
 
     /// Local patients matching a search, with their demographics and active regional ID, in
     /// key order (name key, birth date, sex, facility, local ID). Name prefixes are index

@@ -509,7 +509,8 @@ impl<'a> Gen<'a> {
     }
 
     /// Write an order, possibly updated (old version `_2`, new `_1` with XO) or cancelled
-    /// (order `_0` and the CA message `_0`). Returns false when cancelled.
+    /// (order `_0` and the CA message `_0`, or both `_1` at a facility that files cancels
+    /// so: [`Facility::files_cancels_as_current`]). Returns false when cancelled.
     fn order<F>(
         &mut self,
         kind: DataKind,
@@ -529,11 +530,17 @@ impl<'a> Gen<'a> {
         };
         self.now = t;
         if r < self.f.cancel_rate {
+            // SS-MIX2: both files `_0`; some systems leave both current instead.
+            let flag = if self.f.files_cancels_as_current() {
+                Condition::Current
+            } else {
+                Condition::Deleted
+            };
             build(self, "NW");
-            self.emit(kind, Some(day), Some(order), Condition::Deleted)?;
+            self.emit(kind, Some(day), Some(order), flag)?;
             self.now = later(&mut self.rng);
             build(self, "CA");
-            self.emit(kind, Some(day), Some(order), Condition::Deleted)?;
+            self.emit(kind, Some(day), Some(order), flag)?;
             return Ok(false);
         }
         if r < self.f.cancel_rate + self.f.update_rate {

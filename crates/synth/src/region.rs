@@ -75,6 +75,17 @@ pub struct Facility {
     pub cancel_rate: f64,
 }
 
+impl Facility {
+    /// Whether this facility's system stores an order cancel (ORC-1 `CA`) as a current file of
+    /// its own and leaves the order's files current, instead of renaming both to `_0` as
+    /// SS-MIX2 asks (issue 14: the network must apply the cancel either way). Read off the
+    /// cancel rate, not drawn, so that the rest of the region stays as it was: about a
+    /// quarter of the facilities.
+    pub fn files_cancels_as_current(&self) -> bool {
+        self.cancel_rate > 0.025
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     None,

@@ -24,13 +24,18 @@ use store::ClinicalFact;
 /// Version of what [`extract`] reads. Raise it whenever a kind yields new or different facts
 /// (or a new kind has facts): a store whose facts were read by an older version re-derives
 /// them from the stored bytes (`Store::facts_rederive`, run by [`crate::backfill_facts`]).
-pub const FACTS_EXTRACTOR: u32 = 5;
+/// 5: order cancels (ORC-1 `CA` …) flagged on their index entry (`RecordIndex::cancels`).
+/// 6: extended-storage observation messages (vitals, ORU) have facts
+/// ([`extract_extended`]).
+pub const FACTS_EXTRACTOR: u32 = 6;
 
-/// Every kind [`extract`] reads something from (what the backfill hands out).
-pub fn fact_kinds() -> Vec<&'static str> {
+/// Every kind the re-derivation reads (what the backfill hands out): those [`extract`]
+/// reads something from, and the order kinds, whose cancel messages are flagged on their
+/// index entry ([`cancels_order`]).
+pub fn rederived_kinds() -> Vec<&'static str> {
     DataKind::ALL
         .iter()
-        .filter(|k| has_facts(**k))
+        .filter(|k| has_facts(**k) || k.has_order())
         .map(|k| k.code())
         .collect()
 }
@@ -87,6 +92,15 @@ pub fn has_facts(kind: DataKind) -> bool {
 /// the service applies them (issue 14 fault 4). Other cancelling files have none.
 pub fn reads_cancels(kind: DataKind) -> bool {
     record::is_stay_kind(kind)
+}
+
+/// Whether a message of `kind` whose header says it cancels ([`ssmix2::records::Header`]'s
+/// `cancels`) cancels its *order*: an order kind's message with ORC-1 `CA` … (or an
+/// administration whose every RXA is `D`). The service marks the order's earlier files of
+/// the same order number cancelled by it (issue 14 fault 4). A stay event's cancel message
+/// is applied through its fact instead ([`reads_cancels`]).
+pub fn cancels_order(kind: DataKind, header_cancels: bool) -> bool {
+    header_cancels && kind.has_order() && !reads_cancels(kind)
 }
 
 /// Component `c` of field `n`, unescaped; the HL7 explicit null `""` reads as empty.

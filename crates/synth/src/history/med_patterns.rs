@@ -5,7 +5,8 @@
 //! that cannot be read with certainty (３日おき), a topical line without a day count and
 //! with a site; an infusion with rate, per-administration duration (TQ1-13), time slots
 //! (TQ1-4), a start condition (TQ1-10) and mixed drugs; and its administrations, one given,
-//! one refused (RXA-20 `RE`) and one not given (`NA`) with their reasons (RXA-9).
+//! one refused (RXA-20 `RE`) and one not given (`NA`) with their reasons (RXA-9); and a
+//! prescription whose cancel message is stored as a current file beside it.
 //!
 //! Written once per person, at their first hospital or clinic, nine days before the end of
 //! the history (so some lines are current, some ended, some with an end not known).
@@ -181,6 +182,37 @@ impl Gen<'_> {
             "IV^静脈内^HL70162|LA^左前腕^99XST|IVP^点滴ポンプ^HL70164",
         );
         self.emit(DataKind::Omp12, Some(day), Some(&inj), Condition::Current)?;
+
+        // A prescription cancelled half an hour later by a cancel message (ORC-1 `CA`) that
+        // the sending system stores as a current file of its own, leaving the order's file
+        // current too (SS-MIX2 would rename both to `_0`): the viewer must show the order
+        // cancelled, never current (issue 14 fault 4).
+        let cancelled = self.next_order(day);
+        for (minute, ctrl) in [(0, "NW"), (30, "CA")] {
+            self.now = at(day, 10, minute);
+            self.msh("RDE^O11^RDE_O11");
+            self.pid();
+            self.pv1("O", None, None, None);
+            self.orc(ctrl, &cancelled, Some("1"), false);
+            self.w.seg("RXE");
+            self.w.raw(2, &format!("610422042^アムロジピン錠５ｍｇ「サワイ」^HOT9|1||TAB^錠^MR9P|TAB^錠^MR9P||||14|TAB^錠^MR9P||||{cancelled}||||1^TAB&錠&MR9P||{outside}||||||21^内服^JHSP0003||||2171022F1093^アムロジピン錠５ｍｇ^YJ"));
+            self.w.seg("TQ1");
+            self.w.raw(
+                1,
+                &format!(
+                    "1||1011000400000000&内服・経口・１日１回朝食後&JAMISDP01|||14^D&日&ISO+|{}",
+                    d(0)
+                ),
+            );
+            self.w.seg("RXR");
+            self.w.raw(1, "PO^口^HL70162");
+            self.emit(
+                DataKind::Omp01,
+                Some(day),
+                Some(&cancelled),
+                Condition::Current,
+            )?;
+        }
         Ok(())
     }
 }
