@@ -374,7 +374,9 @@ pub fn grid(obs: &[Sourced<LabFact>]) -> VitalsGrid {
         let vital = vital_of(f);
         let sent = f.value.trim().to_owned();
         let status = f.status.trim();
-        let stands = !matches!(status, "W" | "D");
+        // Wrong, deleted or not obtained (OBX-11 `W`, `D`, `X`): whatever value came with it
+        // is shown, never drawn.
+        let stands = !matches!(status, "W" | "D" | "X");
         let base = VitalValue {
             value: sent.clone(),
             sent: sent.clone(),
@@ -441,7 +443,7 @@ pub fn grid(obs: &[Sourced<LabFact>]) -> VitalsGrid {
             place(column_key(l, vital), column(vital), value);
             continue;
         }
-        let problem = if sent.is_empty() {
+        let problem = if sent.is_empty() || status == "X" {
             Some(empty_problem)
         } else if is_number(&sent) {
             None
@@ -751,6 +753,7 @@ mod tests {
             (&b, temp("98.4", "[degF]", "F")),
             (&a, temp("39.9", "℃", "W")),
             (&a, temp("３６．８", "℃", "F")),
+            (&b, temp("35.0", "℃", "X")),
         ]
         .into_iter()
         .enumerate()
@@ -791,7 +794,17 @@ mod tests {
                 ("98.4", "[degF]", "0422222222", true),
                 ("39.9", "℃", "0411111111", false),
                 ("３６．８", "℃", "0411111111", true),
+                ("35.0", "℃", "0422222222", false),
             ]
+        );
+        assert_eq!(
+            cell[4].problem,
+            Some(VitalProblem::NotMeasured),
+            "X with a value"
+        );
+        assert_eq!(
+            cell[2].problem, None,
+            "W: struck through by its status, not a problem"
         );
     }
 
