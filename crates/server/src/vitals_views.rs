@@ -257,6 +257,138 @@ mod tests {
         }
     }
 
+    fn fixture(name: &str, source: &FacilityCode, version: i64) -> Vec<service::Sourced<LabFact>> {
+        let path = format!(
+            "{}/../ssmix2/tests/fixtures/vitals/{name}.hl7",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace('\n', "\r");
+        let msg = hl7::Message::parse(&text).expect("parses");
+        ingest::facts::extract_extended(&msg)
+            .into_iter()
+            .filter_map(|f| match f.fact {
+                store::Fact::Lab(l) => Some((f.line, l)),
+                _ => None,
+            })
+            .map(|(line, fact)| service::Sourced {
+                source: source.clone(),
+                local_id: "9999013".into(),
+                version_id: version,
+                line,
+                kind: "L-OBSERVATIONS^OBSERVATIONS^99ZL01".into(),
+                date: String::new(),
+                order_no: String::new(),
+                fact,
+            })
+            .collect()
+    }
+
+    /// The vitals tab of two facilities' messages, field by field in the HTML.
+    #[test]
+    fn the_vitals_page_field_by_field() {
+        let (a, b) = (
+            FacilityCode::parse("0411111111").expect("code"),
+            FacilityCode::parse("0422222222").expect("code"),
+        );
+        let mut obs = fixture("ORU-R30-vitals", &a, 1);
+        obs.extend(fixture("ORU-R01-local", &b, 2));
+        let names: BTreeMap<FacilityCode, String> = [
+            (a.clone(), "登呂病院".to_owned()),
+            (b.clone(), "林内科医院".to_owned()),
+        ]
+        .into();
+        let id = model::RegionalId::parse("0001404346057915").expect("id");
+        let pg = VitalsPage {
+            network_name: "renkei".into(),
+            chrome: Chrome {
+                network_name: "renkei".into(),
+                who: "doctor".into(),
+                is_office: false,
+            },
+            pc: PatientChrome::new(&id, Tab::Vitals, &PurposeQuery::default(), false),
+            g: grid_view(&service::vitals::grid(&obs), &names, "vitals"),
+            refused: Vec::new(),
+            vitals_refused: false,
+            emergency: None,
+        };
+        let html = crate::html::render(&pg).expect("renders");
+        assert!(
+            html.contains("class=\"current\" aria-current=\"page\">バイタル"),
+            "tab"
+        );
+        // Columns in their order, the unknown local code last, named as sent.
+        let head = &html[html.find("<thead>").expect("head")..html.find("</thead>").expect("end")];
+        let order: Vec<usize> = [
+            ("体温", "temperature"),
+            ("収縮期血圧", "systolic BP"),
+            ("拡張期血圧", "diastolic BP"),
+            ("血圧", "blood pressure"),
+            ("脈拍", "pulse"),
+            ("SpO2", "SpO2"),
+            ("呼吸数", "respiration"),
+            ("体重", "weight"),
+            ("身長", "height"),
+            ("BMI", "BMI"),
+            ("疼痛スケール", "NRS"),
+        ]
+        .iter()
+        .map(|(ja, en)| {
+            let needle = format!(">{ja} <span class=\"en\">{en}</span>");
+            head.find(&needle)
+                .unwrap_or_else(|| panic!("{needle} in {head}"))
+        })
+        .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted, "column order");
+        assert!(head.contains("class=\"unknown-code\""));
+        assert!(
+            head.contains("℃、度"),
+            "both temperature units listed: {head}"
+        );
+        assert!(head.contains("単位混在"));
+        // Rows newest first: B's 09:45 reading, then A's.
+        let times: Vec<usize> = [
+            "2026-03-11 09:45",
+            "2026-03-11 09:35",
+            "2026-03-11 09:30",
+            "2026-03-10 14:00",
+            "2026-03-10 06:00",
+        ]
+        .iter()
+        .map(|t| {
+            html.find(&format!("<th class=\"time\" scope=\"row\">{t}</th>"))
+                .unwrap_or_else(|| panic!("{t}"))
+        })
+        .collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted, "newest first");
+        // Values with their own unit and facility, flags, statuses and reasons.
+        assert!(
+            html.contains("37.8 <span class=\"unit\">℃</span> <span class=\"flag\">H</span>"),
+            "{html}"
+        );
+        assert!(html.contains("36.6 <span class=\"unit\">度</span>"));
+        assert!(html.contains("132 <span class=\"unit\">mmHg</span>"));
+        assert!(html.contains("送信値 <span class=\"en\">sent</span> 132/84"));
+        assert!(html.contains("120/ <span class=\"unit\">mmHg</span>"));
+        assert!(html.contains("cannot be read as systolic/diastolic"));
+        assert!(html.contains("測定中 <span class=\"unit\">回/分</span>"));
+        assert!(html.contains("not a number"));
+        assert!(html.contains("測定不能 (not obtained)"));
+        assert!(html.contains("訂正 (corrected)") && html.contains("暫定 (preliminary)"));
+        assert!(html.contains("<div class=\"facility muted\">登呂病院</div>"));
+        assert!(html.contains("<div class=\"facility muted\">林内科医院</div>"));
+        assert!(html.contains("再測定"), "comment in the tooltip");
+        // Charts: one per vital and unit; temperature in ℃ and in 度 apart.
+        assert!(html.contains("<figure class=\"unit-chart\" data-unit=\"℃\">"));
+        assert!(html.contains("<figure class=\"unit-chart\" data-unit=\"度\">"));
+        assert!(html.contains("svg class=\"trend-chart\""));
+    }
+
     #[test]
     fn values_keep_unit_status_and_reason_charts_one_per_unit() {
         let src = FacilityCode::parse("0411111111").expect("code");
