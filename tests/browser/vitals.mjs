@@ -81,6 +81,17 @@ await step("vitals tab: a table newest first and trend charts, one per vital and
   await printKeepsPatient();
 });
 
+await step("vitals tab: a date range shows that period only", async () => {
+  await page.goto(`${base}${patient}/vitals`);
+  const newest = (await page.locator("table.vitals-table tbody th.time").first().innerText()).slice(0, 10);
+  await page.fill("#vitals-from", newest);
+  await page.fill("#vitals-to", newest);
+  await Promise.all([page.waitForURL(/from=/), page.locator("form.lab-filter button[type=submit]").click()]);
+  const times = await page.locator("table.vitals-table tbody th.time").allInnerTexts();
+  expect(times.length >= 1 && times.every((t) => t.startsWith(newest)), `outside ${newest}: ${times}`);
+  expect((await page.locator("#vitals-from").inputValue()) === newest, "the range is not kept in the form");
+});
+
 await step("vitals are not in the lab matrix", async () => {
   await page.goto(`${base}${patient}/labs`);
   const matrix = page.locator("table.lab-matrix");

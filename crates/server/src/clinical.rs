@@ -545,7 +545,7 @@ pub fn date_bound(s: &str) -> Result<Option<String>, ServiceError> {
     }
 }
 
-fn dashed(d: &Option<String>) -> String {
+pub(crate) fn dashed(d: &Option<String>) -> String {
     d.as_deref().map(show_date).unwrap_or_default()
 }
 

@@ -12,7 +12,8 @@ use service::{AccessRefusal, VitalValue, VitalsGrid};
 
 use crate::chart;
 use crate::clinical::{
-    emergency_form, facility_name, html_page, regional_id, shown_flag, EmergencyForm, Page,
+    dashed, date_bound, emergency_form, facility_name, html_page, regional_id, shown_flag,
+    EmergencyForm, Page,
 };
 use crate::html::{show_time, Chrome, HtmlError, PatientChrome, PurposeQuery, SignedIn, Tab};
 use crate::AppState;
@@ -195,6 +196,22 @@ struct VitalsPage {
     refused: Vec<AccessRefusal>,
     vitals_refused: bool,
     emergency: Option<EmergencyForm>,
+    /// The date range shown (`YYYY-MM-DD`), empty when open.
+    from: String,
+    to: String,
+    /// `purpose` kept in the filter form.
+    purpose: String,
+}
+
+/// `?from=…&to=…` (`YYYY-MM-DD` from `<input type=date>`, or `YYYYMMDD`) and the purpose.
+#[derive(serde::Deserialize)]
+pub struct VitalsParams {
+    #[serde(flatten)]
+    pub purpose: PurposeQuery,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
 }
 
 /// `/patients/{id}/vitals`: every facility's extended-storage vitals the user may see.
@@ -202,19 +219,28 @@ pub async fn vitals(
     State(state): State<AppState>,
     me: SignedIn,
     Path(raw_id): Path<String>,
-    Query(q): Query<PurposeQuery>,
+    Query(q): Query<VitalsParams>,
 ) -> Page {
     let chrome = Chrome::new(&state, &me);
     let id = regional_id(&state, &chrome, &raw_id)?;
+    let (from, to) = match date_bound(&q.from).and_then(|f| Ok((f, date_bound(&q.to)?))) {
+        Ok(b) => b,
+        Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
+    };
+    let vq = service::VitalsQuery {
+        from: from.clone(),
+        to: to.clone(),
+    };
+    let p = &q.purpose;
     let v = match state
         .network
-        .vitals_for(&me.principal, &id, q.purpose(), q.reason())
+        .vitals_for(&me.principal, &id, &vq, p.purpose(), p.reason())
         .await
     {
         Ok(v) => v,
         Err(e) => return Err(HtmlError::new(&state, Some(chrome), e)),
     };
-    let pc = PatientChrome::new(&id, Tab::Vitals, &q, v.break_glass.is_some());
+    let pc = PatientChrome::new(&id, Tab::Vitals, p, v.break_glass.is_some());
     let emergency = emergency_form(
         &me,
         &id,
@@ -232,6 +258,9 @@ pub async fn vitals(
             .any(|r| r.covers(RecordCategory::Documents)),
         refused: v.refused,
         emergency,
+        from: dashed(&from),
+        to: dashed(&to),
+        purpose: p.purpose.clone(),
         pc,
         chrome,
     };
@@ -312,6 +341,9 @@ mod tests {
             refused: Vec::new(),
             vitals_refused: false,
             emergency: None,
+            from: String::new(),
+            to: String::new(),
+            purpose: String::new(),
         };
         let html = crate::html::render(&pg).expect("renders");
         assert!(

@@ -56,7 +56,8 @@ pub use viewer::{
     DUPLICATE_TEST_DAYS,
 };
 pub use vitals::{
-    VitalColumn, VitalProblem, VitalSign, VitalValue, VitalsGrid, VitalsRow, VitalsTable,
+    VitalColumn, VitalProblem, VitalSign, VitalValue, VitalsGrid, VitalsQuery, VitalsRow,
+    VitalsTable,
 };
 
 /// Errors of the operations, each with a message fit for the person who asked. The HTTP layer

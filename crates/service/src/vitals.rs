@@ -310,6 +310,14 @@ impl VitalsGrid {
     }
 }
 
+/// Which vitals to read: `YYYYMMDD` bounds of the measurement date, inclusive (none: every
+/// date).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VitalsQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
 /// The vitals screen: every facility's vitals the user may see.
 #[derive(Debug, Clone, Serialize)]
 pub struct VitalsTable {
@@ -539,9 +547,10 @@ pub(crate) fn record_vitals(
 }
 
 impl Network {
-    /// The vitals of a patient for care (see [`Network::vitals_for`]).
+    /// The vitals of a patient for care, every date (see [`Network::vitals_for`]).
     pub async fn vitals(&self, actor: &Principal, id: &RegionalId) -> Result<VitalsTable> {
-        self.vitals_for(actor, id, Purpose::Care, None).await
+        self.vitals_for(actor, id, &VitalsQuery::default(), Purpose::Care, None)
+            .await
     }
 
     /// Every facility's extended-storage vitals the user may see, through the same gate as
@@ -551,6 +560,7 @@ impl Network {
         &self,
         actor: &Principal,
         id: &RegionalId,
+        q: &VitalsQuery,
         purpose: Purpose,
         _break_glass_reason: Option<&str>,
     ) -> Result<VitalsTable> {
@@ -558,6 +568,8 @@ impl Network {
         let sources = sources_where(&mut gate, |g, i| g.allows(i, RecordCategory::Documents));
         let filter = LabFilter {
             extended: true,
+            from: q.from.clone(),
+            to: q.to.clone(),
             ..Default::default()
         };
         let filter = &filter;

@@ -132,6 +132,33 @@ async fn vitals_of_two_facilities_behind_the_gate_never_in_labs() {
         Some(format!("{}0945", day(0)).as_str())
     );
 
+    // A date range: today's measurements only (B's).
+    let today_only = net
+        .vitals_for(
+            &dr,
+            &id,
+            &service::VitalsQuery {
+                from: Some(day(0)),
+                to: Some(day(0)),
+            },
+            model::Purpose::Care,
+            None,
+        )
+        .await
+        .expect("vitals of today");
+    assert!(!today_only.grid.rows.is_empty());
+    assert!(today_only
+        .grid
+        .rows
+        .iter()
+        .all(|r| r.observed_at.starts_with(&day(0))));
+    assert!(today_only
+        .grid
+        .rows
+        .iter()
+        .flat_map(|r| r.cells.iter().flatten())
+        .all(|v| v.source == b.facility));
+
     // Never lab results: not in the matrix, the summary's newest results or warnings.
     let vital_codes = [
         "8310-5",
