@@ -38,8 +38,8 @@ pub fn vitals(
 ) -> Result<Option<String>, ServiceError> {
     let names: BTreeMap<FacilityCode, String> = [(source.clone(), source_name.to_owned())].into();
     let mut sent: Vec<SentRow> = Vec::new();
-    // Oldest first, in message order within a time: as the message lists them. A split
-    // `120/80` is one OBX: listed once.
+    // Oldest first, in column order within a time. A split `120/80` is one OBX: listed
+    // once, as sent.
     let mut seen: Vec<(String, String, String)> = Vec::new();
     for r in grid.rows.iter().rev() {
         for v in r.cells.iter().flatten() {
