@@ -51,6 +51,7 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
             let mut notices = Vec::new();
             let mut message_type = None;
             let mut nonconforming = None;
+            let mut facts = Vec::new();
             // An HL7 main document is read as such; other documents (CDA, PDF, images) are
             // kept as bytes and indexed by their folder names.
             if ext.file.ends_with(".hl7") {
@@ -73,6 +74,15 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                                     None,
                                 );
                             }
+                        }
+                        // Observation messages (vitals) have facts, from the current
+                        // version only, as in the standard storage. A kind folder named
+                        // like a standard kind is left out: the stores tell lab results
+                        // from extended observations by the record's kind.
+                        if ext.content.condition == Condition::Current
+                            && DataKind::from_code(&ext.kind_folder).is_none()
+                        {
+                            facts = crate::facts::extract_extended(&m);
                         }
                         message_type = Some(m.message_type())
                     }
@@ -117,7 +127,7 @@ pub fn classify(path: &str, bytes: &[u8], options: &ClassifyOptions) -> Classifi
                 }),
                 notices,
                 demographics: None,
-                facts: Vec::new(),
+                facts,
             }
         }
     }
@@ -438,6 +448,57 @@ PV1||N\r"
         let c = outcome("scan.pdf", b"%PDF-1.4 binary");
         assert!(matches!(c.outcome, FileOutcome::Record(_)));
         assert!(c.notices.is_empty());
+    }
+
+    /// Issue 14: an extended-storage observation message (vitals) has facts, one per OBX,
+    /// from its current version only; the record keeps the kind folder as its kind.
+    #[test]
+    fn extended_vitals_have_facts_when_current() {
+        let text = std::fs::read_to_string(format!(
+            "{}/../ssmix2/tests/fixtures/vitals/ORU-R30-vitals.hl7",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture")
+        .replace("9999013", "1000001")
+        .replace('\n', "\r");
+        let bytes = hl7::encode_iso2022jp(&text).unwrap();
+        let path = |folder: &str, condition: &str| {
+            format!(
+                "100/000/1000001/20260310/{folder}/1000001_20260310_{folder}_V1_20260310090500000_01_{condition}/main_document.hl7"
+            )
+        };
+        let folder = "L-OBSERVATIONS^OBSERVATIONS^99ZL01";
+        let c = classify(&path(folder, "1"), &bytes, &ClassifyOptions::default());
+        let FileOutcome::Record(r) = &c.outcome else {
+            panic!("{:?}", c.outcome)
+        };
+        assert_eq!(r.storage, StorageKind::Extended);
+        assert_eq!(r.kind, folder);
+        assert_eq!(r.message_type.as_deref(), Some("ORU^R30"));
+        assert_eq!(c.facts.len(), 11);
+        assert_eq!(
+            c.facts.iter().map(|f| f.line).collect::<Vec<_>>(),
+            (0..11).collect::<Vec<u32>>()
+        );
+        for condition in ["0", "2"] {
+            let c = classify(
+                &path(folder, condition),
+                &bytes,
+                &ClassifyOptions::default(),
+            );
+            assert!(matches!(c.outcome, FileOutcome::Record(_)));
+            assert!(c.facts.is_empty(), "history has no facts (_{condition})");
+        }
+        // A folder named like a standard kind would be read as lab results: none.
+        let c = classify(&path("OML-11", "1"), &bytes, &ClassifyOptions::default());
+        assert!(c.facts.is_empty());
+        // Another message in the extended storage: none.
+        let adt = hl7::encode_iso2022jp(&adt00("1000001")).unwrap();
+        assert!(
+            classify(&path(folder, "1"), &adt, &ClassifyOptions::default())
+                .facts
+                .is_empty()
+        );
     }
 
     fn fixture(kind: &str, patient: &str) -> String {

@@ -365,7 +365,9 @@ pub async fn backfill_facts(store: &Arc<dyn Store>) -> Result<u64, IngestError> 
     let kinds = facts::rederived_kinds();
     let mut done = 0u64;
     loop {
-        let items = store.facts_backfill_next(BATCH, &kinds).await?;
+        let items = store
+            .facts_backfill_next(BATCH, &kinds, &facts::EXTENDED_FACT_MESSAGES)
+            .await?;
         let Some(last) = items.last().map(|i| i.version_id) else {
             // Nothing left: close the range so that later imports do not look again.
             store.facts_backfill_put(Vec::new(), i64::MAX - 1).await?;

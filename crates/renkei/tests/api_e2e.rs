@@ -432,7 +432,7 @@ fn a_refusal_tells_nothing_about_where_the_patient_is_treated() {
     }
 
     let cookie = common::html_login(server, "doctor", DEMO_PASSWORD, demo.secret("doctor"), 1);
-    for tab in ["", "/labs", "/medications", "/timeline"] {
+    for tab in ["", "/labs", "/vitals", "/medications", "/timeline"] {
         let path = format!("/patients/{closed}{tab}");
         let (status, page) = get_html(server, &path, &cookie);
         assert_eq!(status, 200, "{page}");

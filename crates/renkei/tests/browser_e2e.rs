@@ -43,12 +43,20 @@ fn region_files(region: &Path) -> Vec<(PathBuf, Vec<String>)> {
 }
 
 /// The demo region's patients with records of each kind the record-view script opens:
-/// `{kind: [(facility code, local ID), …]}` (`CDA`: an extended-storage XML document).
+/// `{kind: [(facility code, local ID), …]}` (`CDA`: an extended-storage XML document;
+/// `VITALS`: an extended-storage vitals message).
 fn record_candidates(region: &Path) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
     let mut out: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
     for (_, parts) in region_files(region) {
         let kind = match parts.as_slice() {
             [_, _, _, _, _, kind, file] if file.ends_with("_1") => kind.clone(),
+            [_, _, _, _, _, kind, content, file]
+                if file == "main_document.hl7"
+                    && kind.starts_with("L-OBSERVATIONS")
+                    && content.ends_with("_1") =>
+            {
+                "VITALS".to_owned()
+            }
             [_, _, _, _, _, _, _, file, ..] if file.ends_with(".xml") => "CDA".to_owned(),
             _ => continue,
         };
@@ -92,6 +100,41 @@ fn exam_meal_and_document_views_in_chromium() {
         for width in ["desktop", "820", "390"] {
             assert!(
                 shots.join(format!("record-{name}-{width}.png")).exists(),
+                "{name} at {width}"
+            );
+        }
+    }
+}
+
+/// Issue 14: the vitals tab (table and trend charts) and the vitals record view
+/// (tests/browser/vitals.mjs), at desktop, 820 px and 390 px and printed.
+#[test]
+fn vitals_views_in_chromium() {
+    let demo = DemoServer::start(30);
+    let region = demo
+        .text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" patients in ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .map(PathBuf::from)
+        .expect("the demo says where its region is");
+    let all = record_candidates(&region);
+    let vitals = all.get("VITALS").cloned().unwrap_or_default();
+    assert!(!vitals.is_empty(), "the demo region has no vitals messages");
+    let candidates = serde_json::to_string(&vitals).expect("json");
+    let shots = screenshots("vitals");
+    run_script(
+        "vitals.mjs",
+        &demo,
+        &shots,
+        &[("RENKEI_VITALS_CANDIDATES", candidates.as_str())],
+    );
+    for name in ["vitals-tab", "vitals-record"] {
+        for width in ["desktop", "820", "390"] {
+            assert!(
+                shots.join(format!("{name}-{width}.png")).exists(),
                 "{name} at {width}"
             );
         }

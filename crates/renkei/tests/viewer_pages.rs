@@ -166,6 +166,14 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
     let (_, _, body) = get(server, &format!("/patients/{}/labs", demo.refused), c, &[]);
     assert!(body.contains("data-code=\"no_consent\"") && !body.contains("lab-matrix\">"));
     assert!(body.contains("name=\"back\" value=\"/labs\""), "{body}");
+    let (_, _, body) = get(
+        server,
+        &format!("/patients/{}/vitals", demo.refused),
+        c,
+        &[],
+    );
+    assert!(body.contains("data-code=\"no_consent\"") && !body.contains("vitals-table"));
+    assert!(body.contains("name=\"back\" value=\"/vitals\""), "{body}");
 
     // The old GET with a reason starts nothing: the emergency purpose without a started
     // window is refused with the reason, and the form is offered again.
@@ -212,6 +220,15 @@ fn demo_doctor_sees_summary_labs_chart_and_medications_and_is_refused_without_co
         )),
         "purpose not carried to the tabs"
     );
+    // The vitals tab of the window too.
+    let (status, _, body) = get(
+        server,
+        &format!("/patients/{}/vitals?purpose=emergency", demo.refused),
+        c,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("banner-emergency") && !body.contains("data-code=\"no_consent\""));
     // A page it was not on is not a place to come back to.
     let r = http(
         server,

@@ -24,9 +24,13 @@ use crate::lab_views::{self, ChartView, CultureView, DuplicateTestView, TestView
 use crate::medication_rows::{self, CalendarView, CurrentRow, DuplicateGroupRow, LatestRow};
 use crate::AppState;
 
-type Page = Result<Response, HtmlError>;
+pub(crate) type Page = Result<Response, HtmlError>;
 
-fn regional_id(state: &AppState, chrome: &Chrome, raw: &str) -> Result<RegionalId, HtmlError> {
+pub(crate) fn regional_id(
+    state: &AppState,
+    chrome: &Chrome,
+    raw: &str,
+) -> Result<RegionalId, HtmlError> {
     RegionalId::parse(raw).map_err(|e| {
         HtmlError::new(
             state,
@@ -106,14 +110,14 @@ fn may_break_glass(me: &SignedIn) -> bool {
 /// break-the-glass lifts (no consent, no window started…) and the user's profession may use
 /// it: it posts the reason to `/patients/{id}/emergency`, which starts the window and comes
 /// back to the same page with `purpose=emergency`.
-struct EmergencyForm {
-    action: String,
+pub(crate) struct EmergencyForm {
+    pub(crate) action: String,
     /// The page to come back to (`""`, `/labs`, …).
-    back: String,
-    max_reason: usize,
+    pub(crate) back: String,
+    pub(crate) max_reason: usize,
 }
 
-fn emergency_form(
+pub(crate) fn emergency_form(
     me: &SignedIn,
     id: &RegionalId,
     path: &str,
@@ -131,7 +135,7 @@ fn emergency_form(
 
 /// The pages the emergency form may come back to: a fixed list, so the redirect cannot be
 /// pointed anywhere else.
-const EMERGENCY_BACK: &[&str] = &["", "/timeline", "/labs", "/medications"];
+const EMERGENCY_BACK: &[&str] = &["", "/timeline", "/labs", "/vitals", "/medications"];
 
 #[derive(Deserialize)]
 pub struct EmergencyInput {
@@ -486,7 +490,7 @@ pub async fn summary(
     html_page(&state, &pg)
 }
 
-fn html_page<T: Template>(state: &AppState, t: &T) -> Page {
+pub(crate) fn html_page<T: Template>(state: &AppState, t: &T) -> Page {
     render(t)
         .map(page)
         .map_err(|e| HtmlError::new(state, None, e))
@@ -541,7 +545,7 @@ pub fn date_bound(s: &str) -> Result<Option<String>, ServiceError> {
     }
 }
 
-fn dashed(d: &Option<String>) -> String {
+pub(crate) fn dashed(d: &Option<String>) -> String {
     d.as_deref().map(show_date).unwrap_or_default()
 }
 

@@ -320,6 +320,7 @@ pub enum Tab {
     Summary,
     Timeline,
     Labs,
+    Vitals,
     Medications,
 }
 
@@ -363,6 +364,7 @@ impl PatientChrome {
             (Tab::Summary, "summary")
                 | (Tab::Timeline, "timeline")
                 | (Tab::Labs, "labs")
+                | (Tab::Vitals, "vitals")
                 | (Tab::Medications, "medications")
         )
     }

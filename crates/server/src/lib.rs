@@ -21,6 +21,7 @@ mod record_views;
 mod replication_api;
 mod summary_adt;
 mod views;
+mod vitals_views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/patients/{id}", get(clinical::summary))
         .route("/patients/{id}/labs", get(clinical::labs))
         .route("/patients/{id}/labs/chart", get(clinical::lab_chart))
+        .route("/patients/{id}/vitals", get(vitals_views::vitals))
         .route("/patients/{id}/medications", get(clinical::medications))
         .route(
             "/patients/{id}/emergency",

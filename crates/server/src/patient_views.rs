@@ -643,6 +643,15 @@ pub async fn record_page(
     let cx = crate::record_views::ViewContext { today: &today };
     let (clinical, typed_error) = match (&d.typed, &d.document) {
         (_, Some(doc)) => (crate::record_views::document(doc).map_err(err)?, None),
+        (None, None) if d.vitals.is_some() => (
+            d.vitals
+                .as_ref()
+                .map(|g| crate::record_views::vitals(g, &d.source, &d.source_name))
+                .transpose()
+                .map_err(err)?
+                .flatten(),
+            None,
+        ),
         (typed, None) => match typed {
             Some(Ok(record)) => (
                 crate::record_views::clinical_view(record, &cx).map_err(err)?,

@@ -25,6 +25,7 @@ mod timeline;
 mod unreadable;
 mod upload;
 mod viewer;
+pub mod vitals;
 
 use std::sync::Arc;
 
@@ -55,6 +56,10 @@ pub use viewer::{
     LabCell, LabMatrix, LabQuery, LabTestRow, MedicationLine, MedicationList, Sourced,
     SourcedDemographics, Summary, DRUG_ALLERGY_LOOKBACK_DAYS, DUPLICATE_LOOKBACK_DAYS,
     DUPLICATE_TEST_DAYS,
+};
+pub use vitals::{
+    VitalColumn, VitalProblem, VitalSign, VitalValue, VitalsGrid, VitalsQuery, VitalsRow,
+    VitalsTable,
 };
 
 /// Errors of the operations, each with a message fit for the person who asked. The HTTP layer

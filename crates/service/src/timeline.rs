@@ -119,6 +119,8 @@ pub struct RecordDetail {
     /// The media type of the original bytes ([`crate::content_type_of`]): what the record
     /// page may show of an extended-storage file (a PDF, an image) besides its download.
     pub content_type: String,
+    /// An extended-storage observation message (vitals, ORU^R30 …) as the vitals table.
+    pub vitals: Option<crate::VitalsGrid>,
     /// Every version of the same order, oldest first (just this one for kinds without
     /// orders).
     pub history: Vec<OrderVersion>,
@@ -569,9 +571,13 @@ impl Network {
         // typed header: either way not the event or order itself.
         let cancel_message =
             is_cancel_message(&v.record) || matches!(&typed, Some(Ok(r)) if r.header.cancels);
+        let vitals = (v.record.storage == store::StorageKind::Extended && document.is_none())
+            .then(|| crate::vitals::record_vitals(&bytes, &source, version_id))
+            .flatten();
         let break_glass = gate.break_glass.clone();
         self.close_gate(gate, Some("record")).await?;
         Ok(RecordDetail {
+            vitals,
             cancel_message,
             cancelled_by,
             regional_id: id.clone(),

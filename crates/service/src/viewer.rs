@@ -51,7 +51,7 @@ pub struct Sourced<T> {
     pub fact: T,
 }
 
-fn sourced<T>(source: &FacilityCode, local_id: &str, row: FactRow<T>) -> Sourced<T> {
+pub(crate) fn sourced<T>(source: &FacilityCode, local_id: &str, row: FactRow<T>) -> Sourced<T> {
     Sourced {
         source: source.clone(),
         local_id: local_id.to_owned(),
@@ -735,6 +735,7 @@ impl Network {
             from: q.from.clone(),
             to: q.to.clone(),
             latest_per_test: false,
+            extended: false,
         };
         // Duplicate tests are always over the last DUPLICATE_LOOKBACK_DAYS, whatever period
         // the matrix shows: read them apart when that period does not cover them. The chart
@@ -887,15 +888,18 @@ impl Network {
 /// One source (a linked facility's local patient) of the patient being viewed, as the
 /// concurrent reads need it: owned, so no borrow of the gate is held across them.
 #[derive(Clone)]
-struct SourceRef {
-    index: usize,
-    facility: FacilityCode,
-    local_id: String,
-    id: store::FacilityId,
+pub(crate) struct SourceRef {
+    pub(crate) index: usize,
+    pub(crate) facility: FacilityCode,
+    pub(crate) local_id: String,
+    pub(crate) id: store::FacilityId,
 }
 
 /// The sources for which `allowed` (a gate decision) holds, in source order.
-fn sources_where(gate: &mut Gate, allowed: impl Fn(&mut Gate, usize) -> bool) -> Vec<SourceRef> {
+pub(crate) fn sources_where(
+    gate: &mut Gate,
+    allowed: impl Fn(&mut Gate, usize) -> bool,
+) -> Vec<SourceRef> {
     let mut out = Vec::new();
     for i in 0..gate.sources.len() {
         if allowed(gate, i) {
@@ -915,7 +919,7 @@ fn sources_where(gate: &mut Gate, allowed: impl Fn(&mut Gate, usize) -> bool) ->
 /// is a query on its own pooled connection, so a patient seen at several hospitals waits
 /// for the slowest facility's query rather than for the sum of them (the embedded store
 /// serialises them on its reader, as before).
-async fn each_source<T, Fut>(
+pub(crate) async fn each_source<T, Fut>(
     sources: Vec<SourceRef>,
     read: impl Fn(SourceRef) -> Fut,
 ) -> Result<Vec<(SourceRef, T)>>

@@ -531,7 +531,13 @@ pub(crate) async fn lab_results(
         .as_ref()
         .map(|t| format!("{}~", t.get(..8).unwrap_or(t)))
         .unwrap_or_else(|| "~".into());
-    let mut extra = String::from("AND x.observed_at >= $3 AND x.observed_at <= $4");
+    // Lab results or extended-storage observations (vitals), by the record's kind (the
+    // constant is a known literal).
+    let mut extra = format!(
+        "AND x.observed_at >= $3 AND x.observed_at <= $4 AND x.kind {} '{}'",
+        if filter.extended { "<>" } else { "=" },
+        store::LAB_RESULT_KIND
+    );
     let mut params = vec![Param::Text(from), Param::Text(to)];
     if !filter.codes.is_empty() {
         extra.push_str(" AND x.code = ANY($5::text[])");
@@ -770,8 +776,9 @@ pub(crate) async fn backfill_next(
     pool: &PgPool,
     limit: usize,
     kinds: &[String],
+    extended_messages: &[String],
 ) -> Result<Vec<BackfillItem>> {
-    if kinds.is_empty() {
+    if kinds.is_empty() && extended_messages.is_empty() {
         return Ok(Vec::new());
     }
     // Every import starts here; almost always there is nothing to do. The range is read
@@ -791,13 +798,16 @@ pub(crate) async fn backfill_next(
          JOIN files f ON f.id = r.file_id
          JOIN file_versions v ON v.id = r.version_id
          WHERE r.version_id >= $2 AND r.version_id <= $3
-           AND r.current AND r.storage = 'S' AND r.condition = 1 AND r.kind = ANY($4::text[])
+           AND r.current AND r.condition = 1
+           AND ((r.storage = 'S' AND r.kind = ANY($4::text[]))
+                OR (r.storage = 'E' AND split_part(r.message_type, '^', 1) = ANY($5::text[])))
          ORDER BY r.version_id LIMIT $1";
     let rows = sqlx::query(sql)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(next)
         .bind(upto)
         .bind(kinds)
+        .bind(extended_messages)
         .fetch_all(pool)
         .await
         .map_err(db_err)?;

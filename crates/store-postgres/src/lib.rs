@@ -590,9 +590,15 @@ impl Store for PgStore {
         facts::order_fact_history(&self.pool, facility, local_id, kind, order_no).await
     }
 
-    async fn facts_backfill_next(&self, limit: usize, kinds: &[&str]) -> Result<Vec<BackfillItem>> {
+    async fn facts_backfill_next(
+        &self,
+        limit: usize,
+        kinds: &[&str],
+        extended_messages: &[&str],
+    ) -> Result<Vec<BackfillItem>> {
         let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
-        facts::backfill_next(&self.pool, limit, &kinds).await
+        let messages: Vec<String> = extended_messages.iter().map(|k| (*k).to_owned()).collect();
+        facts::backfill_next(&self.pool, limit, &kinds, &messages).await
     }
 
     async fn facts_rederive(&self, extractor: u32) -> Result<bool> {

@@ -154,6 +154,13 @@ async fn postgres_facts_rederive_conform() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_extended_observations_conform() {
+    let f = local().await;
+    store::conformance::run_extended_observations(&f.store).await;
+    assert_liveness_flags(&f.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_viewer_reads_conform() {
     let f = local().await;
     store::conformance::run_viewer(&f.store).await;

@@ -311,7 +311,13 @@ pub(crate) fn lab_results(
         .as_ref()
         .map(|t| format!("{}~", t.get(..8).unwrap_or(t)))
         .unwrap_or_else(|| "~".into());
-    let mut extra = String::from("AND x.observed_at >= ?3 AND x.observed_at <= ?4");
+    // Lab results or extended-storage observations (vitals), by the record's kind: the
+    // constant is a known literal, inlined so that each choice has its cached statement.
+    let mut extra = format!(
+        "AND x.observed_at >= ?3 AND x.observed_at <= ?4 AND r.kind {} '{}'",
+        if filter.extended { "<>" } else { "=" },
+        store::LAB_RESULT_KIND
+    );
     let mut params: Vec<&dyn ToSql> = vec![&from, &to];
     if !filter.codes.is_empty() {
         let marks: Vec<String> = (0..filter.codes.len())
@@ -497,25 +503,35 @@ pub(crate) fn backfill_next(
     conn: &Connection,
     limit: usize,
     kinds: &[String],
+    extended_messages: &[String],
 ) -> Result<Vec<BackfillItem>> {
-    if kinds.is_empty() {
+    if kinds.is_empty() && extended_messages.is_empty() {
         return Ok(Vec::new());
     }
-    // Data kind codes are `AAA-00`: quoted inline (checked), so that one cached statement
-    // serves each list of kinds.
+    // Data kind codes are `AAA-00`, message codes `AAA`: quoted inline (checked), so that
+    // one cached statement serves each list.
     if let Some(bad) = kinds
         .iter()
+        .chain(extended_messages)
         .find(|k| !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     {
         return Err(store::StoreError::Database(format!(
-            "facts backfill: {bad:?} is not a data kind code"
+            "facts backfill: {bad:?} is not a data kind or message code"
         )));
     }
-    let fact_kinds = kinds
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let quoted = |list: &[String]| {
+        list.iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (fact_kinds, messages) = (quoted(kinds), quoted(extended_messages));
+    // Extended-storage HL7 documents by their message code (MSH-9.1: the message type up
+    // to its `^`).
+    let which = format!(
+        "((r.storage = 'S' AND r.kind IN ({fact_kinds}))
+             OR (r.storage = 'E' AND substr(r.message_type, 1, instr(r.message_type || '^', '^') - 1) IN ({messages})))"
+    );
     // The range is read first and bound as constants: joined from `facts_backfill`, SQLite
     // built an automatic index over every record and sorted the whole range for each batch
     // (10 s per batch at 10M records); with constants it walks the records' primary key
@@ -536,7 +552,7 @@ pub(crate) fn backfill_next(
          JOIN files f ON f.id = r.file_id AND f.current_version = r.version_id
          JOIN file_versions v ON v.id = r.version_id
          WHERE r.version_id >= ?2 AND r.version_id <= ?3
-           AND r.storage = 'S' AND r.condition = 1 AND r.kind IN ({fact_kinds})
+           AND r.condition = 1 AND {which}
          ORDER BY r.version_id LIMIT ?1"
     );
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;

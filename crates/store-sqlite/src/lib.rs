@@ -851,10 +851,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn facts_backfill_next(&self, limit: usize, kinds: &[&str]) -> Result<Vec<BackfillItem>> {
+    async fn facts_backfill_next(
+        &self,
+        limit: usize,
+        kinds: &[&str],
+        extended_messages: &[&str],
+    ) -> Result<Vec<BackfillItem>> {
         let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
-        self.blocking(move |inner| inner.read(|conn| facts::backfill_next(conn, limit, &kinds)))
-            .await
+        let messages: Vec<String> = extended_messages.iter().map(|k| (*k).to_owned()).collect();
+        self.blocking(move |inner| {
+            inner.read(|conn| facts::backfill_next(conn, limit, &kinds, &messages))
+        })
+        .await
     }
 
     async fn facts_rederive(&self, extractor: u32) -> Result<bool> {

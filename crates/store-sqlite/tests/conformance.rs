@@ -70,6 +70,13 @@ async fn sqlite_facts_rederive_conform() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_extended_observations_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_extended_observations(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_viewer_reads_conform() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");

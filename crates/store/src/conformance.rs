@@ -1884,7 +1884,7 @@ pub async fn run_facts_rederive(store: &dyn Store) {
         .expect("finish");
     // Whatever an earlier backfill left: close it, as the ingest does.
     while !store
-        .facts_backfill_next(100, &["OML-11"])
+        .facts_backfill_next(100, &["OML-11"], &[])
         .await
         .expect("next")
         .is_empty()
@@ -1906,7 +1906,7 @@ pub async fn run_facts_rederive(store: &dyn Store) {
     assert!(!store.facts_rederive(999).await.expect("older"));
     assert!(
         store
-            .facts_backfill_next(100, &["PPR-01"])
+            .facts_backfill_next(100, &["PPR-01"], &[])
             .await
             .expect("other kinds")
             .iter()
@@ -1914,7 +1914,7 @@ pub async fn run_facts_rederive(store: &dyn Store) {
         "only the kinds asked for"
     );
     let items = store
-        .facts_backfill_next(100, &["OML-11"])
+        .facts_backfill_next(100, &["OML-11"], &[])
         .await
         .expect("next");
     let item = items
@@ -1962,7 +1962,7 @@ pub async fn run_facts_rederive(store: &dyn Store) {
     );
     assert!(
         store
-            .facts_backfill_next(100, &["OML-11"])
+            .facts_backfill_next(100, &["OML-11"], &[])
             .await
             .expect("next")
             .iter()
@@ -2171,6 +2171,171 @@ pub async fn run_unreadable(store: &dyn Store) {
         store.unreadable_count(fac, "3000001").await.expect("count"),
         1
     );
+}
+
+/// Observations of extended-storage documents (vitals, issue 14) share the lab table but
+/// never the lab reads: [`crate::LabFilter::extended`] chooses one or the other, also when
+/// a code is in both, and the backfill hands out extended-storage HL7 documents by their
+/// message code.
+pub async fn run_extended_observations(store: &dyn Store) {
+    use crate::{LabFilter, LAB_RESULT_KIND};
+    let code = FacilityCode::parse("0455555555").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let lab_path = "100/000/2000001/20240401/OML-11/vitals_lab_1";
+    let folder = "L-OBSERVATIONS^OBSERVATIONS^99ZL01";
+    let vital_path = format!(
+        "100/000/2000001/20240402/{folder}/2000001_20240402_{folder}_V1_20240402090000000_01_1/main_document.hl7"
+    );
+    let lab = fact_file(
+        lab_path,
+        LAB_RESULT_KIND,
+        "000000000000077",
+        "20240401120000000",
+        Condition::Current,
+        vec![lab_fact("9N006000000000001", "60.0", "20240401")],
+    );
+    let mut vital = fact_file(
+        &vital_path,
+        folder,
+        "V1",
+        "20240402090000000",
+        Condition::Current,
+        vec![
+            lab_fact("9N006000000000001", "61.0", "202404020900"),
+            lab_fact("8310-5", "36.8", "202404020900"),
+        ],
+    );
+    if let FileOutcome::Record(r) = &mut vital.outcome {
+        r.storage = StorageKind::Extended;
+        r.date = "20240402".into();
+        r.message_type = Some("ORU^R30".into());
+    }
+    let run = store.begin_import(fac, "/src").await.expect("begin");
+    store
+        .write_batch(fac, run, vec![lab, vital])
+        .await
+        .expect("write");
+    let seen: HashSet<String> = [lab_path.to_owned(), vital_path.clone()].into();
+    store
+        .finish_import(fac, run, &ImportTotals::default(), Some(&seen))
+        .await
+        .expect("finish");
+
+    let read = |filter: LabFilter| async move {
+        store
+            .lab_results(fac, "2000001", &filter)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|r| (r.kind, r.fact.code, r.fact.value))
+            .collect::<Vec<_>>()
+    };
+    let lab_row = (
+        LAB_RESULT_KIND.to_owned(),
+        "9N006000000000001".to_owned(),
+        "60.0".to_owned(),
+    );
+    assert_eq!(
+        read(LabFilter::default()).await,
+        vec![lab_row.clone()],
+        "lab reads never see vitals"
+    );
+    assert_eq!(
+        read(LabFilter {
+            latest_per_test: true,
+            ..Default::default()
+        })
+        .await,
+        vec![lab_row],
+        "the newest result per test is a lab result, though a vital of the same code is newer"
+    );
+    assert_eq!(
+        read(LabFilter {
+            extended: true,
+            ..Default::default()
+        })
+        .await,
+        vec![
+            (
+                folder.to_owned(),
+                "9N006000000000001".to_owned(),
+                "61.0".to_owned()
+            ),
+            (folder.to_owned(), "8310-5".to_owned(), "36.8".to_owned()),
+        ],
+        "the vitals, with their kind folder"
+    );
+    assert_eq!(
+        read(LabFilter {
+            extended: true,
+            codes: vec!["8310-5".into()],
+            from: Some("20240402".into()),
+            to: Some("20240402".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+
+    // The backfill: the extended document by its message code, the lab by its kind.
+    while !store
+        .facts_backfill_next(100, &["OML-11"], &["ORU"])
+        .await
+        .expect("next")
+        .is_empty()
+    {
+        store
+            .facts_backfill_put(Vec::new(), i64::MAX - 1)
+            .await
+            .expect("close");
+    }
+    assert!(store.facts_rederive(2_000).await.expect("rederive"));
+    let paths = |items: Vec<crate::BackfillItem>| {
+        items
+            .into_iter()
+            .filter(|i| i.facility == fac)
+            .map(|i| i.path)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        paths(
+            store
+                .facts_backfill_next(100, &["OML-11"], &["ORU"])
+                .await
+                .expect("both")
+        ),
+        vec![lab_path.to_owned(), vital_path.clone()]
+    );
+    assert_eq!(
+        paths(
+            store
+                .facts_backfill_next(100, &["OML-11"], &[])
+                .await
+                .expect("standard")
+        ),
+        vec![lab_path.to_owned()]
+    );
+    assert_eq!(
+        paths(
+            store
+                .facts_backfill_next(100, &[], &["ORU"])
+                .await
+                .expect("extended")
+        ),
+        vec![vital_path.clone()]
+    );
+    assert!(paths(
+        store
+            .facts_backfill_next(100, &[], &["MDM"])
+            .await
+            .expect("other messages")
+    )
+    .is_empty());
 }
 
 /// Issue 14: two current (`_1`) files of one order (patient, data kind, order number) get an

@@ -174,7 +174,17 @@ pub struct LabFilter {
     /// Only the newest live result of each test code (the summary's "latest labs"), chosen
     /// in the database so that a patient's thousands of older results are not sent back.
     pub latest_per_test: bool,
+    /// `false` (the default): the standard storage's lab results (OML-11), what the lab
+    /// matrix, the summary and the duplicate-test warnings read. `true`: the observations of
+    /// extended-storage documents (vitals, ORU^R30 …, whose record kind is their kind
+    /// folder), which the vitals table reads and which never mix with lab results.
+    pub extended: bool,
 }
+
+/// The record kind of every standard-storage lab result: the stores tell lab results from
+/// extended-storage observations by it ([`LabFilter::extended`]). The ingest gives no facts
+/// to an extended-storage folder named like a standard kind, so the split is exact.
+pub const LAB_RESULT_KIND: &str = "OML-11";
 
 /// One fact of an order's history, live or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

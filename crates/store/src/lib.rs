@@ -30,7 +30,7 @@ pub use detail::{
 pub use facts::{
     add_days, add_days_to, date_of_day, day_number, AllergyFact, BackfillItem, BackfilledFacts,
     ClinicalFact, DiagnosisFact, EncounterFact, Fact, FactRow, HistoricFact, LabFact, LabFilter,
-    MedicationFact,
+    MedicationFact, LAB_RESULT_KIND,
 };
 pub use packs::{BlobLocation, LocalPacks, Pack, PackBuilder};
 pub use registry::{
@@ -491,10 +491,18 @@ pub trait Store: Registry + Replication + Send + Sync {
     ) -> Result<Vec<HistoricFact>>;
 
     /// The next `limit` live records in the backfill range whose kind is one of `kinds` (the
-    /// kinds that have facts, from the ingest), oldest first. Empty when the backfill is done.
-    /// The range holds the records stored before facts were extracted at import (stores
-    /// older than schema 3), and every live record after [`Store::facts_rederive`].
-    async fn facts_backfill_next(&self, limit: usize, kinds: &[&str]) -> Result<Vec<BackfillItem>>;
+    /// standard kinds that have facts, from the ingest), or that are extended-storage HL7
+    /// documents whose message code (MSH-9.1, the part of the record's message type before
+    /// `^`) is one of `extended_messages` (`ORU`: vitals), oldest first. Empty when the
+    /// backfill is done. The range holds the records stored before facts were extracted at
+    /// import (stores older than schema 3), and every live record after
+    /// [`Store::facts_rederive`].
+    async fn facts_backfill_next(
+        &self,
+        limit: usize,
+        kinds: &[&str],
+        extended_messages: &[&str],
+    ) -> Result<Vec<BackfillItem>>;
 
     /// Store the backfilled facts of the items last returned by
     /// [`Store::facts_backfill_next`] — replacing whatever facts those versions had — and

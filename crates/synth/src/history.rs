@@ -762,6 +762,10 @@ impl<'a> Gen<'a> {
         if self.f.kind == FKind::HomeNursing {
             return Ok(());
         }
+        if self.opts.extended && matches!(self.f.kind, FKind::Hospital | FKind::Clinic) {
+            self.extended_visit_vitals(t + 5 * MS_MIN, v.day)?;
+            self.now = t;
+        }
         let t_order = t + 15 * MS_MIN + self.rng.range(0, 40) * MS_MIN;
         if v.lab {
             self.lab(t_order, false)?;
@@ -2113,6 +2117,118 @@ impl<'a> Gen<'a> {
     }
 
     // ---------- extended storage ----------
+
+    /// Vitals taken at an outpatient visit, as ORU^R30 (point-of-care observations) in the
+    /// extended storage: most visits of a hospital or clinic. Values scatter around the
+    /// patient's own baseline so that the vitals tab shows a trend. Clinics send the blood
+    /// pressure as one `120/80` value (as many clinic systems do), hospitals as two OBX;
+    /// now and then SpO2 could not be obtained (OBX-11 `X`, no value). Drawn from a stream
+    /// of its own, so the rest of the history is unchanged.
+    fn extended_visit_vitals(&mut self, t: Ms, day: Day) -> Result<(), SynthError> {
+        let mut rng = Rng::derive(
+            self.opts.seed,
+            &[50, self.p.idx as u64, self.l.facility as u64, day as u64],
+        );
+        if rng.unit() < 0.3 {
+            return Ok(());
+        }
+        // The patient's baseline, the same at every facility.
+        let mut base = Rng::derive(self.opts.seed, &[51, self.p.idx as u64]);
+        let sys0 = 112.0 + base.unit() * 36.0;
+        let weight0 = 45.0 + base.unit() * 40.0;
+        let height = 145.0 + base.unit() * 35.0;
+        let dept = self.dept_code();
+        let kind_folder = "L-OBSERVATIONS^OBSERVATIONS^99ZL01";
+        self.now = t;
+        self.msh("ORU^R30^ORU_R30");
+        self.pid();
+        self.pv1("O", None, Some(t), None);
+        self.w.seg("OBR");
+        self.w.raw(1, "1");
+        self.w.raw(4, "VITAL^バイタルサイン^99ZL01");
+        time::push_ts(self.w.f(7), t, 14);
+        let sys = (sys0 + rng.unit() * 16.0 - 8.0).round();
+        let dia = (sys * 0.62 + rng.unit() * 8.0 - 4.0).round();
+        let temp = format!("{:.1}", 36.2 + rng.unit() * 1.0);
+        let pulse = format!("{}", 62 + rng.range(0, 30));
+        let weight = weight0 + rng.unit() * 1.6 - 0.8;
+        let spo2_missing = rng.unit() < 0.07;
+        let spo2 = format!("{}", 95 + rng.range(0, 5));
+        let mut obx: Vec<(&str, String, String, &str, &str)> =
+            vec![("NM", "8310-5^体温^LN".into(), temp, "Cel^℃^UCUM", "F")];
+        if self.f.kind == FKind::Clinic {
+            obx.push((
+                "ST",
+                "BP^血圧^99ZL01".into(),
+                format!("{sys}/{dia}"),
+                "mm[Hg]^mmHg^UCUM",
+                "F",
+            ));
+        } else {
+            obx.push((
+                "NM",
+                "8480-6^収縮期血圧^LN".into(),
+                format!("{sys}"),
+                "mm[Hg]^mmHg^UCUM",
+                "F",
+            ));
+            obx.push((
+                "NM",
+                "8462-4^拡張期血圧^LN".into(),
+                format!("{dia}"),
+                "mm[Hg]^mmHg^UCUM",
+                "F",
+            ));
+        }
+        obx.push((
+            "NM",
+            "8867-4^脈拍数^LN".into(),
+            pulse,
+            "/min^回/分^UCUM",
+            "F",
+        ));
+        obx.push((
+            "NM",
+            "59408-5^SpO2^LN".into(),
+            if spo2_missing { "\"\"".into() } else { spo2 },
+            "%^%^UCUM",
+            if spo2_missing { "X" } else { "F" },
+        ));
+        obx.push((
+            "NM",
+            "29463-7^体重^LN".into(),
+            format!("{weight:.1}"),
+            "kg^kg^UCUM",
+            "F",
+        ));
+        obx.push((
+            "NM",
+            "8302-2^身長^LN".into(),
+            format!("{height:.1}"),
+            "cm^cm^UCUM",
+            "F",
+        ));
+        for (i, (vt, code, v, unit, status)) in obx.iter().enumerate() {
+            self.w.seg("OBX");
+            self.w.fmt(1, format_args!("{}", i + 1));
+            self.w.raw(2, vt);
+            self.w.raw(3, code);
+            self.w.raw(5, v);
+            self.w.raw(6, unit);
+            self.w.raw(11, status);
+            time::push_ts(self.w.f(14), t, 14);
+        }
+        let text = self.w.finish();
+        let bytes = hl7::encode_iso2022jp(text).map_err(|e| SynthError::Encode(e.to_string()))?;
+        let date = time::date8(day);
+        let ts = time::ts(t + 5000, 17);
+        let pid = &self.l.local_id;
+        let key = format!("R{}", &ts[..14]);
+        let (p1, p2) = ssmix2::naming::prefix_folders(pid);
+        let rel = format!("{p1}/{p2}/{pid}/{date}/{kind_folder}/{pid}_{date}_{kind_folder}_{key}_{ts}_{dept}_1/main_document.hl7");
+        self.files.push(Out::Extended { rel, bytes });
+        Ok(())
+    }
 
     fn extended_admission(
         &mut self,

@@ -371,3 +371,41 @@ fn region_has_the_lab_patterns_of_issue_14() {
         "glucose measured twice on one day"
     );
 }
+
+/// Issue 14: with extended storage, visits get ORU^R30 vitals with both blood-pressure
+/// patterns (two OBX, one `120/80` value) and now and then an SpO2 that was not obtained.
+#[test]
+fn extended_visits_have_vitals_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&opts(30, 0.0, true), dir.path(), &|_| {}).unwrap();
+    let (mut r30, mut split, mut joined, mut not_obtained) = (0, 0, 0, 0);
+    for (rel, bytes) in tree(dir.path()) {
+        if !rel.ends_with("main_document.hl7") {
+            continue;
+        }
+        let d = hl7::decode(&bytes).unwrap();
+        let msg = hl7::Message::parse(d.text).unwrap();
+        if msg.message_type() != "ORU^R30" {
+            continue;
+        }
+        r30 += 1;
+        assert!(
+            rel.contains("/L-OBSERVATIONS^OBSERVATIONS^99ZL01/"),
+            "{rel}"
+        );
+        for seg in msg.segments().filter(|s| s.name() == "OBX") {
+            match seg.get(3, 1).as_ref() {
+                "8480-6" => split += 1,
+                "BP" => {
+                    joined += 1;
+                    assert!(seg.get(5, 1).contains('/'), "{rel}");
+                }
+                "59408-5" if seg.get(11, 1) == "X" => not_obtained += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(r30 > 20, "{r30} vitals messages");
+    assert!(split > 0 && joined > 0, "{split} / {joined}");
+    assert!(not_obtained > 0);
+}

@@ -6,12 +6,16 @@
 //! the stay events ADT-21 … ADT-52) go through the full typed reader of `ssmix2::records`.
 
 //!
-//! One module per content kind: [`lab`] (OML-11), [`medication`] (OMP-01/02/11/12) and
-//! [`record`] (the kinds read through the typed reader).
+//! One module per content kind: [`lab`] (OML-11), [`medication`] (OMP-01/02/11/12),
+//! [`record`] (the kinds read through the typed reader) and [`observation`] (observation
+//! messages of the extended storage: vitals).
 
 mod lab;
 mod medication;
+mod observation;
 mod record;
+
+pub use observation::{extended_has_facts, extract_extended, EXTENDED_FACT_MESSAGES};
 
 use hl7::{Message, Segment};
 use ssmix2::DataKind;
@@ -21,7 +25,9 @@ use store::ClinicalFact;
 /// (or a new kind has facts): a store whose facts were read by an older version re-derives
 /// them from the stored bytes (`Store::facts_rederive`, run by [`crate::backfill_facts`]).
 /// 5: order cancels (ORC-1 `CA` …) flagged on their index entry (`RecordIndex::cancels`).
-pub const FACTS_EXTRACTOR: u32 = 5;
+/// 6: extended-storage observation messages (vitals, ORU) have facts
+/// ([`extract_extended`]).
+pub const FACTS_EXTRACTOR: u32 = 6;
 
 /// Every kind the re-derivation reads (what the backfill hands out): those [`extract`]
 /// reads something from, and the order kinds, whose cancel messages are flagged on their
@@ -44,6 +50,18 @@ pub fn extract(kind: DataKind, msg: &Message) -> Vec<ClinicalFact> {
         k if record::is_stay_kind(k) => record::typed(kind, msg),
         _ => Vec::new(),
     };
+    facts
+        .into_iter()
+        .enumerate()
+        .map(|(i, fact)| ClinicalFact {
+            line: i as u32,
+            fact,
+        })
+        .collect()
+}
+
+/// Facts in message order, each with its line (position in the message).
+pub(crate) fn numbered(facts: Vec<store::Fact>) -> Vec<ClinicalFact> {
     facts
         .into_iter()
         .enumerate()

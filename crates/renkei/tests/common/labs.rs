@@ -132,11 +132,19 @@ pub fn find(demo: &DemoServer, data: &Path, doctor: &str) -> LabPatients {
         if status != 200 {
             continue;
         }
-        if culture.is_none() && body.contains("id=\"cultures\"") {
-            if let Some(href) = first_href(&body, &format!("/patients/{rid}/records/")) {
-                let (_, record) = page(server, &href, doctor);
-                if record.matches("class=\"culture organism\"").count() >= 2 {
-                    culture = Some((rid.clone(), href));
+        if culture.is_none() {
+            // Every culture of the table, newest first: the newest may have one organism.
+            if let Some(at) = body.find("id=\"cultures\"") {
+                let mut rest = &body[at..];
+                let prefix = format!("/patients/{rid}/records/");
+                while let Some(href) = first_href(rest, &prefix) {
+                    let (_, record) = page(server, &href, doctor);
+                    if record.matches("class=\"culture organism\"").count() >= 2 {
+                        culture = Some((rid.clone(), href));
+                        break;
+                    }
+                    let next = rest.find(&format!("href=\"{href}")).unwrap_or(0) + 6;
+                    rest = &rest[next.min(rest.len())..];
                 }
             }
         }

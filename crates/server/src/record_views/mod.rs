@@ -15,9 +15,11 @@ mod lab;
 mod meal;
 mod medication;
 mod problem;
+mod vitals;
 
 pub use document::document;
 use ssmix2::records::{Body, Coded, Person, Record};
+pub use vitals::vitals;
 
 use crate::html::render;
 use service::ServiceError;
