@@ -319,9 +319,10 @@ impl Network {
             })
             .collect();
         let previews = tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
             kinds
-                .iter()
-                .zip(&blobs)
+                .par_iter()
+                .zip(blobs.par_iter())
                 .map(|((kind, extended), bytes)| crate::preview::preview(kind, *extended, bytes))
                 .collect::<Vec<_>>()
         })

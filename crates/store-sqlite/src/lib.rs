@@ -545,16 +545,24 @@ impl Store for SqliteStore {
                     })
                     .collect()
             })?;
-            // Consecutive contents usually share a frame: decompress each frame once.
-            let mut cache: Option<((String, u64), Vec<u8>)> = None;
+            // Contents of one call often share frames, not always next to each other (a
+            // timeline page interleaves a patient's facilities and kinds): decompress each
+            // frame once per call. Frames are 64 KiB, a call asks for at most a page's worth
+            // of distinct ones or streams in order (exports), so keeping them is cheap.
+            let mut frames: std::collections::HashMap<(&str, u64), Vec<u8>> =
+                std::collections::HashMap::new();
             let mut out = Vec::with_capacity(hashes.len());
             for (loc, sha) in locations.iter().zip(&hashes) {
-                let key = (loc.pack.clone(), loc.frame_offset);
-                if cache.as_ref().map(|(k, _)| k != &key).unwrap_or(true) {
+                let key = (loc.pack.as_str(), loc.frame_offset);
+                if !frames.contains_key(&key) {
+                    if frames.len() >= 256 {
+                        // A long streaming read: keep memory bounded.
+                        frames.clear();
+                    }
                     let frame = inner.packs.read_frame(&loc.pack, loc.frame_offset, loc.frame_len)?;
-                    cache = Some((key, frame));
+                    frames.insert(key, frame);
                 }
-                let frame = cache.as_ref().map(|(_, f)| f.as_slice()).unwrap_or_default();
+                let frame = frames.get(&key).map(Vec::as_slice).unwrap_or_default();
                 out.push(LocalPacks::extract(frame, loc, sha)?);
             }
             Ok(out)
