@@ -73,15 +73,7 @@ fn record_candidates(region: &Path) -> std::collections::BTreeMap<String, Vec<(S
 #[test]
 fn exam_meal_and_document_views_in_chromium() {
     let demo = DemoServer::start(30);
-    let region = demo
-        .text
-        .lines()
-        .find_map(|l| {
-            l.split_once(" patients in ")
-                .map(|(_, p)| p.trim().to_owned())
-        })
-        .map(PathBuf::from)
-        .expect("the demo says where its region is");
+    let region = demo_region(&demo);
     let candidates = serde_json::to_string(&record_candidates(&region)).expect("json");
     let shots = screenshots("records");
     run_script(
@@ -111,15 +103,7 @@ fn exam_meal_and_document_views_in_chromium() {
 #[test]
 fn vitals_views_in_chromium() {
     let demo = DemoServer::start(30);
-    let region = demo
-        .text
-        .lines()
-        .find_map(|l| {
-            l.split_once(" patients in ")
-                .map(|(_, p)| p.trim().to_owned())
-        })
-        .map(PathBuf::from)
-        .expect("the demo says where its region is");
+    let region = demo_region(&demo);
     let all = record_candidates(&region);
     let vitals = all.get("VITALS").cloned().unwrap_or_default();
     assert!(!vitals.is_empty(), "the demo region has no vitals messages");
@@ -216,36 +200,29 @@ fn clinician_viewer_in_chromium() {
     assert!(shots.join("08-lab-chart.png").exists());
 }
 
-/// The demo region's patients whose admissions carry a cancel message (ADT^A11) stored as a
-/// current file of its own: `(facility code, local ID)`.
-fn cancelled_admission_patients(region: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (path, parts) in region_files(region) {
-        // <code>/<p1>/<p2>/<patient>/<date>/ADT-22/<file>_1
-        if parts.len() == 7 && parts[5] == "ADT-22" && parts[6].ends_with("_1") {
-            // The message type is ASCII in the ISO-2022-JP bytes.
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            if bytes.windows(7).any(|w| w == b"ADT^A11") {
-                let c = (parts[0].clone(), parts[3].clone());
-                if !out.contains(&c) {
-                    out.push(c);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
+/// Where `renkei serve --demo` put its region ("loading demo data: synthetic region of N
+/// patients in <folder>").
+fn demo_region(demo: &DemoServer) -> PathBuf {
+    demo.text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" patients in ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .map(PathBuf::from)
+        .expect("the demo says where its region is")
 }
 
-/// The demo region's patients with a prescription cancel (ORC-1 `CA`) stored as a current
-/// file of its own beside the order: `(facility code, local ID)`.
-fn order_cancel_patients(region: &Path) -> Vec<(String, String)> {
+/// The demo region's patients with a current (`_1`) standard-storage file of `kind` whose
+/// bytes contain `marker` (ASCII, so found in the ISO-2022-JP bytes as sent):
+/// `(facility code, local ID)`, sorted.
+fn patients_with_current(region: &Path, kind: &str, marker: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (path, parts) in region_files(region) {
-        // <code>/<p1>/<p2>/<patient>/<date>/OMP-01/<file>_1
-        if parts.len() == 7 && parts[5] == "OMP-01" && parts[6].ends_with("_1") {
+        // <code>/<p1>/<p2>/<patient>/<date>/<kind>/<file>_1
+        if parts.len() == 7 && parts[5] == kind && parts[6].ends_with("_1") {
             let bytes = std::fs::read(&path).unwrap_or_default();
-            if bytes.windows(7).any(|w| w == b"\rORC|CA") {
+            if bytes.windows(marker.len()).any(|w| w == marker) {
                 let c = (parts[0].clone(), parts[3].clone());
                 if !out.contains(&c) {
                     out.push(c);
@@ -263,16 +240,9 @@ fn order_cancel_patients(region: &Path) -> Vec<(String, String)> {
 #[test]
 fn order_cancel_views_in_chromium() {
     let demo = DemoServer::start(30);
-    let region = demo
-        .text
-        .lines()
-        .find_map(|l| {
-            l.split_once(" patients in ")
-                .map(|(_, p)| p.trim().to_owned())
-        })
-        .map(PathBuf::from)
-        .expect("the demo says where its region is");
-    let candidates = order_cancel_patients(&region);
+    let region = demo_region(&demo);
+    // A prescription cancel (ORC-1 `CA`) stored as a current file beside its order.
+    let candidates = patients_with_current(&region, "OMP-01", b"\rORC|CA");
     assert!(
         !candidates.is_empty(),
         "the demo region has no prescription cancel stored as a current file"
@@ -307,17 +277,9 @@ fn order_cancel_views_in_chromium() {
 fn adt_and_problem_views_in_chromium() {
     let demo = DemoServer::start(30);
     assert!(demo.secrets.contains_key("doctor"), "{}", demo.text);
-    // "loading demo data: synthetic region of N patients in <folder>"
-    let region = demo
-        .text
-        .lines()
-        .find_map(|l| {
-            l.split_once(" patients in ")
-                .map(|(_, p)| p.trim().to_owned())
-        })
-        .map(PathBuf::from)
-        .expect("the demo says where its region is");
-    let candidates = cancelled_admission_patients(&region);
+    let region = demo_region(&demo);
+    // Admissions cancelled by an ADT^A11 stored as a current file of its own.
+    let candidates = patients_with_current(&region, "ADT-22", b"ADT^A11");
     assert!(
         !candidates.is_empty(),
         "the demo region has no A11 stored as a current file"

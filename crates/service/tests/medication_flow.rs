@@ -63,44 +63,77 @@ fn file_path(
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timing_uneven_doses_and_refused_doses_reach_the_viewer() {
-    let common::Fixture {
-        dir: _dir,
-        region,
-        store,
-        net,
-        ..
-    } = common::imported_region(12, 11).await;
-    let common::Enrolled {
-        admin,
-        office,
-        a,
-        b,
-        id,
-        ..
-    } = common::enrolled_pair(&net, &store).await;
-    let (dr, care) =
-        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
-    net.record_consent(
-        &office,
-        ConsentInput {
-            regional_id: id.clone(),
-            scope: ConsentScope::AllFacilities,
-            valid_from: Date::parse("2020-01-01").expect("date"),
-            valid_until: None,
-            paper_form: "同意書 No.0014".into(),
-            implied: false,
-        },
-    )
-    .await
-    .expect("consent");
+/// A region with a pair of one person's local patients at facilities A and B enrolled under
+/// one regional ID, consent for all facilities, and B's doctor and care worker.
+struct Consented {
+    fixture: common::Fixture,
+    enrolled: common::Enrolled,
+    dr: service::Principal,
+    care: service::Principal,
+}
 
-    // Monday of last week: the fixture's Monday 2026-03-02 moves there.
+async fn consented(paper_form: &str) -> Consented {
+    let fixture = common::imported_region(12, 11).await;
+    let enrolled = common::enrolled_pair(&fixture.net, &fixture.store).await;
+    let (dr, care) = common::doctor_and_care_worker(
+        &fixture.net,
+        &enrolled.admin,
+        &enrolled.b.facility,
+        "dr.b",
+        "care.b",
+    )
+    .await;
+    fixture
+        .net
+        .record_consent(
+            &enrolled.office,
+            ConsentInput {
+                regional_id: enrolled.id.clone(),
+                scope: ConsentScope::AllFacilities,
+                valid_from: Date::parse("2020-01-01").expect("date"),
+                valid_until: None,
+                paper_form: paper_form.into(),
+                implied: false,
+            },
+        )
+        .await
+        .expect("consent");
+    Consented {
+        fixture,
+        enrolled,
+        dr,
+        care,
+    }
+}
+
+/// Today, Monday of last week (the fixtures' Monday 2026-03-02 moves there) and the shift in
+/// days that moves it (a multiple of 7 keeps the weekdays).
+fn last_week() -> (i64, i64, i64) {
     let today = UnixTime::now().date_jst().days();
     let monday = today - i64::from(ssmix2::dosing::weekday(today)) - 7;
     let shift = monday - store::day_number("20260302").expect("day");
     assert_eq!(shift % 7, 0);
+    (today, monday, shift)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timing_uneven_doses_and_refused_doses_reach_the_viewer() {
+    let Consented {
+        fixture:
+            common::Fixture {
+                dir: _dir,
+                region,
+                store,
+                net,
+                ..
+            },
+        enrolled: common::Enrolled {
+            admin, a, b, id, ..
+        },
+        dr,
+        care,
+    } = consented("同意書 No.0014").await;
+    let (today, monday, shift) = last_week();
     let d = |k: i64| store::date_of_day(monday + k);
     let (root_a, root_b) = (
         region.join(a.facility.as_str()),
@@ -305,39 +338,20 @@ async fn timing_uneven_doses_and_refused_doses_reach_the_viewer() {
 /// is live again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_cancels_sent_as_files_of_their_own_cancel_the_order() {
-    let common::Fixture {
-        dir: _dir,
-        region,
-        store,
-        net,
+    let Consented {
+        fixture:
+            common::Fixture {
+                dir: _dir,
+                region,
+                store,
+                net,
+                ..
+            },
+        enrolled: common::Enrolled { a, b, id, .. },
+        dr,
         ..
-    } = common::imported_region(12, 11).await;
-    let common::Enrolled {
-        admin,
-        office,
-        a,
-        b,
-        id,
-        ..
-    } = common::enrolled_pair(&net, &store).await;
-    let (dr, _care) =
-        common::doctor_and_care_worker(&net, &admin, &b.facility, "dr.b", "care.b").await;
-    net.record_consent(
-        &office,
-        ConsentInput {
-            regional_id: id.clone(),
-            scope: ConsentScope::AllFacilities,
-            valid_from: Date::parse("2020-01-01").expect("date"),
-            valid_until: None,
-            paper_form: "同意書 No.0015".into(),
-            implied: false,
-        },
-    )
-    .await
-    .expect("consent");
-    let today = UnixTime::now().date_jst().days();
-    let monday = today - i64::from(ssmix2::dosing::weekday(today)) - 7;
-    let shift = monday - store::day_number("20260302").expect("day");
+    } = consented("同意書 No.0015").await;
+    let (_, monday, shift) = last_week();
     let day = store::date_of_day(monday - 1);
     let (root_a, root_b) = (
         region.join(a.facility.as_str()),
