@@ -19,8 +19,7 @@ struct Row {
 struct Group {
     index: u32,
     section: String,
-    /// OBR-4: JLAC10 code when sent, else the local code; its text.
-    panel_code: String,
+    /// OBR-4 text (its codes are on the record page, read from the message).
     panel: String,
     /// OBR-4 is a JLAC10 code of the microbiology class.
     panel_jlac10: bool,
@@ -38,7 +37,7 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
     // Fallbacks for the observation time, most specific first: OBX-14, SPM-17, OBR-7.
     let mut collected = String::new();
     let mut requested = String::new();
-    let (mut specimen, mut specimen_code) = (String::new(), String::new());
+    let mut specimen = String::new();
     let mut group: Option<Group> = None;
     let mut groups = 0u32;
     // Organisms of the message's cultures so far (sub-ID group, name): a susceptibility
@@ -49,7 +48,6 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
             "SPM" => {
                 collected = get(&seg, 17, 1);
                 specimen = text_or_code(&seg, 4);
-                specimen_code = get(&seg, 4, 1);
             }
             "OBR" => {
                 finish(group.take(), &mut organisms, &mut out);
@@ -71,7 +69,6 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
                     index: groups,
                     section: get(&seg, 24, 1).trim().to_owned(),
                     panel_jlac10: jlac10.starts_with('6'),
-                    panel_code: if jlac10.is_empty() { c1 } else { jlac10 },
                     panel: text_or_code(&seg, 4),
                     report_status: get(&seg, 25, 1),
                     parent_sub_id: get(&seg, 26, 2),
@@ -91,10 +88,8 @@ pub(crate) fn lab_results(msg: &Message) -> Vec<Fact> {
                 let mut row = obx(&seg, msg.delimiters(), &collected, &requested);
                 row.fact.detail.group = g.index;
                 row.fact.detail.panel = g.panel.clone();
-                row.fact.detail.panel_code = g.panel_code.clone();
                 row.fact.detail.report_status = g.report_status.clone();
                 row.fact.detail.specimen = specimen.clone();
-                row.fact.detail.specimen_code = specimen_code.clone();
                 g.rows.push(row);
             }
             "NTE" => {
@@ -265,9 +260,7 @@ mod tests {
                 detail: LabDetail {
                     group: 0,
                     panel: "生化学的検査".into(),
-                    panel_code: "E001".into(),
                     specimen: "血清".into(),
-                    specimen_code: "023".into(),
                     comments: vec!["再検済み".into()],
                     ..Default::default()
                 },
@@ -349,9 +342,7 @@ mod tests {
         assert_eq!(l[1].value, "Escherichia coli");
         for f in &l {
             assert_eq!(f.detail.specimen, "尿");
-            assert_eq!(f.detail.specimen_code, "071");
             assert_eq!(f.detail.panel, "一般細菌培養同定");
-            assert_eq!(f.detail.panel_code, "6B615");
             assert_eq!(f.detail.report_status, "C");
             assert_eq!(f.detail.group, 0);
             assert!(f.detail.in_culture());

@@ -96,7 +96,6 @@ mod tests {
                 observed_at: "202603100600".into(),
                 detail: LabDetail {
                     panel: "バイタルサイン".into(),
-                    panel_code: "VITAL".into(),
                     ..Default::default()
                 },
             }

@@ -13,16 +13,14 @@ pub struct LabDetail {
     /// or one culture share it.
     #[serde(skip_serializing_if = "super::is_default")]
     pub group: u32,
-    /// OBR-4: the panel / battery (text, code).
+    /// OBR-4: the panel / battery, as text. Its codes (and the specimen's) are not kept in
+    /// every row: no reader of the facts needs them, the record page shows them from the
+    /// message, and each row of a panel would repeat them (a fifth of the lab index).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub panel: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub panel_code: String,
-    /// SPM-4: the specimen (text, code).
+    /// SPM-4: the specimen, as text.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub specimen: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub specimen_code: String,
     /// OBR-25: the status of the whole report (`F`, `P`, `C`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub report_status: String,
