@@ -10,40 +10,14 @@
 //   RENKEI_ADT_CANDIDATES  JSON [[facility code, local ID], …] of patients whose stays carry
 //                          a cancel message stored as a current file (found in the demo region)
 
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { harness, need, totp } from "./lib.mjs";
+import { need, openBrowser, signIn } from "./lib.mjs";
 
 const base = need("RENKEI_URL");
-const password = need("RENKEI_PASSWORD");
-const secrets = JSON.parse(need("RENKEI_SECRETS"));
 const candidates = JSON.parse(need("RENKEI_ADT_CANDIDATES"));
-const shots = need("RENKEI_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
+const { browser, page, pageErrors, step, expect, shot, shotAt, printKeepsPatient } = await openBrowser(chromium);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-dev-shm-usage"],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "ja-JP" });
-const page = await context.newPage();
-page.setDefaultTimeout(15_000);
-const { step, expect, shot, shotAt, printKeepsPatient } = harness(page, browser, shots);
-const pageErrors = [];
-page.on("pageerror", (e) => pageErrors.push(e.message));
-page.on("console", (m) => {
-  if (m.type() === "error" && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
-});
-
-await step("doctor signs in", async () => {
-  await page.goto(`${base}/login`);
-  await page.fill('input[name="login"]', "doctor");
-  await page.fill('input[name="password"]', password);
-  await page.fill('input[name="totp"]', totp(secrets["doctor"], 0));
-  await Promise.all([page.waitForURL(/\/search/), page.press('input[name="totp"]', "Enter")]);
-});
+await step("doctor signs in", async () => signIn(page, "doctor"));
 
 let patient = "";
 await step("a consenting patient with a cancelled admission is found by facility and local ID", async () => {

@@ -2,6 +2,7 @@
 // the authenticator app's one-time codes.
 
 import { createHmac } from "node:crypto";
+import { mkdirSync } from "node:fs";
 
 export function need(name) {
   const v = process.env[name];
@@ -80,4 +81,37 @@ export function harness(page, browser, shots) {
       await page.emulateMedia({ media: "screen" });
     },
   };
+}
+
+// A headless Debian chromium with one page (desktop width, Japanese locale), the step
+// harness, and the page's script errors and Content-Security-Policy violations collected in
+// `pageErrors`. `RENKEI_SCREENSHOTS` is created.
+export async function openBrowser(chromium) {
+  const shots = need("RENKEI_SCREENSHOTS");
+  mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "ja-JP" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+  });
+  return { browser, page, shots, pageErrors, ...harness(page, browser, shots) };
+}
+
+// Sign `login` in with the demo password and the current TOTP code; lands on the search.
+export async function signIn(page, login) {
+  const base = need("RENKEI_URL");
+  const secrets = JSON.parse(need("RENKEI_SECRETS"));
+  await page.goto(`${base}/login`);
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', need("RENKEI_PASSWORD"));
+  await page.fill('input[name="totp"]', totp(secrets[login], 0));
+  await Promise.all([page.waitForURL(/\/search/), page.press('input[name="totp"]', "Enter")]);
 }

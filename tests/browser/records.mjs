@@ -5,39 +5,14 @@
 // demo region the patients that have each kind (RENKEI_RECORD_CANDIDATES: {kind: [[facility,
 // local ID], …]}).
 
-import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
-import { harness, need, totp } from "./lib.mjs";
+import { need, openBrowser, signIn } from "./lib.mjs";
 
 const base = need("RENKEI_URL");
-const password = need("RENKEI_PASSWORD");
-const secrets = JSON.parse(need("RENKEI_SECRETS"));
 const candidates = JSON.parse(need("RENKEI_RECORD_CANDIDATES"));
-const shots = need("RENKEI_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
+const { browser, page, pageErrors, step, expect, shotAt, printKeepsPatient } = await openBrowser(chromium);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-dev-shm-usage"],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "ja-JP" });
-const page = await context.newPage();
-page.setDefaultTimeout(15_000);
-const { step, expect, shotAt, printKeepsPatient } = harness(page, browser, shots);
-const pageErrors = [];
-page.on("pageerror", (e) => pageErrors.push(e.message));
-page.on("console", (m) => {
-  if (m.type() === "error" && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
-});
-
-await step("doctor signs in", async () => {
-  await page.goto(`${base}/login`);
-  await page.fill('input[name="login"]', "doctor");
-  await page.fill('input[name="password"]', password);
-  await page.fill('input[name="totp"]', totp(secrets["doctor"], 0));
-  await Promise.all([page.waitForURL(/\/search/), page.press('input[name="totp"]', "Enter")]);
-});
+await step("doctor signs in", async () => signIn(page, "doctor"));
 
 // The first record of `kind` (timeline filter) of a consenting candidate whose clinical
 // view shows `selector`, opened (the `extended` filter also lists vitals messages).
