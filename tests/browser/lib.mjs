@@ -1,5 +1,5 @@
-// Helpers shared by the browser tests (viewer, medications, labs, adt): environment and
-// the authenticator app's one-time codes.
+// Helpers shared by the browser tests: environment, the authenticator app's one-time
+// codes, the step harness, the browser set-up and the sign-in.
 
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
