@@ -121,6 +121,16 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
+    /// Who asks.
+    pub(crate) fn actor(&self) -> &Principal {
+        &self.actor
+    }
+
+    /// Why they ask.
+    pub(crate) fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
     /// The linked facilities that are pharmacies (they dispense, they do not prescribe).
     pub fn pharmacies(&self) -> std::collections::BTreeSet<FacilityCode> {
         self.sources

@@ -101,34 +101,10 @@ impl Network {
         version_id: i64,
         purpose: Purpose,
     ) -> Result<RecordOriginal> {
-        let mut gate = self
+        let gate = self
             .open_gate_as(actor, id, purpose, audit::Action::Download)
             .await?;
-        let version = self.store.record_version(version_id).await?;
-        let found = version.and_then(|v| {
-            gate.sources
-                .iter()
-                .position(|s| s.id == v.facility && s.local_id == v.local_id)
-                .map(|i| (i, v))
-        });
-        let Some((i, v)) = found else {
-            let mut e = self.event(actor, audit::Action::Download);
-            e.purpose = Some(purpose);
-            e.patient = Some(id.clone());
-            e.target = format!("record/{version_id}");
-            e.detail = "original: not read".into();
-            e.outcome = audit::Outcome::Refused {
-                code: "unknown_record".into(),
-                reason: "no such record of this patient".into(),
-            };
-            self.audit(e).await?;
-            return Err(crate::timeline::not_shown(&gate.explain()));
-        };
-        let category = policy::category_of_kind(&v.record.kind);
-        if !gate.allows(i, category) {
-            let refused = self.close_gate(gate, Some("original")).await?;
-            return Err(crate::timeline::not_shown(&refused));
-        }
+        let (mut gate, i, v, category) = self.gated_version(gate, version_id, "original").await?;
         let bytes = self
             .store
             .read_blobs(&[v.record.sha256])

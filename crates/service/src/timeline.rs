@@ -457,6 +457,51 @@ impl Network {
         })
     }
 
+    /// The record version `version_id` if it belongs to a linked source of the gate's patient
+    /// and its category is allowed: the gate, the source's index, the version and its
+    /// category. Unknown, another patient's, or refused: one answer for all three
+    /// ([`not_shown`]), so that asking version after version tells nothing about which
+    /// records the patient has; each is audited with its real reason, as the gate's act
+    /// (`screen`: `record`, `original`).
+    pub(crate) async fn gated_version(
+        &self,
+        mut gate: crate::access::Gate,
+        version_id: i64,
+        screen: &str,
+    ) -> Result<(
+        crate::access::Gate,
+        usize,
+        store::RecordVersion,
+        RecordCategory,
+    )> {
+        let version = self.store.record_version(version_id).await?;
+        let found = version.and_then(|v| {
+            gate.sources
+                .iter()
+                .position(|s| s.id == v.facility && s.local_id == v.local_id)
+                .map(|i| (i, v))
+        });
+        let Some((i, v)) = found else {
+            let mut e = self.event(gate.actor(), gate.action);
+            e.purpose = Some(gate.purpose());
+            e.patient = Some(gate.regional_id.clone());
+            e.target = format!("record/{version_id}");
+            e.detail = format!("{screen}: not read");
+            e.outcome = audit::Outcome::Refused {
+                code: "unknown_record".into(),
+                reason: "no such record of this patient".into(),
+            };
+            self.audit(e).await?;
+            return Err(not_shown(&gate.explain()));
+        };
+        let category = policy::category_of_kind(&v.record.kind);
+        if !gate.allows(i, category) {
+            let refused = self.close_gate(gate, Some(screen)).await?;
+            return Err(not_shown(&refused));
+        }
+        Ok((gate, i, v, category))
+    }
+
     /// One record version of a patient, decoded, with its order's history. Refused (audited)
     /// unless the version belongs to a linked source of this patient and its category is
     /// allowed. An unknown version, another patient's version and a refused one get the same
@@ -470,40 +515,8 @@ impl Network {
         purpose: Purpose,
         _break_glass_reason: Option<&str>,
     ) -> Result<RecordDetail> {
-        let mut gate = self.open_gate(actor, id, purpose).await?;
-        let version = self.store.record_version(version_id).await?;
-        let found = version.and_then(|v| {
-            gate.sources
-                .iter()
-                .position(|s| s.id == v.facility && s.local_id == v.local_id)
-                .map(|i| (i, v))
-        });
-        // Unknown, another patient's, or refused: one answer for all three (`not_shown`), so
-        // that asking version after version tells nothing about which records the patient
-        // has. Each is audited with its real reason.
-        let (i, v, category) = match found {
-            Some((i, v)) => {
-                let category = policy::category_of_kind(&v.record.kind);
-                if !gate.allows(i, category) {
-                    let refused = self.close_gate(gate, Some("record")).await?;
-                    return Err(not_shown(&refused));
-                }
-                (i, v, category)
-            }
-            None => {
-                let mut e = self.event(actor, audit::Action::View);
-                e.purpose = Some(purpose);
-                e.patient = Some(id.clone());
-                e.target = format!("record/{version_id}");
-                e.detail = "record: not read".into();
-                e.outcome = audit::Outcome::Refused {
-                    code: "unknown_record".into(),
-                    reason: "no such record of this patient".into(),
-                };
-                self.audit(e).await?;
-                return Err(not_shown(&gate.explain()));
-            }
-        };
+        let gate = self.open_gate(actor, id, purpose).await?;
+        let (mut gate, i, v, category) = self.gated_version(gate, version_id, "record").await?;
         let bytes = self
             .store
             .read_blobs(&[v.record.sha256])
