@@ -59,6 +59,8 @@ await step("record: the cancelled order says which message cancelled it", async 
   const notice = page.locator("#cancel-notice");
   expect((await notice.count()) === 1, "no cancel notice on the order");
   expect((await notice.innerText()).includes("取り消されています"), "the notice does not say cancelled");
+  const shownRow = (await page.locator("tr.history-row.shown").innerText()).replace(/\s+/g, " ");
+  expect(shownRow.includes("取消済") && !shownRow.includes("最新"), `history marks the cancelled order live: ${shownRow}`);
   await shotAt("cancel-02-record-order");
   await printKeepsPatient();
 });

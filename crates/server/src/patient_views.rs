@@ -396,13 +396,7 @@ fn days_of(id: &RegionalId, t: &Timeline, pq: &PurposeQuery) -> Vec<Day> {
             } else {
                 String::new()
             },
-            state: if it.cancel_message {
-                "取消通知 (cancels an earlier order or event)"
-            } else if it.cancelled_by_message {
-                "取消済 (cancelled by a later message)"
-            } else {
-                r.condition.label_ja()
-            },
+            state: state_label(r.condition, it.cancel_message, it.cancelled_by_message),
             cancelled: r.condition == Condition::Deleted || it.cancelled_by_message,
             cancel_message: it.cancel_message,
             superseded: r.condition == Condition::Superseded,
@@ -544,6 +538,23 @@ struct Segment {
     fields: Vec<Field>,
 }
 
+/// The state of a record version as the timeline, the record page and its history show it:
+/// a cancel message is not the order or event it cancels, and what a cancel message cancels
+/// is never 最新, whatever its file's condition flag says.
+fn state_label(
+    condition: Condition,
+    cancel_message: bool,
+    cancelled_by_message: bool,
+) -> &'static str {
+    if cancel_message {
+        "取消通知 (cancels an earlier order or event)"
+    } else if cancelled_by_message {
+        "取消済 (cancelled by a later message)"
+    } else {
+        condition.label_ja()
+    }
+}
+
 struct HistoryRow {
     href: String,
     written: String,
@@ -672,13 +683,7 @@ pub async fn record_page(
         local_id: d.local_id.clone(),
         department: ssmix2::departments::department_label(&r.department, ""),
         order_no: r.order_no.clone(),
-        state: if d.cancel_message {
-            "取消通知 (cancels an earlier order or event)"
-        } else if d.cancelled_by.is_some() {
-            "取消済 (cancelled by a later message)"
-        } else {
-            r.condition.label_ja()
-        },
+        state: state_label(r.condition, d.cancel_message, d.cancelled_by.is_some()),
         cancelled: r.condition == Condition::Deleted || d.cancelled_by.is_some(),
         live: d.live,
         written: show_time(&r.written_at),
@@ -708,8 +713,8 @@ pub async fn record_page(
             .map(|h| HistoryRow {
                 href: pc.link(&format!("/records/{}", h.version_id)),
                 written: show_time(&h.written_at),
-                state: h.condition.label_ja(),
-                cancelled: h.condition == Condition::Deleted,
+                state: state_label(h.condition, h.cancel_message, h.cancelled_by_message),
+                cancelled: h.condition == Condition::Deleted || h.cancelled_by_message,
                 live: h.live,
                 shown: h.shown,
             })

@@ -86,6 +86,10 @@ pub struct OrderVersion {
     pub live: bool,
     /// The version being shown.
     pub shown: bool,
+    /// The version is an order cancel sent as a file of its own ([`crate::cancels`]).
+    pub cancel_message: bool,
+    /// An order cancel sent as a file of its own cancels this version.
+    pub cancelled_by_message: bool,
 }
 
 /// One segment of a decoded message.
@@ -542,6 +546,22 @@ impl Network {
         } else {
             vec![v.clone()]
         };
+        // The order's cancels sent as files of their own (read once: the history and the
+        // shown version are marked from them).
+        let order_cancels = if has_order(&v.record.kind) && !is_stay_kind(&v.record.kind) {
+            self.store.order_cancels(v.facility, &v.local_id).await?
+        } else {
+            Vec::new()
+        };
+        let cancel_of = |r: &store::StoredRecord| {
+            crate::cancels::cancel_of(
+                &order_cancels,
+                &r.kind,
+                &r.order_no,
+                &r.written_at,
+                r.version_id,
+            )
+        };
         let history = versions
             .iter()
             .map(|o| OrderVersion {
@@ -550,6 +570,10 @@ impl Network {
                 condition: o.record.condition,
                 live: o.live,
                 shown: o.record.version_id == version_id,
+                cancel_message: order_cancels
+                    .iter()
+                    .any(|c| c.version_id == o.record.version_id),
+                cancelled_by_message: o.live && cancel_of(&o.record).is_some(),
             })
             .collect();
         let (source, source_name, local_id) = {
@@ -570,14 +594,7 @@ impl Network {
                 .find(|e| e.version_id == version_id)
                 .and_then(|e| e.cancelled_by)
         } else if has_order(&v.record.kind) {
-            let cancels = self.store.order_cancels(v.facility, &v.local_id).await?;
-            crate::cancels::cancel_of(
-                &cancels,
-                &v.record.kind,
-                &v.record.order_no,
-                &v.record.written_at,
-                version_id,
-            )
+            cancel_of(&v.record)
         } else {
             None
         };

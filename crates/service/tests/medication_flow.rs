@@ -536,6 +536,14 @@ async fn order_cancels_sent_as_files_of_their_own_cancel_the_order() {
         (d.cancelled_by, d.cancel_message),
         (Some(cancel_version), false)
     );
+    // Its history names both files: the order cancelled, the cancel a cancel.
+    let marks: Vec<(i64, bool, bool)> = d
+        .history
+        .iter()
+        .map(|h| (h.version_id, h.cancel_message, h.cancelled_by_message))
+        .collect();
+    assert!(marks.contains(&(order_version, false, true)), "{marks:?}");
+    assert!(marks.contains(&(cancel_version, true, false)), "{marks:?}");
     let d = net
         .record_detail(&dr, &id, cancel_version, model::Purpose::Care, None)
         .await
