@@ -6,8 +6,12 @@
 //! the message that cancelled it (issue 14 fault 4). A stay event's cancel message (A11 …) is
 //! applied through its fact instead ([`crate::encounters`]).
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
-use store::{FactRow, OrderCancel};
+use store::{FactRow, OrderCancel, Store};
+use tokio::sync::OnceCell;
 
 /// Something an order cancel cancelled, with the cancel's file version (to open it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,6 +35,42 @@ pub fn cancel_of(
         .rev()
         .find(|c| c.cancels(kind, order_no, written_at, version_id))
         .map(|c| c.version_id)
+}
+
+/// The order cancels of each local patient a screen reads, read from the store at most once
+/// however many of the screen's concurrent fact reads ask for them (the summary reads
+/// medications and two sets of lab results of each facility at once).
+#[derive(Default)]
+pub(crate) struct CancelReads {
+    cells: Mutex<BTreeMap<(i64, String), CancelCell>>,
+}
+
+/// One local patient's cancels, once read.
+type CancelCell = Arc<OnceCell<Vec<OrderCancel>>>;
+
+impl CancelReads {
+    /// The cancels of `local_id` at `facility`: the first caller reads them, the others wait
+    /// for that read.
+    pub(crate) async fn of(
+        &self,
+        store: &dyn Store,
+        facility: store::FacilityId,
+        local_id: &str,
+    ) -> crate::Result<Vec<OrderCancel>> {
+        let cell = {
+            let mut cells = self.cells.lock().map_err(|_| {
+                crate::ServiceError::Internal("order cancels: lock poisoned".into())
+            })?;
+            cells
+                .entry((facility.0, local_id.to_owned()))
+                .or_default()
+                .clone()
+        };
+        let cancels = cell
+            .get_or_try_init(|| store.order_cancels(facility, local_id))
+            .await?;
+        Ok(cancels.clone())
+    }
 }
 
 /// One source's fact rows split into the live ones and those an order cancel cancelled.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use store::{day_number, AllergyFact, DiagnosisFact, FactRow, LabFact, LabFilter, MedicationFact};
 
 use crate::access::{AccessRefusal, Gate};
-use crate::cancels::{self, Cancelled, Split};
+use crate::cancels::{self, CancelReads, Cancelled, Split};
 use crate::labs;
 pub use crate::labs::{DuplicateTest, LabCell, LabMatrix, LabQuery, LabTestRow};
 use crate::medications::{
@@ -394,11 +394,12 @@ impl Network {
         &self,
         sources: Vec<SourceRef>,
         active_on: Option<&str>,
+        cancel_reads: &CancelReads,
     ) -> Result<Vec<(SourceRef, Split<MedicationFact>)>> {
         each_source(sources, |s| async move {
             let (rows, cancels) = tokio::try_join!(
-                self.store.medications(s.id, &s.local_id, active_on),
-                self.store.order_cancels(s.id, &s.local_id)
+                async { Ok(self.store.medications(s.id, &s.local_id, active_on).await?) },
+                cancel_reads.of(self.store.as_ref(), s.id, &s.local_id)
             )?;
             Ok(cancels::split(rows, &cancels))
         })
@@ -462,11 +463,12 @@ impl Network {
         &self,
         sources: Vec<SourceRef>,
         filter: &LabFilter,
+        cancel_reads: &CancelReads,
     ) -> Result<Vec<(SourceRef, Split<LabFact>)>> {
         each_source(sources, |s| async move {
             let (rows, cancels) = tokio::try_join!(
-                self.store.lab_results(s.id, &s.local_id, filter),
-                self.store.order_cancels(s.id, &s.local_id)
+                async { Ok(self.store.lab_results(s.id, &s.local_id, filter).await?) },
+                cancel_reads.of(self.store.as_ref(), s.id, &s.local_id)
             )?;
             Ok(cancels::split(rows, &cancels))
         })
@@ -553,6 +555,7 @@ impl Network {
         _break_glass_reason: Option<&str>,
     ) -> Result<Summary> {
         let mut gate = self.open_gate(actor, id, purpose).await?;
+        let cancel_reads = CancelReads::default();
         let settings = self.medication_settings().await?;
         let pharmacies = gate.pharmacies();
         // Every decision first (in the gate, no I/O), then every read at once: each
@@ -604,11 +607,11 @@ impl Network {
             }),
             // Every line: current is decided here (recent window, uncertain spans), not by
             // the store's "covers today".
-            self.read_medications(medication_sources, None),
+            self.read_medications(medication_sources, None, &cancel_reads),
             async {
                 tokio::try_join!(
-                    self.read_labs(lab_sources.clone(), &latest),
-                    self.read_labs(lab_sources, &recent_filter)
+                    self.read_labs(lab_sources.clone(), &latest, &cancel_reads),
+                    self.read_labs(lab_sources, &recent_filter, &cancel_reads)
                 )
             },
         )?;
@@ -730,6 +733,7 @@ impl Network {
         _break_glass_reason: Option<&str>,
     ) -> Result<LabMatrix> {
         let mut gate = self.open_gate(actor, id, purpose).await?;
+        let cancel_reads = CancelReads::default();
         let filter = LabFilter {
             codes: q.codes.clone(),
             from: q.from.clone(),
@@ -752,11 +756,11 @@ impl Network {
             ..Default::default()
         };
         let (read, recent_read) = if !q.codes.is_empty() || covers_recent {
-            (self.read_labs(sources, &filter).await?, None)
+            (self.read_labs(sources, &filter, &cancel_reads).await?, None)
         } else {
             let (a, b) = tokio::try_join!(
-                self.read_labs(sources.clone(), &filter),
-                self.read_labs(sources, &recent_filter)
+                self.read_labs(sources.clone(), &filter, &cancel_reads),
+                self.read_labs(sources, &recent_filter, &cancel_reads)
             )?;
             (a, Some(b))
         };
@@ -820,6 +824,7 @@ impl Network {
         _break_glass_reason: Option<&str>,
     ) -> Result<MedicationList> {
         let mut gate = self.open_gate(actor, id, purpose).await?;
+        let cancel_reads = CancelReads::default();
         let settings = self.medication_settings().await?;
         let pharmacies = gate.pharmacies();
         let today = self.now().date_jst();
@@ -836,11 +841,11 @@ impl Network {
         };
         // The three reads at once, each one query per facility.
         let (medication_rows, allergy_rows, lab_rows) = tokio::try_join!(
-            self.read_medications(medication_sources, None),
+            self.read_medications(medication_sources, None, &cancel_reads),
             each_source(with_allergies, |s| async move {
                 Ok(self.store.allergies(s.id, &s.local_id).await?)
             }),
-            self.read_labs(lab_sources, &recent),
+            self.read_labs(lab_sources, &recent, &cancel_reads),
         )?;
         let (lines, cancelled) = Self::gate_medications(&mut gate, medication_rows);
         let mut allergies = Vec::new();
