@@ -312,7 +312,16 @@ pub(crate) async fn write_batch(
         .map_err(db_err)?;
     }
     records.insert(&mut tx, facility).await?;
-    order_files.check(&mut tx, facility, run).await?;
+    // A run that began on an empty facility finds its duplicate orders when it finishes.
+    let at_finish: Option<bool> =
+        sqlx::query_scalar("SELECT orders_checked_at_finish FROM import_runs WHERE id = $1")
+            .bind(run.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    if at_finish != Some(true) {
+        order_files.check(&mut tx, facility, run).await?;
+    }
     quarantine.insert(&mut tx, facility, run).await?;
     if !notice_versions.is_empty() {
         sqlx::query(
@@ -501,6 +510,63 @@ pub(crate) async fn order_notices(
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+    Ok(versions.len() as u64)
+}
+
+/// [`order_notices`] for a run that began on an empty facility (a first import), which
+/// checked nothing while it wrote: of the facility's current order files, those of this run
+/// that share their order (and date, `store::order_key_date`) with a current file written
+/// before them. Each gets its import notice naming every other current file of the order.
+pub(crate) async fn order_notices_by_scan(
+    tx: &mut PgConnection,
+    facility: FacilityId,
+    run: ImportRunId,
+) -> Result<u64> {
+    let order_kinds: Vec<&str> = ssmix2::DataKind::ALL
+        .iter()
+        .filter(|k| k.has_order())
+        .map(|k| k.code())
+        .collect();
+    let rows: Vec<(i64, String, String, Vec<String>)> = sqlx::query_as(
+        "WITH cur AS (
+             SELECT r.version_id AS v, r.file_id AS f, r.patient_id AS p, r.kind AS k, r.order_no AS o,
+                    CASE WHEN r.kind = ANY($3) THEN r.date ELSE '' END AS d
+             FROM records r
+             WHERE r.facility_id = $1 AND r.current AND r.condition = 1 AND r.storage = 'S'
+               AND NOT r.cancels AND r.order_no <> '' AND r.kind = ANY($4)),
+         dup AS (SELECT p, k, o, d FROM cur GROUP BY p, k, o, d HAVING count(*) > 1),
+         c AS (SELECT cur.* FROM cur JOIN dup USING (p, k, o, d))
+         SELECT n.v, n.k, n.o, array_agg(fx.path ORDER BY fx.path)
+         FROM c n JOIN file_versions nv ON nv.id = n.v AND nv.import_run = $2
+         JOIN c x ON x.p = n.p AND x.k = n.k AND x.o = n.o AND x.d = n.d AND x.v <> n.v
+         JOIN files fx ON fx.id = x.f
+         GROUP BY n.v, n.k, n.o HAVING min(x.v) < n.v ORDER BY n.v",
+    )
+    .bind(facility.0)
+    .bind(run.0)
+    .bind(store::DATED_ORDER_KINDS)
+    .bind(&order_kinds)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let (mut versions, mut messages) = (Vec::new(), Vec::new());
+    for (v, kind, order_no, others) in rows {
+        versions.push(v);
+        messages.push(store::duplicate_order_notice(&kind, &order_no, &others));
+    }
+    if !versions.is_empty() {
+        sqlx::query(
+            "INSERT INTO notices(facility_id, import_run, version_id, message)
+             SELECT $1, $2, v, m FROM UNNEST($3::bigint[], $4::text[]) AS u(v, m)",
+        )
+        .bind(facility.0)
+        .bind(run.0)
+        .bind(&versions)
+        .bind(&messages)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
     Ok(versions.len() as u64)
 }
 

@@ -477,8 +477,15 @@ CREATE TABLE order_checks (
 CREATE INDEX notices_by_run ON notices(import_run);
 "#;
 
+/// Issue 14: whether a run began on a facility with no records yet (a first full import).
+/// Such a run's duplicate orders are found by one set-based scan when it finishes instead of
+/// a check per batch while it writes (`Store::finish_import`).
+const STEP_6: &str = r#"
+ALTER TABLE import_runs ADD COLUMN orders_checked_at_finish BOOLEAN NOT NULL DEFAULT false;
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5];
+const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

@@ -278,3 +278,10 @@ async fn postgres_order_notices_conform() {
     store::conformance::run_order_notices(&f.store).await;
     assert_liveness_flags(&f.store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_order_notices_interleaved_conform() {
+    let f = local().await;
+    store::conformance::run_order_notices_interleaved(&f.store).await;
+    assert_liveness_flags(&f.store).await;
+}

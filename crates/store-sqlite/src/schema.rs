@@ -512,6 +512,15 @@ fn order_checks_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
+/// 10 (issue 14): whether a run began on a facility with no records yet (a first full
+/// import). Such a run's duplicate orders are found by one scan of `records_by_order` when it
+/// finishes instead of one probe per file while it writes (`Store::finish_import`).
+fn order_scan_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE import_runs ADD COLUMN orders_checked_at_finish INTEGER NOT NULL DEFAULT 0;",
+    )
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
 const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
@@ -521,6 +530,7 @@ const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
     fact_detail_step,
     order_cancels_step,
     order_checks_step,
+    order_scan_step,
 ];
 
 /// The first schema version with the replication journal.

@@ -387,3 +387,10 @@ async fn sqlite_order_notices_conform() {
     let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
     store::conformance::run_order_notices(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_order_notices_interleaved_conform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_sqlite::SqliteStore::open(dir.path()).expect("open");
+    store::conformance::run_order_notices_interleaved(&store).await;
+}

@@ -2523,3 +2523,70 @@ pub async fn run_order_notices(store: &dyn Store) {
     // The earlier run's notices stay its own.
     assert_eq!(store.import_notices(run1).await.expect("again").len(), 4);
 }
+
+/// Issue 14: a first import (begun on an empty facility) finds its duplicate orders when it
+/// finishes, other runs file by file as they write; the two kinds of run interleaved (an agent
+/// sending while the first full import is under way) still put one notice on the later file
+/// of each duplicated order, in the run that wrote it.
+pub async fn run_order_notices_interleaved(store: &dyn Store) {
+    let code = FacilityCode::parse("0455555556").expect("valid code");
+    let fac = store
+        .facility(&code, true)
+        .await
+        .expect("create")
+        .expect("created");
+    let file = |order: &str, n: u32| {
+        let ts = format!("2024040112{n:02}00000");
+        fact_file(
+            &format!("200/000/2000001/20240401/OMP-01/2000001_20240401_OMP-01_{order}_{ts}_01_1"),
+            "OMP-01",
+            order,
+            &ts,
+            Condition::Current,
+            vec![],
+        )
+    };
+    let (a1, b1, b2, a2, single) = (
+        file("000000000000001", 1),
+        file("000000000000001", 2),
+        file("000000000000002", 3),
+        file("000000000000002", 4),
+        file("000000000000003", 5),
+    );
+    let first = store.begin_import(fac, "/src").await.expect("begin first");
+    store
+        .write_batch(fac, first, vec![a1.clone()])
+        .await
+        .expect("first, batch 1");
+    let agent = store.begin_import(fac, "agent").await.expect("begin agent");
+    store
+        .write_batch(fac, agent, vec![b1.clone(), b2.clone()])
+        .await
+        .expect("agent");
+    store
+        .write_batch(fac, first, vec![a2.clone(), single])
+        .await
+        .expect("first, batch 2");
+    store
+        .finish_import(fac, agent, &ImportTotals::default(), None)
+        .await
+        .expect("finish agent");
+    store
+        .finish_import(fac, first, &ImportTotals::default(), None)
+        .await
+        .expect("finish first");
+    let agent_notices = store.import_notices(agent).await.expect("agent notices");
+    assert_eq!(agent_notices.len(), 1, "{agent_notices:?}");
+    assert_eq!(agent_notices[0].0, b1.path);
+    assert!(agent_notices[0].1.contains(&a1.path), "{agent_notices:?}");
+    let first_notices = store.import_notices(first).await.expect("first notices");
+    assert_eq!(first_notices.len(), 1, "{first_notices:?}");
+    assert_eq!(first_notices[0].0, a2.path);
+    assert!(first_notices[0].1.contains(&b2.path), "{first_notices:?}");
+    let runs = store.import_runs(Some(fac)).await.expect("runs");
+    assert!(
+        runs.iter()
+            .all(|r| r.totals.as_ref().map(|t| t.notices) == Some(1)),
+        "each run counts its own notice: {runs:?}"
+    );
+}
