@@ -39,7 +39,6 @@ fn drug_codes(seg: &Segment<'_>, n: usize, f: &mut MedicationFact) {
             f.yj_code = code;
         } else if f.local_code.is_empty() && f.hot_code.is_empty() {
             f.local_code = code;
-            f.detail.local_system = system;
         }
         if f.drug_name.is_empty() {
             f.drug_name = get(seg, n, t);
@@ -101,9 +100,6 @@ impl DrugGroup {
         d.instructions
             .extend(item.timing.iter().filter_map(|t| t.instruction.clone()));
         if let Some(t) = item.timing.first() {
-            d.start_at = t.start.clone().unwrap_or_default();
-            d.end_at = t.end.clone().unwrap_or_default();
-            d.time_slots = t.explicit_times.clone();
             if let Some(q) = &t.occurrence_duration {
                 d.duration = amount_with(&q.amount, q.unit.as_ref().map_or("", |u| u.display()));
             }
@@ -148,18 +144,13 @@ impl DrugGroup {
             }
             return;
         }
-        let names: Vec<String> = components
-            .iter()
-            .map(|c| c.codes.drug_name.clone())
-            .collect();
-        for (i, c) in components.into_iter().enumerate() {
+        for c in components {
             let mut line = base.clone();
             let has_standard = !c.codes.hot_code.is_empty() || !c.codes.yj_code.is_empty();
             line.hot_code = c.codes.hot_code;
             line.yj_code = c.codes.yj_code;
             if has_standard || !c.codes.local_code.is_empty() {
                 line.local_code = c.codes.local_code;
-                line.detail.local_system = c.codes.detail.local_system;
             }
             line.drug_name = c.codes.drug_name;
             line.dose = c.amount;
@@ -168,12 +159,6 @@ impl DrugGroup {
             line.detail.per_time.clear();
             line.detail.dose_max.clear();
             line.detail.component_type = c.kind;
-            line.detail.mixed_with = names
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, n)| n.clone())
-                .collect();
             out.push(Fact::Medication(line));
         }
     }
@@ -269,7 +254,6 @@ pub(crate) fn medications(msg: &Message) -> Vec<Fact> {
                     d.rate = format!("{rate} {}", text_or_code(&seg, 24));
                 }
                 let kinds = Coded::all_from_field(seg.field(27));
-                d.drug_kind = kinds.first().map(shown).unwrap_or_default();
                 g.item.dose = Some(f.dose.clone()).filter(|s| !s.is_empty());
                 g.item.dose_max = Some(get(&seg, 4, 1)).filter(|s| !s.is_empty());
                 g.item.kinds = kinds;
@@ -329,19 +313,12 @@ pub(crate) fn administrations(msg: &Message) -> Vec<Fact> {
                     f.start_date.clone()
                 };
                 let d = &mut f.detail;
-                d.start_at = start;
-                d.end_at = end;
                 d.form = text_or_code(&seg, 8);
                 d.status = get(&seg, 20, 1);
                 d.status_notes = Coded::all_from_field(seg.field(9))
                     .iter()
                     .map(shown)
                     .collect();
-                d.given_by = Person::all_from_field(seg.field(10))
-                    .into_iter()
-                    .map(|p| p.display())
-                    .collect::<Vec<_>>()
-                    .join("、");
                 out.push(f);
             }
             "RXR" => {
@@ -448,7 +425,6 @@ mod tests {
         assert_eq!(rp4.detail.rhythm, "as_needed");
         assert_eq!(rp4.detail.occurrences, "10回");
         assert_eq!(rp4.detail.modifiers, ["１日３回まで"]);
-        assert_eq!(rp4.detail.drug_kind, "頓用");
         assert_eq!((rp4.days, rp4.end_date.as_str()), (None, ""));
         assert!(rp4.detail.span_uncertain);
         // ３日おき: the days as sent, no end date, flagged.
@@ -474,7 +450,6 @@ mod tests {
         assert_eq!(m[0].drug_name, "生理食塩液５００ｍＬ");
         assert_eq!(d.rate, "250 ミリリッター／時間");
         assert_eq!(d.duration, "2時間");
-        assert_eq!(d.time_slots, ["0900", "2100"]);
         assert_eq!(d.condition, "手術翌日から");
         assert_eq!(d.instructions, ["２時間かけて"]);
         assert_eq!(d.total, "1000ミリリットル");
@@ -485,7 +460,6 @@ mod tests {
         );
         assert_eq!(d.prescriber, "外科\u{3000}次郎");
         assert_eq!(d.component_type, "B");
-        assert_eq!(d.mixed_with, ["セファゾリンナトリウム注射用１ｇ"]);
         assert_eq!(m[1].detail.component_type, "A");
         assert_eq!(
             (m[0].start_date.as_str(), m[0].end_date.as_str()),
@@ -507,11 +481,9 @@ mod tests {
         assert!(!m[0].detail.not_given());
         assert!(m[1].detail.not_given() && m[2].detail.not_given());
         assert_eq!(m[1].detail.status_notes, ["本人拒否"]);
-        assert_eq!(m[1].detail.start_at, "202603012100");
-        assert_eq!(m[1].detail.given_by, "看護\u{3000}三郎");
         assert_eq!(
-            (m[0].detail.start_at.as_str(), m[0].detail.end_at.as_str()),
-            ("202603010905", "202603011110")
+            (m[0].start_date.as_str(), m[0].end_date.as_str()),
+            ("20260301", "20260301")
         );
         assert_eq!(m[2].start_date, "20260302");
     }
@@ -550,14 +522,11 @@ mod tests {
                 detail: Box::new(MedicationDetail {
                     usage_code: "1013044400000000".into(),
                     rhythm: "daily".into(),
-                    drug_kind: "内服".into(),
                     total: "15錠".into(),
                     dispensing: "院内".into(),
                     categories: vec!["外来処方".into(), "院内処方".into()],
                     prescriber: "医師\u{3000}一郎".into(),
                     department: "内科".into(),
-                    start_at: "20110701".into(),
-                    end_at: "20110705".into(),
                     ..Default::default()
                 }),
             }

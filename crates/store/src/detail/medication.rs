@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 /// Detail of a prescription or administration line. Fields are added as extraction grows; each must have a default.
 ///
 /// Texts are as sent (the code when no text was sent); nothing here is a guess.
+///
+/// Only what lists, summaries and warnings read across records is kept here. What the
+/// record page reads from the message itself — TQ1 / RXA times, TQ1-4 time slots, who gave
+/// a dose (RXA-10), the other drugs of a mix, the drug kind (RXE-27) and the local code's
+/// system — is not repeated in every fact row: it doubled the medication index, and a
+/// later reader that needs it re-derives the facts from the stored bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MedicationDetail {
@@ -44,9 +50,6 @@ pub struct MedicationDetail {
     /// TQ1-10 condition (start instruction: `手術翌日から`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub condition: String,
-    /// RXE-27 drug kind text (`内服`, `頓用`, `外用`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub drug_kind: String,
     /// RXE-6 dosage form text.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub form: String,
@@ -77,31 +80,15 @@ pub struct MedicationDetail {
     /// TQ1-13 duration of one administration (`2時間`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub duration: String,
-    /// TQ1-4 explicit times (`0900`, `2100`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub time_slots: Vec<String>,
-    /// TQ1-7 / TQ1-8 (or RXA-3 / RXA-4) as sent, with their time.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub start_at: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub end_at: String,
-    /// Injection: `B` base or `A` additive (RXC-1), and the other drugs of the same mix.
+    /// Injection: `B` base or `A` additive (RXC-1).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub component_type: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mixed_with: Vec<String>,
     /// Administration (OMP-11/12): RXA-20 completion status (`CP`, `PA`, `NA`, `RE`) and
     /// RXA-9 notes (the reason a dose was refused or not given).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub status: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub status_notes: Vec<String>,
-    /// RXA-10 who administered.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub given_by: String,
-    /// Local code system of `local_code` (`99XYZ`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub local_system: String,
 }
 
 /// One time's dose of an uneven line.
