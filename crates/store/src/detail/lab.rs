@@ -7,34 +7,70 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct LabDetail {
     /// OBX-4 sub-ID as sent (`1`, `2.1`): in a culture, the organism the row belongs to.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "sid",
+        alias = "sub_id",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub sub_id: String,
     /// Position (0-based) of the result group (OBR) in the message: the rows of one panel
     /// or one culture share it.
-    #[serde(skip_serializing_if = "super::is_default")]
+    #[serde(
+        rename = "g",
+        alias = "group",
+        skip_serializing_if = "super::is_default"
+    )]
     pub group: u32,
     /// OBR-4: the panel / battery, as text. Its codes (and the specimen's) are not kept in
     /// every row: no reader of the facts needs them, the record page shows them from the
     /// message, and each row of a panel would repeat them (a fifth of the lab index).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "p",
+        alias = "panel",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub panel: String,
     /// SPM-4: the specimen, as text.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "sp",
+        alias = "specimen",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub specimen: String,
     /// OBR-25: the status of the whole report (`F`, `P`, `C`).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "rs",
+        alias = "report_status",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub report_status: String,
     /// NTE comments following this OBX.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "c",
+        alias = "comments",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub comments: Vec<String>,
     /// In a culture (microbiology group): `specimen`, `organism`, `finding` or
     /// `susceptibility`; empty for every other result.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "cr",
+        alias = "culture_role",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub culture_role: String,
     /// In a culture: the organism the row belongs to (its name as sent) and its sub-ID group.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "o",
+        alias = "organism",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub organism: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ok",
+        alias = "organism_key",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub organism_key: String,
 }
 

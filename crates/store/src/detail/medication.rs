@@ -15,79 +15,171 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct MedicationDetail {
     /// JAMI usage code (JAMISDP01) of the basic usage, else its local code.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "uc",
+        alias = "usage_code",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub usage_code: String,
     /// Supplementary usages (補足用法) as sent: `隔日`, `週2回（月・木）`, `１日３回まで`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "m",
+        alias = "modifiers",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub modifiers: Vec<String>,
     /// How the taking days follow each other: `daily`, `every:2`, `weekdays:0,3`
     /// (0 = Monday), `as_needed`, or `unknown` (see `ssmix2::dosing::Rhythm`).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "r",
+        alias = "rhythm",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub rhythm: String,
     /// The calendar span could not be computed with certainty (unrecognised supplementary
     /// usage, as needed with a count, no day count): the end date is empty and the days are
     /// shown as sent.
-    #[serde(skip_serializing_if = "super::is_default")]
+    #[serde(
+        rename = "su",
+        alias = "span_uncertain",
+        skip_serializing_if = "super::is_default"
+    )]
     pub span_uncertain: bool,
     /// As needed (頓用: RXE-27 `22`, or the usage says so).
-    #[serde(skip_serializing_if = "super::is_default")]
+    #[serde(
+        rename = "an",
+        alias = "as_needed",
+        skip_serializing_if = "super::is_default"
+    )]
     pub as_needed: bool,
     /// TQ1-6 when not in days (`10回`), or TQ1-14 total occurrences.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "oc",
+        alias = "occurrences",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub occurrences: String,
     /// RXE-4 maximum dose, when it differs from RXE-3.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "dm",
+        alias = "dose_max",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub dose_max: String,
     /// The dose differs between the times of a day (不均等).
-    #[serde(skip_serializing_if = "super::is_default")]
+    #[serde(
+        rename = "ue",
+        alias = "uneven",
+        skip_serializing_if = "super::is_default"
+    )]
     pub uneven: bool,
     /// Per-time doses of an uneven line, in order: `朝食後 4錠`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "pt",
+        alias = "per_time",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub per_time: Vec<PerTime>,
     /// RXE-7 instructions and TQ1-11 free text, as sent.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "in",
+        alias = "instructions",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub instructions: Vec<String>,
     /// TQ1-10 condition (start instruction: `手術翌日から`).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "cd",
+        alias = "condition",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub condition: String,
     /// RXE-6 dosage form text.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "f", alias = "form", skip_serializing_if = "String::is_empty")]
     pub form: String,
     /// RXE-10 total and RXE-11 unit (`49錠`).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "t",
+        alias = "total",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub total: String,
     /// `院内` / `院外` from RXE-21, empty when not sent.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ds",
+        alias = "dispensing",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub dispensing: String,
     /// RXE-21 categories as sent (`外来処方`, `院外処方`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "ct",
+        alias = "categories",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub categories: Vec<String>,
     /// ORC-12 ordering doctor (display name).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "pr",
+        alias = "prescriber",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub prescriber: String,
     /// ORC-17 department text.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "dp",
+        alias = "department",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub department: String,
     /// RXR-2 site text.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "si",
+        alias = "site",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub site: String,
     /// RXR-3 device text.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "dv",
+        alias = "device",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub device: String,
     /// RXE-23 rate with RXE-24 unit (`250 ミリリッター／時間`).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ra",
+        alias = "rate",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub rate: String,
     /// TQ1-13 duration of one administration (`2時間`).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "du",
+        alias = "duration",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub duration: String,
     /// Injection: `B` base or `A` additive (RXC-1).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "cp",
+        alias = "component_type",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub component_type: String,
     /// Administration (OMP-11/12): RXA-20 completion status (`CP`, `PA`, `NA`, `RE`) and
     /// RXA-9 notes (the reason a dose was refused or not given).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "st",
+        alias = "status",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub status: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "sn",
+        alias = "status_notes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub status_notes: Vec<String>,
 }
 
@@ -95,11 +187,15 @@ pub struct MedicationDetail {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PerTime {
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "w", alias = "when", skip_serializing_if = "String::is_empty")]
     pub when: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "a",
+        alias = "amount",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub amount: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "u", alias = "unit", skip_serializing_if = "String::is_empty")]
     pub unit: String,
 }
 

@@ -31,6 +31,10 @@ use serde::Serialize;
 /// Fields equal to their default are left out of the stored JSON (`skip_serializing_if`):
 /// most facts fill a few of their kind's fields, and the names of the empty ones doubled the
 /// index. Reading puts the default back (`#[serde(default)]`).
+///
+/// The two kinds with a row per result or drug line (labs, medications) store their fields
+/// under short keys (`rename`): the long names were a third of the lab index and slowed every
+/// import. Each field reads its long name too (`alias`), as written by earlier renkei.
 pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
@@ -73,12 +77,61 @@ mod tests {
             sub_id: "1".into(),
             ..LabDetail::default()
         };
-        assert_eq!(encode(&d), r#"{"sub_id":"1"}"#);
+        assert_eq!(encode(&d), r#"{"sid":"1"}"#);
         assert_eq!(decode::<LabDetail>(&encode(&d)).unwrap(), d);
         let m = MedicationDetail {
             total: "21".into(),
             ..MedicationDetail::default()
         };
         assert_eq!(decode::<MedicationDetail>(&encode(&m)).unwrap(), m);
+    }
+
+    #[test]
+    fn details_written_with_long_names_still_read() {
+        let lab: LabDetail = decode(
+            r#"{"sub_id":"2","group":1,"panel":"血液学的検査","specimen":"全血","report_status":"F","comments":["溶血"],"culture_role":"organism","organism":"E. coli","organism_key":"2"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            lab,
+            LabDetail {
+                sub_id: "2".into(),
+                group: 1,
+                panel: "血液学的検査".into(),
+                specimen: "全血".into(),
+                report_status: "F".into(),
+                comments: vec!["溶血".into()],
+                culture_role: "organism".into(),
+                organism: "E. coli".into(),
+                organism_key: "2".into(),
+            }
+        );
+        assert_eq!(
+            encode(&lab),
+            r#"{"sid":"2","g":1,"p":"血液学的検査","sp":"全血","rs":"F","c":["溶血"],"cr":"organism","o":"E. coli","ok":"2"}"#
+        );
+        let med: MedicationDetail = decode(
+            r#"{"usage_code":"1013044400000000","rhythm":"daily","uneven":true,"per_time":[{"when":"朝食後","amount":"4","unit":"錠"}],"prescriber":"医師　一郎","status":"RE","status_notes":["本人拒否"],"start_at":"20110701"}"#,
+        )
+        .unwrap();
+        assert_eq!(med.usage_code, "1013044400000000");
+        assert_eq!(med.rhythm, "daily");
+        assert!(med.uneven);
+        assert_eq!(
+            med.per_time,
+            vec![PerTime {
+                when: "朝食後".into(),
+                amount: "4".into(),
+                unit: "錠".into()
+            }]
+        );
+        assert_eq!(med.prescriber, "医師　一郎");
+        assert_eq!((med.status.as_str(), med.status_notes.len()), ("RE", 1));
+        assert!(med.not_given());
+        assert_eq!(
+            decode::<MedicationDetail>(&encode(&med)).unwrap(),
+            med,
+            "short keys read back"
+        );
     }
 }
