@@ -159,6 +159,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
              ALTER TABLE local_patients DROP COLUMN search_kanji;
              ALTER TABLE local_patients DROP COLUMN search_kana;
              DROP INDEX records_cancelling; ALTER TABLE records DROP COLUMN cancels;
+             ALTER TABLE import_runs DROP COLUMN orders_checked_at_finish;
              PRAGMA user_version = 3;",
         )
         .expect("downgrade");
