@@ -487,30 +487,13 @@ pub(crate) async fn order_notices(
     .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;
-    let (mut versions, mut messages) = (Vec::new(), Vec::new());
-    for (v, kind, order_no, others) in rows {
-        versions.push(v);
-        messages.push(store::duplicate_order_notice(&kind, &order_no, &others));
-    }
-    if !versions.is_empty() {
-        sqlx::query(
-            "INSERT INTO notices(facility_id, import_run, version_id, message)
-             SELECT $1, $2, v, m FROM UNNEST($3::bigint[], $4::text[]) AS u(v, m)",
-        )
-        .bind(facility.0)
-        .bind(run.0)
-        .bind(&versions)
-        .bind(&messages)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    }
+    let written = insert_order_notices(tx, facility, run, rows).await?;
     sqlx::query("DELETE FROM order_checks WHERE import_run = $1")
         .bind(run.0)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-    Ok(versions.len() as u64)
+    Ok(written)
 }
 
 /// [`order_notices`] for a run that began on an empty facility (a first import), which
@@ -549,6 +532,16 @@ pub(crate) async fn order_notices_by_scan(
     .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;
+    insert_order_notices(tx, facility, run, rows).await
+}
+
+/// One import notice per (version, kind, order number, the order's other current paths).
+async fn insert_order_notices(
+    tx: &mut PgConnection,
+    facility: FacilityId,
+    run: ImportRunId,
+    rows: Vec<(i64, String, String, Vec<String>)>,
+) -> Result<u64> {
     let (mut versions, mut messages) = (Vec::new(), Vec::new());
     for (v, kind, order_no, others) in rows {
         versions.push(v);
