@@ -169,13 +169,20 @@ enum Command {
     },
     /// Write a facility's SS-MIX2 tree back, byte for byte, from this data folder or an
     /// off-site copy, as it stood now or at an earlier time (災害時の復元).
+    ///
+    /// With --network instead of --facility: rebuild the whole network (registry, consents,
+    /// users, every facility's files, derived records, the audit chain) into this empty data
+    /// folder (or empty PostgreSQL + bucket) from a bucket alone (ネットワーク全体の復旧).
     Restore {
         /// Facility code (10 digits).
-        #[arg(long)]
-        facility: FacilityCode,
+        #[arg(long, required_unless_present = "network", conflicts_with = "network")]
+        facility: Option<FacilityCode>,
         /// New or empty folder to write the tree into.
-        #[arg(long)]
-        to: PathBuf,
+        #[arg(long, required_unless_present = "network", conflicts_with = "network")]
+        to: Option<PathBuf>,
+        /// Rebuild the whole network into the data folder from the site named by --from.
+        #[arg(long, requires = "from")]
+        network: bool,
         /// The time to restore: 2026-11-25 (end of that day, Japan time), "2026-11-25 14:00"
         /// (Japan time) or RFC 3339 (2026-11-25T05:00:00Z).
         #[arg(long)]
@@ -623,6 +630,28 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Restore {
             facility,
             to,
+            network: true,
+            as_of,
+            from,
+        } if facility.is_none() && to.is_none() => {
+            let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;
+            // The users' TOTP secrets arrive encrypted: they need the primary's key, kept
+            // apart from the bucket, never a new one.
+            let network = network(&place, &cli.data, cli.config.as_deref(), false).await?;
+            let actor = local_event(audit::Action::FacilityChange, "").actor;
+            offsite_cli::rebuild_network(
+                &network,
+                &config,
+                from.as_deref().unwrap_or_default(),
+                as_of.as_deref(),
+                &actor,
+            )
+            .await
+        }
+        Command::Restore {
+            facility: Some(facility),
+            to: Some(to),
+            network: false,
             as_of,
             from,
         } => {
@@ -639,6 +668,9 @@ async fn run(cli: Cli) -> Result<()> {
                 &actor,
             )
             .await
+        }
+        Command::Restore { .. } => {
+            bail!("restore: give --facility CODE --to DIR, or --network --from SITE")
         }
         Command::Verify { site, repair } => {
             let config = offsite_cli::Config::load(cli.config.as_deref(), &cli.data)?;

@@ -195,6 +195,51 @@ pub async fn restore(
     Ok(())
 }
 
+/// `renkei restore --network --from SITE`: rebuild the whole network into this (empty) data
+/// folder from a bucket; other configured sites mend contents the bucket cannot give back.
+pub async fn rebuild_network(
+    network: &Network,
+    config: &Config,
+    from: &str,
+    as_of: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    let as_of = as_of.map(service::offsite::as_of).transpose()?;
+    let sites = config.sites()?;
+    let Some(Site::Bucket(bucket)) = sites.iter().find(|s| s.name() == from) else {
+        config.site(from)?;
+        bail!("site {from} is not an S3 bucket: a replica is promoted (`renkei promote`), not rebuilt from");
+    };
+    let others: Vec<Site> = config
+        .sites()?
+        .into_iter()
+        .filter(|s| s.name() != from)
+        .collect();
+    let r = network
+        .rebuild_from_bucket(bucket, &others, as_of.as_deref(), actor)
+        .await?;
+    let head = |h: Option<audit::Head>| h.map_or("none".to_owned(), |h| h.to_string());
+    println!(
+        "network rebuilt from {}{}: {} facilities, {} registry changes, {} audit entries, {} file versions ({:.1} MB{}) in {:.1} s ({:.0} versions/s)",
+        r.site,
+        r.as_of.as_deref().map(|t| format!(" as of {t}")).unwrap_or_default(),
+        r.facilities,
+        r.registry_changes,
+        r.audit_entries,
+        r.versions,
+        r.bytes as f64 / 1e6,
+        if r.mended > 0 { format!(", {} contents mended from other sites", r.mended) } else { String::new() },
+        r.seconds,
+        r.versions as f64 / r.seconds.max(1e-9)
+    );
+    println!(
+        "audit chain verified: head {} (the bucket's: {}). Copy the secret key file here before users sign in; start with `renkei serve`.",
+        head(r.audit_head),
+        head(r.site_audit_head)
+    );
+    Ok(())
+}
+
 /// `renkei verify`: check every copy; with `repair`, mend each from a good one. Returns
 /// whether everything is (now) intact.
 pub async fn verify(

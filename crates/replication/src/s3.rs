@@ -162,6 +162,42 @@ pub struct SiteFile {
     pub locations: Vec<BlobLocation>,
 }
 
+/// The three streams of a network as a bucket holds them ([`S3Site::network_streams`]).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkStreams {
+    pub registry: Vec<RegistryChange>,
+    pub audit: Vec<audit::Entry>,
+    pub versions: Vec<FeedVersion>,
+}
+
+impl NetworkStreams {
+    /// The network as it stood at `as_of` (RFC 3339 UTC, as stored): the registry changes
+    /// and audit entries up to the first one after that time (each stream stays a prefix of
+    /// itself, so the chain stays whole; registry changes with no time are older than any),
+    /// and the versions accepted by then.
+    pub fn as_of(mut self, as_of: &str) -> NetworkStreams {
+        let t = model::UnixTime::parse_rfc3339(as_of);
+        let by = |at: &str| match (t, model::UnixTime::parse_rfc3339(at)) {
+            (Some(t), Some(at)) => at.0 <= t.0,
+            _ => at <= as_of,
+        };
+        let registry_end = self
+            .registry
+            .iter()
+            .position(|c| c.at.as_deref().is_some_and(|at| !by(at)))
+            .unwrap_or(self.registry.len());
+        self.registry.truncate(registry_end);
+        let audit_end = self
+            .audit
+            .iter()
+            .position(|e| t.is_some_and(|t| e.event.at.0 > t.0))
+            .unwrap_or(self.audit.len());
+        self.audit.truncate(audit_end);
+        self.versions.retain(|v| by(&v.recorded_at));
+        self
+    }
+}
+
 /// What is wrong with a pack object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -580,6 +616,35 @@ impl S3Site {
             }
         }
         Ok(out)
+    }
+
+    /// Everything the bucket holds of the network, for a rebuild from the bucket alone: every
+    /// registry change and audit entry by sequence number (overlapping logs deduped), and
+    /// every file version of every facility by id (see [`dedupe_versions`]). A log object
+    /// that cannot be read or decoded is an error naming it — a rebuild never goes on
+    /// without part of the network.
+    pub async fn network_streams(&self) -> Result<NetworkStreams> {
+        let (registry, problems, _) = self.read_all_logs::<RegistryChange>("registry").await?;
+        if let Some(p) = problems.first() {
+            return Err(self.obj_err(&p.key, &p.detail));
+        }
+        let (audit, problems, _) = self.read_all_logs::<audit::Entry>("audit").await?;
+        if let Some(p) = problems.first() {
+            return Err(self.obj_err(&p.key, &p.detail));
+        }
+        let mut registry: Vec<RegistryChange> = registry;
+        registry.sort_by_key(|c| c.seq);
+        registry.dedup_by_key(|c| c.seq);
+        let mut audit: Vec<audit::Entry> = audit;
+        audit.sort_by_key(|e| e.seq);
+        audit.dedup_by_key(|e| e.seq);
+        let mut versions = dedupe_versions(self.read_versions(None).await?);
+        versions.sort_by_key(|v| v.id);
+        Ok(NetworkStreams {
+            registry,
+            audit,
+            versions,
+        })
     }
 
     /// The newest audit entry the bucket holds, as a [`audit::Head`]: the end of the newest

@@ -154,6 +154,7 @@ fn fixture(packs: &LocalPacks) -> Fixture {
             .as_object()
             .unwrap()
             .clone(),
+        at: Some("2026-11-20T00:00:00Z".into()),
     };
     let mut audit_entries: Vec<audit::Entry> = Vec::new();
     for i in 0..3 {

@@ -18,6 +18,7 @@ mod original;
 mod passwords;
 pub mod preview;
 pub mod problems;
+pub mod rebuild;
 mod refusal;
 mod search;
 mod settings;

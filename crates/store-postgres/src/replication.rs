@@ -82,7 +82,7 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
         ..Feed::default()
     };
     let rows = sqlx::query(
-        "SELECT seq, tbl, op, row FROM replication_journal WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT seq, tbl, op, row, journaled_at FROM replication_journal WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(after.registry)
     .bind(limit)
@@ -94,6 +94,7 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
         let table: String = r.try_get(1).map_err(db_err)?;
         let op: String = r.try_get(2).map_err(db_err)?;
         let json: String = r.try_get(3).map_err(db_err)?;
+        let at: Option<String> = r.try_get(4).map_err(db_err)?;
         let op = match op.as_str() {
             "upsert" => RowOp::Upsert,
             "delete" => RowOp::Delete,
@@ -110,6 +111,7 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
             table,
             op,
             row,
+            at,
         });
     }
     feed.audit = crate::registry::audit_after(conn, after.audit, limit).await?;
@@ -611,8 +613,27 @@ impl Replication for PgStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let mut known = HashMap::new();
         let mut touched: Vec<&'static str> = Vec::new();
+        // The journal rows the triggers write for an applied change keep the time the primary
+        // journaled it, so a copy of this copy answers `--as-of` the same.
+        let last_journaled = "SELECT COALESCE(MAX(seq), 0) FROM replication_journal";
+        let mut journaled: i64 = sqlx::query_scalar(last_journaled)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         for c in changes {
             let table = apply_change(&mut tx, &mut known, c).await?;
+            if let Some(at) = &c.at {
+                sqlx::query("UPDATE replication_journal SET journaled_at = $1 WHERE seq > $2")
+                    .bind(at)
+                    .bind(journaled)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            journaled = sqlx::query_scalar(last_journaled)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
             if !touched.contains(&table) {
                 touched.push(table);
             }

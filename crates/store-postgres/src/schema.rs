@@ -484,8 +484,18 @@ const STEP_6: &str = r#"
 ALTER TABLE import_runs ADD COLUMN orders_checked_at_finish BOOLEAN NOT NULL DEFAULT false;
 "#;
 
+/// Issue 15: the time of each registry change, so that a network rebuilt from a site
+/// `--as-of` a time takes the registry as it stood then. Rows journaled earlier keep none
+/// (older than any time): the default is set after the column is added, so it applies to new
+/// rows only.
+const STEP_7: &str = r#"
+ALTER TABLE replication_journal ADD COLUMN journaled_at TEXT COLLATE "C";
+ALTER TABLE replication_journal ALTER COLUMN journaled_at
+    SET DEFAULT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6];
+const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6, STEP_7];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

@@ -38,6 +38,7 @@ fn change(seq: i64, table: &str, row: serde_json::Value) -> RegistryChange {
         table: table.into(),
         op: RowOp::Upsert,
         row: row.as_object().expect("object").clone(),
+        at: None,
     }
 }
 

@@ -29,7 +29,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
     {
         let mut st = conn
             .prepare_cached(
-                "SELECT seq, tbl, op, row FROM replication_journal WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, tbl, op, row, journaled_at FROM replication_journal WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(db_err)?;
         let rows = st
@@ -39,11 +39,12 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .map_err(db_err)?;
         for row in rows {
-            let (seq, table, op, json) = row.map_err(db_err)?;
+            let (seq, table, op, json, at) = row.map_err(db_err)?;
             let op = match op.as_str() {
                 "upsert" => RowOp::Upsert,
                 "delete" => RowOp::Delete,
@@ -60,6 +61,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
                 table,
                 op,
                 row,
+                at,
             });
         }
     }
@@ -428,8 +430,31 @@ impl Replication for SqliteStore {
         self.blocking(move |inner| {
             inner.write(|conn| {
                 let tx = conn.transaction().map_err(db_err)?;
+                // The journal rows the triggers write for an applied change keep the time the
+                // primary journaled it, so a copy of this copy answers `--as-of` the same.
+                let mut journaled: i64 = tx
+                    .query_row(
+                        "SELECT COALESCE(MAX(seq), 0) FROM replication_journal",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
                 for c in &changes {
                     apply_change(&tx, c)?;
+                    if let Some(at) = &c.at {
+                        tx.execute(
+                            "UPDATE replication_journal SET journaled_at = ?1 WHERE seq > ?2",
+                            params![at, journaled],
+                        )
+                        .map_err(db_err)?;
+                    }
+                    journaled = tx
+                        .query_row(
+                            "SELECT COALESCE(MAX(seq), 0) FROM replication_journal",
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(db_err)?;
                 }
                 tx.commit().map_err(db_err)
             })

@@ -442,6 +442,15 @@ fn json_of(cols: &[(String, String, bool)], prefix: &str) -> String {
 /// (Re)create the journal triggers from the tables' current columns: called after every
 /// migration, so a column added later is journaled too.
 fn install_journal_triggers(tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+    // Each change carries the time it was journaled (step 11), once the column exists.
+    let timed = columns(tx, "replication_journal")?
+        .iter()
+        .any(|c| c.0 == "journaled_at");
+    let (at_col, at_val) = if timed {
+        (", journaled_at", ", strftime('%Y-%m-%dT%H:%M:%SZ', 'now')")
+    } else {
+        ("", "")
+    };
     for table in JOURNALED {
         let cols = columns(tx, table)?;
         let keys: Vec<(String, String, bool)> = cols.iter().filter(|c| c.2).cloned().collect();
@@ -452,11 +461,11 @@ fn install_journal_triggers(tx: &rusqlite::Connection) -> rusqlite::Result<()> {
              DROP TRIGGER IF EXISTS journal_{table}_update;
              DROP TRIGGER IF EXISTS journal_{table}_delete;
              CREATE TRIGGER journal_{table}_insert AFTER INSERT ON {table}
-                 BEGIN INSERT INTO replication_journal(tbl, op, row) VALUES ('{table}', 'upsert', {upsert}); END;
+                 BEGIN INSERT INTO replication_journal(tbl, op, row{at_col}) VALUES ('{table}', 'upsert', {upsert}{at_val}); END;
              CREATE TRIGGER journal_{table}_update AFTER UPDATE ON {table}
-                 BEGIN INSERT INTO replication_journal(tbl, op, row) VALUES ('{table}', 'upsert', {upsert}); END;
+                 BEGIN INSERT INTO replication_journal(tbl, op, row{at_col}) VALUES ('{table}', 'upsert', {upsert}{at_val}); END;
              CREATE TRIGGER journal_{table}_delete AFTER DELETE ON {table}
-                 BEGIN INSERT INTO replication_journal(tbl, op, row) VALUES ('{table}', 'delete', {key}); END;"
+                 BEGIN INSERT INTO replication_journal(tbl, op, row{at_col}) VALUES ('{table}', 'delete', {key}{at_val}); END;"
         ))?;
     }
     Ok(())
@@ -521,6 +530,14 @@ fn order_scan_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
+/// 11 (issue 15): the time of each registry change, so that a network rebuilt from a site
+/// `--as-of` a time takes the registry as it stood then. Changes journaled earlier keep no
+/// time (they count as older than any). The triggers write it from now on
+/// ([`install_journal_triggers`], run after every migration).
+fn journal_time_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE replication_journal ADD COLUMN journaled_at TEXT;")
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
 const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
@@ -531,6 +548,7 @@ const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
     order_cancels_step,
     order_checks_step,
     order_scan_step,
+    journal_time_step,
 ];
 
 /// The first schema version with the replication journal.

@@ -41,6 +41,11 @@ pub struct RegistryChange {
     pub table: String,
     pub op: RowOp,
     pub row: serde_json::Map<String, serde_json::Value>,
+    /// When the change was journaled (RFC 3339, UTC, seconds): what a network rebuilt
+    /// `--as-of` a time compares with. None for changes journaled before renkei kept it (they
+    /// count as older than any time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// One version of one file of a facility's tree. `sha256: None` is a removal from the tree.

@@ -1,0 +1,260 @@
+//! Whole-network disaster recovery end to end (issue 15), every part real: the demo network
+//! (facilities, regional IDs, links, consents, users with TOTP, records, an audit history) on
+//! a primary `renkei serve` shipping to an S3 bucket (`rclone serve s3`); a consent withdrawn
+//! after a remembered moment; the primary destroyed (only its secret key kept apart). Then
+//! `renkei restore --network --from` the bucket rebuilds the network into an empty folder:
+//! every facility's content digest equal, the audit chain verified against the primary's head,
+//! a doctor signs in with password + TOTP and sees what they saw; and `--as-of` the moment
+//! before the withdrawal shows the consent in force then.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::{api_login, call, renkei, DemoServer, Server, DEMO_PASSWORD};
+
+fn private_folder(path: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .expect("data folder");
+}
+
+/// Wait until the bucket has everything the primary holds.
+fn wait_shipped(primary: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let sites: Value =
+            serde_json::from_str(&renkei(primary, &["sites", "--json"])).expect("json");
+        let done = sites.as_array().expect("sites").iter().all(|s| {
+            let b = &s["backlog"];
+            b["versions"] == 0 && b["registry"] == 0 && b["audit"] == 0
+        });
+        if done {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never shipped: {sites:#}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `renkei` expected to fail: its combined output.
+fn renkei_fails(data: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run renkei");
+    assert!(!out.status.success(), "renkei {args:?} should fail");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `head SEQ:HASH` as `renkei audit verify` prints it.
+fn audit_head(data: &Path) -> String {
+    let out = renkei(data, &["audit", "verify"]);
+    out.split("head ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no head in {out}"))
+        .trim_end_matches(&[',', '.'][..])
+        .to_owned()
+}
+
+fn digests(data: &Path, codes: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .map(|c| renkei(data, &["digest", "--facility", c]).trim().to_owned())
+        .collect()
+}
+
+/// What the doctor is shown of a patient's records (allowed and refused), without the
+/// per-request parts.
+fn doctor_view(server: &Server, token: &str, id: &str) -> Value {
+    let (status, body) = call(
+        server,
+        "GET",
+        &format!("/api/v1/patients/{id}/records"),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let primary = tmp.path().join("primary");
+    let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
+        .expect("rclone serve s3");
+    let site = s3.site_config("s3-osaka");
+    let site_toml = format!(
+        "[[site]]\nname = \"s3-osaka\"\nkind = \"s3\"\nurl = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+        site.url.as_deref().expect("url"),
+        site.bucket.as_deref().expect("bucket"),
+        site.access_key_id.as_deref().expect("key id"),
+        site.secret_access_key.as_deref().expect("secret"),
+    );
+    private_folder(&primary);
+    std::fs::write(
+        primary.join("renkei.toml"),
+        format!("[replication]\ninterval_seconds = 1\n\n{site_toml}"),
+    )
+    .expect("primary config");
+
+    // The network, shipping to the bucket every second.
+    let demo = DemoServer::start_in(&primary, 20, tempfile::tempdir().expect("keep"));
+    let office = api_login(
+        &demo.server,
+        "office",
+        DEMO_PASSWORD,
+        demo.secret("office"),
+        0,
+    );
+    let doctor = api_login(
+        &demo.server,
+        "doctor",
+        DEMO_PASSWORD,
+        demo.secret("doctor"),
+        1,
+    );
+    let (status, facilities) = call(
+        &demo.server,
+        "GET",
+        "/api/v1/facilities",
+        Some(&office),
+        None,
+    );
+    assert_eq!(status, 200, "{facilities}");
+    let codes: Vec<String> = facilities
+        .as_array()
+        .expect("facilities")
+        .iter()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect();
+    assert!(codes.len() >= 3, "several facilities: {facilities}");
+    let patient = demo.consented.clone();
+    let before = doctor_view(&demo.server, &doctor, &patient);
+    assert!(
+        !before["allowed"].as_array().expect("allowed").is_empty(),
+        "{before}"
+    );
+    wait_shipped(&primary);
+
+    // The moment to rebuild as of, then the patient withdraws their consent.
+    std::thread::sleep(Duration::from_millis(1100));
+    let moment = model::UnixTime::now().rfc3339();
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, consents) = call(
+        &demo.server,
+        "GET",
+        &format!("/api/v1/patients/{patient}/consents"),
+        Some(&office),
+        None,
+    );
+    assert_eq!(status, 200, "{consents}");
+    let consent_id = consents
+        .as_array()
+        .expect("consents")
+        .iter()
+        .find(|c| c["withdrawn_at"].is_null())
+        .and_then(|c| c["id"].as_i64())
+        .unwrap_or_else(|| panic!("a consent in force: {consents}"));
+    let (status, body) = call(
+        &demo.server,
+        "POST",
+        &format!("/api/v1/consents/{consent_id}/withdraw"),
+        Some(&office),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let after = doctor_view(&demo.server, &doctor, &patient);
+    assert!(
+        after["allowed"].as_array().expect("allowed").is_empty(),
+        "{after}"
+    );
+
+    // The primary stops; what it holds last goes to the bucket; then it is destroyed. Only
+    // its secret key survives, kept apart from the bucket.
+    let doctor_totp = demo.secret("doctor").to_owned();
+    drop(demo);
+    renkei(&primary, &["ship"]);
+    let head = audit_head(&primary);
+    renkei(&primary, &["ship"]);
+    let want = digests(&primary, &codes);
+    let key = std::fs::read(primary.join("secret.key")).expect("secret key");
+    std::fs::remove_dir_all(&primary).expect("destroy the primary");
+    let new_folder = |name: &str| {
+        let dir = tmp.path().join(name);
+        private_folder(&dir);
+        std::fs::write(dir.join("renkei.toml"), &site_toml).expect("config");
+        std::fs::write(dir.join("secret.key"), &key).expect("key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("secret.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("key mode");
+        dir
+    };
+
+    // Rebuilt from the bucket alone, as of now.
+    let rebuilt = new_folder("rebuilt");
+    let out = renkei(&rebuilt, &["restore", "--network", "--from", "s3-osaka"]);
+    assert!(out.contains("network rebuilt from s3-osaka"), "{out}");
+    assert!(out.contains("audit chain verified"), "{out}");
+    assert_eq!(digests(&rebuilt, &codes), want, "every facility's content");
+    let rebuilt_head = audit_head(&rebuilt);
+    let seq = |h: &str| -> u64 {
+        h.split(':')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not a head: {h}"))
+    };
+    assert!(
+        out.contains(&head),
+        "the rebuilt chain ends at the primary's head {head} before its own entry: {out}"
+    );
+    assert!(seq(&rebuilt_head) > seq(&head), "{head} → {rebuilt_head}");
+    // A folder that holds a network is never overwritten.
+    let refused = renkei_fails(&rebuilt, &["restore", "--network", "--from", "s3-osaka"]);
+    assert!(refused.contains("already holds a network"), "{refused}");
+    // A doctor signs in with password + TOTP and sees what they saw last: the withdrawal holds.
+    let server = Server::start(&rebuilt);
+    let token = api_login(&server, "doctor", DEMO_PASSWORD, &doctor_totp, 3);
+    assert_eq!(doctor_view(&server, &token, &patient), after);
+    drop(server);
+
+    // Rebuilt as of the moment before the withdrawal: the consent is in force.
+    let then = new_folder("then");
+    let out = renkei(
+        &then,
+        &[
+            "restore",
+            "--network",
+            "--from",
+            "s3-osaka",
+            "--as-of",
+            &moment,
+        ],
+    );
+    assert!(out.contains(&format!("as of {moment}")), "{out}");
+    assert_eq!(
+        digests(&then, &codes),
+        want,
+        "the files had all arrived by then"
+    );
+    let server = Server::start(&then);
+    let token = api_login(&server, "doctor", DEMO_PASSWORD, &doctor_totp, 4);
+    assert_eq!(doctor_view(&server, &token, &patient), before);
+}

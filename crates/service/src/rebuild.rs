@@ -1,0 +1,283 @@
+//! Whole-network disaster recovery (ネットワーク全体の復旧): an empty data folder (or an
+//! empty PostgreSQL + bucket) becomes the whole network again from an off-site bucket alone —
+//! for when the primary *and* its replica are lost (one region-wide disaster, or ransomware
+//! that reached both).
+//!
+//! The bucket holds the three streams a replica receives ([`store::Feed`]): registry changes,
+//! audit entries and file versions with their packs. A rebuild replays them through the same
+//! path as a replica ([`Network::apply_shipment`]): registry rows as they are, the audit chain
+//! entry by entry (each must continue the chain), and raw files through the ingest, so records
+//! and facts are derived from the bytes again, never copied. Then the folder becomes a primary
+//! and the chain is verified against the head the bucket vouches for.
+//!
+//! `--as-of` rebuilds the network as it stood at a time: each stream up to it (see
+//! [`replication::s3::NetworkStreams::as_of`]).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use model::Sha256;
+use replication::s3::{NetworkStreams, S3Site, SiteFile};
+use store::{BlobLocation, Feed, FeedCursor, FeedVersion, NodeRole};
+
+use crate::offsite::{Site, SHIPMENT_ITEMS};
+use crate::{HeadReference, Network, Result, ServiceError};
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RebuildReport {
+    pub site: String,
+    pub as_of: Option<String>,
+    pub registry_changes: u64,
+    pub audit_entries: u64,
+    /// File versions replayed (removals included) and the bytes read back.
+    pub versions: u64,
+    pub bytes: u64,
+    /// Contents the bucket could not give back intact, read from another site instead.
+    pub mended: u64,
+    pub facilities: u64,
+    /// The rebuilt chain's newest entry before the rebuild's own entry, and the newest the
+    /// bucket holds (equal unless `as_of` stopped earlier).
+    pub audit_head: Option<audit::Head>,
+    pub site_audit_head: Option<audit::Head>,
+    pub seconds: f64,
+}
+
+impl Network {
+    /// Rebuild the whole network in this (empty) store from `bucket`, as of now or `as_of`
+    /// (RFC 3339 UTC, see [`crate::offsite::as_of`]). Contents the bucket cannot give back
+    /// intact are read from `others` (other configured sites) and counted as mended; one that
+    /// no site holds stops the rebuild with its path. The store ends as a primary.
+    pub async fn rebuild_from_bucket(
+        &self,
+        bucket: &S3Site,
+        others: &[Site],
+        as_of: Option<&str>,
+        actor: &str,
+    ) -> Result<RebuildReport> {
+        let started = Instant::now();
+        // Refuses a folder that already holds a network; a rebuild interrupted part way
+        // (still a replica) resumes where it stopped.
+        self.become_replica().await?;
+        let mut streams = bucket.network_streams().await.map_err(site_err)?;
+        if let Some(t) = as_of {
+            streams = streams.as_of(t);
+        }
+        let NetworkStreams {
+            registry,
+            audit,
+            versions,
+        } = streams;
+        let mut report = RebuildReport {
+            site: bucket.name().to_owned(),
+            as_of: as_of.map(str::to_owned),
+            registry_changes: registry.len() as u64,
+            audit_entries: audit.len() as u64,
+            versions: versions.len() as u64,
+            ..RebuildReport::default()
+        };
+        let site_head = bucket.audit_head().await.map_err(site_err)?;
+        let mut cursor = FeedCursor::default();
+        for chunk in registry.chunks(SHIPMENT_ITEMS) {
+            cursor.registry = chunk.last().map_or(cursor.registry, |c| c.seq);
+            self.apply_shipment(
+                Feed {
+                    registry: chunk.to_vec(),
+                    next: cursor,
+                    ..Feed::default()
+                },
+                HashMap::new(),
+            )
+            .await?;
+        }
+        for chunk in audit.chunks(SHIPMENT_ITEMS) {
+            cursor.audit = chunk.last().map_or(cursor.audit, |e| e.seq);
+            self.apply_shipment(
+                Feed {
+                    audit: chunk.to_vec(),
+                    next: cursor,
+                    ..Feed::default()
+                },
+                HashMap::new(),
+            )
+            .await?;
+        }
+        // Every place each content is held, so a damaged pack falls back to another copy in
+        // the bucket before any other site is asked.
+        let mut places: HashMap<Sha256, Vec<BlobLocation>> = HashMap::new();
+        for v in &versions {
+            if let (Some(sha), Some(loc)) = (v.sha256, &v.location) {
+                let locs = places.entry(sha).or_default();
+                if !locs.contains(loc) {
+                    locs.push(loc.clone());
+                }
+            }
+        }
+        for chunk in versions.chunks(SHIPMENT_ITEMS) {
+            let contents = self
+                .read_back(bucket, others, chunk, &places, &mut report)
+                .await?;
+            cursor.version = chunk.last().map_or(cursor.version, |v| v.id);
+            self.apply_shipment(
+                Feed {
+                    versions: chunk.to_vec(),
+                    next: cursor,
+                    ..Feed::default()
+                },
+                contents,
+            )
+            .await?;
+        }
+        report.facilities = self.store.facilities().await?.len() as u64;
+        report.audit_head = self
+            .store
+            .audit_head()
+            .await?
+            .map(|(seq, hash)| audit::Head { seq, hash });
+        report.site_audit_head = site_head;
+        // Without `as_of` the rebuilt chain must end where the bucket says the primary's did.
+        let references: Vec<HeadReference> = match (as_of, site_head) {
+            (None, Some(h)) => vec![HeadReference {
+                source: format!("site {}", bucket.name()),
+                head: Some(h),
+            }],
+            _ => Vec::new(),
+        };
+        let verified = self.verify_chain(&references).await?;
+        if !verified.ok() {
+            return Err(ServiceError::Conflict(format!(
+                "the rebuilt audit chain does not verify (the folder stays a replica; nothing was served): {}",
+                verified.problems.join("; ")
+            )));
+        }
+        if as_of.is_none() && site_head.map(|h| h.seq) != report.audit_head.map(|h| h.seq) {
+            return Err(ServiceError::Conflict(format!(
+                "the bucket vouches for audit entry {} but the rebuilt chain ends at {}: an audit log object is missing",
+                site_head.map_or(0, |h| h.seq),
+                report.audit_head.map_or(0, |h| h.seq)
+            )));
+        }
+        self.store.set_node_role(&NodeRole::Primary).await?;
+        let mut e = audit::Event::new(
+            model::UnixTime::now(),
+            actor.to_owned(),
+            audit::Action::FacilityChange,
+        );
+        e.target = format!(
+            "network rebuilt from site {}{} (registry {}, audit {}, versions {}, mended {})",
+            bucket.name(),
+            as_of.map(|t| format!(" as of {t}")).unwrap_or_default(),
+            report.registry_changes,
+            report.audit_entries,
+            report.versions,
+            report.mended
+        );
+        self.store.append_audit(vec![e]).await?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// The contents of `chunk` from the bucket, each checked against its hash; those it
+    /// cannot give back intact from any of its copies, from another site.
+    async fn read_back(
+        &self,
+        bucket: &S3Site,
+        others: &[Site],
+        chunk: &[FeedVersion],
+        places: &HashMap<Sha256, Vec<BlobLocation>>,
+        report: &mut RebuildReport,
+    ) -> Result<HashMap<Sha256, Vec<u8>>> {
+        let mut files: Vec<SiteFile> = Vec::new();
+        let mut wanted: Vec<Sha256> = Vec::new();
+        for v in chunk {
+            let Some(sha) = v.sha256 else { continue };
+            if wanted.contains(&sha) {
+                continue;
+            }
+            wanted.push(sha);
+            files.push(SiteFile {
+                path: format!("{}/{}", v.facility, v.path),
+                sha256: sha,
+                size: v.size,
+                recorded_at: v.recorded_at.clone(),
+                locations: places.get(&sha).cloned().unwrap_or_default(),
+            });
+        }
+        let mut out: HashMap<Sha256, Vec<u8>> = HashMap::with_capacity(files.len());
+        match bucket.read_contents(&files).await {
+            Ok(bytes) => {
+                for (f, b) in files.iter().zip(bytes) {
+                    report.bytes += b.len() as u64;
+                    out.insert(f.sha256, b);
+                }
+                return Ok(out);
+            }
+            // Some content is damaged everywhere in the bucket: find which, one by one.
+            Err(_) => {}
+        }
+        let mut missing: Vec<&SiteFile> = Vec::new();
+        for f in &files {
+            match bucket.read_contents(std::slice::from_ref(f)).await {
+                Ok(mut b) => {
+                    if let Some(b) = b.pop() {
+                        report.bytes += b.len() as u64;
+                        out.insert(f.sha256, b);
+                    }
+                }
+                Err(_) => missing.push(f),
+            }
+        }
+        let shas: Vec<Sha256> = missing.iter().map(|f| f.sha256).collect();
+        // Why other sites could not help, for the operator (errors name paths, which hold
+        // patient IDs: they go to the operator's terminal, never to a log).
+        let mut site_errors: Vec<String> = Vec::new();
+        for site in others {
+            let still: Vec<Sha256> = shas
+                .iter()
+                .filter(|s| !out.contains_key(*s))
+                .copied()
+                .collect();
+            if still.is_empty() {
+                break;
+            }
+            let got = match site {
+                Site::Replica(r) => r.contents(&still).await,
+                Site::Bucket(b) => b.contents_by_sha(&still).await,
+            };
+            match got {
+                Ok(got) => {
+                    for (sha, b) in got {
+                        // Only what was asked for, and only if it is what its name says.
+                        if still.contains(&sha) && store::packs::sha256(&b) == sha {
+                            report.bytes += b.len() as u64;
+                            report.mended += 1;
+                            out.insert(sha, b);
+                        }
+                    }
+                }
+                Err(e) => site_errors.push(format!("site {}: {e}", site.name())),
+            }
+        }
+        if let Some(f) = missing.iter().find(|f| !out.contains_key(&f.sha256)) {
+            return Err(ServiceError::Internal(format!(
+                "{} ({}) cannot be read intact from site {} nor from any other site{}: the rebuild stops here (the folder stays a replica; run it again once the content is back, it resumes)",
+                f.path,
+                f.sha256,
+                bucket.name(),
+                if site_errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", site_errors.join("; "))
+                }
+            )));
+        }
+        Ok(out)
+    }
+}
+
+fn site_err(e: replication::SiteError) -> ServiceError {
+    match e {
+        replication::SiteError::Store(s) => s.into(),
+        other => ServiceError::Internal(other.to_string()),
+    }
+}
