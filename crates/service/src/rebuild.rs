@@ -204,16 +204,13 @@ impl Network {
             });
         }
         let mut out: HashMap<Sha256, Vec<u8>> = HashMap::with_capacity(files.len());
-        match bucket.read_contents(&files).await {
-            Ok(bytes) => {
-                for (f, b) in files.iter().zip(bytes) {
-                    report.bytes += b.len() as u64;
-                    out.insert(f.sha256, b);
-                }
-                return Ok(out);
+        // When some content is damaged everywhere in the bucket, find which one by one.
+        if let Ok(bytes) = bucket.read_contents(&files).await {
+            for (f, b) in files.iter().zip(bytes) {
+                report.bytes += b.len() as u64;
+                out.insert(f.sha256, b);
             }
-            // Some content is damaged everywhere in the bucket: find which, one by one.
-            Err(_) => {}
+            return Ok(out);
         }
         let mut missing: Vec<&SiteFile> = Vec::new();
         for f in &files {

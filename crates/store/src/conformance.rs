@@ -1596,10 +1596,31 @@ pub async fn run_replication(primary: &dyn Store, replica: &dyn Store) {
     };
     replica.set_node_role(&role).await.expect("set role");
     assert_eq!(replica.node_role().await.expect("role"), role);
-    replica
-        .apply_registry(&feed.registry)
+    // Every change carries the time it was journaled (what `restore --network --as-of`
+    // compares with) …
+    for c in &feed.registry {
+        let at = c.at.as_deref().unwrap_or_else(|| panic!("no time: {c:?}"));
+        assert!(model::UnixTime::parse_rfc3339(at).is_some(), "{at}");
+    }
+    let mut dated = feed.registry.clone();
+    for c in &mut dated {
+        c.at = Some("2020-01-02T03:04:05Z".into());
+    }
+    replica.apply_registry(&dated).await.expect("registry");
+    // … and a copy journals an applied change with the primary's time, not its own.
+    let copied = replica
+        .feed(&FeedCursor::default(), 10_000)
         .await
-        .expect("registry");
+        .expect("replica feed");
+    assert!(!copied.registry.is_empty());
+    assert!(
+        copied
+            .registry
+            .iter()
+            .all(|c| c.at.as_deref() == Some("2020-01-02T03:04:05Z")),
+        "{:?}",
+        copied.registry.iter().map(|c| &c.at).collect::<Vec<_>>()
+    );
     replica
         .apply_registry(&feed.registry)
         .await
