@@ -205,19 +205,24 @@ pub async fn rebuild_network(
     actor: &str,
 ) -> Result<()> {
     let as_of = as_of.map(service::offsite::as_of).transpose()?;
-    let sites = config.sites()?;
-    let Some(Site::Bucket(bucket)) = sites.iter().find(|s| s.name() == from) else {
-        config.site(from)?;
-        bail!("site {from} is not an S3 bucket: a replica is promoted (`renkei promote`), not rebuilt from");
-    };
+    let site = config.site(from)?;
     let others: Vec<Site> = config
         .sites()?
         .into_iter()
         .filter(|s| s.name() != from)
         .collect();
-    let r = network
-        .rebuild_from_bucket(bucket, &others, as_of.as_deref(), actor)
-        .await?;
+    let r = match &site {
+        Site::Bucket(bucket) => {
+            network
+                .rebuild_from_bucket(bucket, &others, as_of.as_deref(), actor)
+                .await?
+        }
+        Site::Replica(replica) => {
+            network
+                .rebuild_from_replica(replica, as_of.as_deref(), actor)
+                .await?
+        }
+    };
     let head = |h: Option<audit::Head>| h.map_or("none".to_owned(), |h| h.to_string());
     println!(
         "network rebuilt from {}{}: {} facilities, {} registry changes, {} audit entries, {} file versions ({:.1} MB{}) in {:.1} s ({:.0} versions/s)",

@@ -268,3 +268,140 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
     let token = sign_in(&server, "doctor", &doctor_totp);
     assert_eq!(doctor_view(&server, &token, &patient), before);
 }
+
+fn packs_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "pack") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const TOKEN: &str = "replication-token-for-the-rebuild-test-0123";
+
+#[test]
+fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let primary = tmp.path().join("primary");
+    let replica = tmp.path().join("replica");
+    let s3_root = tmp.path().join("s3");
+    let s3 =
+        replication::rclone::RcloneS3::start(&s3_root, "renkei-backup").expect("rclone serve s3");
+    let site = s3.site_config("s3-osaka");
+    private_folder(&replica);
+    std::fs::write(
+        replica.join("renkei.toml"),
+        format!("[replication]\ntoken = \"{TOKEN}\"\n"),
+    )
+    .expect("replica config");
+    let replica_server = Server::start_with(&replica, &["--replica"]);
+    let bucket_toml = format!(
+        "[[site]]\nname = \"s3-osaka\"\nkind = \"s3\"\nurl = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+        site.url.as_deref().expect("url"),
+        site.bucket.as_deref().expect("bucket"),
+        site.access_key_id.as_deref().expect("key id"),
+        site.secret_access_key.as_deref().expect("secret"),
+    );
+    let replica_toml = format!(
+        "[[site]]\nname = \"dc-tokyo\"\nkind = \"renkei\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n",
+        replica_server.url()
+    );
+    private_folder(&primary);
+    std::fs::write(
+        primary.join("renkei.toml"),
+        format!("[replication]\ninterval_seconds = 1\n\n{replica_toml}\n{bucket_toml}"),
+    )
+    .expect("primary config");
+    let demo = DemoServer::start_in(&primary, 12, tempfile::tempdir().expect("keep"));
+    let office = sign_in(&demo.server, "office", demo.secret("office"));
+    let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
+    let (_, facilities) = call(
+        &demo.server,
+        "GET",
+        "/api/v1/facilities",
+        Some(&office),
+        None,
+    );
+    let codes: Vec<String> = facilities
+        .as_array()
+        .expect("facilities")
+        .iter()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect();
+    let patient = demo.consented.clone();
+    let seen = doctor_view(&demo.server, &doctor, &patient);
+    let doctor_totp = demo.secret("doctor").to_owned();
+    drop(demo);
+    renkei(&primary, &["ship"]);
+    wait_shipped(&primary);
+    let want = digests(&primary, &codes);
+    let key = std::fs::read(primary.join("secret.key")).expect("secret key");
+    std::fs::remove_dir_all(&primary).expect("destroy the primary");
+    let new_folder = |name: &str, toml: &str| {
+        let dir = tmp.path().join(name);
+        private_folder(&dir);
+        std::fs::write(dir.join("renkei.toml"), toml).expect("config");
+        std::fs::write(dir.join("secret.key"), &key).expect("key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("secret.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("key mode");
+        dir
+    };
+
+    // The replica is the last copy: a new network from it alone.
+    let from_replica = new_folder("from-replica", &replica_toml);
+    let out = renkei(
+        &from_replica,
+        &["restore", "--network", "--from", "dc-tokyo"],
+    );
+    assert!(out.contains("network rebuilt from dc-tokyo"), "{out}");
+    assert_eq!(
+        digests(&from_replica, &codes),
+        want,
+        "every facility's content"
+    );
+    let server = Server::start(&from_replica);
+    let token = sign_in(&server, "doctor", &doctor_totp);
+    assert_eq!(doctor_view(&server, &token, &patient), seen);
+    drop(server);
+
+    // A pack in the bucket is damaged: the rebuild from the bucket alone stops and names it …
+    let packs = packs_under(&s3_root);
+    let largest = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a pack in the bucket");
+    let mut bytes = std::fs::read(largest).expect("pack");
+    let (from, to) = (bytes.len() / 4, bytes.len() * 3 / 4);
+    for b in &mut bytes[from..to] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(largest, bytes).expect("damage");
+    let rebuilt = new_folder("from-bucket", &bucket_toml);
+    let failed = renkei_fails(&rebuilt, &["restore", "--network", "--from", "s3-osaka"]);
+    assert!(
+        failed.contains("cannot be read intact from site s3-osaka"),
+        "{failed}"
+    );
+    // … and, the replica added to the configuration, resumes and mends it from there.
+    std::fs::write(
+        rebuilt.join("renkei.toml"),
+        format!("{bucket_toml}\n{replica_toml}"),
+    )
+    .expect("config");
+    let out = renkei(&rebuilt, &["restore", "--network", "--from", "s3-osaka"]);
+    assert!(out.contains("contents mended from other sites"), "{out}");
+    assert_eq!(digests(&rebuilt, &codes), want, "every facility's content");
+}

@@ -159,6 +159,33 @@ impl RemoteSite {
         .await
     }
 
+    /// The site's own streams after `after` (at most `limit` items of each), with the
+    /// contents of its versions: what a network is rebuilt from when this site is the last
+    /// copy left (`renkei restore --network --from`). Every content is checked on arrival.
+    pub async fn feed(
+        &self,
+        after: FeedCursor,
+        limit: usize,
+    ) -> Result<(store::Feed, HashMap<Sha256, Vec<u8>>)> {
+        self.blocking(move |me| {
+            let r = me.call(
+                me.agent
+                    .get(&format!("{}/api/v1/replication/feed", me.base))
+                    .query("registry", &after.registry.to_string())
+                    .query("audit", &after.audit.to_string())
+                    .query("version", &after.version.to_string())
+                    .query("limit", &limit.to_string()),
+                "feed",
+                None,
+            )?;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes)
+                .map_err(|e| me.err("feed answer", e))?;
+            wire::decode(&bytes)
+        })
+        .await
+    }
+
     /// Contents by hash, checked on arrival; hashes the replica does not hold are absent.
     pub async fn contents(&self, shas: &[Sha256]) -> Result<HashMap<Sha256, Vec<u8>>> {
         let req = ContentsRequest {

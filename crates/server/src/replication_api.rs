@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/replication/tree", get(tree))
         .route("/api/v1/replication/contents", post(contents))
+        .route("/api/v1/replication/feed", get(feed))
         .route("/api/v1/replication/verify", post(verify))
         .route(
             "/api/v1/replication/repair",
@@ -98,6 +99,53 @@ async fn contents(State(state): State<AppState>, Json(req): Json<ContentsRequest
             ))
             .await?;
         Ok::<_, ApiError>(encode_contents(&found))
+    };
+    match run.await {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, replication::wire::CONTENT_TYPE)],
+            Body::from(body),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    #[serde(default)]
+    registry: i64,
+    #[serde(default)]
+    audit: u64,
+    #[serde(default)]
+    version: i64,
+    limit: Option<usize>,
+}
+
+/// This site's streams after a cursor, with their contents: a network rebuilt from this
+/// site when it is the last copy left.
+async fn feed(State(state): State<AppState>, Query(q): Query<FeedQuery>) -> Response {
+    let run = async {
+        let after = store::FeedCursor {
+            registry: q.registry,
+            audit: q.audit,
+            version: q.version,
+        };
+        let limit = q
+            .limit
+            .unwrap_or(service::offsite::SHIPMENT_ITEMS)
+            .clamp(1, service::offsite::SHIPMENT_ITEMS);
+        let (feed, contents) = state.network.feed_with_contents(&after, limit).await?;
+        state
+            .network
+            .audit_replication_read(format!(
+                "{} versions, {} registry changes, {} audit entries sent to rebuild a network",
+                feed.versions.len(),
+                feed.registry.len(),
+                feed.audit.len()
+            ))
+            .await?;
+        replication::wire::encode(&feed, &contents)
+            .map_err(|e| ApiError::from(service::ServiceError::Internal(e.to_string())))
     };
     match run.await {
         Ok(body) => (

@@ -295,6 +295,18 @@ impl Network {
         }
     }
 
+    /// This store's streams after `after` and the contents of their versions (what a
+    /// network is rebuilt from when this copy is the last one left).
+    pub async fn feed_with_contents(
+        &self,
+        after: &FeedCursor,
+        limit: usize,
+    ) -> Result<(Feed, HashMap<Sha256, Vec<u8>>)> {
+        let feed = self.store.feed(after, limit).await?;
+        let contents = self.contents_of(&feed).await?;
+        Ok((feed, contents))
+    }
+
     pub(crate) async fn contents_of(&self, feed: &Feed) -> Result<HashMap<Sha256, Vec<u8>>> {
         let mut shas: Vec<Sha256> = feed.versions.iter().filter_map(|v| v.sha256).collect();
         shas.sort();

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use model::Sha256;
+use replication::remote::RemoteSite;
 use replication::s3::{NetworkStreams, S3Site, SiteFile};
 use store::{BlobLocation, Feed, FeedCursor, FeedVersion, NodeRole};
 
@@ -128,17 +129,31 @@ impl Network {
             )
             .await?;
         }
+        report.site_audit_head = site_head;
+        self.finish_rebuild(&mut report, as_of, actor).await?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// The end of every rebuild: the chain verified (and, without `as_of`, ending at the head
+    /// the source vouches for), the folder made a primary, the rebuild audited.
+    async fn finish_rebuild(
+        &self,
+        report: &mut RebuildReport,
+        as_of: Option<&str>,
+        actor: &str,
+    ) -> Result<()> {
+        let site_head = report.site_audit_head;
         report.facilities = self.store.facilities().await?.len() as u64;
         report.audit_head = self
             .store
             .audit_head()
             .await?
             .map(|(seq, hash)| audit::Head { seq, hash });
-        report.site_audit_head = site_head;
         // Without `as_of` the rebuilt chain must end where the bucket says the primary's did.
         let references: Vec<HeadReference> = match (as_of, site_head) {
             (None, Some(h)) => vec![HeadReference {
-                source: format!("site {}", bucket.name()),
+                source: format!("site {}", report.site),
                 head: Some(h),
             }],
             _ => Vec::new(),
@@ -165,7 +180,7 @@ impl Network {
         );
         e.target = format!(
             "network rebuilt from site {}{} (registry {}, audit {}, versions {}, mended {})",
-            bucket.name(),
+            report.site,
             as_of.map(|t| format!(" as of {t}")).unwrap_or_default(),
             report.registry_changes,
             report.audit_entries,
@@ -173,6 +188,49 @@ impl Network {
             report.mended
         );
         self.store.append_audit(vec![e]).await?;
+        Ok(())
+    }
+
+    /// [`Network::rebuild_from_bucket`] from a replica renkei server (or any renkei site that
+    /// answers the replication token) when it is the last copy left: its own streams, read
+    /// page by page, replayed the same way.
+    pub async fn rebuild_from_replica(
+        &self,
+        replica: &RemoteSite,
+        as_of: Option<&str>,
+        actor: &str,
+    ) -> Result<RebuildReport> {
+        let started = Instant::now();
+        self.become_replica().await?;
+        let mut report = RebuildReport {
+            site: replica.name().to_owned(),
+            as_of: as_of.map(str::to_owned),
+            ..RebuildReport::default()
+        };
+        report.site_audit_head = replica.status().await.map_err(site_err)?.audit_head;
+        let mut window = AsOf::new(as_of);
+        let mut cursor = match self.store.node_role().await? {
+            NodeRole::Replica { applied, .. } => applied,
+            NodeRole::Primary => FeedCursor::default(),
+        };
+        loop {
+            let (feed, contents) = replica
+                .feed(cursor, SHIPMENT_ITEMS)
+                .await
+                .map_err(site_err)?;
+            if feed.is_empty() {
+                break;
+            }
+            let next = feed.next;
+            let feed = window.page(feed);
+            report.registry_changes += feed.registry.len() as u64;
+            report.audit_entries += feed.audit.len() as u64;
+            report.versions += feed.versions.len() as u64;
+            report.bytes += contents.values().map(|b| b.len() as u64).sum::<u64>();
+            self.apply_shipment(feed, contents).await?;
+            cursor = next;
+        }
+        self.finish_rebuild(&mut report, as_of, actor).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -269,6 +327,53 @@ impl Network {
             )));
         }
         Ok(out)
+    }
+}
+
+/// `--as-of` over a source read page by page: registry changes and audit entries up to the
+/// first one after the time (each stream stays a prefix of itself), versions accepted by then.
+struct AsOf {
+    at: Option<model::UnixTime>,
+    registry_done: bool,
+    audit_done: bool,
+}
+
+impl AsOf {
+    fn new(as_of: Option<&str>) -> AsOf {
+        AsOf {
+            at: as_of.and_then(model::UnixTime::parse_rfc3339),
+            registry_done: false,
+            audit_done: false,
+        }
+    }
+
+    fn after(&self, at: &str) -> bool {
+        match (self.at, model::UnixTime::parse_rfc3339(at)) {
+            (Some(t), Some(at)) => at.0 > t.0,
+            _ => false,
+        }
+    }
+
+    fn page(&mut self, mut feed: Feed) -> Feed {
+        let Some(t) = self.at else { return feed };
+        if self.registry_done {
+            feed.registry.clear();
+        } else if let Some(end) = feed
+            .registry
+            .iter()
+            .position(|c| c.at.as_deref().is_some_and(|at| self.after(at)))
+        {
+            self.registry_done = true;
+            feed.registry.truncate(end);
+        }
+        if self.audit_done {
+            feed.audit.clear();
+        } else if let Some(end) = feed.audit.iter().position(|e| e.event.at.0 > t.0) {
+            self.audit_done = true;
+            feed.audit.truncate(end);
+        }
+        feed.versions.retain(|v| !self.after(&v.recorded_at));
+        feed
     }
 }
 
