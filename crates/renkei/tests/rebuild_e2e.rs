@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{call, renkei, totp, DemoServer, Server, DEMO_PASSWORD};
+use common::{call, get_with, renkei, totp, DemoServer, Server, DEMO_PASSWORD};
 
 /// Sign in through the API with a TOTP code not used yet by this user (one session per code:
 /// the rebuilt network remembers the codes used on the primary), waiting for the next 30 s
@@ -304,6 +304,14 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     )
     .expect("replica config");
     let replica_server = Server::start_with(&replica, &["--replica"]);
+    // The network's streams go to the replication token only.
+    for auth in ["", "Authorization: Bearer not-the-token\r\n"] {
+        assert_eq!(
+            get_with(&replica_server, "/api/v1/replication/feed?registry=0", auth).0,
+            401,
+            "{auth}"
+        );
+    }
     let bucket_toml = format!(
         "[[site]]\nname = \"s3-osaka\"\nkind = \"s3\"\nurl = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
         site.url.as_deref().expect("url"),
