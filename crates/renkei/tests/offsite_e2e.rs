@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use common::{
     agent_status, api_login, assert_same_tree, call, get_html, get_with, html_login, number,
     renkei, totp, tree, Server, PASSWORD,
 };
+use common::{packs_under, private_folder};
 
 const TOKEN: &str = "replication-token-for-the-test-0123456789";
 
@@ -94,42 +95,12 @@ fn restore_equals(data: &Path, code: &str, to: &Path, extra: &[&str], want: &Pat
     assert_same_tree(want, to);
 }
 
-/// A data folder made by hand, private to its owner as renkei requires.
-fn private_folder(path: &Path) {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .expect("data folder");
-}
-
 fn copy_tree(from: &Path, to: &Path) {
     for (rel, bytes) in tree(from) {
         let p = to.join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, bytes).expect("write");
     }
-}
-
-/// The pack files of a data folder or the pack objects of a bucket folder.
-fn packs_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if !p.ends_with("damaged") {
-                    stack.push(p);
-                }
-            } else if p.extension().is_some_and(|x| x == "pack") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn damage(pack: &Path) {

@@ -14,41 +14,51 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{call, get_with, renkei, totp, DemoServer, Server, DEMO_PASSWORD};
+use common::{api_login_fresh, call, get_with, packs_under, private_folder, renkei};
+use common::{DemoServer, Server, DEMO_PASSWORD};
 
-/// Sign in through the API with a TOTP code not used yet by this user (one session per code:
-/// the rebuilt network remembers the codes used on the primary), waiting for the next 30 s
-/// window when both the current and the next code are spent.
 fn sign_in(server: &Server, login: &str, secret: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(75);
-    loop {
-        for step in [0, 1] {
-            let (status, body) = call(
-                server,
-                "POST",
-                "/api/v1/login",
-                None,
-                Some(
-                    &serde_json::json!({ "login": login, "password": DEMO_PASSWORD, "totp": totp(secret, step) }),
-                ),
-            );
-            if status == 200 {
-                return body["token"].as_str().expect("token").to_owned();
-            }
-            assert_eq!(status, 401, "login {login}: {body}");
-        }
-        assert!(Instant::now() < deadline, "{login} never signed in");
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    api_login_fresh(server, login, DEMO_PASSWORD, secret)
 }
 
-fn private_folder(path: &Path) {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .expect("data folder");
+/// The `[[site]]` of the test's bucket.
+fn bucket_toml(s3: &replication::rclone::RcloneS3) -> String {
+    let site = s3.site_config("s3-osaka");
+    format!(
+        "[[site]]\nname = \"s3-osaka\"\nkind = \"s3\"\nurl = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+        site.url.as_deref().expect("url"),
+        site.bucket.as_deref().expect("bucket"),
+        site.access_key_id.as_deref().expect("key id"),
+        site.secret_access_key.as_deref().expect("secret"),
+    )
+}
+
+/// A new empty data folder for a rebuild: the sites to read from, and the primary's secret
+/// key (kept apart from the bucket) so that users can sign in afterwards.
+fn rebuild_folder(root: &Path, name: &str, sites: &str, key: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join(name);
+    private_folder(&dir);
+    std::fs::write(dir.join("renkei.toml"), sites).expect("config");
+    std::fs::write(dir.join("secret.key"), key).expect("key");
+    std::fs::set_permissions(
+        dir.join("secret.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("key mode");
+    dir
+}
+
+/// The facilities' codes, as the office lists them.
+fn facility_codes(server: &Server, office: &str) -> Vec<String> {
+    let (status, facilities) = call(server, "GET", "/api/v1/facilities", Some(office), None);
+    assert_eq!(status, 200, "{facilities}");
+    facilities
+        .as_array()
+        .expect("facilities")
+        .iter()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Wait until the bucket has everything the primary holds.
@@ -119,14 +129,7 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
     let primary = tmp.path().join("primary");
     let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
         .expect("rclone serve s3");
-    let site = s3.site_config("s3-osaka");
-    let site_toml = format!(
-        "[[site]]\nname = \"s3-osaka\"\nkind = \"s3\"\nurl = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
-        site.url.as_deref().expect("url"),
-        site.bucket.as_deref().expect("bucket"),
-        site.access_key_id.as_deref().expect("key id"),
-        site.secret_access_key.as_deref().expect("secret"),
-    );
+    let site_toml = bucket_toml(&s3);
     private_folder(&primary);
     std::fs::write(
         primary.join("renkei.toml"),
@@ -138,21 +141,8 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
     let demo = DemoServer::start_in(&primary, 20, tempfile::tempdir().expect("keep"));
     let office = sign_in(&demo.server, "office", demo.secret("office"));
     let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
-    let (status, facilities) = call(
-        &demo.server,
-        "GET",
-        "/api/v1/facilities",
-        Some(&office),
-        None,
-    );
-    assert_eq!(status, 200, "{facilities}");
-    let codes: Vec<String> = facilities
-        .as_array()
-        .expect("facilities")
-        .iter()
-        .filter_map(|f| f["code"].as_str().map(str::to_owned))
-        .collect();
-    assert!(codes.len() >= 3, "several facilities: {facilities}");
+    let codes = facility_codes(&demo.server, &office);
+    assert!(codes.len() >= 3, "several facilities: {codes:?}");
     let patient = demo.consented.clone();
     let before = doctor_view(&demo.server, &doctor, &patient);
     assert!(
@@ -204,19 +194,7 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
     let want = digests(&primary, &codes);
     let key = std::fs::read(primary.join("secret.key")).expect("secret key");
     std::fs::remove_dir_all(&primary).expect("destroy the primary");
-    let new_folder = |name: &str| {
-        let dir = tmp.path().join(name);
-        private_folder(&dir);
-        std::fs::write(dir.join("renkei.toml"), &site_toml).expect("config");
-        std::fs::write(dir.join("secret.key"), &key).expect("key");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            dir.join("secret.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .expect("key mode");
-        dir
-    };
+    let new_folder = |name: &str| rebuild_folder(tmp.path(), name, &site_toml, &key);
 
     // Rebuilt from the bucket alone, as of now.
     let rebuilt = new_folder("rebuilt");
@@ -269,23 +247,6 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
     assert_eq!(doctor_view(&server, &token, &patient), before);
 }
 
-fn packs_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pack") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 const TOKEN: &str = "replication-token-for-the-rebuild-test-0123";
 
 #[test]
@@ -293,10 +254,8 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     let primary = tmp.path().join("primary");
     let replica = tmp.path().join("replica");
-    let s3_root = tmp.path().join("s3");
-    let s3 =
-        replication::rclone::RcloneS3::start(&s3_root, "renkei-backup").expect("rclone serve s3");
-    let site = s3.site_config("s3-osaka");
+    let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
+        .expect("rclone serve s3");
     private_folder(&replica);
     std::fs::write(
         replica.join("renkei.toml"),
@@ -312,13 +271,7 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
             "{auth}"
         );
     }
-    let bucket_toml = format!(
-        "[[site]]\nname = \"s3-osaka\"\nkind = \"s3\"\nurl = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
-        site.url.as_deref().expect("url"),
-        site.bucket.as_deref().expect("bucket"),
-        site.access_key_id.as_deref().expect("key id"),
-        site.secret_access_key.as_deref().expect("secret"),
-    );
+    let bucket_toml = bucket_toml(&s3);
     let replica_toml = format!(
         "[[site]]\nname = \"dc-tokyo\"\nkind = \"renkei\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n",
         replica_server.url()
@@ -332,19 +285,7 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     let demo = DemoServer::start_in(&primary, 12, tempfile::tempdir().expect("keep"));
     let office = sign_in(&demo.server, "office", demo.secret("office"));
     let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
-    let (_, facilities) = call(
-        &demo.server,
-        "GET",
-        "/api/v1/facilities",
-        Some(&office),
-        None,
-    );
-    let codes: Vec<String> = facilities
-        .as_array()
-        .expect("facilities")
-        .iter()
-        .filter_map(|f| f["code"].as_str().map(str::to_owned))
-        .collect();
+    let codes = facility_codes(&demo.server, &office);
     let patient = demo.consented.clone();
     let seen = doctor_view(&demo.server, &doctor, &patient);
     let doctor_totp = demo.secret("doctor").to_owned();
@@ -354,19 +295,7 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     let want = digests(&primary, &codes);
     let key = std::fs::read(primary.join("secret.key")).expect("secret key");
     std::fs::remove_dir_all(&primary).expect("destroy the primary");
-    let new_folder = |name: &str, toml: &str| {
-        let dir = tmp.path().join(name);
-        private_folder(&dir);
-        std::fs::write(dir.join("renkei.toml"), toml).expect("config");
-        std::fs::write(dir.join("secret.key"), &key).expect("key");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            dir.join("secret.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .expect("key mode");
-        dir
-    };
+    let new_folder = |name: &str, toml: &str| rebuild_folder(tmp.path(), name, toml, &key);
 
     // The replica is the last copy: a new network from it alone.
     let from_replica = new_folder("from-replica", &replica_toml);
@@ -386,7 +315,7 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     drop(server);
 
     // A pack in the bucket is damaged: the rebuild from the bucket alone stops and names it …
-    let packs = packs_under(&s3_root);
+    let packs = packs_under(&s3.bucket_dir());
     let largest = packs
         .iter()
         .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))

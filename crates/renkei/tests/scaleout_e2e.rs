@@ -11,7 +11,7 @@ use serde_json::Value;
 use store::Registry;
 use store_postgres::testing::TestDatabase;
 
-use common::{api_login, call, DemoServer, Server, DEMO_PASSWORD};
+use common::{api_login, call, private_folder, DemoServer, Server, DEMO_PASSWORD};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -22,16 +22,6 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A data folder whose renkei.toml points at the database and the bucket.
-/// A data folder made by hand, private to its owner as renkei requires.
-fn private_folder(path: &Path) {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .expect("data folder");
-}
-
 fn data_folder(
     root: &Path,
     name: &str,

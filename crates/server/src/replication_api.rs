@@ -100,14 +100,7 @@ async fn contents(State(state): State<AppState>, Json(req): Json<ContentsRequest
             .await?;
         Ok::<_, ApiError>(encode_contents(&found))
     };
-    match run.await {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, replication::wire::CONTENT_TYPE)],
-            Body::from(body),
-        )
-            .into_response(),
-        Err(e) => e.into_response(),
-    }
+    framed(run.await)
 }
 
 #[derive(Deserialize)]
@@ -147,7 +140,12 @@ async fn feed(State(state): State<AppState>, Query(q): Query<FeedQuery>) -> Resp
         replication::wire::encode(&feed, &contents)
             .map_err(|e| ApiError::from(service::ServiceError::Internal(e.to_string())))
     };
-    match run.await {
+    framed(run.await)
+}
+
+/// A body in the shipment framing (contents, a feed), or the error.
+fn framed(body: ApiResult<Vec<u8>>) -> Response {
+    match body {
         Ok(body) => (
             [(header::CONTENT_TYPE, replication::wire::CONTENT_TYPE)],
             Body::from(body),

@@ -177,18 +177,28 @@ impl Network {
                 "this data folder is already a primary".into(),
             ));
         };
+        self.become_primary(
+            actor,
+            format!(
+                "promoted to primary (replicated through registry {}, audit {}, version {})",
+                applied.registry, applied.audit, applied.version
+            ),
+        )
+        .await?;
+        Ok(applied)
+    }
+
+    /// This copy serves as the primary from now on; the audit entry says how it became one.
+    pub(crate) async fn become_primary(&self, actor: &str, how: String) -> Result<()> {
         self.store.set_node_role(&NodeRole::Primary).await?;
         let mut e = audit::Event::new(
             model::UnixTime::now(),
             actor.to_owned(),
             audit::Action::FacilityChange,
         );
-        e.target = format!(
-            "promoted to primary (replicated through registry {}, audit {}, version {})",
-            applied.registry, applied.audit, applied.version
-        );
+        e.target = how;
         self.store.append_audit(vec![e]).await?;
-        Ok(applied)
+        Ok(())
     }
 
     pub async fn replica_status(&self) -> Result<ReplicaStatus> {

@@ -172,22 +172,19 @@ impl Network {
                 report.audit_head.map_or(0, |h| h.seq)
             )));
         }
-        self.store.set_node_role(&NodeRole::Primary).await?;
-        let mut e = audit::Event::new(
-            model::UnixTime::now(),
-            actor.to_owned(),
-            audit::Action::FacilityChange,
-        );
-        e.target = format!(
-            "network rebuilt from site {}{} (registry {}, audit {}, versions {}, mended {})",
-            report.site,
-            as_of.map(|t| format!(" as of {t}")).unwrap_or_default(),
-            report.registry_changes,
-            report.audit_entries,
-            report.versions,
-            report.mended
-        );
-        self.store.append_audit(vec![e]).await?;
+        self.become_primary(
+            actor,
+            format!(
+                "network rebuilt from site {}{} (registry {}, audit {}, versions {}, mended {})",
+                report.site,
+                as_of.map(|t| format!(" as of {t}")).unwrap_or_default(),
+                report.registry_changes,
+                report.audit_entries,
+                report.versions,
+                report.mended
+            ),
+        )
+        .await?;
         Ok(())
     }
 

@@ -538,3 +538,60 @@ pub fn largest_synth_facility(
         .max_by_key(|(_, p)| tree(p).len())
         .expect("a facility")
 }
+
+/// A data folder made by hand, private to its owner as renkei requires.
+pub fn private_folder(path: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .expect("data folder");
+}
+
+/// Every pack file under `dir` (a data folder's blobs, a bucket's folder), sorted; the
+/// `damaged/` folders where renkei keeps evidence are left out.
+pub fn packs_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if !p.ends_with("damaged") {
+                    stack.push(p);
+                }
+            } else if p.extension().is_some_and(|x| x == "pack") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Sign in through the API with a TOTP code this user has not used yet (one session per
+/// code), waiting for the next 30 s window when the current and the next code are spent —
+/// as after a rebuild or promotion, which keeps the codes used on the old primary.
+pub fn api_login_fresh(server: &Server, login: &str, password: &str, secret: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(75);
+    loop {
+        for step in [0, 1] {
+            let (status, body) = call(
+                server,
+                "POST",
+                "/api/v1/login",
+                None,
+                Some(
+                    &serde_json::json!({ "login": login, "password": password, "totp": totp(secret, step) }),
+                ),
+            );
+            if status == 200 {
+                return body["token"].as_str().expect("token").to_owned();
+            }
+            assert_eq!(status, 401, "login {login}: {body}");
+        }
+        assert!(Instant::now() < deadline, "{login} never signed in");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
