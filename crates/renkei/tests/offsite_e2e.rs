@@ -20,7 +20,7 @@ use common::{
     agent_status, api_login, assert_same_tree, call, get_html, get_with, html_login, number,
     renkei, totp, tree, Server, PASSWORD,
 };
-use common::{packs_under, private_folder};
+use common::{packs_under, private_folder, start_replica};
 
 const TOKEN: &str = "replication-token-for-the-test-0123456789";
 
@@ -123,13 +123,7 @@ fn replica_and_bucket_copies_verify_repair_promote_and_restore() {
     // The S3 bucket and the replica.
     let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
         .expect("rclone serve s3");
-    private_folder(&replica);
-    std::fs::write(
-        replica.join("renkei.toml"),
-        format!("[replication]\ntoken = \"{TOKEN}\"\n"),
-    )
-    .expect("replica config");
-    let replica_server = Server::start_with(&replica, &["--replica"]);
+    let replica_server = start_replica(&replica, TOKEN);
     // A replica serves replication only.
     assert_eq!(get_with(&replica_server, "/login", "").0, 503);
     assert_eq!(

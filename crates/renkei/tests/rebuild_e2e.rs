@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::{api_login_fresh, call, get_with, packs_under, private_folder, renkei};
-use common::{DemoServer, Server, DEMO_PASSWORD};
+use common::{start_replica, DemoServer, Server, DEMO_PASSWORD};
 
 fn sign_in(server: &Server, login: &str, secret: &str) -> String {
     api_login_fresh(server, login, DEMO_PASSWORD, secret)
@@ -256,13 +256,7 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     let replica = tmp.path().join("replica");
     let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
         .expect("rclone serve s3");
-    private_folder(&replica);
-    std::fs::write(
-        replica.join("renkei.toml"),
-        format!("[replication]\ntoken = \"{TOKEN}\"\n"),
-    )
-    .expect("replica config");
-    let replica_server = Server::start_with(&replica, &["--replica"]);
+    let replica_server = start_replica(&replica, TOKEN);
     // The network's streams go to the replication token only.
     for auth in ["", "Authorization: Bearer not-the-token\r\n"] {
         assert_eq!(

@@ -363,17 +363,20 @@ pub fn html_login(server: &Server, login: &str, password: &str, secret: &str, st
     r.cookie().expect("session cookie")
 }
 
-/// Sign in through the JSON API with the code of `step`; returns the bearer token.
-pub fn api_login(server: &Server, login: &str, password: &str, secret: &str, step: i64) -> String {
-    let (status, body) = call(
+/// `POST /api/v1/login` with a password and a TOTP code: (status, answer).
+pub fn login_call(server: &Server, login: &str, password: &str, code: &str) -> (u16, Value) {
+    call(
         server,
         "POST",
         "/api/v1/login",
         None,
-        Some(
-            &serde_json::json!({ "login": login, "password": password, "totp": totp(secret, step) }),
-        ),
-    );
+        Some(&serde_json::json!({ "login": login, "password": password, "totp": code })),
+    )
+}
+
+/// Sign in through the JSON API with the code of `step`; returns the bearer token.
+pub fn api_login(server: &Server, login: &str, password: &str, secret: &str, step: i64) -> String {
+    let (status, body) = login_call(server, login, password, &totp(secret, step));
     assert_eq!(status, 200, "login {login}: {body}");
     body["token"].as_str().expect("token").to_owned()
 }
@@ -577,15 +580,7 @@ pub fn api_login_fresh(server: &Server, login: &str, password: &str, secret: &st
     let deadline = Instant::now() + Duration::from_secs(75);
     loop {
         for step in [0, 1] {
-            let (status, body) = call(
-                server,
-                "POST",
-                "/api/v1/login",
-                None,
-                Some(
-                    &serde_json::json!({ "login": login, "password": password, "totp": totp(secret, step) }),
-                ),
-            );
+            let (status, body) = login_call(server, login, password, &totp(secret, step));
             if status == 200 {
                 return body["token"].as_str().expect("token").to_owned();
             }
@@ -594,4 +589,15 @@ pub fn api_login_fresh(server: &Server, login: &str, password: &str, secret: &st
         assert!(Instant::now() < deadline, "{login} never signed in");
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// `renkei serve --replica` on a new private data folder that accepts `token`.
+pub fn start_replica(data: &Path, token: &str) -> Server {
+    private_folder(data);
+    std::fs::write(
+        data.join("renkei.toml"),
+        format!("[replication]\ntoken = \"{token}\"\n"),
+    )
+    .expect("replica config");
+    Server::start_with(data, &["--replica"])
 }
