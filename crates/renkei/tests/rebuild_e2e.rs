@@ -5,7 +5,9 @@
 //! `renkei restore --network --from` the bucket rebuilds the network into an empty folder:
 //! every facility's content digest equal, the audit chain verified against the primary's head,
 //! a doctor signs in with password + TOTP and sees what they saw; and `--as-of` the moment
-//! before the withdrawal shows the consent in force then.
+//! before the withdrawal shows the consent in force then. The same from a replica alone, from
+//! a bucket with a damaged pack (mended from the replica), and into an empty PostgreSQL
+//! database + bucket.
 
 mod common;
 
@@ -335,4 +337,64 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
     let out = renkei(&rebuilt, &["restore", "--network", "--from", "s3-osaka"]);
     assert!(out.contains("contents mended from other sites"), "{out}");
     assert_eq!(digests(&rebuilt, &codes), want, "every facility's content");
+}
+
+/// The scale-out store: the network rebuilt from the backup bucket into an empty PostgreSQL
+/// database and an empty bucket for its packs (`[store]`), the same as into a data folder.
+#[test]
+fn whole_network_rebuilt_into_an_empty_postgresql_and_bucket() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let db = runtime.block_on(store_postgres::testing::TestDatabase::create());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let primary = tmp.path().join("primary");
+    let backup = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
+        .expect("rclone serve s3");
+    let packs = replication::rclone::RcloneS3::start(&tmp.path().join("s3-store"), "renkei-store")
+        .expect("rclone serve s3");
+    let site_toml = bucket_toml(&backup);
+    private_folder(&primary);
+    std::fs::write(
+        primary.join("renkei.toml"),
+        format!("[replication]\ninterval_seconds = 1\n\n{site_toml}"),
+    )
+    .expect("primary config");
+    let demo = DemoServer::start_in(&primary, 10, tempfile::tempdir().expect("keep"));
+    let office = sign_in(&demo.server, "office", demo.secret("office"));
+    let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
+    let codes = facility_codes(&demo.server, &office);
+    let patient = demo.consented.clone();
+    let seen = doctor_view(&demo.server, &doctor, &patient);
+    let doctor_totp = demo.secret("doctor").to_owned();
+    drop(demo);
+    renkei(&primary, &["ship"]);
+    let want = digests(&primary, &codes);
+    // The key of the TOTP secrets, kept apart from the bucket.
+    let key_file = tmp.path().join("network.key");
+    std::fs::copy(primary.join("secret.key"), &key_file).expect("key");
+    std::fs::remove_dir_all(&primary).expect("destroy the primary");
+
+    let pg = tmp.path().join("pg");
+    private_folder(&pg);
+    let (id, secret) = packs.credentials();
+    std::fs::write(
+        pg.join("renkei.toml"),
+        format!(
+            "[store]\ndatabase_url = \"{}\"\nblobs = \"s3://{}/network\"\ns3_endpoint = \"{}\"\ns3_access_key_id = \"{id}\"\ns3_secret_access_key = \"{secret}\"\nmax_connections = 4\n\n[secrets]\nkey_file = \"{}\"\n\n{site_toml}",
+            db.url,
+            packs.bucket(),
+            packs.url(),
+            key_file.display()
+        ),
+    )
+    .expect("config");
+    let out = renkei(&pg, &["restore", "--network", "--from", "s3-osaka"]);
+    assert!(out.contains("network rebuilt from s3-osaka"), "{out}");
+    assert_eq!(digests(&pg, &codes), want, "every facility's content");
+    let server = Server::start(&pg);
+    let token = sign_in(&server, "doctor", &doctor_totp);
+    assert_eq!(doctor_view(&server, &token, &patient), seen);
 }
