@@ -343,6 +343,7 @@ pub fn ingest_file(
         demographics,
         facts,
         recorded_at: None,
+        accept_unterminated: options.accept_unterminated,
     }
 }
 

@@ -1749,6 +1749,7 @@ mod tests {
             size: 3,
             recorded_at: at.into(),
             location: l,
+            accept_unterminated: false,
         }
     }
 

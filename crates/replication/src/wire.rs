@@ -84,6 +84,7 @@ mod tests {
                 size: bytes.len() as u64,
                 recorded_at: "2026-01-01T00:00:00Z".into(),
                 location: None,
+                accept_unterminated: false,
             }],
             ..Feed::default()
         };

@@ -78,6 +78,7 @@ fn version(
         size: bytes.map_or(0, |b| b.len() as u64),
         recorded_at: at.to_owned(),
         location: bytes.map(|b| locs[&sha(b)].clone()),
+        accept_unterminated: false,
     }
 }
 

@@ -862,8 +862,11 @@ fn classify_versions(
     versions: Vec<store::FeedVersion>,
     contents: HashMap<Sha256, Vec<u8>>,
 ) -> Result<(Vec<store::FeedVersion>, Vec<Option<IngestFile>>)> {
-    let options = ingest::ClassifyOptions::default();
     let one = |v: &store::FeedVersion| -> Result<Option<IngestFile>> {
+        // As the primary classified it (an option of its import travels with the version).
+        let options = ingest::ClassifyOptions {
+            accept_unterminated: v.accept_unterminated,
+        };
         let Some(sha) = v.sha256 else {
             return Ok(None);
         };
@@ -952,4 +955,43 @@ fn write_file(root: &Path, rel: &str, bytes: &[u8], report: &mut RestoreReport) 
     report.files += 1;
     report.bytes += bytes.len() as u64;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file the primary imported with `--accept-unterminated` (its system never writes the
+    /// final CR) is a record at every copy too, not quarantined as truncated; the same bytes
+    /// without the option are quarantined there as on the primary.
+    #[test]
+    fn copies_classify_with_the_primarys_import_option() {
+        let path =
+            "100/000/1000001/-/ADT-00/1000001_-_ADT-00_999999999999999_20240401120000000_-_1";
+        let text = "MSH|^~\\&|HIS|0411111111|||20240401120000||ADT^A08^ADT_A01|1|P|2.5\r\
+EVN||20240401120000\r\
+PID|||1000001^^^^PI||患者^太郎^^^^^L^I||19480405|M\r\
+PV1||N";
+        let bytes = hl7::encode_iso2022jp(text).expect("encode");
+        let sha = store::packs::sha256(&bytes);
+        let version = |id: i64, accept_unterminated: bool| store::FeedVersion {
+            id,
+            facility: FacilityCode::parse("0411111111").expect("code"),
+            path: path.into(),
+            sha256: Some(sha),
+            size: bytes.len() as u64,
+            recorded_at: "2026-12-04T00:00:00Z".into(),
+            location: None,
+            accept_unterminated,
+        };
+        let contents = HashMap::from([(sha, bytes.clone())]);
+        let (_, files) =
+            classify_versions(vec![version(1, true), version(2, false)], contents).expect("ok");
+        let outcomes: Vec<bool> = files
+            .iter()
+            .map(|f| matches!(f.as_ref().expect("a file").outcome, FileOutcome::Record(_)))
+            .collect();
+        assert_eq!(outcomes, [true, false], "{files:?}");
+        assert!(files[0].as_ref().expect("file").accept_unterminated);
+    }
 }

@@ -216,6 +216,7 @@ pub(crate) async fn write_batch(
     let mut v_shas: Vec<Vec<u8>> = Vec::with_capacity(fresh.len());
     let mut v_sizes = Vec::with_capacity(fresh.len());
     let mut v_times: Vec<&str> = Vec::with_capacity(fresh.len());
+    let mut v_options: Vec<bool> = Vec::with_capacity(fresh.len());
     let (mut moved_files, mut moved_versions, mut moved_shas) =
         (Vec::new(), Vec::new(), Vec::new());
     let mut records = RecordColumns::default();
@@ -231,6 +232,7 @@ pub(crate) async fn write_batch(
         v_shas.push(f.sha256.0.to_vec());
         v_sizes.push(f.bytes.len() as i64);
         v_times.push(f.recorded_at.as_deref().unwrap_or(&at));
+        v_options.push(f.accept_unterminated);
         if existing.is_some() {
             moved_files.push(file_id);
             moved_versions.push(vid);
@@ -284,9 +286,10 @@ pub(crate) async fn write_batch(
     }
 
     sqlx::query(
-        "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at)
-         SELECT i, f, s, z, $5, t FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[], $6::text[])
-             AS u(i, f, s, z, t)",
+        "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at, accept_unterminated)
+         SELECT i, f, s, z, $5, t, a
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[], $6::text[], $7::bool[])
+             AS u(i, f, s, z, t, a)",
     )
     .bind(&v_ids)
     .bind(&v_files)
@@ -294,6 +297,7 @@ pub(crate) async fn write_batch(
     .bind(&v_sizes)
     .bind(run.0)
     .bind(&v_times)
+    .bind(&v_options)
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;

@@ -123,7 +123,7 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
     if (feed.registry.len() as i64) < limit {
         let rows = sqlx::query(
             r#"SELECT v.id, fa.code, f.path, v.sha256, v.size, v.recorded_at,
-                      p.name, b.frame_offset, b.frame_len, b."offset"
+                      p.name, b.frame_offset, b.frame_len, b."offset", v.accept_unterminated
                FROM file_versions v
                JOIN files f ON f.id = v.file_id
                JOIN facilities fa ON fa.id = f.facility_id
@@ -148,6 +148,7 @@ async fn read_feed(conn: &mut PgConnection, after: &FeedCursor, limit: usize) ->
                 frame_offset: r.try_get(7).map_err(db_err)?,
                 frame_len: r.try_get(8).map_err(db_err)?,
                 offset: r.try_get(9).map_err(db_err)?,
+                accept_unterminated: r.try_get(10).map_err(db_err)?,
             }
             .into_feed_version()?;
             feed.next.version = version.id;

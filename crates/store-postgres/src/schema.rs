@@ -494,8 +494,16 @@ ALTER TABLE replication_journal ALTER COLUMN journaled_at
     SET DEFAULT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
 "#;
 
+/// Issue 15: the import option a version was classified with, so that a replica and a
+/// rebuilt network classify it as the primary did.
+const STEP_8: &str = r#"
+ALTER TABLE file_versions ADD COLUMN accept_unterminated BOOLEAN NOT NULL DEFAULT false;
+"#;
+
 /// Steps in order; the schema version is the number of steps applied.
-const STEPS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6, STEP_7];
+const STEPS: &[&str] = &[
+    STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6, STEP_7, STEP_8,
+];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

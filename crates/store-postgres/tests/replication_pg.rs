@@ -184,6 +184,7 @@ fn quarantined(path: &str, bytes: Vec<u8>) -> store::IngestFile {
         demographics: None,
         facts: Vec::new(),
         recorded_at: None,
+        accept_unterminated: false,
     }
 }
 

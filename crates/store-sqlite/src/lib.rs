@@ -1256,7 +1256,7 @@ fn write_batch(
             .map_err(db_err)?;
         let mut ins_version = tx
             .prepare_cached(
-                "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO file_versions(id, file_id, sha256, size, import_run, recorded_at, accept_unterminated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(db_err)?;
         let mut set_current = tx
@@ -1316,7 +1316,8 @@ fn write_batch(
                     &f.sha256.0[..],
                     f.bytes.len() as i64,
                     run.0,
-                    f.recorded_at.as_deref().unwrap_or(&at)
+                    f.recorded_at.as_deref().unwrap_or(&at),
+                    f.accept_unterminated
                 ])
                 .map_err(db_err)?;
             if existing.is_some() {

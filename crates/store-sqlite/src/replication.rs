@@ -75,7 +75,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
         let mut st = conn
             .prepare_cached(
                 "SELECT v.id, fa.code, f.path, v.sha256, v.size, v.recorded_at,
-                        p.name, b.frame_offset, b.frame_len, b.offset
+                        p.name, b.frame_offset, b.frame_len, b.offset, v.accept_unterminated
                  FROM file_versions v
                  JOIN files f ON f.id = v.file_id
                  JOIN facilities fa ON fa.id = f.facility_id
@@ -95,6 +95,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
             Option<i64>,
             Option<i64>,
             Option<i64>,
+            bool,
         );
         let rows = st
             .query_map(params![after.version, limit], |r| {
@@ -109,6 +110,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })
             .map_err(db_err)?;
@@ -124,6 +126,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
                 frame_offset,
                 frame_len,
                 offset,
+                accept_unterminated,
             ): Row = row.map_err(db_err)?;
             let version = store::VersionRow {
                 id,
@@ -136,6 +139,7 @@ fn read_feed(conn: &Connection, after: &FeedCursor, limit: usize) -> Result<Feed
                 frame_offset,
                 frame_len,
                 offset,
+                accept_unterminated,
             }
             .into_feed_version()?;
             feed.next.version = version.id;

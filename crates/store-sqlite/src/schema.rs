@@ -538,6 +538,14 @@ fn journal_time_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("ALTER TABLE replication_journal ADD COLUMN journaled_at TEXT;")
 }
 
+/// 12 (issue 15): the import option a version was classified with, so that a replica and a
+/// rebuilt network classify it as the primary did.
+fn version_options_step(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE file_versions ADD COLUMN accept_unterminated INTEGER NOT NULL DEFAULT 0;",
+    )
+}
+
 /// Steps after the SQL-only ones of [`MIGRATIONS`], in order (schema version
 /// `MIGRATIONS.len() + 1`…).
 const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
@@ -549,6 +557,7 @@ const RUST_STEPS: &[fn(&rusqlite::Transaction) -> rusqlite::Result<()>] = &[
     order_checks_step,
     order_scan_step,
     journal_time_step,
+    version_options_step,
 ];
 
 /// The first schema version with the replication journal.

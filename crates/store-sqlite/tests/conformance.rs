@@ -128,6 +128,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
                     }),
                     facts: vec![],
                     recorded_at: None,
+                    accept_unterminated: false,
                 }],
             )
             .await
@@ -160,6 +161,7 @@ async fn search_keys_are_backfilled_for_existing_stores() {
              ALTER TABLE local_patients DROP COLUMN search_kana;
              DROP INDEX records_cancelling; ALTER TABLE records DROP COLUMN cancels;
              ALTER TABLE import_runs DROP COLUMN orders_checked_at_finish;
+             ALTER TABLE file_versions DROP COLUMN accept_unterminated;
              PRAGMA user_version = 3;",
         )
         .expect("downgrade");
@@ -286,6 +288,7 @@ async fn data_folder_and_files_are_private() {
                 demographics: None,
                 facts: vec![],
                 recorded_at: None,
+                accept_unterminated: false,
             }],
         )
         .await

@@ -31,6 +31,7 @@ fn record_file(path: &str, content: &str) -> IngestFile {
         demographics: None,
         facts: Vec::new(),
         recorded_at: None,
+        accept_unterminated: false,
     }
 }
 
@@ -47,6 +48,7 @@ fn bad_file(path: &str, content: &[u8]) -> IngestFile {
         demographics: None,
         facts: Vec::new(),
         recorded_at: None,
+        accept_unterminated: false,
     }
 }
 
@@ -470,6 +472,7 @@ fn fact_file(
             })
             .collect(),
         recorded_at: None,
+        accept_unterminated: false,
     }
 }
 
@@ -1010,6 +1013,7 @@ fn indexed_file(
         demographics,
         facts: Vec::new(),
         recorded_at: None,
+        accept_unterminated: false,
     }
 }
 
@@ -1459,7 +1463,11 @@ pub async fn run_replication(primary: &dyn Store, replica: &dyn Store) {
         .write_batch(
             fac,
             run,
-            vec![at(record_file(a, "MSH|a2"), "2026-02-01T00:00:00Z")],
+            vec![IngestFile {
+                // Imported with `--accept-unterminated`: the option travels with the version.
+                accept_unterminated: true,
+                ..at(record_file(a, "MSH|a2"), "2026-02-01T00:00:00Z")
+            }],
         )
         .await
         .expect("update");
@@ -1507,6 +1515,14 @@ pub async fn run_replication(primary: &dyn Store, replica: &dyn Store) {
         (kinds[3].0, kinds[3].1),
         (b, false),
         "the removal is a version"
+    );
+    assert_eq!(
+        feed.versions
+            .iter()
+            .map(|v| v.accept_unterminated)
+            .collect::<Vec<_>>(),
+        [false, false, true, false],
+        "each version's import option"
     );
     assert!(
         feed.versions

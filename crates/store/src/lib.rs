@@ -152,6 +152,9 @@ pub struct IngestFile {
     /// When the network accepted the file (RFC 3339); None = now. A replica keeps the
     /// primary's time so that `--as-of` answers the same everywhere.
     pub recorded_at: Option<String>,
+    /// Classified with `--accept-unterminated` (`ingest::ClassifyOptions`): kept with the
+    /// version, so that a replica and a rebuilt network classify it as the primary did.
+    pub accept_unterminated: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,6 +60,9 @@ pub struct FeedVersion {
     pub recorded_at: String,
     /// Where the content is in this store's packs (None for a removal).
     pub location: Option<BlobLocation>,
+    /// The primary classified it with `--accept-unterminated`: every copy does the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_unterminated: bool,
 }
 
 /// The next items of each stream after a cursor, and the cursor after them. The three lists
@@ -225,6 +228,7 @@ pub struct VersionRow {
     pub frame_offset: Option<i64>,
     pub frame_len: Option<i64>,
     pub offset: Option<i64>,
+    pub accept_unterminated: bool,
 }
 
 impl VersionRow {
@@ -270,6 +274,7 @@ impl VersionRow {
             size: self.size as u64,
             recorded_at: self.recorded_at,
             location,
+            accept_unterminated: self.accept_unterminated,
         })
     }
 }
