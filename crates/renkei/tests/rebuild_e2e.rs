@@ -51,6 +51,38 @@ fn rebuild_folder(root: &Path, name: &str, sites: &str, key: &[u8]) -> std::path
     dir
 }
 
+/// The demo network on a new `primary` folder, shipping to `sites` every second; the office
+/// and the doctor signed in, the facilities' codes, and the demo's consented patient.
+struct Network {
+    demo: DemoServer,
+    office: String,
+    doctor: String,
+    doctor_totp: String,
+    codes: Vec<String>,
+    patient: String,
+}
+
+fn demo_network(primary: &Path, sites: &str, patients: u32) -> Network {
+    private_folder(primary);
+    std::fs::write(
+        primary.join("renkei.toml"),
+        format!("[replication]\ninterval_seconds = 1\n\n{sites}"),
+    )
+    .expect("primary config");
+    let demo = DemoServer::start_in(primary, patients, tempfile::tempdir().expect("keep"));
+    let office = sign_in(&demo.server, "office", demo.secret("office"));
+    let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
+    let codes = facility_codes(&demo.server, &office);
+    Network {
+        doctor_totp: demo.secret("doctor").to_owned(),
+        patient: demo.consented.clone(),
+        demo,
+        office,
+        doctor,
+        codes,
+    }
+}
+
 /// The facilities' codes, as the office lists them.
 fn facility_codes(server: &Server, office: &str) -> Vec<String> {
     let (status, facilities) = call(server, "GET", "/api/v1/facilities", Some(office), None);
@@ -132,20 +164,17 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
     let s3 = replication::rclone::RcloneS3::start(&tmp.path().join("s3"), "renkei-backup")
         .expect("rclone serve s3");
     let site_toml = bucket_toml(&s3);
-    private_folder(&primary);
-    std::fs::write(
-        primary.join("renkei.toml"),
-        format!("[replication]\ninterval_seconds = 1\n\n{site_toml}"),
-    )
-    .expect("primary config");
 
     // The network, shipping to the bucket every second.
-    let demo = DemoServer::start_in(&primary, 20, tempfile::tempdir().expect("keep"));
-    let office = sign_in(&demo.server, "office", demo.secret("office"));
-    let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
-    let codes = facility_codes(&demo.server, &office);
+    let Network {
+        demo,
+        office,
+        doctor,
+        doctor_totp,
+        codes,
+        patient,
+    } = demo_network(&primary, &site_toml, 20);
     assert!(codes.len() >= 3, "several facilities: {codes:?}");
-    let patient = demo.consented.clone();
     let before = doctor_view(&demo.server, &doctor, &patient);
     assert!(
         !before["allowed"].as_array().expect("allowed").is_empty(),
@@ -188,7 +217,6 @@ fn whole_network_rebuilt_from_the_bucket_alone_and_as_of_a_time() {
 
     // The primary stops; what it holds last goes to the bucket; then it is destroyed. Only
     // its secret key survives, kept apart from the bucket.
-    let doctor_totp = demo.secret("doctor").to_owned();
     drop(demo);
     renkei(&primary, &["ship"]);
     let head = audit_head(&primary);
@@ -272,20 +300,10 @@ fn rebuilt_from_the_replica_alone_and_a_damaged_bucket_pack_mended_from_it() {
         "[[site]]\nname = \"dc-tokyo\"\nkind = \"renkei\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n",
         replica_server.url()
     );
-    private_folder(&primary);
-    std::fs::write(
-        primary.join("renkei.toml"),
-        format!("[replication]\ninterval_seconds = 1\n\n{replica_toml}\n{bucket_toml}"),
-    )
-    .expect("primary config");
-    let demo = DemoServer::start_in(&primary, 12, tempfile::tempdir().expect("keep"));
-    let office = sign_in(&demo.server, "office", demo.secret("office"));
-    let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
-    let codes = facility_codes(&demo.server, &office);
-    let patient = demo.consented.clone();
-    let seen = doctor_view(&demo.server, &doctor, &patient);
-    let doctor_totp = demo.secret("doctor").to_owned();
-    drop(demo);
+    let net = demo_network(&primary, &format!("{replica_toml}\n{bucket_toml}"), 12);
+    let (codes, patient, doctor_totp) = (net.codes, net.patient, net.doctor_totp);
+    let seen = doctor_view(&net.demo.server, &net.doctor, &patient);
+    drop(net.demo);
     renkei(&primary, &["ship"]);
     wait_shipped(&primary);
     let want = digests(&primary, &codes);
@@ -356,20 +374,10 @@ fn whole_network_rebuilt_into_an_empty_postgresql_and_bucket() {
     let packs = replication::rclone::RcloneS3::start(&tmp.path().join("s3-store"), "renkei-store")
         .expect("rclone serve s3");
     let site_toml = bucket_toml(&backup);
-    private_folder(&primary);
-    std::fs::write(
-        primary.join("renkei.toml"),
-        format!("[replication]\ninterval_seconds = 1\n\n{site_toml}"),
-    )
-    .expect("primary config");
-    let demo = DemoServer::start_in(&primary, 10, tempfile::tempdir().expect("keep"));
-    let office = sign_in(&demo.server, "office", demo.secret("office"));
-    let doctor = sign_in(&demo.server, "doctor", demo.secret("doctor"));
-    let codes = facility_codes(&demo.server, &office);
-    let patient = demo.consented.clone();
-    let seen = doctor_view(&demo.server, &doctor, &patient);
-    let doctor_totp = demo.secret("doctor").to_owned();
-    drop(demo);
+    let net = demo_network(&primary, &site_toml, 10);
+    let (codes, patient, doctor_totp) = (net.codes, net.patient, net.doctor_totp);
+    let seen = doctor_view(&net.demo.server, &net.doctor, &patient);
+    drop(net.demo);
     renkei(&primary, &["ship"]);
     let want = digests(&primary, &codes);
     // The key of the TOTP secrets, kept apart from the bucket.
