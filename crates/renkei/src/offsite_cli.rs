@@ -211,15 +211,29 @@ pub async fn rebuild_network(
         .into_iter()
         .filter(|s| s.name() != from)
         .collect();
+    // A line about every 100,000 versions on the operator's terminal (counts only).
+    let shown = std::sync::atomic::AtomicU64::new(0);
+    let progress = |done: u64, total: Option<u64>| {
+        if done / 100_000 > shown.load(std::sync::atomic::Ordering::Relaxed) {
+            shown.store(done / 100_000, std::sync::atomic::Ordering::Relaxed);
+            match total {
+                Some(t) => eprintln!(
+                    "rebuilding: {done} of {t} file versions ({:.0} %)",
+                    done as f64 * 100.0 / t.max(1) as f64
+                ),
+                None => eprintln!("rebuilding: {done} file versions"),
+            }
+        }
+    };
     let r = match &site {
         Site::Bucket(bucket) => {
             network
-                .rebuild_from_bucket(bucket, &others, as_of.as_deref(), actor)
+                .rebuild_from_bucket(bucket, &others, as_of.as_deref(), actor, &progress)
                 .await?
         }
         Site::Replica(replica) => {
             network
-                .rebuild_from_replica(replica, as_of.as_deref(), actor)
+                .rebuild_from_replica(replica, as_of.as_deref(), actor, &progress)
                 .await?
         }
     };

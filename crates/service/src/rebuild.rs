@@ -24,6 +24,11 @@ use store::{BlobLocation, Feed, FeedCursor, FeedVersion, NodeRole};
 use crate::offsite::{Site, SHIPMENT_ITEMS};
 use crate::{HeadReference, Network, Result, ServiceError};
 
+/// Told after each shipment a rebuild applies: the versions replayed so far and, when the
+/// source says, how many there are (a rebuild of a large network takes hours; the operator
+/// sees it move). Counts only — never paths, which hold patient IDs.
+pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Sync);
+
 /// What a rebuild did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RebuildReport {
@@ -55,6 +60,7 @@ impl Network {
         others: &[Site],
         as_of: Option<&str>,
         actor: &str,
+        progress: Progress<'_>,
     ) -> Result<RebuildReport> {
         let started = Instant::now();
         // Refuses a folder that already holds a network; a rebuild interrupted part way
@@ -114,6 +120,7 @@ impl Network {
                 }
             }
         }
+        let mut replayed = 0u64;
         for chunk in versions.chunks(SHIPMENT_ITEMS) {
             let contents = self
                 .read_back(bucket, others, chunk, &places, &mut report)
@@ -128,6 +135,8 @@ impl Network {
                 contents,
             )
             .await?;
+            replayed += chunk.len() as u64;
+            progress(replayed, Some(report.versions));
         }
         report.site_audit_head = site_head;
         self.finish_rebuild(&mut report, as_of, actor).await?;
@@ -196,6 +205,7 @@ impl Network {
         replica: &RemoteSite,
         as_of: Option<&str>,
         actor: &str,
+        progress: Progress<'_>,
     ) -> Result<RebuildReport> {
         let started = Instant::now();
         self.become_replica().await?;
@@ -225,6 +235,7 @@ impl Network {
             report.versions += feed.versions.len() as u64;
             report.bytes += contents.values().map(|b| b.len() as u64).sum::<u64>();
             self.apply_shipment(feed, contents).await?;
+            progress(report.versions, None);
             cursor = next;
         }
         self.finish_rebuild(&mut report, as_of, actor).await?;
