@@ -1527,6 +1527,21 @@ impl SiteReport {
     }
 }
 
+/// Every place the versions' logs give for each content, in the order first seen: a read
+/// falls back from one to the next when a pack is damaged.
+pub fn content_places(versions: &[FeedVersion]) -> HashMap<Sha256, Vec<&BlobLocation>> {
+    let mut places: HashMap<Sha256, Vec<&BlobLocation>> = HashMap::new();
+    for v in versions {
+        if let (Some(sha), Some(loc)) = (v.sha256, &v.location) {
+            let locs = places.entry(sha).or_default();
+            if !locs.contains(&loc) {
+                locs.push(loc);
+            }
+        }
+    }
+    places
+}
+
 /// Drop duplicate version lines (the same shipment twice, overlapping logs): one per (path,
 /// recorded_at, sha256), keeping the highest id, with every location seen kept on it when
 /// they differ (the first one stays in front).
@@ -1564,15 +1579,7 @@ pub fn dedupe_versions(versions: Vec<FeedVersion>) -> Vec<FeedVersion> {
 /// location of its content — its own first, then those of other versions with the same hash
 /// — so a read can fall back when a pack is damaged. Sorted by path.
 pub fn select_tree(versions: &[FeedVersion], as_of: Option<&str>) -> Vec<SiteFile> {
-    let mut alternates: HashMap<Sha256, Vec<&BlobLocation>> = HashMap::new();
-    for v in versions {
-        if let (Some(sha), Some(loc)) = (v.sha256, &v.location) {
-            let locs = alternates.entry(sha).or_default();
-            if !locs.contains(&loc) {
-                locs.push(loc);
-            }
-        }
-    }
+    let alternates = content_places(versions);
     let mut newest: BTreeMap<&str, &FeedVersion> = BTreeMap::new();
     for v in versions {
         if as_of.is_some_and(|t| v.recorded_at.as_str() > t) {

@@ -67,6 +67,9 @@ impl Network {
         // (still a replica) resumes where it stopped.
         self.become_replica().await?;
         let mut streams = bucket.network_streams().await.map_err(site_err)?;
+        // The newest entry the bucket holds, whatever `as_of` keeps: what the rebuilt chain
+        // must end at without `as_of` (the streams hold every audit log already).
+        let site_head = streams.audit.last().map(audit::Head::of);
         if let Some(t) = as_of {
             streams = streams.as_of(t);
         }
@@ -83,25 +86,24 @@ impl Network {
             versions: versions.len() as u64,
             ..RebuildReport::default()
         };
-        let site_head = bucket.audit_head().await.map_err(site_err)?;
+        // Registry and audit first, a shipment's worth of each at a time (within one, the
+        // registry is applied before the audit entries, as from a primary).
         let mut cursor = FeedCursor::default();
-        for chunk in registry.chunks(SHIPMENT_ITEMS) {
-            cursor.registry = chunk.last().map_or(cursor.registry, |c| c.seq);
+        let (mut registry, mut audit) = (
+            registry.chunks(SHIPMENT_ITEMS),
+            audit.chunks(SHIPMENT_ITEMS),
+        );
+        loop {
+            let (changes, entries) = (registry.next().unwrap_or(&[]), audit.next().unwrap_or(&[]));
+            if changes.is_empty() && entries.is_empty() {
+                break;
+            }
+            cursor.registry = changes.last().map_or(cursor.registry, |c| c.seq);
+            cursor.audit = entries.last().map_or(cursor.audit, |e| e.seq);
             self.apply_shipment(
                 Feed {
-                    registry: chunk.to_vec(),
-                    next: cursor,
-                    ..Feed::default()
-                },
-                HashMap::new(),
-            )
-            .await?;
-        }
-        for chunk in audit.chunks(SHIPMENT_ITEMS) {
-            cursor.audit = chunk.last().map_or(cursor.audit, |e| e.seq);
-            self.apply_shipment(
-                Feed {
-                    audit: chunk.to_vec(),
+                    registry: changes.to_vec(),
+                    audit: entries.to_vec(),
                     next: cursor,
                     ..Feed::default()
                 },
@@ -111,15 +113,7 @@ impl Network {
         }
         // Every place each content is held, so a damaged pack falls back to another copy in
         // the bucket before any other site is asked.
-        let mut places: HashMap<Sha256, Vec<BlobLocation>> = HashMap::new();
-        for v in &versions {
-            if let (Some(sha), Some(loc)) = (v.sha256, &v.location) {
-                let locs = places.entry(sha).or_default();
-                if !locs.contains(loc) {
-                    locs.push(loc.clone());
-                }
-            }
-        }
+        let places = replication::s3::content_places(&versions);
         let mut replayed = 0u64;
         for chunk in versions.chunks(SHIPMENT_ITEMS) {
             let contents = self
@@ -250,7 +244,7 @@ impl Network {
         bucket: &S3Site,
         others: &[Site],
         chunk: &[FeedVersion],
-        places: &HashMap<Sha256, Vec<BlobLocation>>,
+        places: &HashMap<Sha256, Vec<&BlobLocation>>,
         report: &mut RebuildReport,
     ) -> Result<HashMap<Sha256, Vec<u8>>> {
         let mut files: Vec<SiteFile> = Vec::new();
@@ -266,7 +260,10 @@ impl Network {
                 sha256: sha,
                 size: v.size,
                 recorded_at: v.recorded_at.clone(),
-                locations: places.get(&sha).cloned().unwrap_or_default(),
+                locations: places
+                    .get(&sha)
+                    .map(|l| l.iter().map(|&l| l.clone()).collect())
+                    .unwrap_or_default(),
             });
         }
         let mut out: HashMap<Sha256, Vec<u8>> = HashMap::with_capacity(files.len());
